@@ -1,0 +1,72 @@
+"""The ``affectlab`` command line: thin commands over the library.
+
+Each subcommand lives in its own module; user errors (:class:`affectlab.errors.AffectLabError`)
+become one line on stderr and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from affectlab import __version__
+from affectlab.errors import AffectLabError
+
+__all__ = ["main", "cli"]
+
+
+class _AffectLabGroup(click.Group):
+    """A click group that turns AffectLab errors into one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except AffectLabError as exc:
+            click.echo(f"affectlab: error: {exc}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("affectlab: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_AffectLabGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="affectlab")
+def cli() -> None:
+    """AffectLab: recognise facial expressions and speech emotion, offline.
+
+    \b
+    Start with:
+      affectlab analyze                 analyse the built-in sample photograph
+      affectlab analyze photo.jpg       one JSON line per input image
+      affectlab data info DATASET       totals per split, class and subject
+      affectlab experiment CONFIG.yaml  run a subject-independent experiment
+
+    Every command explains itself: affectlab COMMAND --help.
+    """
+
+
+def _register() -> None:
+    from affectlab.cli.analyze import analyze_command
+    from affectlab.cli.data import data_group
+    from affectlab.cli.experiment import experiment_command
+
+    cli.add_command(analyze_command)
+    cli.add_command(data_group)
+    cli.add_command(experiment_command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``affectlab`` script; returns the exit status."""
+    try:
+        cli.main(args=argv, prog_name="affectlab", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
