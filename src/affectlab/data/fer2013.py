@@ -24,9 +24,9 @@ OnError = Literal["raise", "skip"]
 
 
 def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")
+    if path.suffix.lower() == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _parse_row(row: dict[str, str], line: int, path: Path) -> tuple[int, np.ndarray, str]:
@@ -78,7 +78,7 @@ def load_fer2013(
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"{path}: file not found")
+        raise DataError(f"{path}: {'is a folder, expected a CSV file' if path.is_dir() else 'file not found'}")
     wanted = None if usage is None else ({usage} if isinstance(usage, str) else set(usage))
     samples: list[Sample] = []
     problems: list[str] = []
@@ -121,6 +121,8 @@ def load_fer2013(
         raise DataError(f"{path}: not a text CSV file") from None
     except csv.Error as exc:
         raise DataError(f"{path}: malformed CSV ({exc})") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not samples and not problems:
         raise DataError(f"{path}: no data rows" + (f" with Usage in {sorted(wanted)}" if wanted else ""))
     return Dataset("fer2013", samples, list(FER2013_CLASSES), "image", path.parent, problems)

@@ -1,0 +1,277 @@
+"""A small, trustworthy trainer: selection on a validation split only, checkpoints and resume.
+
+Typical use::
+
+    result = fit_classifier(model, train=(X, y), val=(Xv, yv), config=TrainConfig(epochs=30),
+                            out_dir="runs/mx")
+
+``X`` is uint8 ``(N, H, W)`` or ``(N, C, H, W)``; the model sees float32 in ``[0, 1]``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from collections.abc import Callable
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from affectlab.models.augment import AugmentConfig, random_affine
+from affectlab.models.checkpoint import save_weights
+from affectlab.models.registry import AffectNet
+
+__all__ = ["TrainConfig", "TrainResult", "fit_classifier", "predict_proba", "resolve_device", "seed_everything"]
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run (recorded in the model card)."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    optimizer: Literal["adamw", "sgd"] = "adamw"
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    schedule: Literal["cosine", "onecycle", "constant"] = "onecycle"
+    label_smoothing: float = 0.0
+    class_weighting: bool = False
+    mixup_alpha: float = 0.0
+    patience: int | None = None  # early stopping on validation accuracy
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    seed: int = 0
+    device: str = "auto"
+    num_threads: int | None = None
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the best (validation-selected) epoch and the whole history."""
+
+    best_epoch: int
+    best_val_accuracy: float
+    best_val_uar: float
+    history: list[dict[str, float]]
+    wall_time_s: float
+    best_path: Path | None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _as_tensor(images: np.ndarray) -> torch.Tensor:
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    if x.ndim == 3:
+        x = x.unsqueeze(1)
+    return x.float().div_(255.0) if x.dtype == torch.uint8 or images.dtype == np.uint8 else x.float()
+
+
+@torch.no_grad()
+def predict_proba(model: AffectNet, images: np.ndarray | torch.Tensor, *, batch_size: int = 256,
+                  device: str | torch.device = "auto", tta_flip: bool = False) -> np.ndarray:
+    """Class probabilities ``(N, num_classes)`` for uint8 or [0, 1] float images."""
+    dev = resolve_device(device) if isinstance(device, str) else device
+    x = images if isinstance(images, torch.Tensor) else _as_tensor(images)
+    was_training = model.training
+    model.eval().to(dev)
+    out = []
+    for start in range(0, len(x), batch_size):
+        batch = x[start : start + batch_size].to(dev)
+        p = F.softmax(model(batch), dim=1)
+        if tta_flip:
+            p = 0.5 * (p + F.softmax(model(torch.flip(batch, dims=[3])), dim=1))
+        out.append(p.cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros((0, model.config.num_classes), np.float32)
+
+
+def _uar(y: np.ndarray, pred: np.ndarray) -> float:
+    recalls = [np.mean(pred[y == c] == c) for c in np.unique(y)]
+    return float(np.mean(recalls))
+
+
+def _make_optimizer(model: AffectNet, cfg: TrainConfig, steps_per_epoch: int):
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay, nesterov=True)
+    else:
+        opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = cfg.epochs * steps_per_epoch
+    if cfg.schedule == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.2)
+    elif cfg.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    else:
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    return opt, sched
+
+
+def fit_classifier(
+    model: AffectNet,
+    *,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    config: TrainConfig | None = None,
+    out_dir: str | Path | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    on_epoch_end: Callable[[dict[str, float]], bool | None] | None = None,
+) -> TrainResult:
+    """Train ``model`` on ``train`` and keep the epoch with the best accuracy on ``val``.
+
+    ``val`` must be a validation split (never the test split you report). With ``out_dir`` the
+    run writes ``last.pt`` (full state, for ``resume``), ``best.pt`` (weights of the best epoch)
+    and ``history.json``; an interrupted run started again with the same ``out_dir`` and config
+    resumes after its last finished epoch. ``on_epoch_end(row)`` sees each epoch's history row and
+    may return ``True`` to stop training there.
+    """
+    cfg = config or TrainConfig()
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    model.to(device)
+    x_train, y_train = _as_tensor(train[0]), torch.as_tensor(train[1], dtype=torch.long)
+    x_val, y_val = _as_tensor(val[0]), np.asarray(val[1])
+    if len(x_train) == 0 or len(x_val) == 0:
+        raise ValueError("fit_classifier needs non-empty training and validation sets")
+    steps = max(1, len(x_train) // cfg.batch_size)
+    opt, sched = _make_optimizer(model, cfg, steps)
+    weights = None
+    if cfg.class_weighting:
+        counts = torch.bincount(y_train, minlength=model.config.num_classes).float().clamp(min=1)
+        weights = (counts.sum() / (len(counts) * counts)).to(device)
+
+    out = Path(out_dir) if out_dir is not None else None
+    history: list[dict[str, float]] = []
+    start_epoch, best = 0, {"epoch": -1, "acc": -1.0, "uar": 0.0}
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        last = out / "last.pt"
+        if resume and last.is_file():
+            state = torch.load(last, map_location=device, weights_only=False)
+            if state.get("epochs") not in (None, cfg.epochs):
+                raise ValueError(
+                    f"{last} belongs to a {state['epochs']}-epoch run, not {cfg.epochs}: "
+                    "use another out_dir or resume=False"
+                )
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+            torch.set_rng_state(state["rng"])
+            start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
+    generator = torch.Generator().manual_seed(cfg.seed + start_epoch)
+    t0 = time.time() - sum(h.get("epoch_time_s", 0.0) for h in history)
+
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        tick = time.time()
+        order = torch.randperm(len(x_train), generator=generator)
+        running, seen, correct = 0.0, 0, 0
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None if progress else True, leave=False)
+        for step in bar:
+            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            xb = random_affine(x_train[idx].to(device), cfg.augment, generator)
+            yb = y_train[idx].to(device)
+            if cfg.mixup_alpha > 0:
+                lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))
+                perm = torch.randperm(len(xb), generator=generator).to(device)
+                logits = model(lam * xb + (1 - lam) * xb[perm])
+                loss = lam * F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing) + (
+                    1 - lam
+                ) * F.cross_entropy(logits, yb[perm], weight=weights, label_smoothing=cfg.label_smoothing)
+            else:
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            running += loss.item() * len(yb)
+            seen += len(yb)
+            correct += int((logits.argmax(1) == yb).sum())
+            bar.set_postfix(loss=f"{running / seen:.3f}", acc=f"{correct / seen:.3f}")
+        proba = predict_proba(model, x_val, device=device)
+        pred = proba.argmax(1)
+        val_acc, val_uar = float(np.mean(pred == y_val)), _uar(y_val, pred)
+        row = {
+            "epoch": epoch + 1,
+            "train_loss": running / max(seen, 1),
+            "train_accuracy": correct / max(seen, 1),
+            "val_accuracy": val_acc,
+            "val_uar": val_uar,
+            "lr": float(opt.param_groups[0]["lr"]),
+            "epoch_time_s": time.time() - tick,
+        }
+        history.append(row)
+        improved = val_acc > best["acc"]
+        if improved:
+            best = {"epoch": epoch + 1, "acc": val_acc, "uar": val_uar}
+        if progress:
+            tqdm.write(
+                f"epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.4f} train acc {row['train_accuracy']:.4f}"
+                f" val acc {val_acc:.4f} val UAR {val_uar:.4f}{'  *best' if improved else ''}"
+                f" ({row['epoch_time_s']:.0f}s)"
+            )
+        if out is not None:
+            if improved:
+                save_weights(model, out / "best.pt", extra={"epoch": epoch + 1, "val_accuracy": val_acc})
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": opt.state_dict(),
+                    "scheduler": sched.state_dict(),
+                    "rng": torch.get_rng_state(),
+                    "epoch": epoch,
+                    "history": history,
+                    "best": best,
+                    "epochs": cfg.epochs,
+                },
+                out / "last.pt",
+            )
+            (out / "history.json").write_text(json.dumps(history, indent=1))
+        if cfg.patience is not None and epoch + 1 - best["epoch"] >= cfg.patience:
+            break
+        if on_epoch_end is not None and on_epoch_end(row):
+            break
+    return TrainResult(
+        best_epoch=int(best["epoch"]),
+        best_val_accuracy=float(best["acc"]),
+        best_val_uar=float(best["uar"]),
+        history=history,
+        wall_time_s=time.time() - t0,
+        best_path=(out / "best.pt") if out is not None else None,
+    )
+
+
+def machine_description() -> dict[str, Any]:
+    """Where a run happened (for model cards)."""
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "threads": torch.get_num_threads(),
+    }
+
+
+def config_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return asdict(cfg)
