@@ -1,0 +1,176 @@
+"""The main job: find faces in images and classify their expressions.
+
+>>> from affectlab import ExpressionAnalyzer, sample_photo
+>>> analyzer = ExpressionAnalyzer()                     # bundled model, Haar detector, offline
+>>> result = analyzer.analyze(sample_photo(), source="astronaut")
+>>> result.status, len(result.faces)
+('ok', 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from affectlab.data.media import read_image, to_gray, to_rgb
+from affectlab.errors import AffectLabError
+from affectlab.face import FaceBox, FaceDetector, FacePreprocessor
+from affectlab.models import AffectNet, create_model
+from affectlab.models.train import resolve_device
+
+__all__ = ["DEFAULT_MODEL", "FaceResult", "AnalysisResult", "ExpressionAnalyzer", "analyze_image"]
+
+#: The bundled expression model used when none is named.
+DEFAULT_MODEL = "mini_xception"
+
+Status = Literal["ok", "no_face", "error"]
+
+
+@dataclass
+class FaceResult:
+    """One face: its box in the input image, the predicted label and all class probabilities."""
+
+    box: FaceBox
+    label: str
+    probabilities: dict[str, float]
+    aligned: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "box": self.box.as_list(),
+            "label": self.label,
+            "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
+            "aligned": self.aligned,
+        }
+
+
+@dataclass
+class AnalysisResult:
+    """The outcome for one input; ``status`` is ``"ok"``, ``"no_face"`` or ``"error"``."""
+
+    source: str
+    status: Status
+    faces: list[FaceResult] = field(default_factory=list)
+    error: str | None = None
+    image_size: tuple[int, int] | None = None  # (width, height)
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON Lines record printed by ``affectlab analyze``."""
+        out: dict[str, Any] = {"source": self.source, "faces": [f.to_dict() for f in self.faces], "status": self.status}
+        if self.error is not None:
+            out["error"] = self.error
+        if self.image_size is not None:
+            out["image_size"] = list(self.image_size)
+        if self.model is not None:
+            out["model"] = self.model
+        return out
+
+
+class ExpressionAnalyzer:
+    """Detect, align and crop faces, then classify the 7 basic expressions.
+
+    Parameters
+    ----------
+    model
+        A registered model name (its bundled weights are loaded) or a ready :class:`AffectNet`.
+    weights
+        A checkpoint to load instead of the bundled weights.
+    detector
+        Face detector name (``"haar"``) or an object with ``detect(image) -> list[FaceBox]``.
+    max_faces
+        Keep at most this many faces per image (largest first); all when ``None``.
+    whole_frame
+        When no face is found, classify the whole image as one face instead of
+        reporting ``"no_face"`` (useful for pre-cropped faces such as FER2013 or CK+48).
+    margin
+        Extra border around each detected box, as a fraction of its size.
+    device
+        ``"auto"`` (GPU when present), ``"cpu"`` or ``"cuda"``.
+    """
+
+    def __init__(
+        self,
+        model: str | AffectNet = DEFAULT_MODEL,
+        *,
+        weights: str | Path | None = None,
+        detector: str | FaceDetector = "haar",
+        max_faces: int | None = None,
+        whole_frame: bool = False,
+        margin: float = 0.0,
+        device: str = "auto",
+    ) -> None:
+        if isinstance(model, str):
+            model = create_model(model, pretrained=weights if weights is not None else True)
+        self.model = model.eval()
+        self.device = resolve_device(device)
+        self.model.to(self.device)
+        cfg = model.config
+        self.class_names = list(cfg.class_names)
+        self.preprocess = FacePreprocessor(
+            detector,
+            size=cfg.input_size[0],
+            margin=margin,
+            align=True,
+            color="gray" if cfg.channels == 1 else "rgb",
+            max_faces=max_faces,
+            whole_frame_fallback=whole_frame,
+        )
+
+    @torch.no_grad()
+    def classify_crops(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N, n_classes)`` for uint8 face crops ``(N, H, W)`` or ``(N, H, W, C)``."""
+        x = torch.from_numpy(np.ascontiguousarray(crops)).float().div_(255.0)
+        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+        logits = self.model(x.to(self.device))
+        return torch.softmax(logits, dim=1).cpu().numpy()
+
+    def analyze(self, image: np.ndarray, *, source: str = "<array>") -> AnalysisResult:
+        """Analyse one RGB (or gray) uint8 image already in memory."""
+        if image.ndim == 2:
+            image = to_rgb(image)
+        faces = self.preprocess(image)
+        height, width = image.shape[:2]
+        name = self.model.config.name
+        if not faces:
+            return AnalysisResult(source, "no_face", image_size=(width, height), model=name)
+        crops = np.stack([f.image for f in faces])
+        if self.model.config.channels == 1 and crops.ndim == 4:
+            crops = np.stack([to_gray(c) for c in crops])
+        probs = self.classify_crops(crops)
+        results = [
+            FaceResult(
+                box=face.box,
+                label=self.class_names[int(p.argmax())],
+                probabilities={c: float(v) for c, v in zip(self.class_names, p)},
+                aligned=face.aligned,
+            )
+            for face, p in zip(faces, probs)
+        ]
+        return AnalysisResult(source, "ok", results, image_size=(width, height), model=name)
+
+    def analyze_path(self, path: str | Path) -> tuple[AnalysisResult, np.ndarray | None]:
+        """Analyse one image file; a bad file gives ``status="error"`` rather than raising."""
+        try:
+            image = read_image(path, mode="rgb")
+        except AffectLabError as exc:
+            return AnalysisResult(str(path), "error", error=str(exc)), None
+        return self.analyze(image, source=str(path)), image
+
+    def analyze_many(self, paths: Iterable[str | Path]) -> Iterator[tuple[AnalysisResult, np.ndarray | None]]:
+        """Analyse files one by one; a bad file never stops the batch."""
+        for path in paths:
+            yield self.analyze_path(path)
+
+
+def analyze_image(image: np.ndarray | str | Path, **kwargs: Any) -> AnalysisResult:
+    """One-call analysis of an image array or file with a fresh :class:`ExpressionAnalyzer`."""
+    analyzer = ExpressionAnalyzer(**kwargs)
+    if isinstance(image, np.ndarray):
+        return analyzer.analyze(image)
+    return analyzer.analyze_path(image)[0]

@@ -1,0 +1,251 @@
+"""Face crops: square, margin-expanded, optionally rotated so the eyes are level.
+
+Coordinates are continuous pixel coordinates of the input image: pixel ``(col, row)`` covers
+``[col, col + 1) x [row, row + 1)``, so a :class:`~affectlab.face.FaceBox` ``(x, y, w, h)`` spans
+``[x, x + w) x [y, y + h)`` and its centre is ``(x + w / 2, y + h / 2)``. Eye positions use the same
+convention.
+
+The crop region is the square of side ``max(w, h) * (1 + 2 * margin)`` centred on the box centre.
+Parts of it outside the image are padded (black by default), so the output always has the
+requested size.
+
+Examples
+--------
+>>> import numpy as np
+>>> from affectlab.face import FaceBox, crop_face
+>>> img = np.arange(100, dtype=np.uint8).reshape(10, 10)
+>>> crop_face(img, FaceBox(2, 3, 4, 4), size=4, margin=0.0).tolist()[0]
+[32, 33, 34, 35]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from affectlab.data.media import to_gray, to_rgb
+from affectlab.errors import ConfigError
+from affectlab.face.detect import EyePair, FaceBox, as_uint8_image
+
+__all__ = ["AlignedFace", "align_face", "crop_face", "crop_region", "eye_angle"]
+
+ColorMode = Literal["gray", "rgb"]
+BorderMode = Literal["constant", "replicate", "reflect"]
+
+_BORDERS = {
+    "constant": cv2.BORDER_CONSTANT,
+    "replicate": cv2.BORDER_REPLICATE,
+    "reflect": cv2.BORDER_REFLECT_101,
+}
+
+
+@dataclass
+class AlignedFace:
+    """One face ready for a feature extractor or network.
+
+    Attributes
+    ----------
+    box : FaceBox
+        The detection box in the ORIGINAL image (alignment never changes it).
+    image : ndarray
+        uint8 crop, ``(size, size)`` gray or ``(size, size, 3)`` RGB.
+    eyes : ((float, float), (float, float)) or None
+        Eye centres ``(left, right)`` in original-image coordinates (left = smaller x), if found.
+    angle : float
+        Degrees of in-plane rotation applied, in OpenCV's sense (positive = counter-clockwise as
+        displayed); the face's measured roll is ``-angle``. 0 when not aligned.
+    aligned : bool
+        True when the crop was rotated using the eye positions.
+    transform : ndarray or None
+        2x3 affine matrix mapping original-image coordinates to crop coordinates (same
+        continuous convention), e.g. to map a crop-space heatmap back onto the photo.
+    """
+
+    box: FaceBox
+    image: np.ndarray
+    eyes: EyePair | None
+    angle: float
+    aligned: bool
+    transform: np.ndarray | None = field(default=None, repr=False)
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """Map ``(N, 2)`` original-image points into crop coordinates."""
+        if self.transform is None:
+            raise ValueError("this AlignedFace carries no transform")
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        return pts @ self.transform[:, :2].T + self.transform[:, 2]
+
+
+def _check_params(size: int, margin: float, color: str, border: str) -> None:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+        raise ConfigError(f"size must be a positive int, got {size!r}")
+    if not isinstance(margin, (int, float, np.floating, np.integer)) or not 0.0 <= float(margin) <= 5.0:
+        raise ConfigError(f"margin must be a number in [0, 5], got {margin!r}")
+    if color not in ("gray", "rgb"):
+        raise ConfigError(f"color must be 'gray' or 'rgb', got {color!r}")
+    if border not in _BORDERS:
+        raise ConfigError(f"border must be one of {', '.join(_BORDERS)}, got {border!r}")
+
+
+def _check_box(box: FaceBox) -> None:
+    if not isinstance(box, FaceBox):
+        raise ValueError(f"box: expected a FaceBox, got {type(box).__name__}")
+    if box.w < 1 or box.h < 1:
+        raise ValueError(f"box: width and height must be >= 1, got {box.as_list()}")
+
+
+def _convert(image: np.ndarray, color: ColorMode) -> np.ndarray:
+    img = as_uint8_image(image)
+    return to_gray(img) if color == "gray" else to_rgb(img)
+
+
+def crop_region(box: FaceBox, margin: float) -> tuple[float, float, float]:
+    """``(cx, cy, side)`` of the margin-expanded square around ``box``.
+
+    >>> crop_region(FaceBox(10, 20, 40, 50), 0.1)
+    (30.0, 45.0, 60.0)
+    """
+    side = max(box.w, box.h) * (1.0 + 2.0 * float(margin))
+    return box.x + box.w / 2.0, box.y + box.h / 2.0, side
+
+
+def eye_angle(eyes: EyePair) -> float:
+    """Tilt of the eye line in degrees (image y axis points down), left = smaller x.
+
+    Positive when the right-hand eye (as seen) is lower; rotating by this angle with
+    ``cv2.getRotationMatrix2D`` levels the eyes.
+
+    >>> round(eye_angle(((0.0, 0.0), (10.0, 10.0))), 6)
+    45.0
+    """
+    (lx, ly), (rx, ry) = sorted((tuple(map(float, eyes[0])), tuple(map(float, eyes[1]))))
+    return math.degrees(math.atan2(ry - ly, rx - lx))
+
+
+def _warp(img: np.ndarray, forward: np.ndarray, size: int, side: float, border: BorderMode) -> tuple[np.ndarray, np.ndarray]:
+    """Warp with a 2x3 ``forward`` map (input -> native-resolution crop of width ``side``).
+
+    Downscaling goes through a native-resolution warp and an INTER_AREA resize (no aliasing);
+    upscaling is a single bilinear warp. Returns the crop and the full input->output map.
+    """
+    native = max(1, int(round(side)))
+    if native > size:
+        fwd = forward.copy()
+        fwd[:, :] *= native / side  # native-res crop exactly `native` px wide
+        mid = _warp_affine(img, fwd, native, border)
+        out = cv2.resize(mid, (size, size), interpolation=cv2.INTER_AREA)
+        total = fwd * (size / native)
+    else:
+        total = forward * (size / side)
+        out = _warp_affine(img, total, size, border)
+    return out, total
+
+
+def _warp_affine(img: np.ndarray, m: np.ndarray, size: int, border: BorderMode) -> np.ndarray:
+    # m maps continuous (edge) coords; OpenCV uses pixel-centre coords: shift by half a pixel.
+    m_cv = m.copy()
+    m_cv[:, 2] += m[:, :2].sum(axis=1) * 0.5 - 0.5
+    flags = cv2.INTER_LINEAR
+    if np.allclose(m[:, :2], np.eye(2)) and np.allclose(m[:, 2], np.round(m[:, 2])):
+        flags = cv2.INTER_NEAREST  # pure integer shift: exact copy
+    return cv2.warpAffine(img, m_cv, (size, size), flags=flags, borderMode=_BORDERS[border], borderValue=0)
+
+
+def _crop(img: np.ndarray, box: FaceBox, size: int, margin: float, border: BorderMode) -> tuple[np.ndarray, np.ndarray]:
+    cx, cy, side = crop_region(box, margin)
+    native = max(1, int(round(side)))
+    x0 = round(cx - native / 2.0)
+    y0 = round(cy - native / 2.0)
+    forward = np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]])
+    return _warp(img, forward, size, float(native), border)
+
+
+def crop_face(
+    image: np.ndarray,
+    box: FaceBox,
+    *,
+    size: int = 48,
+    margin: float = 0.1,
+    color: ColorMode = "gray",
+    border: BorderMode = "constant",
+) -> np.ndarray:
+    """Square crop around ``box`` (no rotation), resized to ``(size, size)``.
+
+    Parameters
+    ----------
+    image : ndarray
+        RGB / RGBA / gray image, uint8 or float in ``[0, 1]``.
+    box : FaceBox
+        Face box in ``image`` coordinates; it may extend past the border.
+    size : int
+        Output side in pixels.
+    margin : float
+        Added on every side as a fraction of ``max(w, h)``.
+    color : {"gray", "rgb"}
+        Output colour mode.
+    border : {"constant", "replicate", "reflect"}
+        How the area outside the image is filled (constant = black).
+
+    Returns
+    -------
+    ndarray
+        uint8 ``(size, size)`` or ``(size, size, 3)``.
+    """
+    _check_params(size, margin, color, border)
+    _check_box(box)
+    out, _ = _crop(_convert(image, color), box, size, margin, border)
+    return out
+
+
+def align_face(
+    image: np.ndarray,
+    box: FaceBox,
+    eyes: EyePair | None,
+    *,
+    size: int = 48,
+    margin: float = 0.1,
+    color: ColorMode = "gray",
+    max_angle: float = 30.0,
+    border: BorderMode = "constant",
+) -> AlignedFace:
+    """Rotate about the eye midpoint so the eyes are level, then crop like :func:`crop_face`.
+
+    The crop is centred on where the box centre lands after the rotation; the rotation angle is
+    :func:`eye_angle` clipped to ``[-max_angle, max_angle]``. Without ``eyes`` this is a plain
+    :func:`crop_face` with ``aligned=False`` and ``angle=0``. The returned ``box`` is ``box``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((100, 100), np.uint8)
+    >>> face = align_face(img, FaceBox(20, 20, 60, 60), ((35.0, 40.0), (65.0, 50.0)), size=32)
+    >>> face.image.shape, face.aligned, round(face.angle, 2)
+    ((32, 32), True, 18.43)
+    """
+    _check_params(size, margin, color, border)
+    _check_box(box)
+    if not 0.0 <= float(max_angle) <= 180.0:
+        raise ConfigError(f"max_angle must be in [0, 180], got {max_angle!r}")
+    img = _convert(image, color)
+    if eyes is None:
+        out, total = _crop(img, box, size, margin, border)
+        return AlignedFace(box=box, image=out, eyes=None, angle=0.0, aligned=False, transform=total)
+    try:
+        left, right = sorted((tuple(map(float, eyes[0])), tuple(map(float, eyes[1]))))
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"eyes: expected ((x, y), (x, y)), got {eyes!r}") from None
+    if not all(map(math.isfinite, (*left, *right))):
+        raise ValueError(f"eyes: coordinates must be finite, got {eyes!r}")
+    angle = float(np.clip(eye_angle((left, right)), -max_angle, max_angle))
+    mid = ((left[0] + right[0]) / 2.0, (left[1] + right[1]) / 2.0)
+    rot = cv2.getRotationMatrix2D(mid, angle, 1.0)  # valid in continuous coords (pure rotation)
+    cx, cy, side = crop_region(box, margin)
+    ccx, ccy = rot @ np.array([cx, cy, 1.0])
+    forward = rot.copy()
+    forward[:, 2] -= (ccx - side / 2.0, ccy - side / 2.0)
+    out, total = _warp(img, forward, size, side, border)
+    return AlignedFace(box=box, image=out, eyes=(left, right), angle=angle, aligned=True, transform=total)

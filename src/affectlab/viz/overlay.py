@@ -1,0 +1,56 @@
+"""Drawing analysis results on images (RGB in, RGB out; BGR only at the file boundary)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from affectlab.errors import MediaReadError
+
+__all__ = ["EXPRESSION_COLORS", "draw_faces", "save_rgb"]
+
+#: Fixed RGB colour per expression, so a label always has the same colour.
+EXPRESSION_COLORS: dict[str, tuple[int, int, int]] = {
+    "angry": (220, 40, 40),
+    "disgust": (120, 160, 40),
+    "fear": (150, 60, 200),
+    "happy": (250, 200, 0),
+    "sad": (40, 110, 220),
+    "surprise": (250, 120, 20),
+    "neutral": (200, 200, 200),
+}
+
+
+def draw_faces(
+    image: np.ndarray,
+    boxes: Sequence[Sequence[int]],
+    labels: Sequence[str],
+    scores: Sequence[float] | None = None,
+) -> np.ndarray:
+    """A copy of an RGB uint8 ``image`` with each ``[x, y, w, h]`` box and its label drawn."""
+    canvas = np.ascontiguousarray(image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB))
+    thickness = max(1, round(min(canvas.shape[:2]) / 250))
+    font_scale = max(0.4, min(canvas.shape[:2]) / 900)
+    for i, ((x, y, w, h), label) in enumerate(zip(boxes, labels)):
+        color = EXPRESSION_COLORS.get(label, (0, 255, 0))
+        cv2.rectangle(canvas, (int(x), int(y)), (int(x + w), int(y + h)), color, thickness)
+        text = label if scores is None else f"{label} {scores[i]:.2f}"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
+        top = max(0, int(y) - th - base - 2)
+        cv2.rectangle(canvas, (int(x), top), (int(x) + tw + 4, top + th + base + 2), color, -1)
+        cv2.putText(canvas, text, (int(x) + 2, top + th + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale, (0, 0, 0),
+                    thickness, cv2.LINE_AA)
+    return canvas
+
+
+def save_rgb(image: np.ndarray, path: str | Path) -> Path:
+    """Write an RGB (or gray) uint8 image; the format follows the suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(str(path), bgr):
+        raise MediaReadError(f"{path}: could not write image")
+    return path

@@ -1,0 +1,77 @@
+"""`affectlab analyze` through the CLI: JSON lines, --save, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import pytest
+import torch
+from click.testing import CliRunner
+
+from affectlab.cli import cli
+from affectlab.data import sample_photo
+from affectlab.models import create_model, save_weights
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    return str(save_weights(create_model("mini_xception"), tmp_path_factory.mktemp("w") / "random.pt"))
+
+
+def _lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+
+
+def test_default_input_is_the_sample_photo(weights, tmp_path):
+    result = CliRunner().invoke(cli, ["analyze", "--weights", weights, "--save", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    (record,) = _lines(result.stdout)
+    assert record["source"] == "skimage.data.astronaut"
+    assert record["status"] == "ok" and len(record["faces"]) == 1
+    assert len(record["faces"][0]["probabilities"]) == 7
+    saved = tmp_path / "astronaut_annotated.png"
+    assert saved.is_file() and cv2.imread(str(saved)).shape == (512, 512, 3)
+
+
+def test_corrupt_file_exits_nonzero_with_one_line(weights, tmp_path):
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    result = CliRunner().invoke(cli, ["analyze", "--weights", weights, str(bad)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    err = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(err) == 1 and "broken.png" in err[0]
+    (record,) = _lines(result.stdout)
+    assert record["status"] == "error" and "broken.png" in record["error"]
+
+
+def test_folder_input_and_output_file(weights, tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), cv2.cvtColor(sample_photo(), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(folder / "b.png"), cv2.cvtColor(sample_photo()[:, ::-1], cv2.COLOR_RGB2BGR))
+    out = tmp_path / "res.jsonl"
+    result = CliRunner().invoke(cli, ["analyze", "--weights", weights, str(folder), "-o", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    records = _lines(out.read_text())
+    assert [r["source"].endswith(n) for r, n in zip(records, ["a.png", "b.png"])] == [True, True]
+
+
+def test_empty_folder_and_bad_weights_are_one_line_errors(weights, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["analyze", "--weights", weights, str(empty)])
+    assert result.exit_code == 1 and "holds no images" in result.stderr and "Traceback" not in result.output
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"junk")
+    result = CliRunner().invoke(cli, ["analyze", "--weights", str(junk)])
+    assert result.exit_code == 1 and "junk.pt" in result.stderr and "Traceback" not in result.output
+
+
+def test_help_explains_the_format():
+    result = CliRunner().invoke(cli, ["analyze", "--help"])
+    assert result.exit_code == 0
+    for text in ("JSON", "no_face", "--save", "astronaut"):
+        assert text in result.output
