@@ -138,7 +138,8 @@ def info_command(source: str, fmt: str, as_json: bool, strict: bool, show_proble
       affectlab data info faces/ --format filename
     """
     name = detect_format(source) if fmt == "auto" else fmt
-    dataset = load_dataset(source, format=name, errors="raise" if strict else "skip")
+    extra = {"progress": True} if name == "fer2013" else {}
+    dataset = load_dataset(source, format=name, errors="raise" if strict else "skip", **extra)
     if not dataset.samples:
         first = f"; first: {dataset.problems[0]}" if dataset.problems else ""
         raise DataError(f"{source}: no usable items ({len(dataset.problems)} skipped{first})")

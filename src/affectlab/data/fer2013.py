@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from affectlab.data.sample import Dataset, Sample
 from affectlab.errors import DataError
@@ -59,6 +60,7 @@ def load_fer2013(
     usage: str | list[str] | None = None,
     errors: OnError = "raise",
     limit: int | None = None,
+    progress: bool = False,
 ) -> Dataset:
     """Read the FER2013 CSV into a :class:`Dataset` of inline 48x48 gray images.
 
@@ -73,6 +75,8 @@ def load_fer2013(
         are left out and listed in ``Dataset.problems``.
     limit
         Stop after this many kept rows (quick looks and tests).
+    progress
+        Show a row counter on stderr while reading (the full file takes a few seconds).
 
     FER2013 has no subject ids, so ``Sample.subject`` is ``None``.
     """
@@ -94,7 +98,8 @@ def load_fer2013(
                     f"{path}: wrong columns {','.join(header)}; expected {','.join(FER2013_COLUMNS)}"
                     f" (missing {','.join(missing)})"
                 )
-            for row_number, row in enumerate(reader, start=2):  # line 1 is the header
+            rows = tqdm(reader, desc=f"reading {path.name}", unit=" rows", disable=None if progress else True, leave=False)
+            for row_number, row in enumerate(rows, start=2):  # line 1 is the header
                 if wanted is not None and (row.get("Usage") or "").strip() not in wanted:
                     continue
                 try:
