@@ -1,0 +1,149 @@
+"""A registry of classifiers: factories returning scikit-learn estimators.
+
+Every registered classifier exposes ``decision_function`` of shape ``(n_samples, n_classes)``,
+also for two classes, so fusion code can treat all of them alike.
+
+Examples
+--------
+>>> import numpy as np
+>>> from affectlab.classify import create_classifier
+>>> X = np.r_[np.zeros((5, 2)), np.ones((5, 2))] + np.arange(10)[:, None] * 0.01
+>>> clf = create_classifier("linear_svm", C=1.0).fit(X, [0] * 5 + [1] * 5)
+>>> clf.decision_function(X).shape
+(10, 2)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from affectlab.classify.search import InnerCVSearch
+from affectlab.errors import ConfigError
+from affectlab.features.registry import check_params
+
+__all__ = [
+    "register_classifier",
+    "create_classifier",
+    "list_classifiers",
+    "OvRLinearSVC",
+    "MultinomialLogisticRegression",
+]
+
+T = TypeVar("T", bound=Callable[..., Any])
+_REGISTRY: dict[str, Callable[..., Any]] = {}
+
+
+class _DecisionMatrixMixin:
+    """Return ``(n_samples, 2)`` decision values ``[-d, d]`` for binary problems."""
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        scores = super().decision_function(X)  # type: ignore[misc]
+        return np.column_stack([-scores, scores]) if np.ndim(scores) == 1 else scores
+
+
+class OvRLinearSVC(_DecisionMatrixMixin, LinearSVC):
+    """:class:`sklearn.svm.LinearSVC` with a ``(n_samples, n_classes)`` decision function."""
+
+
+class MultinomialLogisticRegression(_DecisionMatrixMixin, LogisticRegression):
+    """:class:`sklearn.linear_model.LogisticRegression` with a 2-D decision function."""
+
+
+def register_classifier(name: str) -> Callable[[T], T]:
+    """Decorator adding a classifier factory under ``name``."""
+
+    def decorate(factory: T) -> T:
+        if name in _REGISTRY and _REGISTRY[name] is not factory:
+            raise ValueError(f"classifier {name!r} is already registered")
+        _REGISTRY[name] = factory
+        return factory
+
+    return decorate
+
+
+def list_classifiers(pattern: str | None = None) -> list[str]:
+    """Sorted names of the registered classifiers, optionally filtered by a glob ``pattern``."""
+    return [n for n in sorted(_REGISTRY) if pattern is None or fnmatch.fnmatch(n, pattern)]
+
+
+def create_classifier(name: str, **params: Any) -> Any:
+    """A new, unfitted classifier ``name`` with ``params``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown name (the message lists the known ones) or parameter.
+    """
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown classifier {name!r} (known: {', '.join(list_classifiers())})")
+    factory = _REGISTRY[name]
+    check_params("classifier", name, factory, params)
+    try:
+        return factory(**params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"classifier {name!r}: {exc}") from None
+
+
+def _with_search(pipeline: Pipeline, key: str, grid: Sequence[float] | None, **search: Any) -> Any:
+    if grid is None:
+        return pipeline
+    values = list(grid) if isinstance(grid, list | tuple) else None
+    if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
+        raise ValueError(f"C_grid must be a non-empty list of positive numbers, got {grid!r}")
+    return InnerCVSearch(pipeline, {key: values}, **search)
+
+
+@register_classifier("linear_svm")
+def linear_svm(
+    C: float = 1.0,
+    C_grid: Sequence[float] | None = None,
+    inner_splits: int = 3,
+    scoring: str = "uar",
+    class_weight: str | dict[Any, float] | None = None,
+    dual: bool | str = "auto",
+    max_iter: int = 10000,
+    random_state: int = 0,
+) -> Any:
+    """Standardisation + linear SVM (squared hinge, L2, one-vs-rest).
+
+    ``C_grid`` chooses ``C`` by inner cross-validation on the training data only (by subject
+    when the subjects are passed to ``fit(..., groups=...)``). ``dual`` picks the liblinear
+    solver (``"auto"`` as in scikit-learn); which is faster depends on the data: on CK+48 the
+    primal (``False``) is ~4x faster for raw pixels at small ``C``, the dual ~20x faster for
+    HOG at ``C=1``.
+    """
+    pipeline = Pipeline([
+        ("scale", StandardScaler()),
+        ("svm", OvRLinearSVC(C=C, loss="squared_hinge", multi_class="ovr", dual=dual, class_weight=class_weight,
+                             max_iter=max_iter, random_state=random_state)),
+    ])
+    return _with_search(pipeline, "svm__C", C_grid, n_splits=inner_splits, scoring=scoring,
+                        random_state=random_state)
+
+
+@register_classifier("logistic_regression")
+def logistic_regression(
+    C: float = 1.0,
+    C_grid: Sequence[float] | None = None,
+    inner_splits: int = 3,
+    scoring: str = "uar",
+    class_weight: str | dict[Any, float] | None = None,
+    max_iter: int = 2000,
+    random_state: int = 0,
+) -> Any:
+    """Standardisation + L2 multinomial logistic regression (``C_grid`` as for ``linear_svm``)."""
+    pipeline = Pipeline([
+        ("scale", StandardScaler()),
+        ("lr", MultinomialLogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter,
+                                             random_state=random_state)),
+    ])
+    return _with_search(pipeline, "lr__C", C_grid, n_splits=inner_splits, scoring=scoring,
+                        random_state=random_state)

@@ -1,0 +1,47 @@
+"""Evaluation: protocols, metrics, experiment runs and their run folders."""
+
+from affectlab.evaluate.config import ExperimentConfig, load_config
+from affectlab.evaluate.experiment import ExperimentResult, run_experiment
+from affectlab.evaluate.metrics import (
+    accuracy,
+    ccc,
+    classification_metrics,
+    confusion_matrix,
+    macro_f1,
+    pearson,
+    regression_metrics,
+    rmse,
+    uar,
+)
+from affectlab.evaluate.protocols import (
+    FixedSplit,
+    Fold,
+    GroupKFoldProtocol,
+    LeaveOneGroupOut,
+    Protocol,
+    check_disjoint_groups,
+    make_protocol,
+)
+
+__all__ = [
+    "ExperimentConfig",
+    "ExperimentResult",
+    "FixedSplit",
+    "Fold",
+    "GroupKFoldProtocol",
+    "LeaveOneGroupOut",
+    "Protocol",
+    "accuracy",
+    "ccc",
+    "check_disjoint_groups",
+    "classification_metrics",
+    "confusion_matrix",
+    "load_config",
+    "macro_f1",
+    "make_protocol",
+    "pearson",
+    "regression_metrics",
+    "rmse",
+    "run_experiment",
+    "uar",
+]

@@ -1,0 +1,125 @@
+"""A registry of image feature extractors (scikit-learn transformers).
+
+A feature takes a batch of gray images ``(N, H, W)`` uint8 and returns ``(N, D)`` float.
+
+Examples
+--------
+>>> import numpy as np
+>>> from affectlab.features import create_feature, list_features
+>>> "hog" in list_features()
+True
+>>> create_feature("pixels").fit_transform(np.zeros((2, 4, 4), np.uint8)).shape
+(2, 16)
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sklearn.base import TransformerMixin
+
+from affectlab.errors import ConfigError
+
+__all__ = ["register_feature", "create_feature", "list_features", "feature_info", "FeatureEntry", "check_params"]
+
+T = TypeVar("T", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class FeatureEntry:
+    """A registered feature: its factory and whether it learns from data.
+
+    ``stateless`` features give the same output for a sample whatever they were fitted on, so an
+    experiment computes them once for all images; the others are fitted on each training part.
+    """
+
+    name: str
+    factory: Callable[..., TransformerMixin]
+    stateless: bool = True
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Parameter names and defaults of the factory."""
+        return _signature_defaults(self.factory)
+
+
+_REGISTRY: dict[str, FeatureEntry] = {}
+
+
+def _signature_defaults(factory: Callable[..., Any]) -> dict[str, Any]:
+    out = {}
+    for name, p in inspect.signature(factory).parameters.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out[name] = None if p.default is p.empty else p.default
+    return out
+
+
+def check_params(kind: str, name: str, factory: Callable[..., Any], params: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` naming a parameter that ``factory`` does not take."""
+    signature = inspect.signature(factory)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return
+    known = _signature_defaults(factory)
+    for key in params:
+        if key not in known:
+            listed = ", ".join(known) or "none"
+            raise ConfigError(f"{kind} {name!r} has no parameter {key!r} (known: {listed})")
+
+
+def register_feature(name: str, *, stateless: bool = True) -> Callable[[T], T]:
+    """Class or factory decorator adding a feature under ``name``.
+
+    The decorated object is called with the config's parameters and must return a transformer
+    mapping ``(N, H, W)`` uint8 images to ``(N, D)`` floats. Set ``stateless=False`` for features
+    that learn from data (codebooks): experiments then fit them on each training part only::
+
+        @register_feature("mean_gray")
+        class MeanGray(TransformerMixin, BaseEstimator):
+            def fit(self, X, y=None):
+                return self
+
+            def transform(self, X):
+                return X.reshape(len(X), -1).mean(axis=1, keepdims=True) / 255.0
+    """
+
+    def decorate(factory: T) -> T:
+        if name in _REGISTRY and _REGISTRY[name].factory is not factory:
+            raise ValueError(f"feature {name!r} is already registered")
+        _REGISTRY[name] = FeatureEntry(name, factory, stateless)
+        return factory
+
+    return decorate
+
+
+def _ensure_builtins() -> None:
+    import affectlab.features.basic  # noqa: F401  (registers the built-ins)
+
+
+def list_features(pattern: str | None = None) -> list[str]:
+    """Sorted names of the registered features, optionally filtered by a glob ``pattern``."""
+    _ensure_builtins()
+    names = sorted(_REGISTRY)
+    return [n for n in names if pattern is None or fnmatch.fnmatch(n, pattern)]
+
+
+def feature_info(name: str) -> FeatureEntry:
+    """The registry entry of ``name``; :class:`ConfigError` listing the known names if unknown."""
+    _ensure_builtins()
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown feature {name!r} (known: {', '.join(sorted(_REGISTRY))})")
+    return _REGISTRY[name]
+
+
+def create_feature(name: str, **params: Any) -> TransformerMixin:
+    """A new, unfitted feature transformer ``name`` with ``params``."""
+    entry = feature_info(name)
+    check_params("feature", name, entry.factory, params)
+    try:
+        return entry.factory(**params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"feature {name!r}: {exc}") from None
