@@ -1,6 +1,27 @@
 """Image descriptors as scikit-learn transformers, and their registry."""
 
-from affectlab.features.basic import HOGFeatures, PixelFeatures
+from affectlab.features.basic import PixelFeatures
+from affectlab.features.hog import HOGFeatures, PHOGFeatures, hog_descriptors, phog_descriptors
+from affectlab.features.lbp import LBPFeatures, lbp_codes, lbp_histograms
+from affectlab.features.lpq import LPQFeatures, lpq_codes, lpq_histograms
+from affectlab.features.pyramid import spatial_pyramid_histograms
 from affectlab.features.registry import create_feature, feature_info, list_features, register_feature
 
-__all__ = ["create_feature", "feature_info", "list_features", "register_feature", "HOGFeatures", "PixelFeatures"]
+__all__ = [
+    "create_feature",
+    "feature_info",
+    "list_features",
+    "register_feature",
+    "HOGFeatures",
+    "LBPFeatures",
+    "LPQFeatures",
+    "PHOGFeatures",
+    "PixelFeatures",
+    "hog_descriptors",
+    "lbp_codes",
+    "lbp_histograms",
+    "lpq_codes",
+    "lpq_histograms",
+    "phog_descriptors",
+    "spatial_pyramid_histograms",
+]

@@ -1,4 +1,7 @@
-"""Built-in features: raw pixels and HOG (scikit-image)."""
+"""Built-in features: raw pixels, and the input checks shared by all image descriptors.
+
+HOG moved to :mod:`affectlab.features.hog` (still registered as ``"hog"``).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +10,43 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from affectlab.features.registry import register_feature
 
-__all__ = ["PixelFeatures", "HOGFeatures", "check_images"]
+__all__ = ["PixelFeatures", "check_images"]
 
 
-def check_images(X: np.ndarray) -> np.ndarray:
-    """Check a batch of gray images ``(N, H, W)`` and return it as an array."""
+def check_images(X: np.ndarray, *, name: str = "images", min_size: tuple[int, int] = (1, 1)) -> np.ndarray:
+    """Check a batch of gray images ``(N, H, W)`` of a real numeric dtype and return it as an array.
+
+    Parameters
+    ----------
+    X
+        Images ``(N, H, W)``: integers (typically uint8) or floats.
+    name
+        What to call the input in error messages (e.g. the descriptor's name).
+    min_size
+        Smallest allowed ``(H, W)``.
+
+    Raises
+    ------
+    ValueError
+        Wrong number of dimensions, an empty batch, images smaller than ``min_size``, or a dtype
+        that is not a real number (bool, complex, object, strings).
+
+    Examples
+    --------
+    >>> check_images(np.zeros((2, 4, 4), np.uint8)).shape
+    (2, 4, 4)
+    """
     X = np.asarray(X)
     if X.ndim != 3:
-        raise ValueError(f"expected a batch of gray images (N, H, W), got shape {X.shape}")
+        raise ValueError(f"{name}: expected a batch of gray images (N, H, W), got shape {X.shape}")
+    if X.dtype.kind not in "uif":
+        raise ValueError(f"{name}: expected integer or float gray levels (e.g. uint8), got dtype {X.dtype}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name}: the batch is empty (shape {X.shape})")
+    if X.shape[1] < min_size[0] or X.shape[2] < min_size[1]:
+        raise ValueError(
+            f"{name}: images of {X.shape[1]}x{X.shape[2]} are too small (need at least {min_size[0]}x{min_size[1]})"
+        )
     return X
 
 
@@ -42,64 +74,3 @@ class PixelFeatures(_Stateless):
         X = check_images(X)
         scale = 255.0 if X.dtype == np.uint8 else 1.0
         return (X.reshape(X.shape[0], -1).astype(np.float32) / np.float32(scale))
-
-
-@register_feature("hog")
-class HOGFeatures(_Stateless):
-    """Histograms of oriented gradients per image (:func:`skimage.feature.hog`).
-
-    Parameters
-    ----------
-    orientations
-        Number of orientation bins.
-    pixels_per_cell
-        Cell size in pixels (an int for square cells, or ``(rows, cols)``).
-    cells_per_block
-        Block size in cells for the block normalisation.
-    block_norm
-        ``"L2-Hys"`` (default), ``"L2"``, ``"L1"`` or ``"L1-sqrt"``.
-
-    Examples
-    --------
-    >>> HOGFeatures(pixels_per_cell=8).transform(np.zeros((2, 48, 48), np.uint8)).shape
-    (2, 900)
-    """
-
-    def __init__(
-        self,
-        orientations: int = 9,
-        pixels_per_cell: int | tuple[int, int] = 8,
-        cells_per_block: int | tuple[int, int] = 2,
-        block_norm: str = "L2-Hys",
-    ) -> None:
-        self.orientations = orientations
-        self.pixels_per_cell = pixels_per_cell
-        self.cells_per_block = cells_per_block
-        self.block_norm = block_norm
-
-    def transform(self, X: np.ndarray) -> np.ndarray:
-        from skimage.feature import hog
-
-        X = check_images(X)
-        ppc = _pair(self.pixels_per_cell, "pixels_per_cell")
-        cpb = _pair(self.cells_per_block, "cells_per_block")
-        if X.shape[1] < ppc[0] * cpb[0] or X.shape[2] < ppc[1] * cpb[1]:
-            raise ValueError(
-                f"hog: images of {X.shape[1]}x{X.shape[2]} are smaller than one block"
-                f" ({cpb[0]}x{cpb[1]} cells of {ppc[0]}x{ppc[1]} pixels)"
-            )
-        rows = [
-            hog(image, orientations=self.orientations, pixels_per_cell=ppc, cells_per_block=cpb,
-                block_norm=self.block_norm, feature_vector=True)
-            for image in X
-        ]
-        return np.asarray(rows, dtype=np.float32).reshape(X.shape[0], -1)
-
-
-def _pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:
-    if isinstance(value, int | np.integer):
-        return int(value), int(value)
-    pair = tuple(int(v) for v in value)
-    if len(pair) != 2:
-        raise ValueError(f"hog: {name} must be an int or a pair, got {value!r}")
-    return pair  # type: ignore[return-value]

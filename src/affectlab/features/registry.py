@@ -98,6 +98,9 @@ def register_feature(name: str, *, stateless: bool = True) -> Callable[[T], T]:
 
 def _ensure_builtins() -> None:
     import affectlab.features.basic  # noqa: F401  (registers the built-ins)
+    import affectlab.features.hog  # noqa: F401
+    import affectlab.features.lbp  # noqa: F401
+    import affectlab.features.lpq  # noqa: F401
 
 
 def list_features(pattern: str | None = None) -> list[str]:
