@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage.feature import hog
 
-from affectlab.classify import InnerCVSearch, create_classifier, list_classifiers
+from affectlab.classify import InnerCVSearch, LinearSVMCV, create_classifier, list_classifiers
 from affectlab.errors import ConfigError
 from affectlab.features import create_feature, list_features
 
@@ -37,8 +37,8 @@ def test_feature_bad_input_and_errors():
         create_feature("pixels").transform(np.zeros((4, 4)))
     with pytest.raises(ValueError, match="smaller than one block"):
         create_feature("hog", pixels_per_cell=8).transform(np.zeros((1, 8, 8), np.uint8))
-    with pytest.raises(ConfigError, match=r"unknown feature 'lbp' \(known: hog, pixels"):
-        create_feature("lbp")
+    with pytest.raises(ConfigError, match=r"unknown feature 'nosuch' \(known: .*hog.*pixels"):
+        create_feature("nosuch")
     with pytest.raises(ConfigError, match="feature 'hog' has no parameter 'cell'.*pixels_per_cell"):
         create_feature("hog", cell=4)
 
@@ -51,7 +51,7 @@ def _blobs(n_classes, n_per=20, seed=0):
     return X, y
 
 
-@pytest.mark.parametrize("name", sorted({"linear_svm", "logistic_regression"}))
+@pytest.mark.parametrize("name", sorted({"linear_svm", "logistic_regression", "pls"}))
 @pytest.mark.parametrize("n_classes", [2, 4])
 def test_classifier_contract(name, n_classes):
     assert name in list_classifiers()
@@ -70,13 +70,15 @@ def test_linear_svm_is_squared_hinge_ovr_with_scaler():
     assert (svm.C, svm.loss, svm.multi_class) == (0.5, "squared_hinge", "ovr")
 
 
-def test_c_grid_searches_on_training_data_grouped_by_subject():
+@pytest.mark.parametrize(("name", "expected", "key"), [("linear_svm", LinearSVMCV, "C"),
+                                                        ("logistic_regression", InnerCVSearch, "lr__C")])
+def test_c_grid_searches_on_training_data_grouped_by_subject(name, expected, key):
     X, y = _blobs(3)
     groups = np.tile(np.arange(6), 10)
-    clf = create_classifier("linear_svm", C_grid=[0.001, 1.0])
-    assert isinstance(clf, InnerCVSearch)
+    clf = create_classifier(name, C_grid=[0.001, 1.0])
+    assert isinstance(clf, expected)
     clf.fit(X, y, groups=groups)
-    assert clf.best_params_["svm__C"] in (0.001, 1.0)
+    assert clf.best_params_[key] in (0.001, 1.0)
     assert "by subject" in clf.inner_cv_
     assert clf.decision_function(X).shape == (len(y), 3)
     clf.fit(X, y)

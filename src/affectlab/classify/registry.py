@@ -11,6 +11,8 @@ Examples
 >>> clf = create_classifier("linear_svm", C=1.0).fit(X, [0] * 5 + [1] * 5)
 >>> clf.decision_function(X).shape
 (10, 2)
+>>> sorted(list_classifiers())
+['linear_svm', 'logistic_regression', 'pls']
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from affectlab.classify.pls import PLSClassifier
 from affectlab.classify.search import InnerCVSearch
+from affectlab.classify.svm import LinearSVMCV
 from affectlab.errors import ConfigError
 from affectlab.features.registry import check_params
 
@@ -92,6 +96,14 @@ def create_classifier(name: str, **params: Any) -> Any:
         raise ConfigError(f"classifier {name!r}: {exc}") from None
 
 
+def _check_grid(grid: Any, key: str, what: str, valid: Callable[[Any], bool]) -> None:
+    if grid == "auto":
+        return
+    values = list(grid) if isinstance(grid, list | tuple) else None
+    if not values or not all(not isinstance(v, bool) and valid(v) for v in values):
+        raise ValueError(f"{key} must be a non-empty list of {what} or 'auto', got {grid!r}")
+
+
 def _with_search(pipeline: Pipeline, key: str, grid: Sequence[float] | None, **search: Any) -> Any:
     if grid is None:
         return pipeline
@@ -104,29 +116,65 @@ def _with_search(pipeline: Pipeline, key: str, grid: Sequence[float] | None, **s
 @register_classifier("linear_svm")
 def linear_svm(
     C: float = 1.0,
-    C_grid: Sequence[float] | None = None,
-    inner_splits: int = 3,
+    C_grid: Sequence[float] | str | None = None,
+    inner_splits: int = 5,
     scoring: str = "uar",
     class_weight: str | dict[Any, float] | None = None,
     dual: bool | str = "auto",
     max_iter: int = 10000,
+    search_samples: int | None = None,
+    kernel_max_samples: int = 5000,
+    tol: float = 1e-3,
     random_state: int = 0,
 ) -> Any:
     """Standardisation + linear SVM (squared hinge, L2, one-vs-rest).
 
-    ``C_grid`` chooses ``C`` by inner cross-validation on the training data only (by subject
-    when the subjects are passed to ``fit(..., groups=...)``). ``dual`` picks the liblinear
-    solver (``"auto"`` as in scikit-learn); which is faster depends on the data: on CK+48 the
-    primal (``False``) is ~4x faster for raw pixels at small ``C``, the dual ~20x faster for
-    HOG at ``C=1``.
+    Without ``C_grid``: a :class:`~sklearn.pipeline.Pipeline` of :class:`StandardScaler` and
+    liblinear (:class:`OvRLinearSVC`) with the fixed ``C``; ``dual`` picks liblinear's solver
+    (``"auto"`` as in scikit-learn; on CK+48 the primal (``False``) is ~4x faster for raw
+    pixels at small ``C``, the dual ~20x faster for HOG at ``C=1``).
+
+    With ``C_grid`` (a list, or ``"auto"`` for ``2^-10, 2^-8, ..., 2^10``): a
+    :class:`~affectlab.classify.LinearSVMCV` choosing ``C`` by ``inner_splits``-fold CV on the
+    training data only (by subject when the subjects are passed to ``fit(..., groups=...)``),
+    every value solved exactly on the linear kernel (``search_samples``,
+    ``kernel_max_samples`` and ``tol`` apply; ``dual`` does not).
     """
-    pipeline = Pipeline([
+    if C_grid is not None:
+        _check_grid(C_grid, "C_grid", "positive numbers", lambda v: isinstance(v, int | float) and v > 0)
+        return LinearSVMCV(C=C, C_grid=C_grid, inner_splits=inner_splits, scoring=scoring,
+                           class_weight=class_weight, search_samples=search_samples,
+                           kernel_max_samples=kernel_max_samples, tol=tol, max_iter=max_iter,
+                           random_state=random_state)
+    return Pipeline([
         ("scale", StandardScaler()),
         ("svm", OvRLinearSVC(C=C, loss="squared_hinge", multi_class="ovr", dual=dual, class_weight=class_weight,
                              max_iter=max_iter, random_state=random_state)),
     ])
-    return _with_search(pipeline, "svm__C", C_grid, n_splits=inner_splits, scoring=scoring,
-                        random_state=random_state)
+
+
+@register_classifier("pls")
+def pls(
+    n_components: int = 8,
+    n_components_grid: Sequence[int] | str | None = None,
+    inner_splits: int = 5,
+    scoring: str = "uar",
+    scale: bool = True,
+    search_samples: int | None = None,
+    random_state: int = 0,
+) -> PLSClassifier:
+    """PLS regression on one-hot targets as a one-vs-rest classifier (:class:`PLSClassifier`).
+
+    ``n_components_grid`` (a list, or ``"auto"`` for ``1, 2, 4, ..., 48`` capped at the rank)
+    chooses the number of components by inner CV on the training data, like ``C_grid``.
+    """
+    if n_components_grid is not None:
+        _check_grid(n_components_grid, "n_components_grid", "positive integers",
+                    lambda v: isinstance(v, int) and v > 0)
+    if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
+        raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
+    return PLSClassifier(n_components=n_components, n_components_grid=n_components_grid, inner_splits=inner_splits,
+                         scoring=scoring, scale=scale, search_samples=search_samples, random_state=random_state)
 
 
 @register_classifier("logistic_regression")

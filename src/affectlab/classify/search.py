@@ -1,7 +1,28 @@
-"""Hyper-parameter search on the training part only, grouped by subject when subjects are known."""
+"""Hyper-parameter search on the training part only, grouped by subject when subjects are known.
+
+Two building blocks shared by the classifiers:
+
+- :func:`inner_folds` splits *training* data into inner folds (by subject when every sample has
+  one, else stratified), and :func:`search_subsample` picks a stratified subset for searching on
+  large training sets;
+- :class:`InnerCVSearch` wraps any estimator in a :class:`~sklearn.model_selection.GridSearchCV`
+  over those folds (the fast :class:`~affectlab.classify.LinearSVMCV` and
+  :class:`~affectlab.classify.PLSClassifier` search their own grids on the same folds).
+
+Examples
+--------
+>>> import numpy as np
+>>> y = np.array([0, 1] * 6); groups = np.repeat(np.arange(6), 2)
+>>> folds, how = inner_folds(y, groups, n_splits=3)
+>>> how, len(folds)
+('3-fold by subject', 3)
+>>> all(not set(groups[tr]) & set(groups[va]) for tr, va in folds)
+True
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -9,7 +30,98 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.metrics import make_scorer
 from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedGroupKFold, StratifiedKFold
 
-__all__ = ["InnerCVSearch"]
+__all__ = ["InnerCVSearch", "inner_folds", "search_subsample", "score_function", "choose_best"]
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def _known_groups(groups: Sequence[Any] | np.ndarray | None, n: int) -> np.ndarray | None:
+    if groups is None:
+        return None
+    g = np.asarray(groups, dtype=object)
+    if g.shape[0] != n or any(x is None or x == "" for x in g):
+        return None
+    return g.astype(str)
+
+
+def inner_folds(
+    y: Sequence[Any] | np.ndarray,
+    groups: Sequence[Any] | np.ndarray | None = None,
+    *,
+    n_splits: int = 5,
+    random_state: int = 0,
+) -> tuple[Folds, str]:
+    """Inner cross-validation folds of the training data ``y`` (indices into it).
+
+    Split by subject (:class:`~sklearn.model_selection.StratifiedGroupKFold`, ``n_splits``
+    lowered to the number of subjects if needed) when every sample has a subject id and there are
+    at least 2 subjects, else stratified by class (:class:`~sklearn.model_selection.StratifiedKFold`,
+    ``n_splits`` lowered to the size of the largest class if needed).
+
+    Returns
+    -------
+    folds
+        ``[(train_idx, val_idx), ...]`` int64 arrays.
+    description
+        ``"5-fold by subject"`` or ``"5-fold stratified"``, for reports.
+    """
+    y = np.asarray([str(v) for v in np.asarray(y, dtype=object)])
+    g = _known_groups(groups, y.shape[0])
+    n_groups = 0 if g is None else len(set(g.tolist()))
+    if g is not None and n_groups >= 2:
+        n_splits = min(n_splits, n_groups)
+        splitter: Any = StratifiedGroupKFold(n_splits, shuffle=True, random_state=random_state)
+        description = f"{n_splits}-fold by subject"
+    else:
+        g = None
+        largest = int(np.unique(y, return_counts=True)[1].max()) if y.size else 0
+        n_splits = max(2, min(n_splits, largest))
+        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
+        description = f"{n_splits}-fold stratified"
+    folds = [(tr.astype(np.int64), va.astype(np.int64)) for tr, va in splitter.split(np.zeros(y.size), y, g)]
+    return folds, description
+
+
+def search_subsample(
+    y: Sequence[Any] | np.ndarray, n: int | None, *, random_state: int = 0
+) -> np.ndarray:
+    """Sorted indices of a class-stratified random subset of at most ``n`` samples (all if ``None``).
+
+    Every class keeps at least ``min(count, 2)`` samples so it can still be learnt.
+    """
+    y = np.asarray([str(v) for v in np.asarray(y, dtype=object)])
+    if n is None or n >= y.size:
+        return np.arange(y.size, dtype=np.int64)
+    if n < 2:
+        raise ValueError(f"search_samples must be at least 2, got {n}")
+    rng = np.random.default_rng(random_state)
+    chosen = []
+    for label in np.unique(y):
+        idx = np.flatnonzero(y == label)
+        take = max(min(idx.size, 2), int(round(n * idx.size / y.size)))
+        chosen.append(rng.choice(idx, size=min(take, idx.size), replace=False))
+    return np.sort(np.concatenate(chosen)).astype(np.int64)
+
+
+def score_function(scoring: str) -> Callable[[np.ndarray, np.ndarray], float]:
+    """``f(y_true, y_pred) -> float`` for ``"uar"``, ``"accuracy"`` or ``"macro_f1"``."""
+    from affectlab.evaluate.metrics import accuracy, macro_f1, uar
+
+    known = {"uar": uar, "accuracy": accuracy, "macro_f1": macro_f1}
+    if scoring not in known:
+        raise ValueError(f"scoring must be one of {', '.join(known)}, got {scoring!r}")
+    return known[scoring]
+
+
+def choose_best(scores: np.ndarray) -> int:
+    """Index of the best mean score over inner folds (rows: grid values in order, columns: folds).
+
+    Ties go to the first grid value (list grids from the simplest model: smallest ``C``, fewest
+    components). NaN scores (a value that could not be tried) never win.
+    """
+    mean = np.nanmean(np.where(np.isfinite(scores), scores, np.nan), axis=1) if scores.size else scores
+    mean = np.where(np.isfinite(mean), mean, -np.inf)
+    return int(np.flatnonzero(mean >= mean.max() - 1e-12)[0])
 
 
 class InnerCVSearch(ClassifierMixin, BaseEstimator):
@@ -78,14 +190,7 @@ class InnerCVSearch(ClassifierMixin, BaseEstimator):
             self.inner_cv_ = "validation split"
             self.best_estimator_ = clone(self.estimator).set_params(**search.best_params_).fit(X, y)
         else:
-            use_groups = groups is not None and all(g is not None for g in groups)
-            if use_groups and len(set(np.asarray(groups).tolist())) >= self.n_splits:
-                splitter: Any = StratifiedGroupKFold(self.n_splits, shuffle=True, random_state=self.random_state)
-                self.inner_cv_ = f"{self.n_splits}-fold by subject"
-            else:
-                splitter = StratifiedKFold(self.n_splits, shuffle=True, random_state=self.random_state)
-                self.inner_cv_ = f"{self.n_splits}-fold stratified"
-            folds = list(splitter.split(X, y, groups if use_groups else None))
+            folds, self.inner_cv_ = inner_folds(y, groups, n_splits=self.n_splits, random_state=self.random_state)
             search = GridSearchCV(clone(self.estimator), self.param_grid, scoring=self._scorer(), cv=folds, refit=True)
             search.fit(X, y)
             self.best_estimator_ = search.best_estimator_

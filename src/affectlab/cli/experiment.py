@@ -1,4 +1,4 @@
-"""``affectlab experiment CONFIG.yaml --out DIR [--data PATH]``."""
+"""``affectlab experiment CONFIG.yaml --out DIR [--data PATH] [--jobs N] [--cache DIR | --no-cache]``."""
 
 from __future__ import annotations
 
@@ -16,16 +16,26 @@ __all__ = ["experiment_command"]
 @click.option("--data", "data", type=click.Path(path_type=Path), default=None,
               help="Dataset file or folder; overrides data.source of the config.")
 @click.option("--overwrite", is_flag=True, help="Write into a non-empty run folder.")
+@click.option("--jobs", "-j", "n_jobs", type=int, default=-1, show_default=True,
+              help="Processes for feature extraction and folds (-1: all cores, 1: no parallelism).")
+@click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Feature cache folder [default: $AFFECTLAB_CACHE_DIR/features or ~/.cache/affectlab/features].")
+@click.option("--no-cache", is_flag=True, help="Compute every feature afresh; read and write no cache.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bars on stderr.")
-def experiment_command(config: Path, out_dir: Path, data: Path | None, overwrite: bool, progress: bool) -> None:
+def experiment_command(config: Path, out_dir: Path, data: Path | None, overwrite: bool, n_jobs: int,
+                       cache_dir: Path | None, no_cache: bool, progress: bool) -> None:
     """Run a subject-independent experiment described by a YAML CONFIG.
 
-    Images are loaded once (gray), each feature is computed once, then every
-    feature x classifier pair is fitted on each fold's training part and tested on
-    its test part; the pooled predictions give accuracy, UAR and macro-F1. The run
-    folder gets config.yaml, metrics.json, predictions.csv, one confusion PNG per
-    pair and report.md; the results table is printed at the end.
+    Images are loaded once (gray), each feature is computed once (in parallel,
+    and kept in a feature cache keyed by the images' content and the extractor's
+    parameters and code), then every feature x classifier pair is fitted on each
+    fold's training part and tested on its test part; the pooled predictions give
+    accuracy, UAR and macro-F1. Features that learn (codebooks) are fitted on each
+    fold's training part only. The run folder gets config.yaml, metrics.json,
+    predictions.csv, decisions.npz (test decision values per pair, for fusion),
+    one confusion PNG per pair and report.md; the results table is printed at the
+    end.
 
     Example config (relative paths resolve against the config's folder, then the
     current folder):
@@ -38,15 +48,27 @@ def experiment_command(config: Path, out_dir: Path, data: Path | None, overwrite
                                                     # {kind: fixed, train: Training, test: PublicTest}
       normalisation: global                         # or per_subject
       features: [{name: pixels}, {name: hog, pixels_per_cell: 8}]
-      classifiers: [{name: linear_svm, C: 0.01}]    # C_grid: [0.001, 0.01, 0.1] picks C
-                                                    # on the training folds only
+      classifiers:
+        - {name: linear_svm, C: 0.01}
+        - {name: linear_svm, C_grid: auto, label: svm_cv}   # C in 2^-10..2^10 by inner
+                                                             # CV on the training folds only
+        - {name: pls, n_components_grid: auto}              # components, the same way
 
     \b
     Example:
       affectlab experiment configs/ckplus48-baseline.yaml --out runs/ck48
     """
+    from affectlab.errors import ConfigError
     from affectlab.evaluate.experiment import run_experiment
+    from affectlab.features.cache import default_cache_dir
 
-    result = run_experiment(config, out_dir, data=data, progress=progress, overwrite=overwrite)
+    if n_jobs == 0:
+        raise ConfigError("--jobs must be a positive number of processes or -1 (all cores), not 0")
+    if no_cache and cache_dir is not None:
+        raise ConfigError("--cache and --no-cache contradict each other; give one")
+    cache = None if no_cache else (cache_dir or default_cache_dir())
+    result = run_experiment(config, out_dir, data=data, progress=progress, overwrite=overwrite,
+                            n_jobs=n_jobs, cache=cache)
     click.echo(result.table())
-    click.echo(f"run folder: {result.out_dir} (report.md, metrics.json, predictions.csv)", err=True)
+    click.echo(f"run folder: {result.out_dir} (report.md, metrics.json, predictions.csv, decisions.npz);"
+               f" {result.seconds:.0f} s", err=True)

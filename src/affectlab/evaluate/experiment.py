@@ -1,6 +1,11 @@
 """Run an experiment: load images once, compute each feature once, fit every (feature,
 classifier) on every fold's training part, pool the test predictions and write a run folder.
 
+Stateless features are computed once for all images (in parallel chunks, ``n_jobs``) and cached
+on disk (:mod:`affectlab.features.cache`); features that learn (``stateless=False``) are fitted
+on each fold's training part only (cached per fold). The folds of every feature run in
+parallel over ``n_jobs`` processes; each fold fits all classifiers on the same features.
+
 Examples
 --------
 >>> from affectlab.evaluate import run_experiment
@@ -31,7 +36,7 @@ from affectlab.evaluate import runs
 if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
 
-__all__ = ["ExperimentResult", "run_experiment", "load_gray_images", "standardise_per_group"]
+__all__ = ["ExperimentResult", "run_experiment", "load_gray_images", "standardise_per_group", "summarise_chosen"]
 
 
 @dataclass
@@ -42,7 +47,8 @@ class ExperimentResult:
     ----------
     rows
         One mapping per (feature, classifier): ``feature``, ``classifier``, ``accuracy``, ``uar``,
-        ``macro_f1``, ``n_test``, ``params``... (as in ``metrics.json``).
+        ``macro_f1``, ``n_test``, ``params``, ``chosen`` (hyper-parameters chosen per fold and
+        their median)... (as in ``metrics.json``).
     out_dir
         The run folder.
     config
@@ -55,6 +61,7 @@ class ExperimentResult:
     out_dir: Path
     config: dict[str, Any] = field(default_factory=dict)
     n_folds: int = 0
+    seconds: float = 0.0
 
     def table(self) -> str:
         """The results as a Markdown table."""
@@ -176,12 +183,166 @@ def _versions() -> dict[str, str]:
 def _normalisation_text(cfg: ExperimentConfig) -> str:
     scaler = (
         "Each feature is standardised (zero mean, unit variance) with statistics of the training part"
-        " of each fold only (the scaler is part of the classifier pipeline)."
+        " of each fold only (the standardisation is part of every classifier)."
     )
     if cfg.normalisation == "per_subject":
         return ("Per-subject: before classification every subject's features are z-scored with that"
                 " subject's own mean and standard deviation (no labels used). " + scaler)
     return "Global (no per-subject normalisation). " + scaler
+
+
+def summarise_chosen(selected: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{param: {"per_fold": [...], "median": m}}`` from ``[{"fold": name, param: value}, ...]``.
+
+    The median is over numeric values (the lower middle one for an even count, so it is a value
+    that was actually chosen); non-numeric parameters get the most frequent value instead.
+
+    Examples
+    --------
+    >>> summarise_chosen([{"fold": "f1", "C": 0.25}, {"fold": "f2", "C": 1.0}, {"fold": "f3", "C": 4.0}])
+    {'C': {'per_fold': [0.25, 1.0, 4.0], 'median': 1.0}}
+    """
+    out: dict[str, Any] = {}
+    names = [k for k in dict.fromkeys(k for row in selected for k in row) if k != "fold"]
+    for name in names:
+        values = [row.get(name) for row in selected]
+        numeric = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        if numeric and len(numeric) == len(values):
+            ordered = sorted(numeric)
+            middle: Any = ordered[(len(ordered) - 1) // 2]
+        else:
+            texts = [str(v) for v in values]
+            middle = max(dict.fromkeys(texts), key=texts.count)
+        out[name] = {"per_fold": values, "median": middle}
+    return out
+
+
+def _decisions(estimator: Any, X: np.ndarray, labels: list[str]) -> np.ndarray | None:
+    """Decision values ``(n, len(labels))`` in the run's label order (NaN for unseen classes)."""
+    if hasattr(estimator, "decision_function"):
+        scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
+    elif hasattr(estimator, "predict_proba"):
+        scores = np.asarray(estimator.predict_proba(X), dtype=np.float64)
+    else:
+        return None
+    classes = [str(c) for c in estimator.classes_]
+    if scores.ndim == 1:  # a binary scikit-learn estimator: the score of classes[1]
+        scores = np.column_stack([-scores, scores])
+    out = np.full((X.shape[0], len(labels)), np.nan, dtype=np.float32)
+    column = {c: j for j, c in enumerate(labels)}
+    for j, c in enumerate(classes):
+        if c in column:
+            out[:, column[c]] = scores[:, j]
+    return out
+
+
+def _fold_task(
+    task: tuple[int, int],
+    feature: tuple[str, str, Any],
+    X: np.ndarray | None,
+    images: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    fold: Fold,
+    classifiers: list[tuple[str, Any]],
+    labels: list[str],
+    per_subject: bool,
+    cache_dir: str | None,
+    images_hash: str | None,
+) -> dict[str, Any]:
+    """One fold of one feature: (fit the feature,) fit every classifier, predict the test part."""
+    from sklearn.base import clone
+
+    from affectlab.features.cache import FeatureCache
+
+    label, name, extractor = feature
+    out: dict[str, Any] = {"task": task, "cache": None, "feature_seconds": 0.0}
+    if X is None:  # a feature that learns: fit on this fold's training part only
+        started = time.perf_counter()
+
+        def compute() -> np.ndarray:
+            fitted = clone(extractor).fit(images[fold.train], y[fold.train])
+            return np.asarray(fitted.transform(images), dtype=np.float32)
+
+        if cache_dir is not None and images_hash is not None:
+            cache = FeatureCache(cache_dir)
+            key = cache.key(name, extractor, images_hash, fit_on=(fold.train, y[fold.train]))
+            X, hit = cache.get_or_compute(key, compute, {"feature": name, "label": label, "fold": fold.name})
+            out["cache"] = "hit" if hit else "miss"
+        else:
+            X = compute()
+        if per_subject and groups is not None:
+            X = standardise_per_group(X, groups)
+        out["feature_seconds"] = time.perf_counter() - started
+    out["dim"] = int(X.shape[1])
+    fold_groups = None if groups is None else groups[fold.train]
+    validation = (X[fold.validation], y[fold.validation]) if fold.validation.size else None
+    results = []
+    for clf_label, template in classifiers:
+        started = time.perf_counter()
+        estimator = clone(template)
+        n_convergence = _fit(estimator, X[fold.train], y[fold.train], fold_groups, validation)
+        X_test = X[fold.test]
+        pred = np.asarray(estimator.predict(X_test)).astype(str)
+        results.append({
+            "classifier": clf_label,
+            "pred": pred,
+            "decision": _decisions(estimator, X_test, labels),
+            "best_params": dict(getattr(estimator, "best_params_", {}) or {}),
+            "inner_cv": getattr(estimator, "inner_cv_", None),
+            "n_convergence": n_convergence,
+            "seconds": time.perf_counter() - started,
+        })
+    out["results"] = results
+    return out
+
+
+def _stateless_features(
+    cfg: ExperimentConfig,
+    images: np.ndarray,
+    *,
+    cache: Any,
+    images_hash: str | None,
+    n_jobs: int | None,
+    progress: bool,
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    """Every stateless feature for all images (from the cache when there), and how each was got."""
+    from affectlab.features.cache import parallel_transform
+    from affectlab.features.registry import create_feature, feature_info
+
+    matrices, info = {}, {}
+    for feat in cfg.features:
+        if not feature_info(feat.name).stateless:
+            continue
+        started = time.perf_counter()
+        extractor = create_feature(feat.name, **feat.params)
+
+        def compute(extractor: Any = extractor, label: str = feat.label) -> np.ndarray:
+            return parallel_transform(extractor, images, n_jobs=n_jobs, fit_chunks=True, progress=progress,
+                                      desc=f"feature {label}")
+
+        if cache is not None:
+            key = cache.key(feat.name, extractor, images_hash)
+            X, hit = cache.get_or_compute(key, compute, {"feature": feat.name, "label": feat.label,
+                                                         "params": feat.params, "images": images_hash,
+                                                         "shape": list(images.shape)})
+            status = "hit" if hit else "miss"
+        else:
+            X, status = compute(), None
+        matrices[feat.label] = np.asarray(X, dtype=np.float32)
+        info[feat.label] = {"stateless": True, "dim": int(X.shape[1]), "cache": status,
+                            "seconds": round(time.perf_counter() - started, 3)}
+    return matrices, info
+
+
+def _open_cache(cache: Any) -> Any:
+    from affectlab.features.cache import FeatureCache
+
+    if cache is None or cache is False:
+        return None
+    if isinstance(cache, FeatureCache):
+        return cache
+    return FeatureCache(cache)
 
 
 def run_experiment(
@@ -192,6 +353,8 @@ def run_experiment(
     dataset: Dataset | None = None,
     progress: bool = True,
     overwrite: bool = False,
+    n_jobs: int | None = None,
+    cache: str | Path | Any | None = None,
 ) -> ExperimentResult:
     """Run the experiment described by ``config`` and write its run folder to ``out_dir``.
 
@@ -209,21 +372,36 @@ def run_experiment(
         Show progress bars on stderr.
     overwrite
         Allow writing into a non-empty ``out_dir``.
+    n_jobs
+        Processes for feature extraction and for the folds (``None``: 1, ``-1``: all cores).
+        Worker processes use one BLAS thread each.
+    cache
+        Feature cache folder (or a :class:`~affectlab.features.cache.FeatureCache`); ``None``
+        computes every feature afresh. The CLI uses
+        :func:`~affectlab.features.cache.default_cache_dir` unless ``--no-cache``.
 
     Raises
     ------
     ConfigError, ProtocolError, DataError, MediaReadError
         Bad config key, leaking or impossible split, unreadable data; the message names it.
     """
+    from joblib import Parallel, delayed, effective_n_jobs
+
     from affectlab.classify.registry import create_classifier
-    from affectlab.features.registry import create_feature, feature_info
+    from affectlab.features.cache import images_fingerprint
+    from affectlab.features.registry import create_feature
     from affectlab.viz.confusion import save_confusion_matrix
 
+    run_started = time.perf_counter()
     cfg = load_config(config, data=data, check_source=dataset is None)
     runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
     ds = _load(cfg, dataset)
     protocol = make_protocol(cfg.protocol)
     folds: list[Fold] = protocol.folds(ds)  # raises ProtocolError on leakage before any work
+    used = np.unique(np.concatenate([np.concatenate([f.train, f.test, f.validation]) for f in folds]))
+    if used.size < len(ds):  # e.g. FER2013's PrivateTest under a Training -> PublicTest protocol
+        ds = ds.subset(used)
+        folds = protocol.folds(ds)
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
     y = ds.labels.astype(str)
     groups = ds.groups
@@ -232,6 +410,8 @@ def run_experiment(
         raise ProtocolError("normalisation per_subject needs a subject id for every sample")
     present = set(y.tolist())
     labels = [c for c in ds.classes if c in present] + sorted(present - set(ds.classes))
+    feature_cache = _open_cache(cache)
+    jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
 
     summary = ds.summary()
     resolved = cfg.to_dict()
@@ -247,55 +427,83 @@ def run_experiment(
         "n_folds": len(folds),
         "folds": [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size),
                    **({"validation": int(f.validation.size)} if f.validation.size else {})} for f in folds],
+        "n_jobs": jobs,
+        "feature_cache": None if feature_cache is None else str(feature_cache.directory),
     }
     runs.write_config(out, resolved)
 
     images = load_gray_images(ds, cfg.image_size, progress=progress)
+    images_hash = images_fingerprint(images) if feature_cache is not None else None
+    per_subject = cfg.normalisation == "per_subject"
+    matrices, feature_info_out = _stateless_features(cfg, images, cache=feature_cache, images_hash=images_hash,
+                                                     n_jobs=jobs, progress=progress)
+    if per_subject:
+        matrices = {k: standardise_per_group(X, groups) for k, X in matrices.items()}
 
-    def transform(component: Any, fit_idx: np.ndarray | None) -> np.ndarray:
-        extractor = create_feature(component.name, **component.params)
-        if fit_idx is not None:
-            extractor.fit(images[fit_idx], y[fit_idx])
-            X = extractor.transform(images)
+    classifiers = [(c.label, create_classifier(c.name, **c.params)) for c in cfg.classifiers]
+    features = [(f.label, f.name, create_feature(f.name, **f.params)) for f in cfg.features]
+    cache_dir = None if feature_cache is None else str(feature_cache.directory)
+    tasks = [
+        delayed(_fold_task)((i, k), features[i], matrices.get(feat.label), images, y, known_groups, fold,
+                            classifiers, labels, per_subject, cache_dir, images_hash)
+        for i, feat in enumerate(cfg.features) for k, fold in enumerate(folds)
+    ]
+    bar = tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress, leave=False)
+    outcomes: dict[tuple[int, int], dict[str, Any]] = {}
+    try:
+        if jobs == 1:
+            for task in tasks:
+                function, args, kwargs = task
+                outcome = function(*args, **kwargs)
+                outcomes[outcome["task"]] = outcome
+                bar.update(1)
         else:
-            chunks = range(0, len(images), 256)
-            bar = tqdm(chunks, desc=f"feature {component.label}", unit="batch", disable=not progress, leave=False)
-            X = np.concatenate([extractor.fit(images[i:i + 256]).transform(images[i:i + 256]) for i in bar])
-        X = np.asarray(X, dtype=np.float32)
-        return standardise_per_group(X, groups) if cfg.normalisation == "per_subject" else X
-
-    cache = {f.label: transform(f, None) for f in cfg.features if feature_info(f.name).stateless}
+            for outcome in Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks):
+                outcomes[outcome["task"]] = outcome
+                bar.update(1)
+    finally:
+        bar.close()
 
     rows: list[dict[str, Any]] = []
     predictions: list[dict[str, Any]] = []
-    total = len(cfg.features) * len(cfg.classifiers) * len(folds)
-    bar = tqdm(total=total, desc="fit", unit="fold", disable=not progress, leave=False)
-    for feat in cfg.features:
-        for clf in cfg.classifiers:
-            bar.set_postfix_str(f"{feat.label} x {clf.label}")
-            started = time.perf_counter()
-            true_all, pred_all, fold_rows, selected = [], [], [], []
-            n_convergence, dim = 0, 0
-            for fold in folds:
-                X = cache[feat.label] if feat.label in cache else transform(feat, fold.train)
-                dim = X.shape[1]
-                estimator = create_classifier(clf.name, **clf.params)
-                validation = (X[fold.validation], y[fold.validation]) if fold.validation.size else None
-                fold_groups = None if known_groups is None else known_groups[fold.train]
-                n_convergence += _fit(estimator, X[fold.train], y[fold.train], fold_groups, validation)
-                pred = np.asarray(estimator.predict(X[fold.test])).astype(str)
-                true = y[fold.test]
-                if hasattr(estimator, "best_params_"):
-                    selected.append({"fold": fold.name, **estimator.best_params_})
+    decisions: dict[tuple[str, str], np.ndarray] = {}
+    fold_of_sample = np.full(len(ds), -1, dtype=np.int32)
+    for k, fold in enumerate(folds):
+        fold_of_sample[fold.test] = k
+    for i, feat in enumerate(cfg.features):
+        per_fold = [outcomes[i, k] for k in range(len(folds))]
+        if feat.label not in feature_info_out:
+            statuses = [o["cache"] for o in per_fold]
+            feature_info_out[feat.label] = {
+                "stateless": False, "dim": per_fold[0]["dim"],
+                "cache": None if statuses[0] is None else {"hits": statuses.count("hit"),
+                                                           "misses": statuses.count("miss")},
+                "seconds": round(sum(o["feature_seconds"] for o in per_fold), 3),
+            }
+        for j, clf in enumerate(cfg.classifiers):
+            true_all, pred_all, fold_rows, selected, inner = [], [], [], [], None
+            n_convergence, seconds = 0, 0.0
+            matrix = np.full((len(ds), len(labels)), np.nan, dtype=np.float32)
+            for k, fold in enumerate(folds):
+                result = per_fold[k]["results"][j]
+                pred, true = result["pred"], y[fold.test]
+                if result["best_params"]:
+                    selected.append({"fold": fold.name, **result["best_params"]})
+                inner = inner or result["inner_cv"]
+                if result["decision"] is not None:
+                    matrix[fold.test] = result["decision"]
+                n_convergence += result["n_convergence"]
+                seconds += result["seconds"]
                 fold_rows.append({"fold": fold.name, "n_test": int(true.size),
-                                  "accuracy": float(np.mean(pred == true))})
+                                  "accuracy": float(np.mean(pred == true)), "seconds": round(result["seconds"], 3),
+                                  **({k2: v for k2, v in result["best_params"].items()})})
                 true_all.append(true)
                 pred_all.append(pred)
-                for i, t, p in zip(fold.test, true, pred):
-                    sample = ds.samples[int(i)]
+                for idx, t, p in zip(fold.test, true, pred):
+                    sample = ds.samples[int(idx)]
                     predictions.append({"id": sample.id, "fold": fold.name, "feature": feat.label,
                                         "classifier": clf.label, "true": t, "pred": p, "subject": sample.subject})
-                bar.update(1)
+            decisions[feat.label, clf.label] = matrix
             metrics = classification_metrics(np.concatenate(true_all), np.concatenate(pred_all), labels)
             fold_acc = np.array([r["accuracy"] for r in fold_rows])
             png = runs.confusion_filename(feat.label, clf.label)
@@ -311,7 +519,7 @@ def run_experiment(
                 "n_folds": len(folds),
                 "fold_accuracy_mean": float(fold_acc.mean()),
                 "fold_accuracy_std": float(fold_acc.std()),
-                "feature_dim": int(dim),
+                "feature_dim": int(per_fold[0]["dim"]),
                 "params": {"feature": {"name": feat.name, **feat.params},
                            "classifier": {"name": clf.name, **clf.params}},
                 "per_class_recall": metrics["per_class_recall"],
@@ -319,33 +527,63 @@ def run_experiment(
                 "confusion": metrics["confusion"],
                 "confusion_png": png,
                 "folds": fold_rows,
-                "seconds": round(time.perf_counter() - started, 3),
+                "seconds": round(seconds, 3),
             }
             if selected:
                 row["selected_params"] = selected
+                row["chosen"] = summarise_chosen(selected)
+                row["inner_cv"] = inner
             if n_convergence:
                 row["convergence_warnings"] = n_convergence
             rows.append(row)
-    bar.close()
 
     runs.write_predictions(out, predictions)
+    runs.write_decisions(out, ids=[s.id for s in ds.samples], true=y, classes=labels,
+                         folds=[f.name for f in folds], fold_of_sample=fold_of_sample, decisions=decisions)
+    elapsed = time.perf_counter() - run_started
     runs.write_metrics(out, {"name": cfg.name, "dataset": resolved["run"]["dataset"],
                              "protocol": {**cfg.protocol, "description": protocol.describe(), "n_folds": len(folds)},
-                             "normalisation": cfg.normalisation, "labels": labels, "rows": rows})
+                             "normalisation": cfg.normalisation, "labels": labels, "rows": rows,
+                             "features": feature_info_out, "n_jobs": jobs, "seconds": round(elapsed, 3)})
     counts = ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
     size = f"{cfg.image_size[0]}x{cfg.image_size[1]}" if cfg.image_size else "original size"
-    selection = ("Hyper-parameters were chosen on the training part of each fold only (inner cross-validation"
-                 " by subject where subjects are known, or the validation split); chosen values are in metrics.json."
-                 if any("selected_params" in r for r in rows) else
-                 "Hyper-parameters were fixed in the config (none chosen on test data).")
     sections = [
         ("Data", f"- source: `{resolved['data']['source']}` ({ds.name}, {ds.kind})\n"
                  f"- {len(ds)} labelled samples, {summary['subjects']} subjects\n"
                  f"- classes: {counts}\n- images: gray, {size}"),
         ("Protocol", f"{protocol.describe()}; {len(folds)} fold(s)."),
         ("Normalisation", _normalisation_text(cfg)),
-        ("Hyper-parameters", selection),
+        ("Hyper-parameters", _selection_text(rows)),
+        ("Features", _features_text(feature_info_out)),
     ]
     generated = f"affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}"
     runs.write_report(out, title=f"{cfg.name} ({generated})", sections=sections, rows=rows)
-    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds))
+    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=elapsed)
+
+
+def _selection_text(rows: list[dict[str, Any]]) -> str:
+    if not any("selected_params" in r for r in rows):
+        return "Hyper-parameters were fixed in the config (none chosen on test data)."
+    lines = ["Hyper-parameters were chosen on the training part of each fold only (inner cross-validation"
+             " by subject where subjects are known, or the validation split); the values chosen per fold"
+             " are in metrics.json (`chosen`), their medians in the table.", ""]
+    for r in rows:
+        if r.get("inner_cv"):
+            lines.append(f"- {r['feature']} / {r['classifier']}: {r['inner_cv']}; chosen (median)"
+                         f" {runs.format_chosen(r.get('chosen'))}")
+    return "\n".join(lines)
+
+
+def _features_text(info: dict[str, dict[str, Any]]) -> str:
+    lines = []
+    for label, entry in info.items():
+        how = "computed once for all images" if entry["stateless"] else "fitted on each training part"
+        cache = entry.get("cache")
+        if isinstance(cache, dict):
+            cache = f"cache {cache['hits']} hit(s), {cache['misses']} miss(es)"
+        elif cache is not None:
+            cache = f"cache {cache}"
+        else:
+            cache = "not cached"
+        lines.append(f"- {label}: {entry['dim']} dimensions, {how}, {cache}, {entry['seconds']:.1f} s")
+    return "\n".join(lines) + "\n\nDecision values of every test fold are in decisions.npz."

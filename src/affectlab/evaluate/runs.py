@@ -5,6 +5,7 @@ Layout::
     DIR/config.yaml                        resolved config + provenance (version, time, data, folds)
     DIR/metrics.json                       {"rows": [...one per (feature, classifier)...], ...}
     DIR/predictions.csv                    id, fold, feature, classifier, true, pred, subject
+    DIR/decisions.npz                      test-fold decision values per (feature, classifier)
     DIR/confusion_<feature>_<classifier>.png
     DIR/report.md                          data, protocol, normalisation, results table, plots
 """
@@ -16,6 +17,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,10 @@ __all__ = [
     "write_metrics",
     "write_predictions",
     "write_report",
+    "write_decisions",
+    "load_decisions",
+    "DecisionValues",
+    "format_chosen",
     "PREDICTION_COLUMNS",
 ]
 
@@ -89,8 +95,28 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def format_chosen(chosen: Mapping[str, Any] | None) -> str:
+    """``"C=0.0625"`` / ``"n_components=16"``: the median chosen value of each searched parameter.
+
+    Examples
+    --------
+    >>> format_chosen({"C": {"median": 0.0625, "per_fold": [0.0625, 0.25]}})
+    'C=0.0625'
+    """
+    if not chosen:
+        return "-"
+    parts = []
+    for name, info in chosen.items():
+        value = info.get("median") if isinstance(info, Mapping) else info
+        parts.append(f"{name}={value:g}" if isinstance(value, int | float) and not isinstance(value, bool)
+                     else f"{name}={value}")
+    return ", ".join(parts)
+
+
 def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """The results as a Markdown table (one line per feature x classifier).
+
+    A ``chosen (median)`` column is added when rows carry hyper-parameters chosen per fold.
 
     Examples
     --------
@@ -100,14 +126,20 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     | --- | --- | ---: | ---: | ---: | ---: | ---: |
     | hog | linear_svm | 0.800 | 0.750 | 0.700 | - | 10 |
     """
+    with_chosen = any(r.get("chosen") for r in rows)
     head = "| feature | classifier | accuracy | UAR | macro-F1 | fold accuracy (mean ± sd) | n_test |"
-    lines = [head, "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+    rule = "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    if with_chosen:
+        head, rule = head + " chosen (median) |", rule + " --- |"
+    lines = [head, rule]
     for r in rows:
         mean, sd = r.get("fold_accuracy_mean"), r.get("fold_accuracy_std")
         several = r.get("n_folds", 2) > 1
         folds = f"{mean:.3f} ± {sd:.3f}" if several and mean is not None and sd is not None else "-"
         cells = [r["feature"], r["classifier"], _fmt(r.get("accuracy")), _fmt(r.get("uar")),
                  _fmt(r.get("macro_f1")), folds, _fmt(r.get("n_test"))]
+        if with_chosen:
+            cells.append(format_chosen(r.get("chosen")))
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -159,3 +191,85 @@ def write_report(
     path = Path(out_dir) / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+@dataclass
+class DecisionValues:
+    """Test-fold decision values of one (feature, classifier) pair, in sample order.
+
+    Attributes
+    ----------
+    feature, classifier
+        Labels of the pair (as in ``metrics.json``).
+    values
+        ``(n_samples, n_classes)`` float32; column ``j`` is class ``classes[j]``; NaN for samples
+        never tested (and classes a fold's classifier never saw).
+    fold
+        ``(n_samples,)`` index into ``folds`` of the fold that tested each sample, -1 if none.
+    ids, true, classes, folds
+        Sample ids, true labels, the class order of the columns and the fold names.
+    """
+
+    feature: str
+    classifier: str
+    values: np.ndarray
+    fold: np.ndarray
+    ids: np.ndarray
+    true: np.ndarray
+    classes: list[str]
+    folds: list[str]
+
+
+def write_decisions(
+    out_dir: Path,
+    *,
+    ids: Sequence[str],
+    true: Sequence[str],
+    classes: Sequence[str],
+    folds: Sequence[str],
+    fold_of_sample: np.ndarray,
+    decisions: Mapping[tuple[str, str], np.ndarray],
+) -> Path:
+    """Write ``decisions.npz``: for every (feature, classifier) an ``(n_samples, n_classes)`` array.
+
+    Keys: ``ids``, ``true``, ``classes``, ``folds``, ``fold`` (fold index per sample, -1 if never
+    tested), ``pairs`` (``(P, 2)`` feature and classifier labels) and ``decision_<p>`` for pair
+    ``p`` in the order of ``pairs``. Read it back with :func:`load_decisions`.
+    """
+    path = Path(out_dir) / "decisions.npz"
+    arrays: dict[str, np.ndarray] = {
+        "ids": np.asarray([str(i) for i in ids]),
+        "true": np.asarray([str(t) for t in true]),
+        "classes": np.asarray([str(c) for c in classes]),
+        "folds": np.asarray([str(f) for f in folds]),
+        "fold": np.asarray(fold_of_sample, dtype=np.int32),
+        "pairs": np.asarray([[f, c] for f, c in decisions], dtype=str).reshape(-1, 2),
+    }
+    for p, values in enumerate(decisions.values()):
+        arrays[f"decision_{p}"] = np.asarray(values, dtype=np.float32)
+    np.savez_compressed(path, **arrays)
+    return path
+
+
+def load_decisions(run_dir: str | Path) -> dict[tuple[str, str], DecisionValues]:
+    """The decision values of a run folder, keyed by ``(feature, classifier)``.
+
+    Examples
+    --------
+    >>> decisions = load_decisions("runs/ck")  # doctest: +SKIP
+    >>> d = decisions["hog", "linear_svm"]; d.values.shape  # doctest: +SKIP
+    (981, 7)
+    """
+    path = Path(run_dir) / "decisions.npz"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no decision values (not a run folder, or written by an older version)")
+    with np.load(path, allow_pickle=False) as data:
+        common = {k: data[k] for k in ("ids", "true", "classes", "folds", "fold")}
+        out = {}
+        for p, (feature, classifier) in enumerate(data["pairs"].tolist()):
+            out[feature, classifier] = DecisionValues(
+                feature=feature, classifier=classifier, values=data[f"decision_{p}"], fold=common["fold"],
+                ids=common["ids"], true=common["true"], classes=common["classes"].tolist(),
+                folds=common["folds"].tolist(),
+            )
+    return out
