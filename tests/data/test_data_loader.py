@@ -137,7 +137,7 @@ def test_permission_error_is_a_data_error(fer_csv: Path, monkeypatch: pytest.Mon
         raise PermissionError(13, "Permission denied", str(path))
 
     for module in ("affectlab.data.fer2013", "affectlab.data.loader", "affectlab.data.manifest"):
-        monkeypatch.setattr(f"{module}._open_text", denied)
+        monkeypatch.setattr(f"{module}.open_text", denied)
     with pytest.raises(DataError, match="fer2013.csv.gz: cannot read \\(Permission denied\\)"):
         load_dataset(fer_csv, format=fmt)
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import csv
-import gzip
-import io
-import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -13,6 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from affectlab.data.sample import Dataset, Sample
+from affectlab.data.textio import csv_errors, open_text
 from affectlab.errors import DataError
 from affectlab.labels import FER2013_CLASSES
 
@@ -22,12 +20,6 @@ FER2013_COLUMNS = ("emotion", "pixels", "Usage")
 FER2013_SIDE = 48
 
 OnError = Literal["raise", "skip"]
-
-
-def _open_text(path: Path) -> io.TextIOBase:
-    if path.suffix.lower() == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return open(path, encoding="utf-8-sig", newline="")
 
 
 def _parse_row(row: dict[str, str], line: int, path: Path) -> tuple[int, np.ndarray, str]:
@@ -86,8 +78,8 @@ def load_fer2013(
     wanted = None if usage is None else ({usage} if isinstance(usage, str) else set(usage))
     samples: list[Sample] = []
     problems: list[str] = []
-    try:
-        with _open_text(path) as handle:
+    with csv_errors(path):
+        with open_text(path) as handle:
             reader = csv.DictReader(handle)
             header = reader.fieldnames
             if not header:
@@ -120,14 +112,6 @@ def load_fer2013(
                 )
                 if limit is not None and len(samples) >= limit:
                     break
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DataError(f"{path}: truncated or corrupt compressed file ({exc})") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a text CSV file") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not samples and not problems:
         raise DataError(f"{path}: no data rows" + (f" with Usage in {sorted(wanted)}" if wanted else ""))
     return Dataset("fer2013", samples, list(FER2013_CLASSES), "image", path.parent, problems)

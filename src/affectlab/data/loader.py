@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import inspect
-import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from affectlab.data.emodb import EMODB_NAME_PATTERN, emodb_wav_folder, load_emodb
-from affectlab.data.fer2013 import _open_text, load_fer2013
+from affectlab.data.fer2013 import load_fer2013
+from affectlab.data.textio import csv_errors, open_text
 from affectlab.data.folders import _entries, _media_files, _subdirs, load_class_folders, load_filename_labelled
 from affectlab.data.manifest import load_manifest
 from affectlab.data.orl import ORL_SUBJECT_PATTERN, load_orl
@@ -33,17 +32,9 @@ FORMATS: tuple[str, ...] = tuple(_READERS)
 
 
 def _csv_header(path: Path) -> list[str]:
-    try:
-        with _open_text(path) as handle:
+    with csv_errors(path):
+        with open_text(path) as handle:
             header = next(csv.reader(handle), None)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DataError(f"{path}: truncated or corrupt compressed file ({exc})") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a UTF-8 text CSV file") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not header:
         raise DataError(f"{path}: empty file (expected a CSV header)")
     return [column.strip().lower() for column in header]

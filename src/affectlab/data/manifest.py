@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import csv
-import gzip
 import math
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from affectlab.data.fer2013 import _open_text
+from affectlab.data.textio import csv_errors, open_text
 from affectlab.data.folders import _check_errors, _finish, _normalise_label, _problem, _vocabulary, media_kind
 from affectlab.data.sample import Dataset, Sample
 from affectlab.errors import DataError
@@ -119,8 +117,8 @@ def load_manifest(
     samples: list[Sample] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
-    try:
-        with _open_text(path) as handle:
+    with csv_errors(path):
+        with open_text(path) as handle:
             reader = csv.DictReader(handle)
             if not reader.fieldnames:
                 raise DataError(f"{path}: empty file (expected header {','.join(MANIFEST_COLUMNS)})")
@@ -143,14 +141,6 @@ def load_manifest(
                     continue
                 seen[sample.id] = line
                 samples.append(sample)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise DataError(f"{path}: truncated or corrupt compressed file ({exc})") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{path}: not a UTF-8 text CSV file") from None
-    except csv.Error as exc:
-        raise DataError(f"{path}: malformed CSV ({exc})") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     vocabulary = _vocabulary(samples, allowed)
     stem = path.name.removesuffix(".gz").removesuffix(".csv")
     if not samples and not problems:
