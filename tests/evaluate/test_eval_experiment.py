@@ -253,3 +253,28 @@ def test_repository_config_is_valid():
     assert [f.name for f in cfg.features] == ["pixels", "hog"]
     assert [c.name for c in cfg.classifiers] == ["linear_svm"]
     assert cfg.image_size == (48, 48)
+
+
+@pytest.mark.parametrize("name", ["ckplus48-handcrafted", "fer2013-handcrafted"])
+def test_handcrafted_configs(name):
+    from affectlab.features import list_features
+
+    path = Path(__file__).resolve().parents[2] / "configs" / f"{name}.yaml"
+    raw = yaml.safe_load(path.read_text())
+    features = {f["name"] for f in raw["features"]}
+    assert features >= {"lbp", "lpq", "hog", "phog", "dsift_llc"}
+    svm, pls = raw["classifiers"]
+    assert (svm["name"], pls["name"]) == ("linear_svm", "pls")
+    assert len(svm["C_grid"]) >= 9 and len(pls["n_components_grid"]) >= 5
+    assert svm["inner_splits"] == 5 and pls["inner_splits"] == 5
+    if name.startswith("ckplus48"):
+        assert raw["protocol"]["kind"] == "group_kfold" and raw["protocol"]["n_splits"] == 10
+        assert svm["C_grid"] == [2.0**e for e in range(-10, 11, 2)]
+    else:
+        assert raw["protocol"] == {"kind": "fixed", "train": "Training", "test": "PublicTest"}
+        assert "validation" not in raw["protocol"] and svm["search_samples"] == pls["search_samples"]
+    missing = features - set(list_features())
+    if missing:
+        pytest.skip(f"features not registered yet: {sorted(missing)}")
+    cfg = load_config(path, check_source=False)
+    assert len(cfg.features) == len(raw["features"]) and len(cfg.classifiers) == 2

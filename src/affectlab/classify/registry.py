@@ -121,10 +121,11 @@ def linear_svm(
     scoring: str = "uar",
     class_weight: str | dict[Any, float] | None = None,
     dual: bool | str = "auto",
-    max_iter: int = 10000,
+    max_iter: int | None = None,
     search_samples: int | None = None,
+    solver: str = "auto",
     kernel_max_samples: int = 5000,
-    tol: float = 1e-3,
+    tol: float | None = None,
     random_state: int = 0,
 ) -> Any:
     """Standardisation + linear SVM (squared hinge, L2, one-vs-rest).
@@ -137,19 +138,22 @@ def linear_svm(
     With ``C_grid`` (a list, or ``"auto"`` for ``2^-10, 2^-8, ..., 2^10``): a
     :class:`~affectlab.classify.LinearSVMCV` choosing ``C`` by ``inner_splits``-fold CV on the
     training data only (by subject when the subjects are passed to ``fit(..., groups=...)``),
-    every value solved exactly on the linear kernel (``search_samples``,
-    ``kernel_max_samples`` and ``tol`` apply; ``dual`` does not).
+    every value solved exactly, in the dual on the linear kernel or in the primal depending on
+    the shape (``search_samples``, ``solver``, ``kernel_max_samples``, ``tol`` and
+    ``max_iter`` apply; ``dual`` does not). ``max_iter`` defaults to 10,000 liblinear
+    iterations, or 100 Newton steps of the primal solver.
     """
     if C_grid is not None:
         _check_grid(C_grid, "C_grid", "positive numbers", lambda v: isinstance(v, int | float) and v > 0)
         return LinearSVMCV(C=C, C_grid=C_grid, inner_splits=inner_splits, scoring=scoring,
-                           class_weight=class_weight, search_samples=search_samples,
-                           kernel_max_samples=kernel_max_samples, tol=tol, max_iter=max_iter,
-                           random_state=random_state)
+                           class_weight=class_weight, search_samples=search_samples, solver=solver,
+                           kernel_max_samples=kernel_max_samples, tol=tol,
+                           max_iter=100 if max_iter is None else max_iter, random_state=random_state)
     return Pipeline([
         ("scale", StandardScaler()),
         ("svm", OvRLinearSVC(C=C, loss="squared_hinge", multi_class="ovr", dual=dual, class_weight=class_weight,
-                             max_iter=max_iter, random_state=random_state)),
+                             tol=1e-4 if tol is None else tol, max_iter=10000 if max_iter is None else max_iter,
+                             random_state=random_state)),
     ])
 
 

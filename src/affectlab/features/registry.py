@@ -100,6 +100,7 @@ def _ensure_builtins() -> None:
     import affectlab.features.basic  # noqa: F401  (registers the built-ins)
     import affectlab.features.hog  # noqa: F401
     import affectlab.features.lbp  # noqa: F401
+    import affectlab.features.llc  # noqa: F401  (dense SIFT + LLC)
     import affectlab.features.lpq  # noqa: F401
 
 

@@ -1,0 +1,301 @@
+"""A feature cache on disk and parallel feature extraction, for experiments.
+
+Computed features are stored as ``.npy`` files under a cache folder (default
+``~/.cache/affectlab/features``; ``$AFFECTLAB_CACHE_DIR/features`` or
+``$XDG_CACHE_HOME/affectlab/features`` when set), keyed by
+
+- the content of the images (a SHA-256 of the exact gray ``(N, H, W)`` array the extractor sees,
+  so the sample set, its order, the files' contents and the loading settings such as the size are
+  all covered),
+- the extractor: registry name, all its parameters (defaults included), the affectlab version,
+  a hash of the source of the ``affectlab.features`` package (and of the module defining the
+  extractor) and the versions of numpy, scipy, scikit-image, scikit-learn and OpenCV,
+- for features that learn (``stateless=False``), the samples and labels they were fitted on.
+
+A changed image, parameter or code gives a new key (a miss); stale entries are never read.
+
+Examples
+--------
+>>> import numpy as np, tempfile
+>>> from affectlab.features import create_feature
+>>> folder = tempfile.TemporaryDirectory()
+>>> cache = FeatureCache(folder.name)
+>>> images = np.zeros((3, 8, 8), np.uint8)
+>>> key = cache.key("pixels", create_feature("pixels"), images_fingerprint(images))
+>>> X, hit = cache.get_or_compute(key, lambda: np.ones((3, 64), np.float32))
+>>> hit, cache.get_or_compute(key, lambda: None)[1]
+(False, True)
+>>> folder.cleanup()
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import inspect
+import json
+import math
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "FeatureCache",
+    "default_cache_dir",
+    "images_fingerprint",
+    "extractor_fingerprint",
+    "parallel_transform",
+]
+
+_DEPENDENCIES = ("numpy", "scipy", "scikit-image", "scikit-learn", "opencv-python-headless")
+
+
+def default_cache_dir() -> Path:
+    """``$AFFECTLAB_CACHE_DIR/features``, else ``$XDG_CACHE_HOME/affectlab/features``, else
+    ``~/.cache/affectlab/features``."""
+    if os.environ.get("AFFECTLAB_CACHE_DIR"):
+        return Path(os.environ["AFFECTLAB_CACHE_DIR"]).expanduser() / "features"
+    base = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(base).expanduser() / "affectlab" / "features"
+
+
+def _sha(*parts: bytes | str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data)
+    return digest.hexdigest()
+
+
+def images_fingerprint(images: np.ndarray) -> str:
+    """SHA-256 of an image batch: shape, dtype and every pixel."""
+    images = np.ascontiguousarray(images)
+    digest = hashlib.sha256(f"{images.shape}|{images.dtype.str}".encode())
+    flat = images.reshape(-1).view(np.uint8)
+    step = 1 << 24
+    for start in range(0, flat.size, step):
+        digest.update(flat[start:start + step].data)
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=None)
+def _source_hash(paths: tuple[str, ...]) -> str:
+    parts = []
+    for path in paths:
+        try:
+            parts.append(Path(path).read_bytes())
+        except OSError:
+            parts.append(path.encode())
+    return _sha(*parts)
+
+
+@lru_cache(maxsize=1)
+def _environment() -> str:
+    from affectlab import __version__
+
+    versions = [f"affectlab={__version__}"]
+    for name in _DEPENDENCIES:
+        try:
+            versions.append(f"{name}={importlib.metadata.version(name)}")
+        except importlib.metadata.PackageNotFoundError:
+            versions.append(f"{name}=absent")
+    return ";".join(versions)
+
+
+def _code_files(extractor: Any) -> tuple[str, ...]:
+    package = Path(__file__).resolve().parent
+    files = sorted(str(p) for p in package.rglob("*.py"))
+    try:
+        own = inspect.getsourcefile(type(extractor))
+    except TypeError:
+        own = None
+    if own and str(Path(own).resolve()) not in files:
+        files.append(str(Path(own).resolve()))
+    return tuple(files)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return {"array": _sha(np.ascontiguousarray(value).tobytes()), "shape": list(value.shape)}
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "get_params"):
+        return {"class": type(value).__qualname__, "params": _plain(value.get_params(deep=False))}
+    return repr(value)
+
+
+def extractor_fingerprint(name: str, extractor: Any) -> dict[str, Any]:
+    """What identifies an extractor's output: name, class, parameters, code and versions."""
+    params = extractor.get_params(deep=False) if hasattr(extractor, "get_params") else {}
+    return {
+        "name": name,
+        "class": f"{type(extractor).__module__}.{type(extractor).__qualname__}",
+        "params": _plain(params),
+        "code": _source_hash(_code_files(extractor)),
+        "environment": _environment(),
+    }
+
+
+class FeatureCache:
+    """Feature matrices on disk, one ``<key>.npy`` (+ ``<key>.json`` description) per entry.
+
+    Parameters
+    ----------
+    directory
+        Cache folder (created on the first write).
+
+    Attributes
+    ----------
+    hits, misses
+        Lookups answered from disk / computed, since creation.
+    """
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory).expanduser()
+        self.hits = 0
+        self.misses = 0
+        self._warned = False
+
+    def key(
+        self,
+        name: str,
+        extractor: Any,
+        images_hash: str,
+        *,
+        fit_on: tuple[np.ndarray, Sequence[Any]] | None = None,
+    ) -> str:
+        """The cache key of ``extractor`` (registered as ``name``) applied to the hashed images.
+
+        ``fit_on=(indices, labels)`` identifies the training samples of a feature that learns.
+        """
+        spec = extractor_fingerprint(name, extractor)
+        spec["images"] = images_hash
+        if fit_on is not None:
+            indices, labels = fit_on
+            spec["fit"] = _sha(np.asarray(indices, dtype=np.int64).tobytes(), "\x1f".join(str(v) for v in labels))
+        return _sha(json.dumps(spec, sort_keys=True))
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        """The stored array, or ``None`` (absent or unreadable)."""
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+
+    def put(self, key: str, X: np.ndarray, description: Mapping[str, Any] | None = None) -> None:
+        """Store ``X`` atomically; a failed write only warns (the run goes on without caching)."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
+            with os.fdopen(handle, "wb") as out:
+                np.save(out, np.asarray(X), allow_pickle=False)
+            os.replace(tmp, path)
+            if description is not None:
+                path.with_suffix(".json").write_text(json.dumps(_plain(dict(description)), indent=1) + "\n")
+        except OSError as exc:
+            if not self._warned:
+                warnings.warn(f"feature cache {self.directory}: cannot write ({exc}); continuing without it",
+                              RuntimeWarning, stacklevel=2)
+                self._warned = True
+
+    def get_or_compute(
+        self,
+        key: str,
+        compute: Callable[[], np.ndarray],
+        description: Mapping[str, Any] | None = None,
+    ) -> tuple[np.ndarray, bool]:
+        """``(array, hit)``: the stored array, or ``compute()`` stored under ``key``."""
+        X = self.get(key)
+        if X is not None:
+            self.hits += 1
+            return X, True
+        self.misses += 1
+        X = compute()
+        self.put(key, X, description)
+        return X, False
+
+
+def _transform_chunk(extractor: Any, images: np.ndarray, fit: bool) -> np.ndarray:
+    if fit:
+        extractor = extractor.fit(images)
+    return np.asarray(extractor.transform(images), dtype=np.float32)
+
+
+def parallel_transform(
+    extractor: Any,
+    images: np.ndarray,
+    *,
+    n_jobs: int | None = None,
+    chunk_size: int = 256,
+    fit_chunks: bool = False,
+    progress: bool = False,
+    desc: str = "features",
+) -> np.ndarray:
+    """``extractor.transform(images)`` computed in chunks, over ``n_jobs`` processes (joblib).
+
+    Parameters
+    ----------
+    extractor
+        A fitted (or stateless) transformer mapping ``(n, H, W)`` images to ``(n, D)``.
+    n_jobs
+        Worker processes (``None``: 1, ``-1``: all cores). Each worker uses one BLAS thread.
+    chunk_size
+        Images per task (lowered so that every worker gets a few chunks).
+    fit_chunks
+        Call ``fit`` on each chunk first (stateless extractors, whose ``fit`` only checks input).
+    progress
+        A progress bar over the chunks on stderr.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, D)`` float32, rows in the order of ``images`` (equal to a serial transform).
+    """
+    from joblib import Parallel, delayed, effective_n_jobs
+    from tqdm.auto import tqdm
+
+    n = len(images)
+    jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
+    if jobs > 1:
+        chunk_size = max(16, min(chunk_size, math.ceil(n / (4 * jobs))))
+    starts = list(range(0, n, max(1, chunk_size)))
+    bar = tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False)
+    parts = []
+    try:
+        if jobs == 1 or len(starts) == 1:
+            for start in starts:
+                chunk = images[start:start + chunk_size]
+                parts.append(_transform_chunk(extractor, chunk, fit_chunks))
+                bar.update(len(chunk))
+        else:
+            tasks = (delayed(_transform_chunk)(extractor, images[s:s + chunk_size], fit_chunks) for s in starts)
+            for part in Parallel(n_jobs=jobs, return_as="generator")(tasks):
+                parts.append(part)
+                bar.update(part.shape[0])
+    finally:
+        bar.close()
+    if not parts:
+        return np.zeros((0, 0), np.float32)
+    return np.concatenate(parts).reshape(n, -1)
