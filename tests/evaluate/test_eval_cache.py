@@ -223,3 +223,18 @@ def test_test_folds_never_reach_the_search(tmp_path, monkeypatch):
         fitted = {row.tobytes() for row in np.asarray(X, dtype=np.float32)}
         assert not fitted & {row.tobytes() for row in test_rows}  # no test sample was fitted or searched on
         assert len(fitted) == len(ds) - len(test_rows)
+
+
+def test_a_killed_worker_is_one_clear_error(tmp_path, monkeypatch):
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    from affectlab.errors import ConfigError
+    from affectlab.evaluate import experiment
+
+    def killed(*args, **kwargs):
+        raise TerminatedWorkerError("A worker process ... was unexpectedly terminated.\n"
+                                    "The exit codes of the workers are {SIGKILL(-9)}")
+
+    monkeypatch.setattr(experiment, "_stateless_features", killed)
+    with pytest.raises(ConfigError, match=r"worker process died \(The exit codes .*SIGKILL.*--jobs 1"):
+        run_experiment(_config(), tmp_path / "run", dataset=_dataset(), progress=False)

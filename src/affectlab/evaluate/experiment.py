@@ -15,11 +15,12 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import platform
 import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -335,6 +336,21 @@ def _stateless_features(
     return matrices, info
 
 
+@contextlib.contextmanager
+def _worker_deaths_explained() -> Iterator[None]:
+    """Turn a killed worker process (usually out of memory) into one clear :class:`ConfigError`."""
+    from joblib.externals.loky.process_executor import TerminatedWorkerError
+
+    try:
+        yield
+    except TerminatedWorkerError as exc:
+        codes = next((line.strip() for line in str(exc).splitlines() if "exit code" in line), "")
+        raise ConfigError(
+            f"a worker process died ({codes or 'killed'}), usually for lack of memory: run with fewer"
+            " processes (--jobs 1) or smaller descriptors"
+        ) from None
+
+
 def _open_cache(cache: Any) -> Any:
     from affectlab.features.cache import FeatureCache
 
@@ -435,8 +451,9 @@ def run_experiment(
     images = load_gray_images(ds, cfg.image_size, progress=progress)
     images_hash = images_fingerprint(images) if feature_cache is not None else None
     per_subject = cfg.normalisation == "per_subject"
-    matrices, feature_info_out = _stateless_features(cfg, images, cache=feature_cache, images_hash=images_hash,
-                                                     n_jobs=jobs, progress=progress)
+    with _worker_deaths_explained():
+        matrices, feature_info_out = _stateless_features(cfg, images, cache=feature_cache,
+                                                         images_hash=images_hash, n_jobs=jobs, progress=progress)
     if per_subject:
         matrices = {k: standardise_per_group(X, groups) for k, X in matrices.items()}
 
@@ -450,19 +467,20 @@ def run_experiment(
     ]
     bar = tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress, leave=False)
     outcomes: dict[tuple[int, int], dict[str, Any]] = {}
-    try:
-        if jobs == 1:
-            for task in tasks:
-                function, args, kwargs = task
-                outcome = function(*args, **kwargs)
-                outcomes[outcome["task"]] = outcome
-                bar.update(1)
-        else:
-            for outcome in Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks):
-                outcomes[outcome["task"]] = outcome
-                bar.update(1)
-    finally:
-        bar.close()
+    with _worker_deaths_explained():
+        try:
+            if jobs == 1:
+                for task in tasks:
+                    function, args, kwargs = task
+                    outcome = function(*args, **kwargs)
+                    outcomes[outcome["task"]] = outcome
+                    bar.update(1)
+            else:
+                for outcome in Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks):
+                    outcomes[outcome["task"]] = outcome
+                    bar.update(1)
+        finally:
+            bar.close()
 
     rows: list[dict[str, Any]] = []
     predictions: list[dict[str, Any]] = []

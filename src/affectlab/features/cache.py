@@ -8,8 +8,9 @@ Computed features are stored as ``.npy`` files under a cache folder (default
   so the sample set, its order, the files' contents and the loading settings such as the size are
   all covered),
 - the extractor: registry name, all its parameters (defaults included), the affectlab version,
-  a hash of the source of the ``affectlab.features`` package (and of the module defining the
-  extractor) and the versions of numpy, scipy, scikit-image, scikit-learn and OpenCV,
+  a hash of the source of the ``affectlab.features`` package but this module (and of the module
+  defining the extractor) and the versions of numpy, scipy, scikit-image, scikit-learn and
+  OpenCV,
 - for features that learn (``stateless=False``), the samples and labels they were fitted on.
 
 A changed image, parameter or code gives a new key (a miss); stale entries are never read.
@@ -111,7 +112,8 @@ def _environment() -> str:
 
 def _code_files(extractor: Any) -> tuple[str, ...]:
     package = Path(__file__).resolve().parent
-    files = sorted(str(p) for p in package.rglob("*.py"))
+    here = Path(__file__).resolve()
+    files = sorted(str(p) for p in package.rglob("*.py") if p.resolve() != here)  # not this module
     try:
         own = inspect.getsourcefile(type(extractor))
     except TypeError:

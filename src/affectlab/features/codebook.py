@@ -14,7 +14,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,24 +22,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from affectlab.features.dsift import dense_sift
+from affectlab.features.dsift import dense_sift, limit_threads
 
-__all__ = ["Codebook", "nearest_codewords", "limit_threads"]
-
-
-def limit_threads(n_threads: int | None) -> contextlib.AbstractContextManager[Any]:
-    """Context limiting OpenMP and BLAS threads to ``n_threads`` (``None``: no limit).
-
-    Examples
-    --------
-    >>> with limit_threads(1):
-    ...     pass
-    """
-    if n_threads is None:
-        return contextlib.nullcontext()
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=int(n_threads))
+__all__ = ["Codebook", "nearest_codewords"]
 
 
 def nearest_codewords(
@@ -183,7 +167,8 @@ class Codebook(BaseEstimator):
         X = np.asarray(X)
         if self.max_images is not None and X.shape[0] > int(self.max_images):
             X = X[np.sort(rng.choice(X.shape[0], int(self.max_images), replace=False))]
-        desc, _ = dense_sift(X, step=self.step, sizes=self.sizes, sigma=self.sigma, root=self.root)
+        desc, _ = dense_sift(X, step=self.step, sizes=self.sizes, sigma=self.sigma, root=self.root,
+                             n_threads=self.n_threads)
         return desc.reshape(-1, desc.shape[-1])
 
     def fit(self, X: Any, y: Any = None) -> Codebook:

@@ -20,8 +20,8 @@ centres at which the patch fits inside the image, centred in the image (equal ma
 mirrored image gives mirrored descriptors). Before the gradients each scale is smoothed with a
 Gaussian of sigma ``bin_size / 6`` (VLFeat's PHOW rule) unless ``sigma`` is given.
 
-Measured on this project's 2-core machine (981 faces, sizes (8, 12, 16), step 4 at 48x48 and
-step 8 with sizes (16, 24, 32) at 128x128): see :func:`dense_sift`'s notes.
+The numpy backend is 2-4x faster than OpenCV's on 48x48 and 128x128 faces (timings in
+:func:`dense_sift`'s notes).
 
 Examples
 --------
@@ -33,14 +33,34 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-__all__ = ["dense_sift", "dense_sift_grid", "flip_descriptors"]
+__all__ = ["dense_sift", "dense_sift_grid", "flip_descriptors", "limit_threads"]
 
 _N_BINS = 4  # spatial bins per side
 _N_ORI = 8  # orientation bins
+
+
+def limit_threads(n_threads: int | None) -> contextlib.AbstractContextManager[Any]:
+    """Context limiting OpenMP and BLAS threads to ``n_threads`` (``None``: no limit).
+
+    The descriptors here are many small matrix products, which gain little from threads and
+    lose much when the cores are shared (see :func:`dense_sift`'s notes).
+
+    Examples
+    --------
+    >>> with limit_threads(1):
+    ...     pass
+    """
+    if n_threads is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=int(n_threads))
 
 
 def _check_sizes(sizes: int | Sequence[int]) -> tuple[int, ...]:
@@ -194,6 +214,7 @@ def dense_sift(
     root: bool = False,
     method: str = "numpy",
     batch_size: int = 128,
+    n_threads: int | None = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Upright multi-scale dense SIFT of a batch of gray images.
 
@@ -217,6 +238,8 @@ def dense_sift(
         ``window=True``, and OpenCV rounds keypoint centres to whole pixels).
     batch_size
         Images processed at once by the numpy backend (bounds memory).
+    n_threads
+        BLAS/OpenMP threads (:func:`limit_threads`); ``None``: the libraries' defaults.
 
     Returns
     -------
@@ -227,9 +250,16 @@ def dense_sift(
 
     Notes
     -----
-    Timings on the project's 2-core machine (981 images, best of 3): 48x48, step 4, sizes
-    (8, 12, 16): numpy 0.60 s, OpenCV 2.0 s; 128x128, step 8, sizes (16, 24, 32): numpy
-    1.6 s, OpenCV 19 s.
+    Seconds for the 981 CK+48 faces on the project's shared 2-core machine (best of 3, one
+    thread / the libraries' default threads):
+
+    ============================================  ===========  ===========
+    images, grid                                   numpy        OpenCV
+    ============================================  ===========  ===========
+    48x48, step 4, sizes (8, 12, 16): 302 / face   0.61 / 2.7   1.6 / 3.1
+    48x48, step 2, sizes (8, 12, 16): 1091 / face  1.4 / 4.2    5.4 / 13
+    128x128, step 8, sizes (16, 24, 32): 590       4.4 / 5.6    8.1 / 8.3
+    ============================================  ===========  ===========
 
     Examples
     --------
@@ -247,11 +277,16 @@ def dense_sift(
         raise ValueError(f"dense_sift: sigma must be >= 0 or None, got {sigma!r}")
     sizes = _check_sizes(sizes)
     positions = dense_sift_grid(images.shape[1:], step=step, sizes=sizes)  # also checks step/sizes
-    step = int(step)
+    with limit_threads(n_threads):
+        return _dense_sift(images, positions, int(step), sizes, sigma, window, root, method, batch_size), positions
+
+
+def _dense_sift(images: np.ndarray, positions: np.ndarray, step: int, sizes: tuple[int, ...], sigma: float | None,
+                window: bool, root: bool, method: str, batch_size: int) -> np.ndarray:
     if method == "opencv":
         as_u8 = images if images.dtype == np.uint8 else np.clip(np.rint(images * 255.0), 0, 255).astype(np.uint8)
         desc = np.concatenate([_opencv_scale(as_u8, s, step, sigma) for s in sizes], axis=1)
-        return _normalise(desc, root), positions
+        return _normalise(desc, root)
     desc = np.empty((images.shape[0], positions.shape[0], 128), np.float32)
     scale = np.float32(1.0 / 255.0) if images.dtype == np.uint8 else np.float32(1.0)
     batch_size = max(int(batch_size), 1)
@@ -266,7 +301,7 @@ def dense_sift(
                 planes[s] = _orientation_planes(*_gradients(chunk, s))
             k = int((positions[:, 2] == size).sum())
             desc[rows, end - k:end] = _numpy_scale(planes[s], size, step, window)
-    return _normalise(desc, root), positions
+    return _normalise(desc, root)
 
 
 def flip_descriptors(descriptors: np.ndarray) -> np.ndarray:

@@ -282,7 +282,8 @@ class DenseSiftLLC(TransformerMixin, BaseEstimator):
         self.n_threads = n_threads
 
     def _sift(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return dense_sift(X, step=self.step, sizes=self.sizes, sigma=self.sigma, root=self.root)
+        return dense_sift(X, step=self.step, sizes=self.sizes, sigma=self.sigma, root=self.root,
+                          n_threads=self.n_threads)
 
     def fit(self, X: Any, y: Any = None) -> DenseSiftLLC:
         """Learn the codebook from gray images ``(N, H, W)``; returns ``self``."""
