@@ -107,7 +107,7 @@ def test_c_is_chosen_from_the_grid_on_training_data_only(monkeypatch):
 
 
 def test_inner_folds_never_split_a_subject():
-    X, y = _blobs(n_per=40)
+    _, y = _blobs(n_per=40)
     groups = np.array([f"S{i % 13:02d}" for i in range(len(y))])
     folds, how = inner_folds(y, groups, n_splits=5, random_state=3)
     assert how == "5-fold by subject" and len(folds) == 5

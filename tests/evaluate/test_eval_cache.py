@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import typing
 
 import numpy as np
 import pytest
@@ -119,7 +120,7 @@ def test_parallel_folds_equal_serial(tmp_path):
 class _MeanTemplate(TransformerMixin, BaseEstimator):
     """A feature that learns: distance of each image to the mean training image (counts its fits)."""
 
-    fits: list[int] = []
+    fits: typing.ClassVar[list[int]] = []
 
     def fit(self, X, y=None):
         _MeanTemplate.fits.append(len(X))

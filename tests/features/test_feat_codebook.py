@@ -36,7 +36,7 @@ def test_nearest_codewords_checks_k_and_shapes():
 def test_fit_on_images():
     cb = Codebook(n_words=10, max_descriptors=None, step=8, sizes=(8, 16))
     assert cb.fit(_faces()) is cb
-    per_image = len(np.arange(0, 25, 8)) ** 2 + len(np.arange(0, 17, 8)) ** 2  # 16 + 9 descriptors
+    per_image = 4 * 4 + 3 * 3  # 32x32 images, step 8: a 4x4 grid of 8-px patches, 3x3 of 16-px ones
     assert cb.codebook_.shape == (10, 128) and cb.codebook_.dtype == np.float32
     assert cb.n_features_in_ == 128 and cb.n_descriptors_ == 6 * per_image
     assert cb.inertia_ > 0
@@ -83,8 +83,21 @@ def test_sklearn_conventions():
     assert clone(cb).get_params() == cb.get_params()
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.SkipTestWarning")
 def test_sklearn_estimator_checks():
     # With 2-D input the codebook is a plain estimator on descriptors, so the generic checks apply.
     from sklearn.utils.estimator_checks import check_estimator
 
     check_estimator(Codebook(n_words=2, random_state=0))
+
+
+def test_descriptor_sampling_does_not_depend_on_the_extraction_batches(monkeypatch):
+    import affectlab.features.codebook as codebook_module
+
+    faces = _faces(5)
+    params = {"n_words": 4, "max_descriptors": 40, "step": 8, "sizes": (8, 16), "random_state": 2}
+    whole = Codebook(**params).fit(faces)
+    monkeypatch.setattr(codebook_module, "_BATCH", 2)
+    batched = Codebook(**params).fit(faces)
+    assert batched.n_descriptors_ == whole.n_descriptors_ == 40
+    np.testing.assert_array_equal(batched.codebook_, whole.codebook_)

@@ -46,7 +46,7 @@ def test_constant_image_gives_zero_descriptors():
 def test_vertical_edge_votes_for_the_horizontal_gradient():
     image = np.zeros((1, 16, 16), np.uint8)
     image[:, :, 8:] = 255  # dark left, bright right: gradient along +x, orientation bin 0
-    d, pos = dense_sift(image, step=8, sizes=(16,), window=False)
+    d, _pos = dense_sift(image, step=8, sizes=(16,), window=False)
     hist = d[0, 0].reshape(4, 4, 8).sum(axis=(0, 1))
     assert hist.argmax() == 0 and hist[1:].max() < 1e-6 * hist[0] + 1e-7
 
@@ -65,7 +65,7 @@ def test_horizontal_flip_mirrors_the_descriptors():
 def test_shift_by_one_step_moves_descriptors_one_grid_cell():
     big = _smooth_random((1, 48, 64), seed=2)
     step = 4
-    a, pos = dense_sift(big[:, :, :48], step=step, sizes=(12,))
+    a, _pos = dense_sift(big[:, :, :48], step=step, sizes=(12,))
     b, _ = dense_sift(big[:, :, step:48 + step], step=step, sizes=(12,))
     grid = a[0].reshape(10, 10, 128)
     shifted = b[0].reshape(10, 10, 128)

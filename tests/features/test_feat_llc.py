@@ -8,7 +8,13 @@ from scipy.spatial.distance import cdist
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from affectlab.features.llc import DenseSiftLLC, llc_codes, llc_encode, pyramid_grids, pyramid_max_pool
+from affectlab.features.llc import (
+    DenseSiftLLC,
+    llc_codes,
+    llc_encode,
+    pyramid_grids,
+    pyramid_max_pool,
+)
 
 
 def test_hand_computed_2d_case():
@@ -74,7 +80,7 @@ def test_codeword_is_coded_as_itself(random_data):
 
 def test_degenerate_neighbourhood_gives_equal_weights():
     B = np.ones((4, 3))  # all codewords equal to x: trace(C) = 0
-    idx, w = llc_codes(np.ones((1, 3)), B, k=3)
+    _idx, w = llc_codes(np.ones((1, 3)), B, k=3)
     np.testing.assert_allclose(w, [[1 / 3] * 3], rtol=1e-6)
 
 
@@ -187,9 +193,9 @@ def test_ckplus48_three_folds(dataset_path, tmp_path):
         "data": {"source": str(dataset_path("ckplus48"))},
         "images": {"size": 48},
         "protocol": {"kind": "group_kfold", "n_splits": 3},
-        "features": [{"name": "dsift_llc", "n_words": 200, "max_descriptors": 30000}],
+        "features": [{"name": "dsift_llc", "n_words": 200, "step": 4, "levels": [1, 2, 4], "max_descriptors": 30000}],
         "classifiers": [{"name": "linear_svm", "C": 0.01}],
     }
     (row,) = run_experiment(config, tmp_path / "run", progress=False).rows
-    assert row["n_test"] == 981 and row["feature_dim"] == 200 * 21
+    assert row["n_test"] == 981 and row["feature_dim"] == 200 * (1 + 4 + 16)
     assert row["accuracy"] > 0.75

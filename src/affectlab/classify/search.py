@@ -85,9 +85,10 @@ def inner_folds(
 def search_subsample(
     y: Sequence[Any] | np.ndarray, n: int | None, *, random_state: int = 0
 ) -> np.ndarray:
-    """Sorted indices of a class-stratified random subset of at most ``n`` samples (all if ``None``).
+    """Sorted indices of a class-stratified random subset of ``n`` samples (all if ``None``).
 
-    Every class keeps at least ``min(count, 2)`` samples so it can still be learnt.
+    Class shares follow the data (largest remainders); every class keeps at least
+    ``min(count, 2)`` samples so it can still be learnt (which can add a sample or two).
     """
     y = np.asarray([str(v) for v in np.asarray(y, dtype=object)])
     if n is None or n >= y.size:
@@ -95,11 +96,12 @@ def search_subsample(
     if n < 2:
         raise ValueError(f"search_samples must be at least 2, got {n}")
     rng = np.random.default_rng(random_state)
-    chosen = []
-    for label in np.unique(y):
-        idx = np.flatnonzero(y == label)
-        take = max(min(idx.size, 2), int(round(n * idx.size / y.size)))
-        chosen.append(rng.choice(idx, size=min(take, idx.size), replace=False))
+    labels, counts = np.unique(y, return_counts=True)
+    quota = n * counts / y.size
+    take = np.floor(quota).astype(int)
+    take[np.argsort(take - quota)[: n - int(take.sum())]] += 1  # largest remainders: exactly n in all
+    take = np.minimum(np.maximum(take, np.minimum(counts, 2)), counts)
+    chosen = [rng.choice(np.flatnonzero(y == label), size=k, replace=False) for label, k in zip(labels, take)]
     return np.sort(np.concatenate(chosen)).astype(np.int64)
 
 

@@ -117,6 +117,22 @@ def feature_gram_eigen(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(values, 0.0), vectors
 
 
+def _hessian_product(X: np.ndarray, D: np.ndarray, ridge: np.ndarray, VW: np.ndarray,
+                     vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised Hessian of the primal objective times ``[VW; vb]``, every class at once."""
+    U = D * (X @ VW + vb)
+    return VW + X.T @ U, U.sum(axis=0) + ridge * vb
+
+
+def _precondition(inverse: tuple[np.ndarray, np.ndarray, np.ndarray] | None, vW: np.ndarray,
+                  vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Apply ``(I + m X^T X)^-1`` given as (eigenvectors, per-class eigenvalue factors, bias factors)."""
+    if inverse is None:
+        return vW, vb
+    vectors, factors, bias = inverse
+    return vectors @ (factors * (vectors.T @ vW)), bias * vb
+
+
 def ovr_squared_hinge_primal(
     X: np.ndarray,
     codes: np.ndarray,
@@ -160,7 +176,7 @@ def ovr_squared_hinge_primal(
         ``(d, n_classes)`` weights, ``(n_classes,)`` intercepts (``-inf`` for classes without a
         sample) and the Newton steps taken.
     """
-    n, d = X.shape
+    d = X.shape[1]
     weights = np.ones(n_classes) if positive_weight is None else np.asarray(positive_weight, dtype=float)
     Y = np.where(codes[:, None] == np.arange(n_classes)[None, :], 1.0, -1.0)
     cost = C * np.where(Y > 0, weights[None, :], 1.0)
@@ -190,31 +206,21 @@ def ovr_squared_hinge_primal(
         D = 2.0 * cost * (M < 1.0)
         ridge = 1e-10 * np.maximum(D.sum(axis=0), 1.0)
 
-        def hessian(VW: np.ndarray, vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            U = D * (X @ VW + vb)
-            return VW + X.T @ U, U.sum(axis=0) + ridge * vb
-
         # preconditioned conjugate gradients for H [dW, db] = -[gW, gb], one system per class;
         # preconditioner: the Hessian with the average weight on every sample, I + m X^T X
         if eigen is not None:
-            scale = 1.0 / (1.0 + np.outer(eigen[0], D.mean(axis=0)))  # (d, K)
-            bias_scale = 1.0 / (D.sum(axis=0) + ridge)
-
-            def precondition(vW: np.ndarray, vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                return eigen[1] @ (scale * (eigen[1].T @ vW)), bias_scale * vb
+            inverse = (eigen[1], 1.0 / (1.0 + np.outer(eigen[0], D.mean(axis=0))), 1.0 / (D.sum(axis=0) + ridge))
         else:
-            def precondition(vW: np.ndarray, vb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-                return vW, vb
-
+            inverse = None
         dW, db = np.zeros_like(W), np.zeros_like(b)
         rW, rb = -gW * todo, -gb * todo
-        zW, zb = precondition(rW, rb)
+        zW, zb = _precondition(inverse, rW, rb)
         pW, pb = zW.copy(), zb.copy()
         rz = np.einsum("ij,ij->j", rW, zW) + rb * zb
         target = np.minimum(0.1, np.sqrt(gnorm / np.maximum(g0, 1e-300))) * gnorm
         running = todo.copy()
         for _ in range(max_cg):
-            HW, Hb = hessian(pW, pb)
+            HW, Hb = _hessian_product(X, D, ridge, pW, pb)
             curvature = np.einsum("ij,ij->j", pW, HW) + pb * Hb
             alpha = np.where(running & (curvature > 0), rz / np.where(curvature > 0, curvature, 1.0), 0.0)
             dW += alpha * pW
@@ -225,7 +231,7 @@ def ovr_squared_hinge_primal(
             running &= (rnorm > target) & (curvature > 0)
             if not running.any():
                 break
-            zW, zb = precondition(rW, rb)
+            zW, zb = _precondition(inverse, rW, rb)
             rz_new = np.einsum("ij,ij->j", rW, zW) + rb * zb
             beta = np.where(running, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
             pW = zW + beta * pW

@@ -566,9 +566,9 @@ def run_experiment(
     counts = ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
     size = f"{cfg.image_size[0]}x{cfg.image_size[1]}" if cfg.image_size else "original size"
     sections = [
-        ("Data", f"- source: `{resolved['data']['source']}` ({ds.name}, {ds.kind})\n"
-                 f"- {len(ds)} labelled samples, {summary['subjects']} subjects\n"
-                 f"- classes: {counts}\n- images: gray, {size}"),
+        ("Data", (f"- source: `{resolved['data']['source']}` ({ds.name}, {ds.kind})\n"
+                  f"- {len(ds)} labelled samples, {summary['subjects']} subjects\n"
+                  f"- classes: {counts}\n- images: gray, {size}")),
         ("Protocol", f"{protocol.describe()}; {len(folds)} fold(s)."),
         ("Normalisation", _normalisation_text(cfg)),
         ("Hyper-parameters", _selection_text(rows)),
@@ -582,9 +582,9 @@ def run_experiment(
 def _selection_text(rows: list[dict[str, Any]]) -> str:
     if not any("selected_params" in r for r in rows):
         return "Hyper-parameters were fixed in the config (none chosen on test data)."
-    lines = ["Hyper-parameters were chosen on the training part of each fold only (inner cross-validation"
-             " by subject where subjects are known, or the validation split); the values chosen per fold"
-             " are in metrics.json (`chosen`), their medians in the table.", ""]
+    lines = [("Hyper-parameters were chosen on the training part of each fold only (inner cross-validation"
+              " by subject where subjects are known, or the validation split); the values chosen per fold"
+              " are in metrics.json (`chosen`), their medians in the table."), ""]
     for r in rows:
         if r.get("inner_cv"):
             lines.append(f"- {r['feature']} / {r['classifier']}: {r['inner_cv']}; chosen (median)"

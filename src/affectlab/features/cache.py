@@ -40,7 +40,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ def images_fingerprint(images: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _source_hash(paths: tuple[str, ...]) -> str:
     parts = []
     for path in paths:

@@ -22,9 +22,11 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from affectlab.features.dsift import dense_sift, limit_threads
+from affectlab.features.dsift import dense_sift, dense_sift_grid, limit_threads
 
 __all__ = ["Codebook", "nearest_codewords"]
+
+_BATCH = 128  # images per dense SIFT batch while sampling descriptors
 
 
 def nearest_codewords(
@@ -163,13 +165,25 @@ class Codebook(BaseEstimator):
         self.n_threads = n_threads
         self.random_state = random_state
 
-    def _descriptors(self, X: Any, rng: np.random.RandomState) -> np.ndarray:
-        X = np.asarray(X)
+    def _descriptors(self, X: np.ndarray, rng: np.random.RandomState) -> np.ndarray:
+        """Sampled descriptors of images ``X``, extracted in batches (memory: the sample only)."""
         if self.max_images is not None and X.shape[0] > int(self.max_images):
             X = X[np.sort(rng.choice(X.shape[0], int(self.max_images), replace=False))]
-        desc, _ = dense_sift(X, step=self.step, sizes=self.sizes, sigma=self.sigma, root=self.root,
-                             n_threads=self.n_threads)
-        return desc.reshape(-1, desc.shape[-1])
+        per_image = dense_sift_grid(X.shape[1:], step=self.step, sizes=self.sizes).shape[0]
+        total = X.shape[0] * per_image
+        keep = None
+        if self.max_descriptors is not None and total > int(self.max_descriptors):
+            keep = np.sort(rng.choice(total, int(self.max_descriptors), replace=False))
+        out = []
+        for start in range(0, X.shape[0], _BATCH):
+            desc, _ = dense_sift(X[start:start + _BATCH], step=self.step, sizes=self.sizes, sigma=self.sigma,
+                                 root=self.root, n_threads=self.n_threads)
+            desc = desc.reshape(-1, desc.shape[-1])
+            if keep is not None:
+                lo, hi = np.searchsorted(keep, [start * per_image, start * per_image + desc.shape[0]])
+                desc = desc[keep[lo:hi] - start * per_image]
+            out.append(desc)
+        return np.concatenate(out)
 
     def fit(self, X: Any, y: Any = None) -> Codebook:
         """Learn ``codebook_`` from images ``(N, H, W)`` or descriptors ``(n, d)``; returns ``self``.
@@ -195,8 +209,8 @@ class Codebook(BaseEstimator):
             self.n_features_in_ = D.shape[1]
         else:
             D = validate_data(self, X, dtype=[np.float64, np.float32])
-        if self.max_descriptors is not None and D.shape[0] > int(self.max_descriptors):
-            D = D[np.sort(rng.choice(D.shape[0], int(self.max_descriptors), replace=False))]
+            if self.max_descriptors is not None and D.shape[0] > int(self.max_descriptors):
+                D = D[np.sort(rng.choice(D.shape[0], int(self.max_descriptors), replace=False))]
         if D.shape[0] < int(self.n_words):
             raise ValueError(
                 f"Codebook: n_samples={D.shape[0]} descriptors, fewer than n_words={self.n_words}"
