@@ -46,14 +46,32 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from affectlab.cli.analyze import analyze_command
-    from affectlab.cli.data import data_group
-    from affectlab.cli.experiment import experiment_command
+#: (module, attribute) of every subcommand, in --help order.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("affectlab.cli.analyze", "analyze_command"),
+    ("affectlab.cli.evaluate", "evaluate_command"),
+    ("affectlab.cli.explain", "explain_command"),
+    ("affectlab.cli.explain", "fool_command"),
+    ("affectlab.cli.data", "data_group"),
+    ("affectlab.cli.experiment", "experiment_command"),
+    ("affectlab.cli.train", "train_command"),
+    ("affectlab.cli.batch", "batch_command"),
+    ("affectlab.cli.serve", "serve_command"),
+)
 
-    cli.add_command(analyze_command)
-    cli.add_command(data_group)
-    cli.add_command(experiment_command)
+
+def _register() -> None:
+    import importlib
+
+    for module_name, attr in COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:  # that command is not part of this build yet
+                continue
+            raise
+        if hasattr(module, attr):
+            cli.add_command(getattr(module, attr))
 
 
 _register()

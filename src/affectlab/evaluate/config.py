@@ -25,10 +25,10 @@ import yaml
 
 from affectlab.errors import ConfigError
 
-__all__ = ["ExperimentConfig", "Component", "load_config", "NORMALISATIONS", "CONFIG_KEYS"]
+__all__ = ["ExperimentConfig", "Component", "load_config", "read_raw_config", "resolve_source", "NORMALISATIONS", "CONFIG_KEYS"]
 
 #: Top-level keys of an experiment file (``run`` holds provenance written by a run; ignored).
-CONFIG_KEYS = ("name", "description", "data", "images", "protocol", "normalisation", "features", "classifiers", "run")
+CONFIG_KEYS = ("kind", "name", "description", "data", "images", "protocol", "normalisation", "features", "classifiers", "run")
 NORMALISATIONS = ("global", "per_subject")
 DEFAULT_PROTOCOL: dict[str, Any] = {"kind": "group_kfold", "n_splits": 10}
 
@@ -90,7 +90,8 @@ def _mapping(value: Any, key: str) -> dict[str, Any]:
     return dict(value)
 
 
-def _read(config: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], Path | None]:
+def read_raw_config(config: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], Path | None]:
+    """The mapping of a YAML experiment file (or a copy of a mapping) and the file's path (or None)."""
     if isinstance(config, Mapping):
         return copy.deepcopy(dict(config)), None
     path = Path(config)
@@ -109,7 +110,11 @@ def _read(config: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], Path 
     return _mapping(raw, f"{path}: the config"), path
 
 
-def _resolve_source(source: Any, base: Path | None, key: str) -> Path:
+_read = read_raw_config
+
+
+def resolve_source(source: Any, base: Path | None, key: str) -> Path:
+    """``source`` as an existing absolute path: relative to ``base`` (the config's folder), then the CWD."""
     if not isinstance(source, str | os.PathLike) or not str(source).strip():
         raise ConfigError(f"{key} must be a path to a dataset file or folder, got {source!r}")
     raw = Path(os.path.expandvars(os.path.expanduser(str(source))))
@@ -211,6 +216,8 @@ def load_config(
     from affectlab.features.registry import create_feature
 
     raw, path = _read(config)
+    if raw.get("kind", "features") != "features":
+        raise ConfigError(f"kind {raw['kind']!r}: this reader is for kind 'features' (use affectlab.evaluate.kinds)")
     unknown = [k for k in raw if k not in CONFIG_KEYS]
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} in the config (known: {', '.join(CONFIG_KEYS[:-1])})")
@@ -229,7 +236,7 @@ def load_config(
         raise ConfigError("missing key 'data.source' (the dataset file or folder)")
     if check_source:
         base = None if (data is not None or path is None) else path.parent
-        data_spec["source"] = str(_resolve_source(data_spec["source"], base, "data.source"))
+        data_spec["source"] = str(resolve_source(data_spec["source"], base, "data.source"))
     fmt = data_spec.setdefault("format", "auto")
     if not isinstance(fmt, str):
         raise ConfigError(f"data.format must be a string, got {fmt!r}")

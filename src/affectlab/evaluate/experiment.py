@@ -408,6 +408,14 @@ def run_experiment(
     from affectlab.features.registry import create_feature
     from affectlab.viz.confusion import save_confusion_matrix
 
+    from affectlab.evaluate.kinds import experiment_kind, experiment_runner, read_experiment_file
+
+    raw, raw_path = read_experiment_file(config)
+    kind = experiment_kind(raw)
+    if kind != "features":  # another runner owns this kind (speech, sequences, fusion...)
+        raw["_path"] = raw_path
+        return experiment_runner(kind)(raw, out_dir, data=data, progress=progress, overwrite=overwrite,
+                                       n_jobs=n_jobs, cache=cache)
     run_started = time.perf_counter()
     cfg = load_config(config, data=data, check_source=dataset is None)
     runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
