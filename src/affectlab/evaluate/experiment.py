@@ -37,7 +37,10 @@ from affectlab.evaluate import runs
 if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
 
-__all__ = ["ExperimentResult", "run_experiment", "load_gray_images", "standardise_per_group", "summarise_chosen"]
+__all__ = [
+    "ExperimentResult", "run_experiment", "load_gray_images", "standardise_per_group", "summarise_chosen",
+    "fold_feature_matrix",
+]
 
 
 @dataclass
@@ -56,6 +59,10 @@ class ExperimentResult:
         The resolved config with provenance (as in ``config.yaml``).
     n_folds
         Number of folds of the protocol.
+    seconds
+        Wall time of the run.
+    markdown
+        The results table, when a runner shapes its own (else built from ``rows``).
     """
 
     rows: list[dict[str, Any]]
@@ -63,10 +70,11 @@ class ExperimentResult:
     config: dict[str, Any] = field(default_factory=dict)
     n_folds: int = 0
     seconds: float = 0.0
+    markdown: str | None = None
 
     def table(self) -> str:
-        """The results as a Markdown table."""
-        return runs.markdown_table(self.rows)
+        """The results as a Markdown table (``markdown`` when the runner made its own)."""
+        return self.markdown if self.markdown is not None else runs.markdown_table(self.rows)
 
 
 def load_gray_images(
@@ -237,6 +245,46 @@ def _decisions(estimator: Any, X: np.ndarray, labels: list[str]) -> np.ndarray |
     return out
 
 
+def fold_feature_matrix(
+    feature: tuple[str, str, Any],
+    images: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    fold: Fold,
+    *,
+    per_subject: bool = False,
+    cache_dir: str | None = None,
+    images_hash: str | None = None,
+) -> tuple[np.ndarray, str | None, float]:
+    """A learning feature ``(label, name, extractor)`` fitted on ``fold.train`` only, applied to all images.
+
+    Returns the ``(N, D)`` float32 matrix (z-scored per subject when ``per_subject``), the cache
+    status (``"hit"``, ``"miss"`` or ``None``) and the seconds spent.
+    """
+    from sklearn.base import clone
+
+    from affectlab.features.cache import FeatureCache
+
+    label, name, extractor = feature
+    started = time.perf_counter()
+
+    def compute() -> np.ndarray:
+        fitted = clone(extractor).fit(images[fold.train], y[fold.train])
+        return np.asarray(fitted.transform(images), dtype=np.float32)
+
+    status = None
+    if cache_dir is not None and images_hash is not None:
+        cache = FeatureCache(cache_dir)
+        key = cache.key(name, extractor, images_hash, fit_on=(fold.train, y[fold.train]))
+        X, hit = cache.get_or_compute(key, compute, {"feature": name, "label": label, "fold": fold.name})
+        status = "hit" if hit else "miss"
+    else:
+        X = compute()
+    if per_subject and groups is not None:
+        X = standardise_per_group(X, groups)
+    return X, status, time.perf_counter() - started
+
+
 def _fold_task(
     task: tuple[int, int],
     feature: tuple[str, str, Any],
@@ -254,27 +302,10 @@ def _fold_task(
     """One fold of one feature: (fit the feature,) fit every classifier, predict the test part."""
     from sklearn.base import clone
 
-    from affectlab.features.cache import FeatureCache
-
-    label, name, extractor = feature
     out: dict[str, Any] = {"task": task, "cache": None, "feature_seconds": 0.0}
     if X is None:  # a feature that learns: fit on this fold's training part only
-        started = time.perf_counter()
-
-        def compute() -> np.ndarray:
-            fitted = clone(extractor).fit(images[fold.train], y[fold.train])
-            return np.asarray(fitted.transform(images), dtype=np.float32)
-
-        if cache_dir is not None and images_hash is not None:
-            cache = FeatureCache(cache_dir)
-            key = cache.key(name, extractor, images_hash, fit_on=(fold.train, y[fold.train]))
-            X, hit = cache.get_or_compute(key, compute, {"feature": name, "label": label, "fold": fold.name})
-            out["cache"] = "hit" if hit else "miss"
-        else:
-            X = compute()
-        if per_subject and groups is not None:
-            X = standardise_per_group(X, groups)
-        out["feature_seconds"] = time.perf_counter() - started
+        X, out["cache"], out["feature_seconds"] = fold_feature_matrix(
+            feature, images, y, groups, fold, per_subject=per_subject, cache_dir=cache_dir, images_hash=images_hash)
     out["dim"] = int(X.shape[1])
     fold_groups = None if groups is None else groups[fold.train]
     validation = (X[fold.validation], y[fold.validation]) if fold.validation.size else None

@@ -14,7 +14,7 @@ where ``config`` is the mapping read from the file, with ``_path`` holding the f
 ``None``) so relative paths resolve against the file's folder, and the result's ``rows`` are
 what ``metrics.json`` holds.
 
->>> sorted(EXPERIMENT_KINDS)[:3]
+>>> sorted(EXPERIMENT_KINDS)[1:4]
 ['features', 'fusion', 'pairs']
 >>> experiment_kind({"kind": "speech"})
 'speech'

@@ -30,6 +30,7 @@ __all__ = [
     "prepare_run_dir",
     "confusion_filename",
     "markdown_table",
+    "scalar_table",
     "write_config",
     "write_metrics",
     "write_predictions",
@@ -126,6 +127,8 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
     | --- | --- | ---: | ---: | ---: | ---: | ---: |
     | hog | linear_svm | 0.800 | 0.750 | 0.700 | - | 10 |
     """
+    if rows and any("feature" not in r or "classifier" not in r for r in rows):
+        return scalar_table(rows)
     with_chosen = any(r.get("chosen") for r in rows)
     head = "| feature | classifier | accuracy | UAR | macro-F1 | fold accuracy (mean ± sd) | n_test |"
     rule = "| --- | --- | ---: | ---: | ---: | ---: | ---: |"
@@ -140,6 +143,32 @@ def markdown_table(rows: Sequence[Mapping[str, Any]]) -> str:
                  _fmt(r.get("macro_f1")), folds, _fmt(r.get("n_test"))]
         if with_chosen:
             cells.append(format_chosen(r.get("chosen")))
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def scalar_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A Markdown table of the scalar (text, number, bool, None) values of ``rows``.
+
+    ``columns`` defaults to every scalar key, in first-seen order; floats get 3 decimals.
+
+    >>> print(scalar_table([{"task": "7class", "uar": 0.8123, "folds": [1, 2]}, {"task": "arousal", "wa": 0.9}]))
+    | task | uar | wa |
+    | --- | ---: | ---: |
+    | 7class | 0.812 | - |
+    | arousal | - | 0.900 |
+    """
+    def scalar(value: Any) -> bool:
+        return value is None or isinstance(value, str | int | float | bool | np.integer | np.floating)
+
+    if columns is None:
+        columns = list(dict.fromkeys(k for r in rows for k, v in r.items() if scalar(v) and v is not None))
+    numeric = [all(isinstance(r.get(c), int | float | np.integer | np.floating) and not isinstance(r.get(c), bool)
+                   for r in rows if r.get(c) is not None) for c in columns]
+    lines = ["| " + " | ".join(columns) + " |",
+             "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
+    for r in rows:
+        cells = [_fmt(r.get(c)) if r.get(c) is not None else "-" for c in columns]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 

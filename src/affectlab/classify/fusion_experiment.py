@@ -1,0 +1,411 @@
+"""``kind: fusion`` experiments: members, out-of-fold decision values, fusion network and baselines.
+
+For every outer fold (subject-independent, as in a ``features`` experiment):
+
+1. every member (feature x classifier) is fitted on the fold's training part (its
+   hyper-parameters chosen by inner CV there, as usual) and scores the test part;
+2. the same member, with the hyper-parameters just chosen, is refitted on ``oof_splits`` inner
+   folds of the training part (split by subject) to score each training sample from a model that
+   never saw it: these out-of-fold decision values are what every fusion method is fitted on;
+3. each fusion method is fitted on the out-of-fold values of the training part and predicts the
+   test part from the members' test decision values.
+
+Methods (``fusion.methods``): ``net_svm`` (the fusion network over the SVM members),
+``net_all`` (over all members: SVM + PLS, the method's best), ``mean_proba`` (mean of
+temperature-calibrated member probabilities), ``stacking`` (multinomial logistic regression on
+the concatenated decision values, C by inner CV) and ``early`` (concatenated, standardised
+features, each block weighted by 1/sqrt(dim), with one classifier).
+
+Features that learn (codebooks) are fitted once per outer fold on its training images; they use
+no labels, so the inner folds share them.
+
+Config (besides the keys of a ``features`` experiment)::
+
+    kind: fusion
+    fusion:
+      oof_splits: 5
+      lams: [1.0e-5, 1.0e-4, 1.0e-3, 1.0e-2, 1.0e-1, 1, 10]
+      methods: [net_svm, net_all, mean_proba, stacking, early]
+      svm_classifier: linear_svm        # the classifier label that counts as "SVM"
+      early: {features: [lbp, hog_cell4], classifier: {name: linear_svm, C_grid: auto}}
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from affectlab.errors import ConfigError, ProtocolError
+from affectlab.evaluate import runs
+from affectlab.evaluate.config import ExperimentConfig, load_config, resolve_source
+from affectlab.evaluate.experiment import (
+    ExperimentResult,
+    _decisions,
+    _fit,
+    _load,
+    _open_cache,
+    _stateless_features,
+    _versions,
+    _worker_deaths_explained,
+    fold_feature_matrix,
+    load_gray_images,
+    standardise_per_group,
+)
+from affectlab.evaluate.metrics import classification_metrics
+from affectlab.evaluate.protocols import Fold, make_protocol
+
+__all__ = ["run_fusion_experiment", "FUSION_METHODS", "fusion_table"]
+
+FUSION_METHODS = ("net_svm", "net_all", "mean_proba", "stacking", "early")
+_FUSION_KEYS = ("oof_splits", "lams", "methods", "svm_classifier", "early")
+
+
+def _fusion_spec(raw: Any, feature_labels: list[str], classifier_labels: list[str]) -> dict[str, Any]:
+    from affectlab.classify.fusion import DEFAULT_LAMBDAS
+
+    spec = dict(raw or {})
+    unknown = [k for k in spec if k not in _FUSION_KEYS]
+    if unknown:
+        raise ConfigError(f"unknown key fusion.{unknown[0]} (known: {', '.join(_FUSION_KEYS)})")
+    oof = spec.setdefault("oof_splits", 5)
+    if isinstance(oof, bool) or not isinstance(oof, int) or oof < 2:
+        raise ConfigError(f"fusion.oof_splits must be an integer >= 2, got {oof!r}")
+    lams = spec.setdefault("lams", list(DEFAULT_LAMBDAS))
+    if not isinstance(lams, list) or not lams or not all(isinstance(v, int | float) and v >= 0 for v in lams):
+        raise ConfigError(f"fusion.lams must be a non-empty list of numbers >= 0, got {lams!r}")
+    methods = spec.setdefault("methods", list(FUSION_METHODS))
+    bad = [m for m in methods if m not in FUSION_METHODS] if isinstance(methods, list) else [methods]
+    if bad:
+        raise ConfigError(f"fusion.methods: {bad[0]!r} is unknown (known: {', '.join(FUSION_METHODS)})")
+    svm = spec.setdefault("svm_classifier", "linear_svm")
+    if svm not in classifier_labels:
+        raise ConfigError(f"fusion.svm_classifier {svm!r} is not a classifier label of this config "
+                          f"(labels: {', '.join(classifier_labels)})")
+    if "early" in methods:
+        early = spec.setdefault("early", {})
+        if not isinstance(early, Mapping):
+            raise ConfigError("fusion.early must be a mapping {features: [...], classifier: {...}}")
+        early = dict(early)
+        feats = early.setdefault("features", list(feature_labels))
+        missing = [f for f in feats if f not in feature_labels]
+        if missing:
+            raise ConfigError(f"fusion.early.features: {missing[0]!r} is not a feature label of this config "
+                              f"(labels: {', '.join(feature_labels)})")
+        early.setdefault("classifier", {"name": "linear_svm", "C_grid": "auto"})
+        spec["early"] = early
+    return spec
+
+
+def _fixed(template: Any, best_params: Mapping[str, Any]) -> Any:
+    """``template`` with the searched hyper-parameters fixed to ``best_params`` (no inner search)."""
+    from sklearn.base import clone
+
+    estimator = clone(template)
+    params = estimator.get_params(deep=False)
+    update: dict[str, Any] = {}
+    for key, value in best_params.items():
+        if f"{key}_grid" in params:
+            update[f"{key}_grid"] = None
+            update[key] = value
+    return estimator.set_params(**update) if update else estimator
+
+
+def _inner_folds(train: np.ndarray, y: np.ndarray, groups: np.ndarray | None, n_splits: int,
+                 seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
+
+    y_train = y[train]
+    if groups is not None and len(np.unique(groups[train])) >= n_splits:
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        parts = splitter.split(train, y_train, groups[train])
+    else:
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        parts = splitter.split(train, y_train)
+    return [(train[a], train[b]) for a, b in parts]
+
+
+def _member_scale(oof: np.ndarray) -> float:
+    scale = float(np.nanstd(oof))
+    return scale if scale > 0 else 1.0
+
+
+def _fusion_fold(
+    k: int,
+    fold: Fold,
+    features: list[tuple[str, str, Any]],
+    matrices: dict[str, np.ndarray],
+    classifiers: list[tuple[str, Any]],
+    images: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    labels: list[str],
+    spec: dict[str, Any],
+    per_subject: bool,
+    cache_dir: str | None,
+    images_hash: str | None,
+) -> dict[str, Any]:
+    """One outer fold: members (test + out-of-fold decisions), then every fusion method."""
+    from sklearn.base import clone
+
+    from affectlab.classify.fusion import FusionNetworkCV, MeanProbabilityFusion, stack_decisions
+    from affectlab.classify.registry import create_classifier
+
+    train_groups = None if groups is None else groups[fold.train]
+    inner = _inner_folds(fold.train, y, groups, spec["oof_splits"], seed=k)
+    position = {int(s): i for i, s in enumerate(fold.train)}
+    members: list[dict[str, Any]] = []
+    feature_rows: dict[str, np.ndarray] = {}
+    for feature in features:
+        label = feature[0]
+        X = matrices.get(label)
+        if X is None:
+            X, _, _ = fold_feature_matrix(feature, images, y, groups, fold, per_subject=per_subject,
+                                          cache_dir=cache_dir, images_hash=images_hash)
+        feature_rows[label] = X
+        for clf_label, template in classifiers:
+            started = time.perf_counter()
+            estimator = clone(template)
+            _fit(estimator, X[fold.train], y[fold.train], train_groups, None)
+            best = dict(getattr(estimator, "best_params_", {}) or {})
+            test_dec = _decisions(estimator, X[fold.test], labels)
+            oof = np.full((fold.train.size, len(labels)), np.nan)
+            for inner_train, inner_val in inner:
+                fixed = _fixed(template, best)
+                _fit(fixed, X[inner_train], y[inner_train], None, None)
+                rows = [position[int(s)] for s in inner_val]
+                oof[rows] = _decisions(fixed, X[inner_val], labels)
+            if test_dec is None:
+                raise ConfigError(f"classifier {clf_label!r} gives no decision values; it cannot join a fusion")
+            members.append({
+                "feature": label, "classifier": clf_label, "best_params": best,
+                "test": np.asarray(test_dec, dtype=np.float64), "oof": oof,
+                "pred": np.asarray(estimator.predict(X[fold.test])).astype(str),
+                "seconds": time.perf_counter() - started,
+            })
+
+    def stacked(chosen: list[dict[str, Any]], part: str) -> np.ndarray:
+        blocks = []
+        for m in chosen:
+            scale = _member_scale(m["oof"])
+            blocks.append(np.nan_to_num(m[part] / scale, nan=0.0))  # a class absent from an inner fold: 0
+        return stack_decisions(blocks)
+
+    y_train, y_test = y[fold.train], y[fold.test]
+    fused: dict[str, dict[str, Any]] = {}
+    methods = spec["methods"]
+    svm_members = [m for m in members if m["classifier"] == spec["svm_classifier"]]
+    for method in methods:
+        started = time.perf_counter()
+        info: dict[str, Any] = {}
+        if method in ("net_svm", "net_all"):
+            chosen = svm_members if method == "net_svm" else members
+            net = FusionNetworkCV(lams=spec["lams"], inner_splits=min(5, spec["oof_splits"]), random_state=k)
+            net.fit(stacked(chosen, "oof"), y_train, groups=train_groups)
+            pred = net.predict(stacked(chosen, "test"))
+            info = {"lam": net.lam_, "weights": net.weights_.tolist(),
+                    "members": [f"{m['feature']}/{m['classifier']}" for m in chosen]}
+        elif method == "mean_proba":
+            model = MeanProbabilityFusion().fit(stacked(members, "oof"), y_train)
+            pred = model.predict(stacked(members, "test"))
+            info = {"temperatures": model.temperatures_.tolist()}
+        elif method == "stacking":
+            model = create_classifier("logistic_regression", C_grid=[0.001, 0.01, 0.1, 1, 10, 100], inner_splits=3)
+            _fit(model, stacked(members, "oof"), y_train, train_groups, None)
+            pred = model.predict(stacked(members, "test"))
+            info = {"C": dict(getattr(model, "best_params_", {}) or {}).get("lr__C")}
+        else:  # early fusion
+            early = spec["early"]
+            blocks_train, blocks_test = [], []
+            for label in early["features"]:
+                X = feature_rows[label]
+                mean = X[fold.train].mean(axis=0)
+                std = X[fold.train].std(axis=0)
+                std = np.where(std > 0, std, 1.0) * np.sqrt(X.shape[1])
+                blocks_train.append((X[fold.train] - mean) / std)
+                blocks_test.append((X[fold.test] - mean) / std)
+            params = dict(early["classifier"])
+            model = create_classifier(params.pop("name"), **params)
+            _fit(model, np.hstack(blocks_train), y_train, train_groups, None)
+            pred = model.predict(np.hstack(blocks_test))
+            info = {"features": list(early["features"]), **dict(getattr(model, "best_params_", {}) or {})}
+        fused[method] = {"pred": np.asarray(pred).astype(str), "info": info,
+                         "seconds": time.perf_counter() - started}
+    return {"k": k, "members": members, "fused": fused, "y_test": y_test}
+
+
+_METHOD_TEXT = {
+    "net_svm": ("fusion network", "SVM members"),
+    "net_all": ("fusion network", "SVM + PLS members"),
+    "mean_proba": ("mean of member probabilities", "all members"),
+    "stacking": ("logistic-regression stacking", "all members"),
+    "early": ("early fusion (concatenated features, one classifier)", ""),
+}
+
+
+def fusion_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown table: one line per member, then one per fusion method (accuracy, UAR, lambda)."""
+    lines = ["| method | members | lambda (median) | accuracy | UAR | fold accuracy (mean ± sd) |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lam = r.get("lambda_median")
+        spread = f"{r['fold_accuracy_mean']:.3f} ± {r['fold_accuracy_std']:.3f}" if r.get("n_folds", 1) > 1 else "-"
+        lines.append(f"| {r['method']} | {r['members']} | {'-' if lam is None else f'{lam:g}'} | "
+                     f"{r['accuracy']:.3f} | {r['uar']:.3f} | {spread} |")
+    return "\n".join(lines)
+
+
+def _read_config(raw: Mapping[str, Any], data: str | Path | None) -> tuple[ExperimentConfig, dict[str, Any], Any]:
+    raw = copy.deepcopy(dict(raw))
+    path = raw.pop("_path", None)
+    raw.pop("kind", None)
+    fusion_raw = raw.pop("fusion", None)
+    if data is None and path is not None and isinstance(raw.get("data"), Mapping | str):
+        spec = {"source": raw["data"]} if isinstance(raw["data"], str) else dict(raw["data"])
+        if "source" in spec:
+            spec["source"] = str(resolve_source(spec["source"], Path(path).parent, "data.source"))
+        raw["data"] = spec
+    cfg = load_config(raw, data=data)
+    if path is not None:
+        cfg.path = Path(path)
+    return cfg, fusion_raw, path
+
+
+def run_fusion_experiment(
+    config: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    n_jobs: int | None = None,
+    cache: Any = None,
+) -> ExperimentResult:
+    """Run a ``kind: fusion`` experiment (see the module docstring) and write its run folder."""
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    from affectlab.classify.registry import create_classifier
+    from affectlab.features.cache import images_fingerprint
+    from affectlab.features.registry import create_feature
+    from affectlab.viz.confusion import save_confusion_matrix
+
+    started = time.perf_counter()
+    cfg, fusion_raw, _ = _read_config(config, data)
+    spec = _fusion_spec(fusion_raw, [f.label for f in cfg.features], [c.label for c in cfg.classifiers])
+    runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+    ds = _load(cfg, None)
+    protocol = make_protocol(cfg.protocol)
+    folds = protocol.folds(ds)
+    used = np.unique(np.concatenate([np.concatenate([f.train, f.test, f.validation]) for f in folds]))
+    if used.size < len(ds):
+        ds = ds.subset(used)
+        folds = protocol.folds(ds)
+    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
+    y = ds.labels.astype(str)
+    groups = ds.groups
+    known_groups = groups if all(g is not None for g in groups) else None
+    per_subject = cfg.normalisation == "per_subject"
+    if per_subject and known_groups is None:
+        raise ProtocolError("normalisation per_subject needs a subject id for every sample")
+    present = set(y.tolist())
+    labels = [c for c in ds.classes if c in present] + sorted(present - set(ds.classes))
+    feature_cache = _open_cache(cache)
+    jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
+
+    resolved = cfg.to_dict()
+    resolved = {"kind": "fusion", **resolved, "fusion": spec}
+    resolved["run"] = {**_versions(), "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                       "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
+                       "protocol": protocol.describe(), "n_folds": len(folds), "n_jobs": jobs}
+    runs.write_config(out, resolved)
+
+    images = load_gray_images(ds, cfg.image_size, progress=progress)
+    images_hash = images_fingerprint(images) if feature_cache is not None else None
+    with _worker_deaths_explained():
+        matrices, _ = _stateless_features(cfg, images, cache=feature_cache, images_hash=images_hash,
+                                          n_jobs=jobs, progress=progress)
+    if per_subject:
+        matrices = {k: standardise_per_group(X, groups) for k, X in matrices.items()}
+    features = [(f.label, f.name, create_feature(f.name, **f.params)) for f in cfg.features]
+    classifiers = [(c.label, create_classifier(c.name, **c.params)) for c in cfg.classifiers]
+    cache_dir = None if feature_cache is None else str(feature_cache.directory)
+    tasks = [delayed(_fusion_fold)(k, fold, features, matrices, classifiers, images, y, known_groups, labels, spec,
+                                   per_subject, cache_dir, images_hash) for k, fold in enumerate(folds)]
+    outcomes: dict[int, dict[str, Any]] = {}
+    bar = tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress, leave=False)
+    with _worker_deaths_explained():
+        try:
+            generator = (Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks) if jobs > 1
+                         else (f(*a, **kw) for f, a, kw in tasks))
+            for outcome in generator:
+                outcomes[outcome["k"]] = outcome
+                bar.update(1)
+        finally:
+            bar.close()
+
+    rows: list[dict[str, Any]] = []
+    ordered = [outcomes[k] for k in range(len(folds))]
+
+    def row(method: str, members_text: str, preds: list[np.ndarray], extra: dict[str, Any]) -> dict[str, Any]:
+        true = np.concatenate([o["y_test"] for o in ordered])
+        pred = np.concatenate(preds)
+        metrics = classification_metrics(true, pred, labels)
+        fold_acc = np.array([np.mean(p == o["y_test"]) for p, o in zip(preds, ordered)])
+        return {"method": method, "members": members_text, "accuracy": metrics["accuracy"], "uar": metrics["uar"],
+                "macro_f1": metrics["macro_f1"], "n_test": metrics["n"], "n_folds": len(folds),
+                "fold_accuracy_mean": float(fold_acc.mean()), "fold_accuracy_std": float(fold_acc.std()),
+                "per_class_recall": metrics["per_class_recall"], "confusion": metrics["confusion"],
+                "labels": labels, **extra}
+
+    n_members = len(ordered[0]["members"])
+    for j in range(n_members):
+        first = ordered[0]["members"][j]
+        chosen = [o["members"][j]["best_params"] for o in ordered]
+        rows.append(row("member", f"{first['feature']} / {first['classifier']}",
+                        [o["members"][j]["pred"] for o in ordered],
+                        {"feature": first["feature"], "classifier": first["classifier"], "chosen_per_fold": chosen}))
+    for method in spec["methods"]:
+        name, members_text = _METHOD_TEXT[method]
+        infos = [o["fused"][method]["info"] for o in ordered]
+        extra: dict[str, Any] = {"fusion": method, "per_fold": infos}
+        if method.startswith("net_"):
+            lams = sorted(i["lam"] for i in infos)
+            extra["lambda_median"] = lams[(len(lams) - 1) // 2]
+            members_text = f"{members_text} ({len(infos[0]['members'])})"
+        if method == "early":
+            members_text = " + ".join(spec["early"]["features"])
+        rows.append(row(name, members_text, [o["fused"][method]["pred"] for o in ordered], extra))
+        png = f"confusion_fusion_{method}.png"
+        save_confusion_matrix(np.asarray(rows[-1]["confusion"]), labels, out / png, title=f"{name} ({method})")
+        rows[-1]["confusion_png"] = png
+
+    table = fusion_table(rows)
+    member_rows = [r for r in rows if r["method"] == "member"]
+    best_member = max(member_rows, key=lambda r: r["accuracy"])
+    elapsed = time.perf_counter() - started
+    summary = ds.summary()
+    runs.write_metrics(out, {"name": cfg.name, "kind": "fusion", "labels": labels,
+                             "protocol": {**cfg.protocol, "description": protocol.describe(), "n_folds": len(folds)},
+                             "normalisation": cfg.normalisation, "fusion": spec, "rows": rows,
+                             "best_member": {"members": best_member["members"], "accuracy": best_member["accuracy"]},
+                             "seconds": round(elapsed, 3)})
+    text = (f"# {cfg.name}\n\n{cfg.description or ''}\n\n"
+            f"- data: `{cfg.source}` ({len(ds)} samples, {summary['subjects']} subjects)\n"
+            f"- protocol: {protocol.describe()}; {len(folds)} fold(s); predictions pooled over test folds\n"
+            f"- normalisation: {cfg.normalisation}\n"
+            f"- fusion methods are fitted on out-of-fold decision values of each training part "
+            f"({spec['oof_splits']} inner folds split by subject where known; members refitted with the "
+            f"hyper-parameters chosen on that training part); lambda chosen by inner CV on them\n"
+            f"- best single member: {best_member['members']} ({best_member['accuracy']:.3f})\n\n"
+            f"{table}\n\nConfusion matrices: " + ", ".join(f"`{r['confusion_png']}`" for r in rows if "confusion_png" in r)
+            + f"\n\n{elapsed:.0f} s, affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}\n")
+    (out / "report.md").write_text(text, encoding="utf-8")
+    (out / "table.md").write_text(table + "\n", encoding="utf-8")
+    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=elapsed,
+                            markdown=table)
