@@ -1,0 +1,505 @@
+"""The video analyser: frames -> tracked, aligned faces -> expression probabilities per frame.
+
+Pipeline per kept frame: decode (in a background thread, overlapping the rest) -> face
+detection and tracking (:class:`~affectlab.video.tracker.FaceTracker`) -> alignment with the
+track's base-face eyes and crop -> the expression model, batched over the faces of several
+frames. The result holds one :class:`TrackResult` per person with its per-frame probabilities,
+each track's pooled label and a video-level label (pooling over every face-frame).
+
+Examples
+--------
+>>> import tempfile, cv2, numpy as np
+>>> from pathlib import Path
+>>> from affectlab.data import sample_photo
+>>> path = Path(tempfile.mkdtemp()) / "face.avi"
+>>> face = cv2.cvtColor(cv2.resize(sample_photo(), (200, 200)), cv2.COLOR_RGB2BGR)
+>>> writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, (320, 240))
+>>> for i in range(5):
+...     canvas = np.zeros((240, 320, 3), np.uint8); canvas[20:220, 40 + 4 * i:240 + 4 * i] = face
+...     writer.write(canvas)
+>>> writer.release()
+>>> result = VideoAnalyzer().analyze(path)
+>>> result.status, [t.id for t in result.tracks], len(result.tracks[0].frames)
+('ok', [1], 5)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
+from affectlab.data.media import to_gray
+from affectlab.errors import ConfigError, MediaReadError
+from affectlab.face import FaceBox, align_face
+from affectlab.video.reader import Frame, VideoInfo, VideoReader, prefetch
+from affectlab.video.tracker import FaceTracker, TrackedFace
+
+__all__ = ["POOLINGS", "FaceFrame", "TrackResult", "VideoAnalyzer", "VideoResult", "compute_threads"]
+
+#: Ways of pooling per-frame probabilities into one label.
+POOLINGS = ("mean", "max")
+
+STAGES = ("decode", "detect", "align", "classify", "annotate")
+
+
+@contextlib.contextmanager
+def compute_threads(n: int | None) -> Iterator[None]:
+    """Run with ``n`` torch and OpenCV threads, restoring the previous settings afterwards.
+
+    On a busy 2-core machine one thread per library is several times faster than two: the
+    work units (a 48x48 crop, a Haar scan) are too small to split, and idle threads spin.
+    ``None`` leaves the libraries' settings alone.
+    """
+    if n is None:
+        yield
+        return
+    import torch
+
+    old_torch, old_cv = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(int(n))
+    cv2.setNumThreads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old_torch)
+        cv2.setNumThreads(old_cv)
+
+
+def pool_probabilities(probabilities: np.ndarray, method: str = "mean") -> np.ndarray:
+    """Pool ``(n_frames, n_classes)`` probabilities into one distribution (sums to 1).
+
+    ``"mean"`` averages the frames; ``"max"`` takes each class's largest value, renormalised.
+
+    >>> pool_probabilities(np.array([[0.8, 0.2], [0.4, 0.6]])).tolist()
+    [0.6000000000000001, 0.4]
+    """
+    from affectlab.features.temporal import pool_frames
+
+    if method not in POOLINGS:
+        raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {method!r}")
+    pooled = pool_frames(np.asarray(probabilities, dtype=np.float64), method=method)
+    total = pooled.sum()
+    return pooled / total if total > 0 else pooled
+
+
+@dataclass
+class FaceFrame:
+    """One face of one track in one frame."""
+
+    frame: int
+    time: float
+    box: FaceBox
+    probabilities: np.ndarray
+    aligned: bool = False
+
+
+@dataclass
+class TrackResult:
+    """Everything about one tracked person.
+
+    Attributes
+    ----------
+    id
+        Track id (1, 2, ... in order of appearance; never reused in a video).
+    class_names
+        Column order of the probabilities.
+    frames
+        The track's faces, in frame order.
+    crops
+        ``(n_frames, size, size)`` aligned gray crops when ``crop_size`` was asked for, else None.
+    """
+
+    id: int
+    class_names: list[str]
+    frames: list[FaceFrame] = field(default_factory=list)
+    crops: np.ndarray | None = field(default=None, repr=False)
+    pooling: str = "mean"
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        """``(n_frames, n_classes)`` per-frame probabilities."""
+        return np.stack([f.probabilities for f in self.frames]) if self.frames else np.zeros((0, len(self.class_names)))
+
+    @property
+    def times(self) -> np.ndarray:
+        """Time in seconds of each of the track's frames."""
+        return np.array([f.time for f in self.frames], dtype=np.float64)
+
+    @property
+    def pooled(self) -> np.ndarray:
+        """The track's probabilities pooled over its frames."""
+        return pool_probabilities(self.probabilities, self.pooling)
+
+    @property
+    def label(self) -> str:
+        """The track's label from the pooled probabilities."""
+        return self.class_names[int(np.argmax(self.pooled))]
+
+    def to_dict(self, *, frames: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "n_frames": len(self.frames),
+            "first_time": round(self.frames[0].time, 3) if self.frames else None,
+            "last_time": round(self.frames[-1].time, 3) if self.frames else None,
+            "label": self.label,
+            "probabilities": {c: round(float(p), 4) for c, p in zip(self.class_names, self.pooled)},
+        }
+        if frames:
+            out["frames"] = [
+                {"frame": f.frame, "time": round(f.time, 3), "box": f.box.as_list(),
+                 "label": self.class_names[int(np.argmax(f.probabilities))],
+                 "probabilities": {c: round(float(p), 4) for c, p in zip(self.class_names, f.probabilities)}}
+                for f in self.frames
+            ]
+        return out
+
+
+@dataclass
+class VideoResult:
+    """The analysis of one video.
+
+    ``status`` is ``"ok"`` or ``"no_face"``; ``timing`` gives seconds per stage and the frame
+    rate of the whole run; ``problems`` lists non-fatal issues (skipped frame files, a
+    truncated stream).
+    """
+
+    source: str
+    info: VideoInfo
+    class_names: list[str]
+    tracks: list[TrackResult]
+    frame_indices: list[int]
+    frame_times: list[float]
+    model: str
+    pooling: str = "mean"
+    sampling: dict[str, Any] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "ok" if any(t.frames for t in self.tracks) else "no_face"
+
+    @property
+    def probabilities(self) -> np.ndarray | None:
+        """Video-level probabilities: every face-frame of every track pooled together."""
+        stacks = [t.probabilities for t in self.tracks if t.frames]
+        if not stacks:
+            return None
+        return pool_probabilities(np.concatenate(stacks), self.pooling)
+
+    @property
+    def label(self) -> str | None:
+        """Video-level label (``None`` when no face was found)."""
+        p = self.probabilities
+        return None if p is None else self.class_names[int(np.argmax(p))]
+
+    def to_dict(self, *, frames: bool = True) -> dict[str, Any]:
+        """The JSON object printed by ``affectlab analyze VIDEO``."""
+        p = self.probabilities
+        return {
+            "source": self.source,
+            "status": self.status,
+            "media": "video",
+            "video": self.info.to_dict(),
+            "sampling": {**self.sampling, "frames_analyzed": len(self.frame_indices)},
+            "model": self.model,
+            "pooling": self.pooling,
+            "label": self.label,
+            "probabilities": None if p is None else {c: round(float(v), 4) for c, v in zip(self.class_names, p)},
+            "tracks": [t.to_dict(frames=frames) for t in self.tracks],
+            "timing": self.timing,
+            **({"problems": list(self.problems)} if self.problems else {}),
+        }
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        """One flat record per (frame, face), frames in order: what :meth:`write_csv` writes."""
+        faces = sorted(((f.frame, t.id, t, f) for t in self.tracks for f in t.frames), key=lambda r: (r[0], r[1]))
+        for _, tid, _, f in faces:
+            x, y, w, h = f.box.as_list()
+            row: dict[str, Any] = {"frame": f.frame, "time": round(f.time, 4), "track": tid, "x": x, "y": y, "w": w,
+                                   "h": h, "label": self.class_names[int(np.argmax(f.probabilities))]}
+            row.update({c: round(float(v), 5) for c, v in zip(self.class_names, f.probabilities)})
+            yield row
+
+    def write_csv(self, path: str | Path) -> Path:
+        """Per-frame CSV: ``frame,time,track,x,y,w,h,label,<one column per class>``."""
+        path = Path(path)
+        if path.parent and not path.parent.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+        columns = ["frame", "time", "track", "x", "y", "w", "h", "label", *self.class_names]
+        try:
+            with open(path, "w", encoding="utf-8", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(self.rows())
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot write the CSV ({exc.strerror or exc})") from None
+        return path
+
+    def save_timeline(self, path: str | Path, *, title: str | None = None) -> Path:
+        """Write the per-track probability timeline PNG (:func:`affectlab.viz.timeline.save_timeline`)."""
+        from affectlab.viz.timeline import save_timeline
+
+        series = [(t.id, t.times, t.probabilities) for t in self.tracks if t.frames]
+        return save_timeline(series, self.class_names, path, duration=self.info.duration,
+                             title=title or Path(self.source).name)
+
+
+def _video_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+    codecs = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+    suffix = path.suffix.lower()
+    if suffix not in codecs:
+        raise ConfigError(f"--annotate {path}: use a .mp4, .avi, .mov or .mkv file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codecs[suffix]), float(fps), size)
+    if not writer.isOpened():
+        raise ConfigError(f"--annotate {path}: OpenCV cannot write this video (codec {codecs[suffix]})")
+    return writer
+
+
+class VideoAnalyzer:
+    """Track faces through a video and classify their expression in every kept frame.
+
+    Parameters
+    ----------
+    analyzer
+        An :class:`~affectlab.analysis.ExpressionAnalyzer` (its model, detector, crop size and
+        colour are used), or a model name to build one with ``weights`` and ``device``.
+    scan_every
+        Whole-frame face detection every N kept frames; in between, every tracked face is
+        re-detected in a window around its last box (a loss triggers a whole-frame scan).
+        ``1`` scans every frame.
+    iou_threshold, max_missed, roi_margin
+        Tracking (:class:`~affectlab.video.tracker.FaceTracker`).
+    max_faces
+        Keep at most this many faces per frame (largest first).
+    min_track_frames
+        Tracks seen in fewer kept frames are dropped as spurious detections (capped at the
+        number of kept frames, so a one-frame input keeps its faces).
+    pooling
+        ``"mean"`` or ``"max"``: how each track's and the video's probabilities are pooled.
+    batch_size
+        Faces classified per model call (collected over consecutive frames).
+    threads
+        torch / OpenCV threads during the analysis (:func:`compute_threads`); decoding runs in
+        one more background thread. ``None`` keeps the libraries' settings.
+    prefetch_frames
+        Frames decoded ahead in the background (0: decode in the main thread).
+    """
+
+    def __init__(
+        self,
+        analyzer: ExpressionAnalyzer | str = DEFAULT_MODEL,
+        *,
+        weights: str | Path | None = None,
+        device: str = "auto",
+        scan_every: int = 10,
+        iou_threshold: float = 0.3,
+        max_missed: int = 10,
+        roi_margin: float = 0.5,
+        max_faces: int | None = None,
+        min_track_frames: int = 3,
+        pooling: str = "mean",
+        batch_size: int = 64,
+        threads: int | None = 1,
+        prefetch_frames: int = 8,
+    ) -> None:
+        if isinstance(analyzer, str):
+            analyzer = ExpressionAnalyzer(analyzer, weights=weights, device=device, max_faces=max_faces)
+        self.analyzer = analyzer
+        if pooling not in POOLINGS:
+            raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.tracking = {"scan_every": scan_every, "iou_threshold": iou_threshold, "max_missed": max_missed,
+                         "roi_margin": roi_margin, "max_faces": max_faces}
+        FaceTracker(self.analyzer.preprocess.detector, **self.tracking)  # validates the settings now
+        if isinstance(min_track_frames, bool) or not isinstance(min_track_frames, int) or min_track_frames < 1:
+            raise ConfigError(f"min_track_frames must be a positive integer, got {min_track_frames!r}")
+        self.min_track_frames = min_track_frames
+        self.pooling = pooling
+        self.batch_size = batch_size
+        self.threads = threads
+        self.prefetch_frames = int(prefetch_frames)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.analyzer.class_names)
+
+    def analyze(
+        self,
+        source: str | Path,
+        *,
+        every: int = 1,
+        fps: float | None = None,
+        max_frames: int | None = None,
+        annotate: str | Path | None = None,
+        crop_size: int | None = None,
+        progress: bool = False,
+    ) -> VideoResult:
+        """Analyse a video file or a folder of frames.
+
+        Parameters
+        ----------
+        source
+            Video file or frame folder (:class:`~affectlab.video.reader.VideoReader`).
+        every, fps, max_frames
+            Frame sampling (every N-th frame, or a target frame rate) and a cap on kept frames.
+        annotate
+            Also write the kept frames with boxes, track ids and labels to this video file.
+        crop_size
+            Also keep each track's aligned gray crops of this size (e.g. 128, for temporal
+            descriptors) in :attr:`TrackResult.crops`.
+        progress
+            A progress bar on stderr.
+
+        Raises
+        ------
+        MediaReadError
+            Missing, empty or corrupt video (named).
+        """
+        reader = VideoReader(source, every=every, fps=fps, max_frames=max_frames)
+        with compute_threads(self.threads):
+            return self._run(reader, annotate=None if annotate is None else Path(annotate), crop_size=crop_size,
+                             progress=progress)
+
+    def _run(self, reader: VideoReader, *, annotate: Path | None, crop_size: int | None,
+             progress: bool) -> VideoResult:
+        from tqdm.auto import tqdm
+
+        pre = self.analyzer.preprocess
+        tracker = FaceTracker(pre.detector, **self.tracking)
+        names = self.class_names
+        stage = dict.fromkeys(STAGES, 0.0)
+        decode_seconds = [0.0]
+
+        def decoded() -> Iterator[Frame]:
+            frames = iter(reader)
+            while True:
+                started = time.perf_counter()
+                try:
+                    frame = next(frames)
+                except StopIteration:
+                    return
+                finally:
+                    decode_seconds[0] += time.perf_counter() - started
+                yield frame
+
+        tracks: dict[int, TrackResult] = {}
+        crops_by_track: dict[int, list[np.ndarray]] = {}
+        indices: list[int] = []
+        times: list[float] = []
+        # frames waiting for their faces to be classified (the image only when annotating)
+        pending: list[tuple[int, float, np.ndarray | None, list[TrackedFace], list[bool]]] = []
+        pending_crops: list[np.ndarray] = []
+        step = reader.every if reader.fps is None else 1
+        out_fps = (reader.info.fps / step) if reader.fps is None else min(reader.fps, reader.info.fps)
+        writer = None
+        if annotate is not None:
+            writer = _video_writer(annotate, out_fps, (reader.info.width, reader.info.height))
+
+        def flush() -> None:
+            if not pending:
+                return
+            started = time.perf_counter()
+            probs = self.analyzer.classify_crops(np.stack(pending_crops)) if pending_crops else np.zeros((0, len(names)))
+            stage["classify"] += time.perf_counter() - started
+            k = 0
+            for index, when, image, faces, aligned in pending:
+                labels, scores = [], []
+                for face, was_aligned in zip(faces, aligned):
+                    p = probs[k].astype(np.float64)
+                    k += 1
+                    track = tracks.setdefault(face.track_id, TrackResult(face.track_id, names, pooling=self.pooling))
+                    track.frames.append(FaceFrame(index, when, face.box, p, was_aligned))
+                    labels.append(names[int(np.argmax(p))])
+                    scores.append(float(np.max(p)))
+                if writer is not None and image is not None:
+                    started = time.perf_counter()
+                    writer.write(cv2.cvtColor(_annotate(image, faces, labels, scores), cv2.COLOR_RGB2BGR))
+                    stage["annotate"] += time.perf_counter() - started
+            pending.clear()
+            pending_crops.clear()
+
+        color = pre.color
+        gray_model = self.analyzer.model.config.channels == 1
+        wall_started = time.perf_counter()
+        bar = tqdm(total=reader.expected_frames, unit="frame", desc=Path(reader.source).name, disable=not progress,
+                   leave=False)
+        try:
+            for frame in prefetch(decoded(), self.prefetch_frames):
+                indices.append(frame.index)
+                times.append(frame.time)
+                started = time.perf_counter()
+                gray = to_gray(frame.image)
+                faces = tracker.step(gray)
+                stage["detect"] += time.perf_counter() - started
+                started = time.perf_counter()
+                source_image = gray if (gray_model or color == "gray") else frame.image
+                aligned = []
+                for face in faces:
+                    crop = align_face(source_image, face.box, face.eyes, size=pre.size, margin=pre.margin,
+                                      color="gray" if gray_model else color)
+                    pending_crops.append(crop.image)
+                    aligned.append(crop.aligned)
+                    if crop_size is not None:
+                        big = align_face(gray, face.box, face.eyes, size=int(crop_size), margin=pre.margin,
+                                         color="gray")
+                        crops_by_track.setdefault(face.track_id, []).append(big.image)
+                pending.append((frame.index, frame.time, frame.image if writer is not None else None, faces, aligned))
+                stage["align"] += time.perf_counter() - started
+                if len(pending_crops) >= self.batch_size or len(pending) >= self.batch_size:
+                    flush()
+                bar.update(1)
+            flush()
+        finally:
+            bar.close()
+            if writer is not None:
+                writer.release()
+        wall = time.perf_counter() - wall_started
+        stage["decode"] = decode_seconds[0]
+        n = len(indices)
+        if n == 0:
+            raise MediaReadError(f"{reader.source}: no frame could be decoded (empty or corrupt video)")
+        for tid, crops in crops_by_track.items():
+            tracks[tid].crops = np.stack(crops)
+        shortest = min(self.min_track_frames, n)
+        kept = [tracks[k] for k in sorted(tracks) if len(tracks[k].frames) >= shortest]
+        timing = {
+            "seconds": round(wall, 3),
+            "frames_per_second": round(n / wall, 2) if wall > 0 else None,
+            "ms_per_frame": {k: round(1000.0 * v / n, 3) for k, v in stage.items()},
+            "full_scans": tracker.n_scans,
+            "window_redetections": tracker.n_roi,
+            "tracks_dropped": len(tracks) - len(kept),
+            "threads": self.threads,
+            "note": "decode runs in a background thread, overlapping the other stages",
+        }
+        sampling = {"every": reader.every, "fps": reader.fps, "max_frames": reader.max_frames,
+                    "scan_every": self.tracking["scan_every"]}
+        return VideoResult(
+            source=str(reader.source), info=reader.info, class_names=names,
+            tracks=kept, frame_indices=indices, frame_times=times,
+            model=self.analyzer.model.config.name, pooling=self.pooling, sampling=sampling, timing=timing,
+            problems=list(reader.problems),
+        )
+
+
+def _annotate(image: np.ndarray, faces: list[TrackedFace], labels: list[str], scores: list[float]) -> np.ndarray:
+    from affectlab.viz.overlay import draw_faces
+
+    canvas = draw_faces(image, [f.box.as_list() for f in faces], labels, scores)
+    for face in faces:
+        x, y, _, h = face.box.as_list()
+        cv2.putText(canvas, f"#{face.track_id}", (x + 2, y + h - 6), cv2.FONT_HERSHEY_SIMPLEX,
+                    max(0.4, h / 150), (255, 255, 255), 1, cv2.LINE_AA)
+    return canvas

@@ -1,0 +1,342 @@
+"""``kind: sequences`` experiments: temporal descriptors of image sequences, subject-independent.
+
+The runner groups a frame-per-file dataset into sequences (:mod:`affectlab.video.sequences`),
+describes every sequence with each sequence feature (:mod:`affectlab.features.temporal`:
+``lbp_top``, ``lpq_top``, ``sift_top``, ``sift_lbp``, ``pooled`` per-frame features), fits every
+classifier on each fold's training sequences and reports sequence-level accuracy, UAR and
+macro-F1 over the pooled test folds, in a run folder like the ``features`` kind's.
+
+Config (see ``configs/ckplus48-sequences.yaml``)::
+
+    kind: sequences
+    name: ckplus48-sequences
+    data: {source: ../../shared/datasets/ckplus48}
+    images: {size: 48}
+    sequences: {pattern: '^(S\\d+_\\d+)_(\\d+)$', frames: 3}
+    protocol: {kind: group_kfold, n_splits: 10}
+    features: [{name: lbp_top, levels: 3}, {name: pooled, feature: hog, pooling: mean}]
+    classifiers: [{name: linear_svm, C_grid: auto}]
+
+Features that learn (codebooks) are fitted on each fold's training sequences only; the
+classifiers choose their hyper-parameters by inner cross-validation on the training part,
+split by subject.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from affectlab.errors import ConfigError, ProtocolError
+from affectlab.evaluate import runs
+from affectlab.evaluate.experiment import ExperimentResult, summarise_chosen
+from affectlab.evaluate.metrics import classification_metrics
+from affectlab.evaluate.protocols import Fold, make_protocol
+
+__all__ = ["SEQUENCE_CONFIG_KEYS", "run_sequence_experiment"]
+
+SEQUENCE_CONFIG_KEYS = ("kind", "name", "description", "data", "images", "sequences", "protocol", "features",
+                        "classifiers", "run", "_path")
+
+
+def _components(value: Any, key: str, create: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """``[(name, label, params)]`` from a list of names or ``{name: ..., label: ..., param: value}``."""
+    if isinstance(value, str | Mapping):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key} must be a non-empty list of names or {{name: ..., param: value}} mappings")
+    out, used = [], set()
+    for i, item in enumerate(value):
+        where = f"{key}[{i}]"
+        entry = {"name": item} if isinstance(item, str) else dict(item) if isinstance(item, Mapping) else None
+        if entry is None:
+            raise ConfigError(f"{where}: expected a name or a mapping, got {item!r}")
+        name = entry.pop("name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: missing 'name'")
+        label = entry.pop("label", None)
+        try:
+            create(name, **entry)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if label is None:
+            label = name
+            if name == "pooled":
+                label = f"{entry.get('feature', 'hog')}_{entry.get('pooling', 'mean')}pool"
+        label = re.sub(r"\s+", "_", str(label))
+        if label in used:
+            raise ConfigError(f"{key}: two entries are labelled {label!r}; give each a distinct 'label'")
+        used.add(label)
+        out.append((name, label, entry))
+    return out
+
+
+def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
+    from affectlab.classify.registry import create_classifier
+    from affectlab.evaluate.config import resolve_source
+    from affectlab.features.temporal import create_sequence_feature
+
+    unknown = [k for k in raw if k not in SEQUENCE_CONFIG_KEYS]
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in the sequences config "
+                          f"(known: {', '.join(SEQUENCE_CONFIG_KEYS[:-2])})")
+    path = raw.get("_path")
+    path = Path(path) if path is not None else None
+    spec = raw.get("data")
+    if spec is None and data is None:
+        raise ConfigError("missing key 'data' (e.g. data: {source: path/to/ckplus48})")
+    spec = {"source": spec} if isinstance(spec, str) else dict(spec or {})
+    if data is not None:
+        spec["source"] = str(data)
+    if "source" not in spec:
+        raise ConfigError("missing key 'data.source' (the dataset folder)")
+    base = None if (data is not None or path is None) else path.parent
+    spec["source"] = str(resolve_source(spec["source"], base, "data.source"))
+    images = raw.get("images") or {}
+    if not isinstance(images, Mapping) or set(images) - {"size"}:
+        raise ConfigError("images must be a mapping with only 'size'")
+    size = images.get("size", 48)
+    if size is not None and not (isinstance(size, int) and size > 0 or
+                                 isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+        raise ConfigError(f"images.size must be a positive integer or [height, width], got {size!r}")
+    seq = raw.get("sequences") or {}
+    if not isinstance(seq, Mapping) or set(seq) - {"pattern", "frames"}:
+        raise ConfigError("sequences must be a mapping with 'pattern' and/or 'frames'")
+    for key in ("features", "classifiers"):
+        if key not in raw:
+            raise ConfigError(f"missing key {key!r}")
+    protocol = make_protocol(dict(raw.get("protocol") or {"kind": "group_kfold", "n_splits": 10}))
+    name = raw.get("name") or (path.stem if path is not None else "sequences")
+    return {
+        "name": str(name), "description": raw.get("description"), "data": spec, "size": size,
+        "sequences": {"pattern": seq.get("pattern", r"^(S\d+_\d+)_(\d+)$"), "frames": seq.get("frames")},
+        "protocol": protocol, "path": path,
+        "features": _components(raw["features"], "features", create_sequence_feature),
+        "classifiers": _components(raw["classifiers"], "classifiers", create_classifier),
+    }
+
+
+def _fit(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
+    from sklearn.utils.validation import has_fit_parameter
+
+    if has_fit_parameter(estimator, "groups"):
+        estimator.fit(X, y, groups=groups)
+    else:
+        estimator.fit(X, y)
+
+
+def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: np.ndarray | None,
+               volumes: np.ndarray, y: np.ndarray, groups: np.ndarray,
+               classifiers: list[tuple[str, str, dict[str, Any]]], labels: list[str]) -> dict[str, Any]:
+    """One fold of one feature: (fit the feature,) fit each classifier, predict the test sequences."""
+    from affectlab.classify.registry import create_classifier
+    from affectlab.evaluate.experiment import _decisions
+    from affectlab.features.temporal import create_sequence_feature
+
+    started = time.perf_counter()
+    if X is None:
+        name, _, params = feature
+        extractor = create_sequence_feature(name, **params).fit(volumes[fold.train], y[fold.train])
+        X = np.asarray(extractor.transform(volumes), dtype=np.float32)
+    feature_seconds = time.perf_counter() - started
+    results = []
+    for clf_name, clf_label, clf_params in classifiers:
+        started = time.perf_counter()
+        estimator = create_classifier(clf_name, **clf_params)
+        _fit(estimator, X[fold.train], y[fold.train], groups[fold.train])
+        test = X[fold.test]
+        results.append({
+            "classifier": clf_label,
+            "pred": np.asarray(estimator.predict(test)).astype(str),
+            "decision": _decisions(estimator, test, labels),
+            "best_params": dict(getattr(estimator, "best_params_", {}) or {}),
+            "inner_cv": getattr(estimator, "inner_cv_", None),
+            "seconds": time.perf_counter() - started,
+        })
+    return {"fold": k, "dim": int(X.shape[1]), "feature_seconds": feature_seconds, "results": results}
+
+
+def run_sequence_experiment(
+    config: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    n_jobs: int | None = None,
+    cache: Any = None,
+) -> ExperimentResult:
+    """Run a ``kind: sequences`` experiment (see the module docstring) and write its run folder.
+
+    ``cache`` is accepted for the common runner signature; sequence descriptors are not cached.
+
+    Raises
+    ------
+    ConfigError, ProtocolError, DataError, MediaReadError
+        Bad config key, leaking split, unreadable data; the message names it.
+    """
+    from joblib import Parallel, delayed, effective_n_jobs
+
+    from affectlab.evaluate.experiment import _versions
+    from affectlab.features.temporal import (
+        create_sequence_feature,
+        sequence_feature_is_stateless,
+    )
+    from affectlab.video.sequences import load_sequences
+    from affectlab.viz.confusion import save_confusion_matrix
+
+    run_started = time.perf_counter()
+    cfg = _settings(config, data)
+    runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+    size = cfg["size"]
+    seqs = load_sequences(cfg["data"]["source"], pattern=cfg["sequences"]["pattern"],
+                          size=tuple(size) if isinstance(size, list) else size,
+                          frames=cfg["sequences"]["frames"], progress=progress)
+    y = seqs.labels.astype(str)
+    groups = seqs.subjects.astype(str)
+    protocol = cfg["protocol"]
+    folds = list(protocol.split(y, groups))
+    for fold in folds:  # the protocol checks it too; a sequence experiment must never leak subjects
+        if set(groups[fold.train]) & set(groups[fold.test]):
+            raise ProtocolError(f"fold {fold.name}: a subject is in both train and test")
+    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
+    labels = [c for c in seqs.classes if c in set(y.tolist())]
+    jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
+    summary = seqs.summary()
+    resolved: dict[str, Any] = {
+        "kind": "sequences", "name": cfg["name"], **({"description": cfg["description"]} if cfg["description"] else {}),
+        "data": cfg["data"], "images": {"size": size}, "sequences": cfg["sequences"],
+        "protocol": protocol.to_dict(),
+        "features": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["features"]],
+        "classifiers": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["classifiers"]],
+    }
+    resolved["run"] = {
+        **_versions(),
+        "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "config_file": str(cfg["path"].resolve()) if cfg["path"] is not None else None,
+        "dataset": {"path": cfg["data"]["source"], **summary},
+        "protocol": protocol.describe(),
+        "n_folds": len(folds),
+        "folds": [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size)} for f in folds],
+        "n_jobs": jobs,
+    }
+    runs.write_config(out, resolved)
+
+    volumes = seqs.volumes
+    assert volumes is not None
+    feature_info: dict[str, dict[str, Any]] = {}
+    matrices: dict[str, np.ndarray] = {}
+    for name, label, params in cfg["features"]:
+        if sequence_feature_is_stateless(name, params):
+            started = time.perf_counter()
+            X = np.asarray(create_sequence_feature(name, **params).fit(volumes).transform(volumes), dtype=np.float32)
+            matrices[label] = X
+            feature_info[label] = {"stateless": True, "dim": int(X.shape[1]),
+                                   "seconds": round(time.perf_counter() - started, 3)}
+    tasks = [
+        delayed(_fold_task)(k, fold, feat, matrices.get(feat[1]), volumes, y, groups, cfg["classifiers"], labels)
+        for feat in cfg["features"] for k, fold in enumerate(folds)
+    ]
+    keys = [(feat[1], k) for feat in cfg["features"] for k in range(len(folds))]
+    outcomes: dict[tuple[str, int], dict[str, Any]] = {}
+    bar = tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress, leave=False)
+    try:
+        if jobs == 1:
+            for key, (function, args, kwargs) in zip(keys, tasks):
+                outcomes[key] = function(*args, **kwargs)
+                bar.update(1)
+        else:
+            for key, outcome in zip(keys, Parallel(n_jobs=jobs, return_as="generator")(tasks)):
+                outcomes[key] = outcome
+                bar.update(1)
+    finally:
+        bar.close()
+
+    rows: list[dict[str, Any]] = []
+    predictions: list[dict[str, Any]] = []
+    decisions: dict[tuple[str, str], np.ndarray] = {}
+    fold_of = np.full(len(y), -1, dtype=np.int32)
+    for k, fold in enumerate(folds):
+        fold_of[fold.test] = k
+    for name, label, params in cfg["features"]:
+        per_fold = [outcomes[label, k] for k in range(len(folds))]
+        if label not in feature_info:
+            feature_info[label] = {"stateless": False, "dim": per_fold[0]["dim"],
+                                   "seconds": round(sum(o["feature_seconds"] for o in per_fold), 3)}
+        for j, (clf_name, clf_label, clf_params) in enumerate(cfg["classifiers"]):
+            true_all, pred_all, fold_rows, selected, inner, seconds = [], [], [], [], None, 0.0
+            matrix = np.full((len(y), len(labels)), np.nan, dtype=np.float32)
+            for k, fold in enumerate(folds):
+                result = per_fold[k]["results"][j]
+                pred, true = result["pred"], y[fold.test]
+                if result["best_params"]:
+                    selected.append({"fold": fold.name, **result["best_params"]})
+                inner = inner or result["inner_cv"]
+                if result["decision"] is not None:
+                    matrix[fold.test] = result["decision"]
+                seconds += result["seconds"]
+                fold_rows.append({"fold": fold.name, "n_test": int(true.size), "accuracy": float(np.mean(pred == true)),
+                                  **result["best_params"]})
+                true_all.append(true)
+                pred_all.append(pred)
+                for idx, t, p in zip(fold.test, true, pred):
+                    predictions.append({"id": seqs.ids[int(idx)], "fold": fold.name, "feature": label,
+                                        "classifier": clf_label, "true": t, "pred": p, "subject": groups[int(idx)]})
+            decisions[label, clf_label] = matrix
+            metrics = classification_metrics(np.concatenate(true_all), np.concatenate(pred_all), labels)
+            fold_acc = np.array([r["accuracy"] for r in fold_rows])
+            png = runs.confusion_filename(label, clf_label)
+            save_confusion_matrix(np.asarray(metrics["confusion"]), labels, out / png, title=f"{label} / {clf_label}")
+            row: dict[str, Any] = {
+                "feature": label, "classifier": clf_label, "accuracy": metrics["accuracy"], "uar": metrics["uar"],
+                "macro_f1": metrics["macro_f1"], "n_test": metrics["n"], "n_folds": len(folds),
+                "level": "sequence",
+                "fold_accuracy_mean": float(fold_acc.mean()), "fold_accuracy_std": float(fold_acc.std()),
+                "feature_dim": int(per_fold[0]["dim"]),
+                "params": {"feature": {"name": name, **params}, "classifier": {"name": clf_name, **clf_params}},
+                "per_class_recall": metrics["per_class_recall"], "labels": labels, "confusion": metrics["confusion"],
+                "confusion_png": png, "folds": fold_rows, "seconds": round(seconds, 3),
+            }
+            if selected:
+                row["selected_params"] = selected
+                row["chosen"] = summarise_chosen(selected)
+                row["inner_cv"] = inner
+            rows.append(row)
+
+    runs.write_predictions(out, predictions)
+    runs.write_decisions(out, ids=seqs.ids, true=y, classes=labels, folds=[f.name for f in folds],
+                         fold_of_sample=fold_of, decisions=decisions)
+    elapsed = time.perf_counter() - run_started
+    runs.write_metrics(out, {"name": cfg["name"], "kind": "sequences", "level": "sequence",
+                             "dataset": resolved["run"]["dataset"],
+                             "protocol": {**protocol.to_dict(), "description": protocol.describe(),
+                                          "n_folds": len(folds)},
+                             "normalisation": "global", "labels": labels, "rows": rows, "features": feature_info,
+                             "n_jobs": jobs, "seconds": round(elapsed, 3)})
+    counts = ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
+    sections = [
+        ("Data", (f"- source: `{cfg['data']['source']}`\n- {summary['sequences']} labelled sequences "
+                  f"({summary['frames']} frames, {summary['frames_per_sequence']} per sequence), "
+                  f"{summary['subjects']} subjects\n- classes: {counts}\n- frames: gray, {size}x{size} px"
+                  if isinstance(size, int) else "")),
+        ("Protocol", (f"{protocol.describe()}; {len(folds)} fold(s). Every metric is per sequence (one "
+                      "prediction per sequence), pooled over the test folds.")),
+        ("Normalisation", ("Each feature is standardised with statistics of the training part of each fold only "
+                           "(part of every classifier); no per-subject normalisation.")),
+        ("Hyper-parameters", ("Chosen on the training part of each fold only, by inner cross-validation split by "
+                              "subject; the values per fold are in metrics.json (`chosen`).")),
+        ("Features", "\n".join(
+            f"- {lab}: {info['dim']} dimensions, "
+            f"{'computed once for all sequences' if info['stateless'] else 'fitted on each training part'}, "
+            f"{info['seconds']:.1f} s" for lab, info in feature_info.items())),
+    ]
+    generated = f"affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}"
+    runs.write_report(out, title=f"{cfg['name']} ({generated})", sections=sections, rows=rows)
+    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=elapsed)

@@ -1,0 +1,93 @@
+"""Reading videos and frame folders: sampling, natural order, one clear error per bad source."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from affectlab.errors import ConfigError, MediaReadError
+from affectlab.video import VideoReader, prefetch
+from affectlab.video.reader import frame_files
+
+
+@pytest.fixture(scope="module")
+def levels_video(tmp_path_factory, make_video):
+    """10 frames at 25 fps whose gray level is 20 * index (MJPG keeps flat frames nearly exact)."""
+    frames = [np.full((24, 32, 3), 20 * i, np.uint8) for i in range(10)]
+    return make_video(tmp_path_factory.mktemp("v") / "levels.avi", frames, fps=25.0)
+
+
+def _levels(frames):
+    return [round(f.image.mean() / 20) for f in frames]
+
+
+def test_reads_every_frame_with_times_and_info(levels_video):
+    reader = VideoReader(levels_video)
+    assert (reader.info.kind, reader.info.fps, reader.info.width, reader.info.height) == ("video", 25.0, 32, 24)
+    frames = list(reader)
+    assert [f.index for f in frames] == list(range(10))
+    assert _levels(frames) == list(range(10))
+    assert frames[3].time == pytest.approx(0.12)
+    assert frames[0].image.shape == (24, 32, 3) and frames[0].image.dtype == np.uint8
+
+
+def test_sampling_every_n_target_fps_and_max_frames(levels_video):
+    assert [f.index for f in VideoReader(levels_video, every=3)] == [0, 3, 6, 9]
+    assert _levels(VideoReader(levels_video, every=3)) == [0, 3, 6, 9]
+    assert [f.index for f in VideoReader(levels_video, fps=10)] == [0, 3, 5, 8]
+    assert [f.index for f in VideoReader(levels_video, fps=100)] == list(range(10))
+    assert [f.index for f in VideoReader(levels_video, every=2, max_frames=2)] == [0, 2]
+    assert VideoReader(levels_video, every=3).expected_frames == 4
+    with pytest.raises(ConfigError, match="either every"):
+        VideoReader(levels_video, every=2, fps=5)
+    with pytest.raises(ConfigError, match="every"):
+        VideoReader(levels_video, every=0)
+
+
+def test_frame_folder_natural_order_and_bad_frame_skipped(tmp_path):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in (1, 2, 10):
+        cv2.imwrite(str(folder / f"f{i}.png"), np.full((8, 10, 3), 10 * i, np.uint8))
+    (folder / "f3.png").write_bytes(b"broken")
+    assert [p.name for p in frame_files(folder)] == ["f1.png", "f2.png", "f3.png", "f10.png"]
+    reader = VideoReader(folder, frames_fps=10)
+    frames = list(reader)
+    assert [f.index for f in frames] == [0, 1, 3]
+    assert [int(f.image.mean()) for f in frames] == [10, 20, 100]
+    assert frames[2].time == pytest.approx(0.3)
+    assert any("f3.png" in p for p in reader.problems)
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "file not found"),
+    (b"", "empty file"),
+    (b"this is not a video" * 50, "not a readable video|no frame could be decoded"),
+])
+def test_missing_empty_and_corrupt_videos_raise_one_clear_error(tmp_path, content, message):
+    path = tmp_path / "clip.mp4"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(MediaReadError, match=message) as info:
+        VideoReader(path)
+    assert "clip.mp4" in str(info.value)
+
+
+def test_empty_frame_folder_is_an_error(tmp_path):
+    with pytest.raises(MediaReadError, match="no image frames"):
+        VideoReader(tmp_path)
+
+
+def test_prefetch_keeps_order_and_reraises():
+    assert list(prefetch(iter(range(20)), size=3)) == list(range(20))
+
+    def failing():
+        yield 1
+        raise MediaReadError("boom.avi: broken")
+
+    got = []
+    with pytest.raises(MediaReadError, match="boom"):
+        for item in prefetch(failing(), size=2):
+            got.append(item)  # noqa: PERF402 - the loop must stop at the error
+    assert got == [1]
