@@ -48,8 +48,8 @@ __all__ = [
     "DEFAULT_LAMBDAS",
 ]
 
-#: lambda grid of :class:`FusionNetworkCV`: 10^-5 .. 10^1.
-DEFAULT_LAMBDAS: tuple[float, ...] = tuple(10.0 ** e for e in range(-5, 2))
+#: lambda grid of :class:`FusionNetworkCV`: 10^-5 .. 10^2.
+DEFAULT_LAMBDAS: tuple[float, ...] = tuple(10.0 ** e for e in range(-5, 3))
 
 
 def stack_decisions(members: Sequence[np.ndarray]) -> np.ndarray:

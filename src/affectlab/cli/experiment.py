@@ -70,5 +70,5 @@ def experiment_command(config: Path, out_dir: Path, data: Path | None, overwrite
     result = run_experiment(config, out_dir, data=data, progress=progress, overwrite=overwrite,
                             n_jobs=n_jobs, cache=cache)
     click.echo(result.table())
-    click.echo(f"run folder: {result.out_dir} (report.md, metrics.json, predictions.csv, decisions.npz);"
-               f" {result.seconds:.0f} s", err=True)
+    written = sorted(p.name for p in result.out_dir.iterdir() if p.suffix in {".md", ".json", ".csv", ".npz"})
+    click.echo(f"run folder: {result.out_dir} ({', '.join(written)}); {result.seconds:.0f} s", err=True)
