@@ -19,6 +19,8 @@ demo: install
 	$(BIN)/affectlab analyze
 
 test: install
+	# Chromium for the browser test (apt-get as root when missing); never fails, the test skips instead.
+	-sh scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -1,0 +1,31 @@
+"""Batch analysis of large collections (images, videos, recordings), resumable, on local processes or Dask.
+
+>>> from affectlab.batch import BatchOptions
+>>> BatchOptions().model
+'mini_xception'
+"""
+
+from affectlab.batch.items import BatchItem, discover_items
+from affectlab.batch.runner import (
+    BatchOptions,
+    BatchSummary,
+    process_chunk,
+    result_row,
+    run_batch,
+)
+from affectlab.batch.store import ResultStore, probability_column, result_schema
+
+__all__ = [
+    "BatchItem",
+    "BatchOptions",
+    "BatchSummary",
+    "ResultStore",
+    "discover_items",
+    "probability_column",
+    "process_chunk",
+    "result_row",
+    "result_schema",
+    "run_batch",
+    "speech_row",
+    "video_row",
+]

@@ -1,0 +1,369 @@
+"""Running a batch: in this process, on local worker processes, or on a Dask cluster."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from affectlab.analysis import DEFAULT_MODEL, AnalysisResult, ExpressionAnalyzer
+from affectlab.batch.items import BatchItem, discover_items
+from affectlab.batch.store import ResultStore, probability_column
+from affectlab.data.media import to_rgb
+from affectlab.errors import AffectLabError, ConfigError
+
+__all__ = ["BatchOptions", "BatchSummary", "run_batch", "process_chunk", "result_row", "video_row", "speech_row"]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How each worker builds its analyser (plain values, so they travel to other processes).
+
+    ``torch_threads``: torch intra-op threads while analysing (``None``: torch's default). One
+    suits the small bundled models and one worker per core; in this process the previous
+    setting is restored afterwards.
+    """
+
+    model: str = DEFAULT_MODEL
+    weights: str | None = None
+    whole_frame: bool = False
+    max_faces: int | None = None
+    device: str = "cpu"
+    torch_threads: int | None = 1
+    #: Videos: analyse about this many frames per second (``None``: every frame) and at most this many.
+    video_fps: float | None = 5.0
+    video_max_frames: int | None = None
+    #: Recordings: a speech model (``.npz``) instead of the bundled one.
+    speech_weights: str | None = None
+
+
+@dataclass
+class BatchSummary:
+    """What a batch did; ``rows`` is the size of the final file."""
+
+    out: str
+    total: int
+    skipped: int
+    processed: int
+    ok: int
+    no_face: int
+    error: int
+    rows: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_ANALYZERS: dict[BatchOptions, ExpressionAnalyzer] = {}
+_SPEECH: dict[str | None, Any] = {}
+
+
+def _analyzer(options: BatchOptions) -> ExpressionAnalyzer:
+    """The analyser for ``options``, built once per process."""
+    analyzer = _ANALYZERS.get(options)
+    if analyzer is None:
+        analyzer = ExpressionAnalyzer(
+            options.model,
+            weights=options.weights,
+            whole_frame=options.whole_frame,
+            max_faces=options.max_faces,
+            device=options.device,
+        )
+        _ANALYZERS[options] = analyzer
+    return analyzer
+
+
+def _empty_row(item: BatchItem, class_names: Sequence[str]) -> dict[str, Any]:
+    return {
+        "source": item.source,
+        "media": item.media,
+        "status": "error",
+        "error": None,
+        "n_faces": 0,
+        "n_frames": None,
+        "label": None,
+        **{probability_column(c): None for c in class_names},
+        "probabilities": None,
+        "valence": None,
+        "arousal": None,
+        "dominance": None,
+        "boxes": "[]",
+        "dataset_label": item.label,
+    }
+
+
+def result_row(item: BatchItem, result: AnalysisResult, class_names: Sequence[str]) -> dict[str, Any]:
+    """One parquet row for an image: status, face count, the largest face's label and probabilities, all boxes."""
+    row = _empty_row(item, class_names)
+    row.update(status=result.status, error=result.error, n_faces=len(result.faces),
+               boxes=json.dumps([f.box.as_list() for f in result.faces]))
+    if result.faces:
+        largest = max(result.faces, key=lambda f: f.box.area)
+        _set_probabilities(row, largest.label, largest.probabilities, class_names)
+    return row
+
+
+def _set_probabilities(row: dict[str, Any], label: str, probabilities: dict[str, float],
+                       class_names: Sequence[str] = ()) -> None:
+    """Label, the JSON of every class, and the ``prob_<class>`` columns of ``class_names``."""
+    row["label"] = label
+    row["probabilities"] = json.dumps({c: round(float(p), 6) for c, p in probabilities.items()})
+    for c in class_names:
+        row[probability_column(c)] = float(probabilities[c])
+
+
+def video_row(item: BatchItem, result: Any, class_names: Sequence[str]) -> dict[str, Any]:
+    """One parquet row for a video: ``n_faces`` = face tracks, the label and probabilities pooled
+    over every face-frame, ``boxes`` = each track's first box, ``n_frames`` = frames analysed."""
+    row = _empty_row(item, class_names)
+    tracks = [t for t in result.tracks if t.frames]
+    row.update(status=result.status, n_faces=len(tracks), n_frames=len(result.frame_indices),
+               boxes=json.dumps([t.frames[0].box.as_list() for t in tracks]))
+    probabilities = result.probabilities
+    if probabilities is not None:
+        _set_probabilities(row, result.label, dict(zip(result.class_names, probabilities)), class_names)
+    return row
+
+
+def speech_row(item: BatchItem, result: Any, class_names: Sequence[str]) -> dict[str, Any]:
+    """One parquet row for a recording: the speech label, its class probabilities (JSON only: the
+    ``prob_<class>`` columns belong to the face model) and V/A/D."""
+    row = _empty_row(item, class_names)
+    if result.status != "ok":
+        row["error"] = result.error
+        return row
+    row.update(status="ok", valence=result.valence, arousal=result.arousal, dominance=result.dominance)
+    _set_probabilities(row, result.label, result.probabilities)
+    return row
+
+
+def _speech_analyzer(options: BatchOptions) -> Any:
+    analyzer = _SPEECH.get(options.speech_weights)
+    if analyzer is None:
+        try:
+            from affectlab.audio.analyze import SpeechAnalyzer
+        except ImportError:
+            raise ConfigError("audio items need affectlab.audio, which is not part of this build") from None
+        analyzer = SpeechAnalyzer(options.speech_weights)
+        _SPEECH[options.speech_weights] = analyzer
+    return analyzer
+
+
+def _analyze_speech(item: BatchItem, analyzer: ExpressionAnalyzer, options: BatchOptions) -> dict[str, Any]:
+    try:
+        speech = _speech_analyzer(options)
+    except AffectLabError as exc:
+        raise ConfigError(f"speech analysis is not available: {exc}") from None
+    return speech_row(item, speech.analyze_path(item.path or item.source), analyzer.class_names)
+
+
+def _analyze_video(item: BatchItem, analyzer: ExpressionAnalyzer, options: BatchOptions) -> dict[str, Any]:
+    try:
+        from affectlab.video import VideoAnalyzer
+    except ImportError:
+        raise ConfigError("video items need affectlab.video, which is not part of this build") from None
+    video = VideoAnalyzer(analyzer, threads=options.torch_threads)
+    result = video.analyze(item.path or item.source, fps=options.video_fps, max_frames=options.video_max_frames)
+    return video_row(item, result, analyzer.class_names)
+
+
+def _process_item(item: BatchItem, analyzer: ExpressionAnalyzer, options: BatchOptions) -> dict[str, Any]:
+    try:
+        if item.media == "video":
+            return _analyze_video(item, analyzer, options)
+        if item.media == "audio":
+            return _analyze_speech(item, analyzer, options)
+        if item.media != "image":
+            raise ConfigError(f"{item.media} items are not supported by batch in this build")
+        if item.pixels is not None:
+            result = analyzer.analyze(to_rgb(item.pixels), source=item.source)
+        else:
+            result, _ = analyzer.analyze_path(item.path or item.source)
+            result.source = item.source
+    except Exception as exc:  # a bad item never stops the batch; its row says what went wrong
+        message = str(exc) if str(item.source) in str(exc) else f"{item.source}: {exc}"
+        row = _empty_row(item, analyzer.class_names)
+        row["error"] = message if isinstance(exc, AffectLabError) else f"{message} ({type(exc).__name__})"
+        return row
+    return result_row(item, result, analyzer.class_names)
+
+
+def process_chunk(items: Sequence[BatchItem], options: BatchOptions) -> list[dict[str, Any]]:
+    """Analyse ``items`` with the (cached) analyser for ``options``; one row per item, in order.
+
+    This is the function local worker processes and Dask workers run; it sets torch's threads
+    to ``options.torch_threads`` in the process that runs it.
+    """
+    if options.torch_threads is not None:
+        import torch
+
+        torch.set_num_threads(options.torch_threads)
+    analyzer = _analyzer(options)
+    return [_process_item(item, analyzer, options) for item in items]
+
+
+def _chunks(items: Sequence[BatchItem], size: int) -> list[list[BatchItem]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+
+def _run_here(chunks: list[list[BatchItem]], options: BatchOptions) -> Iterator[list[dict[str, Any]]]:
+    import torch
+
+    previous = torch.get_num_threads()
+    try:
+        for chunk in chunks:
+            yield process_chunk(chunk, options)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run_pool(chunks: list[list[BatchItem]], options: BatchOptions, workers: int) -> Iterator[list[dict[str, Any]]]:
+    context = multiprocessing.get_context("spawn")  # no fork after torch has started threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(process_chunk, chunk, options) for chunk in chunks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _run_dask(
+    chunks: list[list[BatchItem]], options: BatchOptions, scheduler: str | None, workers: int
+) -> Iterator[list[dict[str, Any]]]:
+    try:
+        from distributed import Client, LocalCluster
+        from distributed import as_completed as dask_completed
+    except ImportError:
+        raise ConfigError("Dask is not installed: pip install 'affectlab[batch]'") from None
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
+        )
+    try:
+        try:
+            client = Client(cluster if cluster is not None else scheduler, timeout=30)
+        except OSError as exc:
+            raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        try:
+            futures = client.map(process_chunk, chunks, options=options, pure=False)
+            for future in dask_completed(futures):
+                yield future.result()
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def run_batch(
+    source: str | Path | Iterable[str | Path] | Sequence[BatchItem],
+    out: str | Path,
+    *,
+    options: BatchOptions | None = None,
+    workers: int = 1,
+    scheduler: str | None = None,
+    cluster: str | None = None,
+    chunk_size: int = 32,
+    retry_errors: bool = False,
+    restart: bool = False,
+    progress: bool = True,
+) -> BatchSummary:
+    """Analyse every item of ``source`` into the parquet file ``out``, resuming earlier work.
+
+    Parameters
+    ----------
+    source
+        Folder(s), CSV list(s) or media file(s) (see :func:`discover_items`), or ready items.
+    out
+        The parquet file; one row per item: ``source``, ``media``, ``status``, ``error``,
+        ``n_faces``, ``n_frames`` (videos), ``label`` and ``prob_<class>`` of the largest face
+        (videos: pooled over all face-frames), ``probabilities`` (JSON of every class, also for
+        recordings), ``valence``/``arousal``/``dominance`` (recordings), ``boxes`` (JSON),
+        ``dataset_label``.
+    workers
+        Local worker processes (1: this process), or the number of workers of ``cluster="local"``.
+    scheduler
+        Address of a Dask scheduler (``"tcp://host:8786"``) to run the chunks on.
+    cluster
+        ``"local"``: start a Dask LocalCluster with ``workers`` single-threaded worker processes.
+    chunk_size
+        Items per task and per journal part: a kill loses at most the chunks in flight.
+    retry_errors
+        Process items again whose earlier row has ``status == "error"``.
+    restart
+        Discard earlier results in ``out`` instead of resuming. When resuming, rows of earlier
+        items that ``source`` no longer lists are kept (after the others).
+
+    Examples
+    --------
+    >>> summary = run_batch("photos/", "results.parquet", workers=2)  # doctest: +SKIP
+    >>> summary.rows, summary.error  # doctest: +SKIP
+    (120, 0)
+    """
+    options = options or BatchOptions()
+    if workers < 1:
+        raise ConfigError(f"workers must be >= 1, got {workers}")
+    if chunk_size < 1:
+        raise ConfigError(f"chunk_size must be >= 1, got {chunk_size}")
+    if cluster is not None and cluster != "local":
+        raise ConfigError(f"cluster {cluster!r}: only 'local' is known (or give a scheduler address)")
+    if cluster is not None and scheduler is not None:
+        raise ConfigError("give either a scheduler address or cluster='local', not both")
+    start = time.perf_counter()
+    if isinstance(source, Sequence) and not isinstance(source, str) and source and isinstance(source[0], BatchItem):
+        items = list(source)  # type: ignore[arg-type]
+    else:
+        items = discover_items(source)  # type: ignore[arg-type]
+    out = Path(out)
+    if out.is_dir():
+        raise ConfigError(f"--out {out}: is a folder, expected a .parquet file path")
+    store = ResultStore(out, _class_names(options))
+    if restart:
+        store.clear()
+    done = store.done()
+    todo = [i for i in items if i.source not in done or (retry_errors and done[i.source] == "error")]
+    counts = {"ok": 0, "no_face": 0, "error": 0}
+    chunks = _chunks(todo, chunk_size)
+    if not chunks:
+        results: Iterator[list[dict[str, Any]]] = iter(())
+    elif scheduler is not None or cluster is not None:
+        results = _run_dask(chunks, options, scheduler, workers)
+    elif workers > 1:
+        results = _run_pool(chunks, options, min(workers, len(chunks)))
+    else:
+        results = _run_here(chunks, options)
+    with tqdm(total=len(todo), disable=not progress, unit="item", file=sys.stderr, desc="batch") as bar:
+        for rows in results:
+            store.write_chunk(rows)
+            for row in rows:
+                counts[row["status"]] += 1
+            bar.update(len(rows))
+    total_rows = store.finalize([i.source for i in items])
+    return BatchSummary(
+        out=str(out),
+        total=len(items),
+        skipped=len(items) - len(todo),
+        processed=len(todo),
+        ok=counts["ok"],
+        no_face=counts["no_face"],
+        error=counts["error"],
+        rows=total_rows,
+        seconds=round(time.perf_counter() - start, 2),
+    )
+
+
+def _class_names(options: BatchOptions) -> list[str]:
+    """Class names of the model, loading it here first so a bad model or checkpoint fails early."""
+    return list(_analyzer(options).class_names)

@@ -1,0 +1,89 @@
+"""``affectlab serve``: the HTTP API and web page (FastAPI + uvicorn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+__all__ = ["serve_command"]
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0: all).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="TCP port.")
+@click.option("--model", "model_name", default=None, help="Registered model name (default: the bundled model).")
+@click.option("--weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Checkpoint to load instead of the bundled weights.")
+@click.option("--speech-weights", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Speech model (.npz) for /v1/speech instead of the bundled one.")
+@click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda.")
+@click.option("--max-faces", type=click.IntRange(min=1), default=None, help="Keep at most N faces per image.")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
+              help="Largest accepted request body in MB (larger uploads get 413).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=40_000_000, show_default=True,
+              help="Largest accepted image in pixels (width x height).")
+@click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
+              help="Seconds a request may wait for and run inference (then 504).")
+@click.option("--torch-threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Torch CPU threads for inference (more rarely helps the small bundled models).")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              default="info", show_default=True)
+def serve_command(
+    host: str,
+    port: int,
+    model_name: str | None,
+    weights: Path | None,
+    speech_weights: Path | None,
+    device: str,
+    max_faces: int | None,
+    max_upload_mb: float,
+    max_pixels: int,
+    timeout_s: float,
+    torch_threads: int,
+    log_level: str,
+) -> None:
+    """Serve the HTTP API and the web page; the model is loaded once at start.
+
+    \b
+    Routes:
+      GET  /            web page: upload an image or take a webcam snapshot
+      POST /v1/faces    image (multipart field 'file', or raw image/*) -> faces,
+                        labels and probabilities; ?max_faces=N, ?heatmap=true
+      POST /v1/video    video -> tracked faces, per-frame probabilities, video label;
+                        ?fps=5, ?max_frames=300, ?frames=false for the summary only
+      POST /v1/speech   audio -> emotion probabilities and valence/arousal/dominance
+                        (501 when speech analysis is not available here)
+      GET  /health      model, limits, available capabilities
+      GET  /docs        OpenAPI documentation
+
+    Bad input gets a 4xx answer with a clear "detail": 413 too large, 415 wrong
+    content type, 422 not a readable file, 408 upload slower than --timeout;
+    504 when waiting for and running inference exceeds --timeout.
+
+    \b
+    Examples:
+      affectlab serve
+      affectlab serve --host 0.0.0.0 --port 8080 --max-upload-mb 5
+      curl -F file=@photo.jpg http://127.0.0.1:8000/v1/faces
+      curl -F file=@clip.mp4 'http://127.0.0.1:8000/v1/video?fps=2'
+    """
+    import uvicorn
+
+    from affectlab.analysis import DEFAULT_MODEL
+    from affectlab.service import ServiceSettings, create_app
+
+    settings = ServiceSettings(
+        model=model_name or DEFAULT_MODEL,
+        weights=weights,
+        speech_weights=speech_weights,
+        device=device,
+        max_faces=max_faces,
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024),
+        max_pixels=max_pixels,
+        timeout_s=timeout_s,
+        torch_threads=torch_threads,
+    )
+    app = create_app(settings)
+    click.echo(f"affectlab: serving {settings.model} on http://{host}:{port}/ (docs at /docs)", err=True)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"))
