@@ -11,8 +11,8 @@ Examples
 >>> clf = create_classifier("linear_svm", C=1.0).fit(X, [0] * 5 + [1] * 5)
 >>> clf.decision_function(X).shape
 (10, 2)
->>> sorted(list_classifiers())
-['linear_svm', 'logistic_regression', 'pls']
+>>> {'linear_svm', 'logistic_regression', 'pls', 'rbf_svm', 'rbf_svr'} <= set(list_classifiers())
+True
 """
 
 from __future__ import annotations
@@ -199,3 +199,13 @@ def logistic_regression(
     ])
     return _with_search(pipeline, "lr__C", C_grid, n_splits=inner_splits, scoring=scoring,
                         random_state=random_state)
+
+
+# RBF SVM and linear SVM on the k best features (categories), min-max RBF SVR (dimensions): affectlab.classify.svr.
+from affectlab.classify.svr import kbest_linear_svm as _kbest
+from affectlab.classify.svr import rbf_svm as _rbf_svm
+from affectlab.classify.svr import rbf_svr as _rbf_svr
+
+register_classifier("rbf_svm")(_rbf_svm)
+register_classifier("rbf_svr")(_rbf_svr)
+register_classifier("select_k_linear_svm")(_kbest)

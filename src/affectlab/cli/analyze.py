@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -55,6 +56,24 @@ def _annotated_name(source: str, index: int, used: set[str]) -> str:
               help="If no face is found, classify the whole image as one face (for pre-cropped faces).")
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when several inputs).")
+# ---- VIDEO options (affectlab.video.command) ----
+@click.option("--frames", "frame_folders", multiple=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Video: a folder of frame images (natural file-name order) analysed as one video; repeatable.")
+@click.option("--every", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Video: analyse every N-th frame.")
+@click.option("--fps", "target_fps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Video: analyse about F frames per second instead of --every.")
+@click.option("--scan-every", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Video: scan the whole frame for faces every N analysed frames; in between each tracked "
+                   "face is re-detected near its last box (1: whole-frame scan in every frame).")
+@click.option("--timeline", type=click.Path(path_type=Path), default=None,
+              help="Video: timeline PNG path, or a folder for NAME_timeline.png (default: ./NAME_timeline.png).")
+@click.option("--no-timeline", is_flag=True, help="Video: do not write the timeline PNG.")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
+              help="Video: also write per-frame results as CSV (a file, or a folder for NAME_frames.csv).")
+@click.option("--annotate", type=click.Path(path_type=Path), default=None,
+              help="Video: also write the analysed frames with boxes, track ids and labels (.mp4/.avi, or a folder).")
+# ---- end VIDEO options ----
 def analyze_command(
     inputs: tuple[str, ...],
     model_name: str | None,
@@ -65,6 +84,16 @@ def analyze_command(
     whole_frame: bool,
     device: str,
     progress: bool | None,
+    # ---- VIDEO options ----
+    frame_folders: tuple[Path, ...] = (),
+    every: int = 1,
+    target_fps: float | None = None,
+    scan_every: int = 10,
+    timeline: Path | None = None,
+    no_timeline: bool = False,
+    csv_path: Path | None = None,
+    annotate: Path | None = None,
+    # ---- end VIDEO options ----
 ) -> None:
     """Detect faces, align and crop them, and classify 7 expressions.
 
@@ -87,9 +116,77 @@ def analyze_command(
       affectlab analyze
       affectlab analyze photo.jpg group.png --save annotated/
       affectlab analyze faces/ --whole-frame -o results.jsonl
+
+    VIDEO: an INPUT ending in .mp4 .avi .mov .mkv .webm (or a frame folder given
+    with --frames) gives one JSON object for the whole video: every tracked face
+    ("tracks", one id per person) with its per-frame boxes and probabilities, its
+    pooled label, and a video-level "label" (mean over all face-frames). A timeline
+    PNG is written (./NAME_timeline.png unless --timeline/--no-timeline); --csv
+    writes one row per frame and face, --annotate an annotated video. A missing,
+    empty or corrupt video gives one error line and exit status 1.
+
+    \b
+    Video examples:
+      affectlab analyze clip.mp4
+      affectlab analyze clip.mp4 --fps 5 --csv clip.csv --timeline clip.png
+      affectlab analyze clip.avi --annotate clip_annotated.mp4 --scan-every 1
+      affectlab analyze --frames frames/ --every 2 --timeline plots/
+
+    SPEECH: an INPUT ending in .wav .flac .mp3 .ogg gives one JSON object per file
+    with "probabilities" of 7 categories, "label" and "valence"/"arousal"/"dominance"
+    (1-9) from the bundled speech model (German acted speech, EmoDB; needs
+    pip install 'affectlab[speech]'). An unreadable, silent or too short file gives
+    status "error" naming it, and exit status 1.
+
+    \b
+    Speech example:
+      affectlab analyze speech.wav other.flac
     """
     from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
+    from affectlab.video.command import analyze_videos, split_video_inputs
     from affectlab.viz.overlay import draw_faces, save_rgb
+
+    # ---- VIDEO branch: video files and --frames folders (affectlab.video.command) ----
+    inputs, videos = split_video_inputs(inputs, frame_folders)
+    output_mode, media_errors = "w", 0
+    if videos:
+        with (open(output, "w", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout)) as video_sink:
+            media_errors = analyze_videos(
+                videos, sink=video_sink, model_name=model_name, weights=weights, device=device, max_faces=max_faces,
+                every=every, fps=target_fps, scan_every=scan_every, timeline=timeline, write_timeline=not no_timeline,
+                annotate=annotate, csv=csv_path, progress=progress,
+            )
+        output_mode = "a"
+        if not inputs:
+            if media_errors:
+                click.get_current_context().exit(1)
+            return
+    # ---- end VIDEO branch ----
+
+    # ---- AUDIO branch: speech files (.wav .flac .mp3 .ogg) -> affectlab.audio.analyze ----
+    from affectlab.audio.io import is_audio_path
+
+    audio_inputs = [item for item in inputs if is_audio_path(item) and not Path(item).is_dir()]
+    if audio_inputs:
+        from affectlab.audio.analyze import SpeechAnalyzer
+
+        inputs = tuple(item for item in inputs if item not in audio_inputs)
+        speech = SpeechAnalyzer()
+        audio_bar = progress if progress is not None else len(audio_inputs) > 1
+        with (open(output, output_mode, encoding="utf-8") if output else contextlib.nullcontext(sys.stdout)) as audio_sink:
+            for speech_result in tqdm(speech.analyze_many(audio_inputs), total=len(audio_inputs),
+                                      disable=not audio_bar, unit="file"):
+                audio_sink.write(json.dumps(speech_result.to_dict()) + "\n")
+                audio_sink.flush()
+                if speech_result.status == "error":
+                    media_errors += 1
+                    tqdm.write(f"affectlab: error: {speech_result.error}", file=sys.stderr)
+        output_mode = "a"
+        if not inputs:
+            if media_errors:
+                click.get_current_context().exit(1)
+            return
+    # ---- end AUDIO branch ----
 
     analyzer = ExpressionAnalyzer(
         model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, whole_frame=whole_frame, device=device
@@ -103,7 +200,7 @@ def analyze_command(
         items = iter([(analyzer.analyze(image, source=SAMPLE_SOURCE), image)])
         total = 1
     show_bar = progress if progress is not None else total > 1
-    sink = open(output, "w", encoding="utf-8") if output else sys.stdout
+    sink = open(output, output_mode, encoding="utf-8") if output else sys.stdout
     errors, used_names = 0, set()
     try:
         for index, (result, image) in enumerate(tqdm(items, total=total, disable=not show_bar, unit="image")):
@@ -123,5 +220,5 @@ def analyze_command(
     finally:
         if output:
             sink.close()
-    if errors:
+    if errors or media_errors:
         click.get_current_context().exit(1)

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from affectlab.audio.io import (
+    AUDIO_SUFFIXES,
+    check_signal,
+    is_audio_path,
+    read_audio,
+    resample,
+    to_mono,
+)
+from affectlab.errors import MediaReadError
+
+pytest.importorskip("soundfile")
+pytest.importorskip("soxr")
+
+
+def test_wav_is_resampled_to_16k_mono(write_wav, make_tone):
+    path = write_wav("a.wav", make_tone(1.0, rate=22050), rate=22050)
+    x = read_audio(path)
+    assert x.dtype == np.float32 and x.ndim == 1
+    assert x.shape[0] == 16000
+
+
+def test_stereo_is_mixed_down_by_the_mean(write_wav, make_tone):
+    left = make_tone(0.5, seed=1)
+    stereo = np.column_stack([left, np.zeros_like(left)])
+    x = read_audio(write_wav("s.wav", stereo))
+    assert np.allclose(x, left / 2, atol=2e-4)  # 16-bit quantisation
+
+
+def test_flac_and_ogg_read(write_wav, make_tone):
+    for name in ("a.flac", "a.ogg"):
+        x = read_audio(write_wav(name, make_tone(0.6), rate=16000))
+        assert abs(x.shape[0] - 9600) <= 1
+
+
+def test_mp3_read_when_libsndfile_has_it(write_wav, make_tone):
+    import soundfile as sf
+
+    if "MP3" not in sf.available_formats():
+        pytest.skip("this libsndfile has no MP3 support")
+    x = read_audio(write_wav("a.mp3", make_tone(1.0, rate=22050), rate=22050))
+    assert abs(x.shape[0] - 16000) <= 1200  # mp3 frames pad the ends a little
+
+
+def test_resample_keeps_a_tone_and_length():
+    rate = 48000
+    t = np.arange(rate) / rate
+    y = resample(np.sin(2 * np.pi * 440 * t), rate, 16000)
+    assert y.shape == (16000,)
+    spectrum = np.abs(np.fft.rfft(y))
+    assert abs(int(np.argmax(spectrum)) - 440) <= 1  # 1 Hz bins
+
+
+def test_to_mono_rejects_3d():
+    with pytest.raises(ValueError):
+        to_mono(np.zeros((2, 2, 2)))
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(MediaReadError, match="file not found"):
+        read_audio(tmp_path / "nope.wav")
+
+
+def test_unreadable_file_names_it(tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_text("not audio")
+    with pytest.raises(MediaReadError, match="bad.wav: cannot read audio"):
+        read_audio(bad)
+
+
+def test_empty_file(write_wav):
+    with pytest.raises(MediaReadError, match="empty audio"):
+        read_audio(write_wav("e.wav", np.zeros(0, np.float32)))
+
+
+def test_silent_file(write_wav):
+    with pytest.raises(MediaReadError, match="silent audio"):
+        read_audio(write_wav("z.wav", np.zeros(16000, np.float32)))
+
+
+def test_too_short_file(write_wav, make_tone):
+    with pytest.raises(MediaReadError, match=r"too short \(0\.100 s"):
+        read_audio(write_wav("short.wav", make_tone(0.1)))
+    assert read_audio(write_wav("short2.wav", make_tone(0.1)), min_duration=0.05).shape == (1600,)
+
+
+def test_check_signal_rejects_nan():
+    x = np.ones(16000, np.float32)
+    x[3] = np.nan
+    with pytest.raises(MediaReadError, match="NaN"):
+        check_signal(x, 16000, source="x")
+
+
+def test_audio_suffixes():
+    assert {".wav", ".flac", ".mp3", ".ogg"} <= AUDIO_SUFFIXES
+    assert is_audio_path("X.MP3") and not is_audio_path("x.jpg")
