@@ -1,0 +1,460 @@
+"""``kind: pairs``: posed vs spontaneous from onset/apex pairs with DiffCNN, CompCNN and CompCNN-SVM.
+
+Example config (``configs/pairs-proxy.yaml``)::
+
+    kind: pairs
+    name: pairs-proxy
+    data:
+      proxy: {source: ../../shared/datasets/ckplus48, pairs_per_face: 4, seed: 0}
+      # or: manifest: path/to/pairs.csv   (columns onset,apex,label,subject; two labels)
+    images: {size: 48, crop: 44}
+    protocol: {n_folds: 10, val_subjects: 10, seed: 0}
+    model: {channels: [8, 16, 16], fc: [64, 32], comb_init: subtraction}
+    models: [DiffCNN, CompCNN-Sub@1, ..., CompCNN-Comb@3]    # default: all seven nets
+    train: {epochs: 12, batch_size: 32, lr: 0.003, num_threads: 1}
+    svm: {C: [0.001, 0.01, 0.1, 1.0]}
+    baselines: {pixel_svm: true}
+
+Protocol: subjects are split into ``n_folds`` disjoint test groups (subject-independent
+group k-fold). In each fold ``val_subjects`` training subjects are held out as the validation
+part: it chooses each net's epoch and every SVM's ``C``; the nets train on the rest. The SVMs
+(CompCNN-Sub-SVM, CompCNN-Comb-SVM: the second-FC outputs of the three nets of one comparison
+type, concatenated, standardised, linear SVM; and the "pixel difference + linear SVM" baseline)
+are fitted on the training part, ``C`` is chosen on the validation part and the SVM is refitted on
+training + validation. Test predictions of all folds are pooled for the error rate; the spread is
+the standard deviation of the per-fold error rates. ``protocol.run_folds`` runs only the first
+folds (for a quick, explicitly partial run).
+
+Examples
+--------
+>>> result = run_pairs_experiment("configs/pairs-proxy.yaml", "runs/pairs")  # doctest: +SKIP
+>>> print(result.table())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from affectlab.errors import ConfigError, DataError
+from affectlab.evaluate import runs
+from affectlab.evaluate.config import resolve_source
+from affectlab.evaluate.experiment import ExperimentResult
+from affectlab.evaluate.metrics import accuracy, uar
+from affectlab.evaluate.protocols import check_disjoint_groups, make_protocol
+from affectlab.models.augment import AugmentConfig
+from affectlab.models.train import TrainConfig
+from affectlab.pairs.networks import PAIR_MODELS, build_pair_network
+from affectlab.pairs.proxy import (
+    PAIR_CLASSES,
+    ProxyConfig,
+    ckplus_source_faces,
+    make_proxy_pairs,
+)
+from affectlab.pairs.train import fit_pair_network, predict_pairs, second_fc_features
+from affectlab.pairs.transforms import center_crop, stack_pairs
+
+__all__ = ["PAIRS_KEYS", "PIXEL_BASELINE", "SVM_MODELS", "run_pairs_experiment"]
+
+#: Top-level keys of a ``kind: pairs`` file (``run`` is provenance written by a run; ignored).
+PAIRS_KEYS = ("kind", "name", "description", "data", "images", "protocol", "model", "models", "train", "svm",
+              "baselines", "run", "_path")
+SVM_MODELS = ("CompCNN-Sub-SVM", "CompCNN-Comb-SVM")
+PIXEL_BASELINE = "pixel difference + linear SVM"
+_IMAGES = {"size": 48, "crop": 44}
+_PROTOCOL = {"n_folds": 10, "val_subjects": 10, "seed": 0, "run_folds": None}
+_MODEL = {"channels": [16, 32, 32], "fc": [128, 64], "comb_init": "random"}
+_AUGMENT = {"max_rotation_deg": 5.0, "max_scale": 0.05, "max_translate": 0.03, "flip": True}
+_TRAIN = {"epochs": 12, "batch_size": 64, "lr": 0.003, "weight_decay": 1e-4, "schedule": "onecycle", "seed": 0,
+          "device": "auto", "num_threads": None, "augment": _AUGMENT}
+_SVM = {"C": [0.001, 0.01, 0.1, 1.0]}
+_BASELINES = {"pixel_svm": True}
+
+
+def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key} must be a mapping, got {value!r}")
+    unknown = sorted(set(value) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(defaults)})")
+    return {**defaults, **value}
+
+
+def _int(value: Any, key: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def _load_pairs(raw: Mapping[str, Any], data: str | Path | None, base: Path | None, size: int) -> dict[str, Any]:
+    section = raw.get("data")
+    if not isinstance(section, Mapping) or (("proxy" in section) == ("manifest" in section)):
+        raise ConfigError("data must be a mapping with exactly one of 'proxy' (generated pairs) or 'manifest' (CSV)")
+    if set(section) - {"proxy", "manifest"}:
+        raise ConfigError(f"data: unknown key(s) {', '.join(sorted(set(section) - {'proxy', 'manifest'}))}")
+    override = data is not None
+    if "manifest" in section:
+        from affectlab.pairs.manifest import load_pair_images, read_pair_manifest
+
+        path = resolve_source(str(data) if override else section["manifest"], None if override else base,
+                              "--data" if override else "data.manifest")
+        records = read_pair_manifest(path)
+        labels = sorted({r.label for r in records})
+        if len(labels) != 2:
+            raise DataError(f"{path}: pairs need exactly two labels, found {len(labels)}: {', '.join(labels)}")
+        classes = tuple(PAIR_CLASSES) if set(labels) == set(PAIR_CLASSES) else tuple(labels)
+        onset, apex = load_pair_images(records, root=path.parent, size=size)
+        return {"onset": onset, "apex": apex, "label": np.array([classes.index(r.label) for r in records]),
+                "subject": np.array([r.subject for r in records], dtype=str), "classes": classes,
+                "ids": [f"row{r.row}" for r in records], "source": {"manifest": str(path)}, "proxy": None}
+    proxy = section["proxy"]
+    if not isinstance(proxy, Mapping) or "source" not in proxy:
+        raise ConfigError("data.proxy must be a mapping with 'source' (a CK+48 folder) and generator settings")
+    source = resolve_source(str(data) if override else proxy["source"], None if override else base,
+                            "--data" if override else "data.proxy.source")
+    cfg = ProxyConfig.from_mapping({k: v for k, v in proxy.items() if k != "source"})
+    faces, subjects, ids = ckplus_source_faces(source, size=size)
+    pairs = make_proxy_pairs(faces, subjects, sources=ids, config=cfg)
+    counter: dict[str, int] = {}
+    pair_ids = []
+    for src in pairs.source:
+        counter[src] = counter.get(src, 0) + 1
+        pair_ids.append(f"{src}#{counter[src] - 1}")
+    return {"onset": pairs.onset, "apex": pairs.apex, "label": pairs.label, "subject": pairs.subject,
+            "classes": PAIR_CLASSES, "ids": pair_ids, "source": {"proxy": {"source": str(source), **cfg.to_dict()}},
+            "proxy": pairs, "n_faces": len(faces)}
+
+
+def _svm_fit_predict(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], test: np.ndarray,
+                     grid: list[float], seed: int) -> tuple[np.ndarray, float, float]:
+    """Choose C on ``val`` (fit on ``train``), refit on train + val, predict ``test``."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    def model(c: float):
+        return make_pipeline(StandardScaler(), LinearSVC(C=c, max_iter=5000, random_state=seed))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        scores = [accuracy(val[1], model(c).fit(*train).predict(val[0])) for c in grid]
+        best = int(np.argmax(scores))  # first (smallest C) among ties
+        final = model(grid[best]).fit(np.concatenate([train[0], val[0]]), np.concatenate([train[1], val[1]]))
+    return final.predict(test), float(grid[best]), float(scores[best])
+
+
+def _summary(name: str, kind: str, true: list[np.ndarray], pred: list[np.ndarray], extra: list[dict[str, Any]],
+             n_total_folds: int) -> dict[str, Any]:
+    y, p = np.concatenate(true), np.concatenate(pred)
+    fold_err = np.array([1.0 - accuracy(t, q) for t, q in zip(true, pred)])
+    return {
+        "model": name, "kind": kind, "error_rate": 1.0 - accuracy(y, p), "accuracy": accuracy(y, p), "uar": uar(y, p),
+        "fold_error_mean": float(fold_err.mean()),
+        "fold_error_sd": float(fold_err.std(ddof=1)) if len(fold_err) > 1 else 0.0,
+        "n_test": len(y), "n_folds": len(true), "n_folds_planned": n_total_folds,
+        "folds": [{"error_rate": float(e), **x} for e, x in zip(fold_err, extra)],
+    }
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    lines = ["| Method | Error rate (%) | fold error mean ± sd (%) | Accuracy | UAR | test pairs | folds |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append(f"| {r['model']} | {100 * r['error_rate']:.2f} | {100 * r['fold_error_mean']:.2f} ± "
+                     f"{100 * r['fold_error_sd']:.2f} | {r['accuracy']:.4f} | {r['uar']:.4f} | {r['n_test']} |"
+                     f" {r['n_folds']} |")
+    return "\n".join(lines)
+
+
+def run_pairs_experiment(
+    config: Mapping[str, Any] | str | Path,
+    out_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    n_jobs: int | None = None,
+    cache: str | Path | None = None,
+) -> ExperimentResult:
+    """Train and test the pair models on subject-disjoint folds and write a run folder.
+
+    ``data`` replaces ``data.proxy.source`` (the CK+48 folder) or ``data.manifest``. ``n_jobs``
+    and ``cache`` are accepted for the common runner signature; training runs in this process
+    (``train.num_threads`` sets torch's threads).
+    """
+    from affectlab.evaluate.kinds import read_experiment_file
+
+    tick = time.time()
+    if isinstance(config, Mapping):
+        raw, path = dict(config), config.get("_path")
+    else:
+        raw, path = read_experiment_file(config)
+    raw.pop("_path", None)
+    unknown = sorted(set(raw) - set(PAIRS_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(PAIRS_KEYS[:-1])})")
+    base = Path(path).resolve().parent if path else None
+    images_cfg = _section(raw, "images", _IMAGES)
+    size, crop = _int(images_cfg["size"], "images.size", 16), _int(images_cfg["crop"], "images.crop", 8)
+    if crop > size:
+        raise ConfigError(f"images.crop {crop} must be <= images.size {size}")
+    protocol = _section(raw, "protocol", _PROTOCOL)
+    n_folds = _int(protocol["n_folds"], "protocol.n_folds", 2)
+    n_val = _int(protocol["val_subjects"], "protocol.val_subjects", 1)
+    seed = _int(protocol["seed"], "protocol.seed", 0)
+    run_folds = n_folds if protocol["run_folds"] is None else _int(protocol["run_folds"], "protocol.run_folds", 1)
+    model_cfg = _section(raw, "model", _MODEL)
+    models = raw.get("models") or list(PAIR_MODELS)
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        raise ConfigError(f"models must be a list of names from {', '.join(PAIR_MODELS)}")
+    for name in models:  # validates names and sizes before any work
+        build_pair_network(name, channels=model_cfg["channels"], fc=model_cfg["fc"], input_size=(crop, crop),
+                           comb_init=model_cfg["comb_init"])
+    train_cfg = _section(raw, "train", _TRAIN)
+    augment_cfg = _section({"augment": train_cfg["augment"]}, "augment", _AUGMENT)
+    try:
+        tcfg = TrainConfig(**{k: v for k, v in train_cfg.items() if k != "augment"}, optimizer="adamw",
+                           augment=AugmentConfig(**augment_cfg))
+    except TypeError as exc:
+        raise ConfigError(f"train: {exc}") from None
+    svm_cfg = _section(raw, "svm", _SVM)
+    grid = svm_cfg["C"]
+    if not isinstance(grid, list) or not grid or not all(isinstance(c, int | float) and c > 0 for c in grid):
+        raise ConfigError(f"svm.C must be a non-empty list of positive numbers, got {grid!r}")
+    baselines = _section(raw, "baselines", _BASELINES)
+    out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+
+    loaded = _load_pairs(raw, data, base, size)
+    X = stack_pairs(loaded["onset"], loaded["apex"])
+    y, subjects, ids = loaded["label"], loaded["subject"], loaded["ids"]
+    folds = list(make_protocol({"kind": "group_kfold", "n_splits": n_folds, "random_state": seed}).split(y, subjects))
+    folds = folds[:run_folds]
+    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
+    if tcfg.num_threads:
+        torch.set_num_threads(int(tcfg.num_threads))
+
+    names = list(models) + [m for m, mode in zip(SVM_MODELS, ("Sub", "Comb"))
+                            if all(f"CompCNN-{mode}@{i}" in models for i in (1, 2, 3))]
+    if baselines["pixel_svm"]:
+        names.append(PIXEL_BASELINE)
+    true: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    pred: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    extra: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    predictions: list[dict[str, Any]] = []
+    histories: dict[str, Any] = {}
+    done: list[str] = []
+    settings = {"protocol": {**protocol, "n_folds": n_folds, "run_folds": run_folds}, "model": model_cfg,
+                "models": list(models), "train": {**train_cfg, "augment": augment_cfg}, "svm": svm_cfg,
+                "baselines": baselines}
+    bar = tqdm(total=len(folds) * len(models), desc="pairs", unit="net", disable=not progress)
+    rng = np.random.default_rng(seed)
+    for k, fold in enumerate(folds):
+        train_subjects = np.unique(subjects[fold.train])
+        if n_val >= len(train_subjects):
+            raise ConfigError(f"protocol.val_subjects {n_val} leaves no training subjects ({len(train_subjects)})")
+        val_subjects = rng.choice(train_subjects, size=n_val, replace=False)
+        part_val = fold.train[np.isin(subjects[fold.train], val_subjects)]
+        part_train = fold.train[~np.isin(subjects[fold.train], val_subjects)]
+        check_disjoint_groups(subjects, np.concatenate([part_train, part_val]), fold.test)
+        check_disjoint_groups(subjects, part_train, part_val, what="train and validation")
+        parts = {"train": part_train, "val": part_val, "test": fold.test}
+        features: dict[str, dict[str, np.ndarray]] = {}
+
+        def record(name: str, p: np.ndarray, info: dict[str, Any], fold=fold) -> None:
+            true[name].append(y[fold.test])
+            pred[name].append(p)
+            extra[name].append({"fold": fold.name, **info})
+            for i, q in zip(fold.test, p):
+                predictions.append({"id": ids[i], "fold": fold.name, "feature": name,
+                                    "classifier": "softmax" if name in PAIR_MODELS else "linear_svm",
+                                    "true": loaded["classes"][y[i]], "pred": loaded["classes"][q],
+                                    "subject": subjects[i]})
+
+        for name in models:
+            torch.manual_seed(tcfg.seed + 1000 * k)
+            net = build_pair_network(name, channels=model_cfg["channels"], fc=model_cfg["fc"], input_size=(crop, crop),
+                                     comb_init=model_cfg["comb_init"])
+            t0 = time.time()
+            fit = fit_pair_network(net, train=(X[part_train], y[part_train]), val=(X[part_val], y[part_val]),
+                                   config=tcfg, progress=False)
+            p = predict_pairs(net, X[fold.test], device=tcfg.device).argmax(1)
+            record(name, p, {"best_epoch": fit.best_epoch, "val_accuracy": fit.best_val_accuracy,
+                             "train_seconds": round(time.time() - t0, 1)})
+            histories[f"{name}/{fold.name}"] = fit.history
+            if name.startswith("CompCNN"):
+                features[name] = {part: second_fc_features(net, X[idx], device=tcfg.device) for part, idx in parts.items()}
+            bar.update(1)
+            bar.set_postfix_str(f"{fold.name} {name} err {1 - accuracy(y[fold.test], p):.3f}")
+        for svm_name, mode in zip(SVM_MODELS, ("Sub", "Comb")):
+            if svm_name not in names:
+                continue
+            nets = [f"CompCNN-{mode}@{i}" for i in (1, 2, 3)]
+            cat = {part: np.concatenate([features[n][part] for n in nets], axis=1) for part in parts}
+            p, c, val_acc = _svm_fit_predict((cat["train"], y[part_train]), (cat["val"], y[part_val]), cat["test"],
+                                             grid, seed)
+            record(svm_name, p, {"C": c, "val_accuracy": val_acc})
+        if PIXEL_BASELINE in names:
+            diff = {part: (center_crop(X[idx, 1], crop).astype(np.float32) - center_crop(X[idx, 0], crop)).reshape(
+                len(idx), -1) / 255.0 for part, idx in parts.items()}
+            p, c, val_acc = _svm_fit_predict((diff["train"], y[part_train]), (diff["val"], y[part_val]), diff["test"],
+                                             grid, seed)
+            record(PIXEL_BASELINE, p, {"C": c, "val_accuracy": val_acc})
+        done.append(fold.name)
+        rows, resolved, table = _write_run(out, raw, loaded, names, true, pred, extra, predictions, histories, done,
+                                           sizes=(size, crop), settings=settings, X=X, y=y)
+        if progress:
+            tqdm.write(f"{fold.name}: " + ", ".join(f"{n} {100 * (1 - accuracy(y[fold.test], pred[n][-1])):.1f}%"
+                                                     for n in names))
+    bar.close()
+    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick,
+                            markdown=table)
+
+
+def _write_run(out: Path, raw: Mapping[str, Any], loaded: Mapping[str, Any], names: list[str],
+               true: dict[str, list[np.ndarray]], pred: dict[str, list[np.ndarray]],
+               extra: dict[str, list[dict[str, Any]]], predictions: list[dict[str, Any]], histories: dict[str, Any],
+               done: list[str], *, sizes: tuple[int, int], settings: Mapping[str, Any], X: np.ndarray,
+               y: np.ndarray) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+    """Write (or rewrite, after every fold) config.yaml, metrics.json, predictions.csv and report.md."""
+    n_folds = settings["protocol"]["n_folds"]
+    rows = [_summary(n, "net" if n in PAIR_MODELS else ("svm" if n in SVM_MODELS else "baseline"),
+                     true[n], pred[n], extra[n], n_folds) for n in names]
+    subjects = loaded["subject"]
+    resolved = {
+        "kind": "pairs",
+        "name": raw.get("name", "pairs"),
+        **({"description": raw["description"]} if raw.get("description") else {}),
+        "data": loaded["source"],
+        "images": {"size": sizes[0], "crop": sizes[1]},
+        **settings,
+        "run": {"affectlab": _version(), "time": _dt.datetime.now().isoformat(timespec="seconds"),
+                "python": platform.python_version(), "torch": str(torch.__version__),
+                "threads": torch.get_num_threads(), "n_pairs": len(y),
+                "n_subjects": len(set(subjects.tolist())), "folds_run": list(done)},
+    }
+    runs.write_config(out, resolved)
+    runs.write_metrics(out, {"rows": rows, "classes": list(loaded["classes"]), "histories": histories})
+    runs.write_predictions(out, predictions)
+    examples = _write_examples(out, X, y) if loaded["proxy"] is not None else None
+    table = _table(rows)
+    _report(out, resolved, rows, table, loaded, examples)
+    return rows, resolved, table
+
+
+def _version() -> str:
+    from affectlab import __version__
+
+    return __version__
+
+
+def _write_examples(out: Path, X: np.ndarray, y: np.ndarray, n: int = 4) -> str:
+    """A strip per class: onset, apex and the (amplified) difference of the first ``n`` pairs."""
+    import cv2
+
+    strips = []
+    for label in (0, 1):
+        idx = np.flatnonzero(y == label)[:n]
+        diff = np.clip((X[idx, 1].astype(np.int16) - X[idx, 0]) * 3 + 128, 0, 255).astype(np.uint8)
+        strips.append(np.hstack([np.vstack([X[i, 0], X[i, 1], d]) for i, d in zip(idx, diff)]))
+    image = cv2.resize(np.vstack([strips[0], np.full((4, strips[0].shape[1]), 255, np.uint8), strips[1]]), None,
+                       fx=3, fy=3, interpolation=cv2.INTER_NEAREST)
+    cv2.imwrite(str(out / "examples.png"), image)
+    return "examples.png"
+
+
+def _placement_text(rows: list[dict[str, Any]]) -> str:
+    by = {r["model"]: r for r in rows}
+    lines = []
+    for mode in ("Sub", "Comb"):
+        found = [(i, by[f"CompCNN-{mode}@{i}"]["error_rate"]) for i in (1, 2, 3) if f"CompCNN-{mode}@{i}" in by]
+        if found:
+            i, err = min(found, key=lambda t: t[1])
+            lines.append(f"- CompCNN-{mode}: lowest pooled error with the comparison after conv block {i}"
+                         f" ({100 * err:.2f} %; " + ", ".join(f"@{j}: {100 * e:.2f} %" for j, e in found) + ").")
+    nets = [r for r in rows if r["kind"] == "net"]
+    if nets:
+        best = min(nets, key=lambda r: r["error_rate"])
+        lines.append(f"- Best single net: {best['model']} ({100 * best['error_rate']:.2f} %).")
+    best_all = min(rows, key=lambda r: r["error_rate"])
+    lines.append(f"- Best row overall: {best_all['model']} ({100 * best_all['error_rate']:.2f} %).")
+    lines.append("- Differences smaller than the fold spread (sd column) are not evidence of a real ranking.")
+    return "\n".join(lines)
+
+
+def _report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], table: str, loaded: Mapping[str, Any],
+            examples: str | None) -> None:
+    run, protocol = cfg["run"], cfg["protocol"]
+    lines = []
+    if loaded["proxy"] is not None:
+        p = cfg["data"]["proxy"]
+        lines += [(
+            "**These data are a PROXY, not a posed/spontaneous corpus.** No public posed/spontaneous collection is"
+            " reachable here, so the pairs are generated (affectlab.pairs.proxy, seeded): onset = a real face (the"
+            f" first frame of each of {loaded['n_faces']} CK+48 sequences, {run['n_subjects']} subjects);"
+            " apex = the same face under a smooth local warp of Gaussian bumps. 'posed' raises the mouth corners"
+            f" ({p['mouth_amplitude']} px); 'spontaneous' raises the mouth corners the same way and also raises the"
+            f" cheeks ({p['cheek_amplitude']} px) and the lower eyelids ({p['lid_ratio']} of the cheek raise). Per-side"
+            f" asymmetry ±{p['asymmetry']}, landmark jitter sd {p['center_jitter']} px, apex rotation ±{p['rotation_deg']}°,"
+            f" scale ±{p['scale']}, shift ±{p['translate']} px, brightness ±{p['brightness']}, contrast ±{p['contrast']},"
+            f" pixel noise sd {p['noise']} on both images; {p['pairs_per_face']} pairs per face (half of each class),"
+            f" seed {p['seed']}. Numbers here say how the architectures compare on this synthetic task, not how they"
+            " do on real posed/spontaneous expressions."),
+            "",
+        ]
+    else:
+        lines += [f"Pairs from the manifest `{cfg['data']['manifest']}`.", ""]
+    n_done = len(run["folds_run"])
+    if n_done < protocol["run_folds"]:
+        partial = (f"**PARTIAL: only {n_done} of the {protocol['n_folds']} folds are done (the run is still going or"
+                   " was stopped); the table covers those folds only.** ")
+    elif n_done < protocol["n_folds"]:
+        partial = (f"**PARTIAL: only the first {n_done} of the {protocol['n_folds']} folds were run"
+                   " (protocol.run_folds).** ")
+    else:
+        partial = ""
+    crop = cfg["images"]["crop"]
+    lines += [
+        (f"- pairs: {run['n_pairs']} ({run['n_subjects']} subjects), gray {cfg['images']['size']}x"
+         f"{cfg['images']['size']}, nets see {crop}x{crop} crops (random crop + the same random affine/flip for"
+         " both images in training, centre crop otherwise)."),
+        (f"- protocol: {partial}subject-independent {protocol['n_folds']}-fold (group k-fold, seed {protocol['seed']});"
+         f" per fold {protocol['val_subjects']} training subjects validate (epoch of each net, C of each SVM); no test"
+         " pair is used for any choice. Error rate = 1 - accuracy of the pooled test predictions; ± = sd of the"
+         " per-fold error rates."),
+        (f"- nets: conv 3x3 channels {cfg['model']['channels']}, FC {cfg['model']['fc']}; dropout 0.05/0.15/0.25 after"
+         " the pools, 0.5/0.25 after FC1/FC2; CompCNN paths share weights (and dropout masks in training);"
+         " comparison ReLU(X - Y) or ReLU(A X + B Y) (X apex, Y onset)"
+         f" (comb init {cfg['model']['comb_init']}). Training: {cfg['train']}."),
+        ("- SVM rows: the second-FC outputs of CompCNN-Sub@1,2,3 (resp. Comb) concatenated, standardised, linear SVM"
+         f" with C in {cfg['svm']['C']} chosen on the validation subjects, refitted on train + validation."),
+        "- baseline: the raw pixel difference (apex - onset, centre crop) + the same linear SVM procedure.",
+    ]
+    table_note = ("Rows: the 7 nets, the 2 CompCNN-SVMs (all 9 models of the method) and the pixel-difference"
+                  " baseline.\n\n")
+    sections = [("Data and protocol", "\n".join(lines)), ("Results", table_note + table),
+                ("Which comparison placement won", _placement_text(rows))]
+    fold_names = [f["fold"] for f in rows[0]["folds"]] if rows else []
+    fold_table = ["| Method | " + " | ".join(fold_names) + " |", "| --- |" + " ---: |" * len(fold_names)]
+    for r in rows:
+        fold_table.append(f"| {r['model']} | " + " | ".join(f"{100 * f['error_rate']:.1f}" for f in r["folds"]) + " |")
+    sections.append(("Per-fold test error rates (%)", "\n".join(fold_table)))
+    if examples:
+        caption = ("Top: posed; bottom: spontaneous. Each column: onset, apex, 3 x (apex - onset) + 128."
+                   f"\n\n![examples]({examples})")
+        sections.append(("Example pairs", caption))
+    text = [f"# Posed vs spontaneous pairs: {cfg['name']}", ""]
+    for heading, body in sections:
+        text += [f"## {heading}", "", body.rstrip(), ""]
+    (out / "report.md").write_text("\n".join(text), encoding="utf-8")
