@@ -20,13 +20,13 @@ import torch
 from affectlab.data.media import read_image, to_gray, to_rgb
 from affectlab.errors import AffectLabError
 from affectlab.face import FaceBox, FaceDetector, FacePreprocessor
-from affectlab.models import AffectNet, create_model
+from affectlab.models import AffectNet, create_model, load_model
 from affectlab.models.train import resolve_device
 
 __all__ = ["DEFAULT_MODEL", "FaceResult", "AnalysisResult", "ExpressionAnalyzer", "analyze_image"]
 
 #: The bundled expression model used when none is named.
-DEFAULT_MODEL = "mini_xception"
+DEFAULT_MODEL = "resnet_fer"
 
 Status = Literal["ok", "no_face", "error"]
 
@@ -106,7 +106,10 @@ class ExpressionAnalyzer:
         device: str = "auto",
     ) -> None:
         if isinstance(model, str):
-            model = create_model(model, pretrained=weights if weights is not None else True)
+            if weights is not None and model == DEFAULT_MODEL:  # the checkpoint names its own network
+                model = load_model(weights, fallback=model)
+            else:
+                model = create_model(model, pretrained=weights if weights is not None else True)
         self.model = model.eval()
         self.device = resolve_device(device)
         self.model.to(self.device)

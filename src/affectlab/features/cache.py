@@ -144,13 +144,16 @@ def _plain(value: Any) -> Any:
 def extractor_fingerprint(name: str, extractor: Any) -> dict[str, Any]:
     """What identifies an extractor's output: name, class, parameters, code and versions."""
     params = extractor.get_params(deep=False) if hasattr(extractor, "get_params") else {}
-    return {
+    fingerprint = {
         "name": name,
         "class": f"{type(extractor).__module__}.{type(extractor).__qualname__}",
         "params": _plain(params),
         "code": _source_hash(_code_files(extractor)),
         "environment": _environment(),
     }
+    if callable(getattr(extractor, "cache_token", None)):  # e.g. deep features: the weights in use
+        fingerprint["token"] = str(extractor.cache_token())
+    return fingerprint
 
 
 class FeatureCache:

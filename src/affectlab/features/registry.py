@@ -98,6 +98,7 @@ def register_feature(name: str, *, stateless: bool = True) -> Callable[[T], T]:
 
 def _ensure_builtins() -> None:
     import affectlab.features.basic  # noqa: F401  (registers the built-ins)
+    import affectlab.features.deep  # noqa: F401  (activations of pretrained networks; torch imported lazily)
     import affectlab.features.hog  # noqa: F401
     import affectlab.features.lbp  # noqa: F401
     import affectlab.features.llc  # noqa: F401  (dense SIFT + LLC)

@@ -1,7 +1,12 @@
 """Torch networks behind a registry, checkpoints and the bundled expression model."""
 
 from affectlab.models import mini_xception as _mini_xception  # noqa: F401  (registers models)
-from affectlab.models.checkpoint import load_weights, save_weights
+from affectlab.models import resnet as _resnet  # noqa: F401
+from affectlab.models import tencrop_cnn as _tencrop_cnn  # noqa: F401
+from affectlab.models import vgg as _vgg  # noqa: F401
+from affectlab.models import identity as _identity  # noqa: F401  (vgg_identity)
+from affectlab.models import siamese as _siamese  # noqa: F401  (pair net: siamese_vgg(), not in create_model)
+from affectlab.models.checkpoint import load_model, load_weights, save_weights
 from affectlab.models.registry import AffectNet, ModelConfig, create_model, list_models, model_config, register_model
 
 __all__ = [
@@ -12,5 +17,6 @@ __all__ = [
     "model_config",
     "register_model",
     "load_weights",
+    "load_model",
     "save_weights",
 ]

@@ -43,7 +43,8 @@ class MiniXception(AffectNet):
     """Mini-Xception: 2 plain convs (8 ch), 4 residual separable blocks, conv to classes, GAP.
 
     ``forward_features`` returns the last block's map (128 x 3 x 3 for 48x48 input); the head is
-    the class convolution followed by global average pooling, so CAM applies directly.
+    the class convolution followed by global average pooling, so CAM applies directly. Feature
+    layers: ``blocks`` (that map) and ``pool`` (the pooled class maps, i.e. the logits).
     """
 
     def __init__(self, config: ModelConfig, widths: tuple[int, ...] = (16, 32, 64, 128)) -> None:
@@ -79,5 +80,6 @@ def mini_xception(class_names: tuple[str, ...] | None = None, channels: int = 1)
         std=(0.25,) * channels,
         cam_layer="blocks",
         feature_layers=("blocks", "pool"),
+        classifier="classifier",
     )
     return MiniXception(with_classes(config, class_names))

@@ -3,6 +3,12 @@
 Every registered network is an :class:`AffectNet`: it takes float32 input in ``[0, 1]`` of shape
 ``(N, C, H, W)``, normalises internally, and exposes ``forward_features`` / ``forward_head`` so
 feature extraction, CAM and attacks work the same on all of them.
+
+Each :class:`ModelConfig` names ``cam_layer`` (the last spatial map, for CAM / Grad-CAM),
+``feature_layers`` (modules whose activations :func:`affectlab.models.features.extract_features`
+returns; the first is the last feature map) and ``classifier`` (the class layer, replaced when
+fine-tuning to other classes). ``extras`` may carry ``eval_size`` (the face size the model is
+evaluated on, when it differs from ``input_size``) and ``ten_crop`` (10-crop averaging).
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class ModelConfig:
     class_names: tuple[str, ...] = EXPRESSIONS
     cam_layer: str = ""
     feature_layers: tuple[str, ...] = ()
+    #: The final class layer (replaced, not copied, when fine-tuning to other classes).
+    classifier: str = ""
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

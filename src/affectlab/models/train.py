@@ -14,9 +14,9 @@ import json
 import platform
 import random
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, Literal
 
 import numpy as np
@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.checkpoint import save_weights
 from affectlab.models.registry import AffectNet
+from affectlab.models.tencrop_cnn import random_crop, ten_crop_predict
 
 __all__ = ["TrainConfig", "TrainResult", "fit_classifier", "predict_proba", "resolve_device", "seed_everything"]
 
@@ -50,6 +51,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     num_threads: int | None = None
+    channels_last: bool = False  # NHWC memory layout: faster convolutions on CPU
+    crop_size: int | None = None  # random square crops of this side after augmentation (10-crop CNN)
 
 
 @dataclass
@@ -84,10 +87,25 @@ def _as_tensor(images: np.ndarray) -> torch.Tensor:
     return x.float().div_(255.0) if x.dtype == torch.uint8 or images.dtype == np.uint8 else x.float()
 
 
+def _proba(model: AffectNet, batch: torch.Tensor) -> torch.Tensor:
+    """Softmax of one batch; images larger than the input use 10-crop averaging or are resized."""
+    size = tuple(model.config.input_size)
+    if tuple(batch.shape[-2:]) != size:
+        if model.config.extras.get("ten_crop"):
+            return ten_crop_predict(model, batch)
+        batch = F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=True)
+    return F.softmax(model(batch), dim=1)
+
+
 @torch.no_grad()
 def predict_proba(model: AffectNet, images: np.ndarray | torch.Tensor, *, batch_size: int = 256,
                   device: str | torch.device = "auto", tta_flip: bool = False) -> np.ndarray:
-    """Class probabilities ``(N, num_classes)`` for uint8 or [0, 1] float images."""
+    """Class probabilities ``(N, num_classes)`` for uint8 or [0, 1] float images ``(N, [C,] H, W)``.
+
+    Images of another size than the model's input are resized, except for models whose config
+    says ``extras["ten_crop"]``: those average the softmax over the 10 crops (corners, centre,
+    mirrored) of the larger image. ``tta_flip`` also averages with the mirrored image.
+    """
     dev = resolve_device(device) if isinstance(device, str) else device
     x = images if isinstance(images, torch.Tensor) else _as_tensor(images)
     was_training = model.training
@@ -95,9 +113,9 @@ def predict_proba(model: AffectNet, images: np.ndarray | torch.Tensor, *, batch_
     out = []
     for start in range(0, len(x), batch_size):
         batch = x[start : start + batch_size].to(dev)
-        p = F.softmax(model(batch), dim=1)
+        p = _proba(model, batch)
         if tta_flip:
-            p = 0.5 * (p + F.softmax(model(torch.flip(batch, dims=[3])), dim=1))
+            p = 0.5 * (p + _proba(model, torch.flip(batch, dims=[3])))
         out.append(p.cpu())
     model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros((0, model.config.num_classes), np.float32)
@@ -149,6 +167,9 @@ def fit_classifier(
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     model.to(device)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
     x_train, y_train = _as_tensor(train[0]), torch.as_tensor(train[1], dtype=torch.long)
     x_val, y_val = _as_tensor(val[0]), np.asarray(val[1])
     if len(x_train) == 0 or len(x_val) == 0:
@@ -190,6 +211,9 @@ def fit_classifier(
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             xb = random_affine(x_train[idx].to(device), cfg.augment, generator)
+            if cfg.crop_size:
+                xb = random_crop(xb, cfg.crop_size, generator)
+            xb = xb.contiguous(memory_format=memory_format)
             yb = y_train[idx].to(device)
             if cfg.mixup_alpha > 0:
                 lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))

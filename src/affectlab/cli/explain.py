@@ -1,0 +1,234 @@
+"""``affectlab explain`` (explanation panel) and ``affectlab fool`` (bounded fooling attack)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import numpy as np
+from tqdm.auto import tqdm
+
+from affectlab.errors import ConfigError, NoFaceError
+
+__all__ = ["explain_command", "fool_command"]
+
+SAMPLE_SOURCE = "skimage.data.astronaut"
+
+
+@dataclass
+class _Face:
+    source: str
+    index: int
+    box: list[int]
+    crop: np.ndarray  # uint8 (H, W) or (H, W, C), the model's input size
+
+
+def _collect_faces(analyzer, inputs: tuple[str, ...], progress: bool | None) -> tuple[list[_Face], int]:
+    """Faces of every input (the sample photograph when none); bad files are reported, not fatal."""
+    from affectlab.cli.analyze import expand_inputs
+    from affectlab.data.media import read_image, sample_photo, to_gray
+    from affectlab.errors import AffectLabError
+
+    def images() -> Iterator[tuple[str, np.ndarray | None, str | None]]:
+        if not inputs:
+            yield SAMPLE_SOURCE, sample_photo(), None
+            return
+        for path in expand_inputs(inputs):
+            try:
+                yield str(path), read_image(path, mode="rgb"), None
+            except AffectLabError as exc:
+                yield str(path), None, str(exc)
+
+    total = len(expand_inputs(inputs)) if inputs else 1
+    faces: list[_Face] = []
+    errors = 0
+    gray = analyzer.model.config.channels == 1
+    for source, image, error in tqdm(images(), total=total, unit="image", desc="faces",
+                                     disable=not (progress if progress is not None else total > 1)):
+        if image is None:
+            errors += 1
+            tqdm.write(f"affectlab: error: {error}", file=sys.stderr)
+            continue
+        found = analyzer.preprocess(image)
+        if not found:
+            tqdm.write(f"affectlab: warning: {source}: no face found (try --whole-frame for face crops)",
+                       file=sys.stderr)
+            continue
+        for k, face in enumerate(found):
+            crop = to_gray(face.image) if gray and face.image.ndim == 3 else face.image
+            faces.append(_Face(source, k, face.box.as_list(), crop))
+    if not faces:
+        raise NoFaceError("no face found in any input" + ("" if inputs else " (the sample photograph)"))
+    return faces, errors
+
+
+def _stem(source: str) -> str:
+    return "astronaut" if source == SAMPLE_SOURCE else Path(source).stem
+
+
+_common = [
+    click.option("--model", "model_name", default=None, help="Registered model name (default: the bundled model)."),
+    click.option("--weights", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 help="Checkpoint to load instead of the bundled weights."),
+    click.option("--max-faces", type=click.IntRange(min=1), default=None,
+                 help="Keep at most N faces per image (largest first)."),
+    click.option("--whole-frame", is_flag=True,
+                 help="If no face is found, use the whole image as the face (for pre-cropped faces)."),
+    click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda."),
+    click.option("--progress/--no-progress", default=None, help="Progress bars on stderr (default: when several inputs)."),
+]
+
+
+def _with_common(func):
+    for option in reversed(_common):
+        func = option(func)
+    return func
+
+
+def _analyzer(model_name, weights, max_faces, whole_frame, device):
+    from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
+
+    return ExpressionAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces,
+                              whole_frame=whole_frame, device=device)
+
+
+@click.command("explain")
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option("--out", "-o", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("panel.png"),
+              show_default=True, help="Panel image to write (PNG or JPEG).")
+@click.option("--layer", default=None, help="Layer for Grad-CAM (default: the model's CAM layer).")
+@click.option("--cell", type=click.IntRange(min=48), default=144, show_default=True, help="Side of one panel cell in pixels.")
+@_with_common
+def explain_command(inputs, out_path, layer, cell, model_name, weights, max_faces, whole_frame, device, progress):
+    """Explain the expression predicted for every face, as one panel image.
+
+    Each face gets one row: face | predicted label | probability | guided
+    backpropagation | Grad-CAM overlay | guided Grad-CAM (Grad-CAM from the
+    model's default CAM layer unless --layer names another). One JSON line per
+    face (source, face index, box, label, probability) goes to standard output.
+
+    INPUT is an image file or a folder of images; with no INPUT the built-in
+    sample photograph (scikit-image's astronaut) is explained. Unreadable files
+    are reported on stderr, the panel is still written for the others, and the
+    exit status is 1.
+
+    \b
+    Examples:
+      affectlab explain --out panel.png
+      affectlab explain photo.jpg group.png --out panel.png
+      affectlab explain faces/ --whole-frame --layer blocks.2 --out panel.png
+    """
+    from affectlab.explain import explain_all
+    from affectlab.viz.overlay import save_rgb
+    from affectlab.viz.panel import PanelRow, explanation_panel
+
+    analyzer = _analyzer(model_name, weights, max_faces, whole_frame, device)
+    faces, errors = _collect_faces(analyzer, inputs, progress)
+    crops = np.stack([f.crop for f in faces])
+    if crops.ndim == 4:
+        crops = crops.transpose(0, 3, 1, 2)
+    names = analyzer.class_names
+    rows, batch = [], 32
+    for start in range(0, len(faces), batch):
+        out = explain_all(analyzer.model, crops[start: start + batch], layer=layer)
+        cam, gb, ggc = out["gradcam"], out["guided_backprop"], out["guided_gradcam"]
+        for i, face in enumerate(faces[start: start + batch]):
+            label = names[int(cam.targets[i])]
+            p = float(cam.probabilities[i, cam.targets[i]])
+            rows.append(PanelRow(face.crop, label, p, gb.maps[i], cam.maps[i], ggc.maps[i]))
+            click.echo(json.dumps({"source": face.source, "face": face.index, "box": face.box, "label": label,
+                                   "probability": round(p, 4), "layer": cam.layer}))
+    captions = [f"{_stem(f.source)}#{f.index}" for f in faces]
+    save_rgb(explanation_panel(rows, cell=cell, captions=captions), out_path)
+    click.echo(f"panel: {out_path} ({len(rows)} face(s))", err=True)
+    if errors:
+        click.get_current_context().exit(1)
+
+
+@click.command("fool")
+@click.argument("inputs", nargs=-1, metavar="[INPUT]...")
+@click.option("--out", "-o", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the figures, adversarial faces and fooling.jsonl.")
+@click.option("--target", "target_name", default=None,
+              help="Class to reach, by name (default: the most likely wrong class of each face).")
+@click.option("--bound", type=click.FloatRange(min=0, max=1, min_open=True), default=0.15, show_default=True,
+              help="Largest change of a pixel, as a fraction of the value range.")
+@click.option("--threshold", type=click.FloatRange(min=0, max=1, min_open=True), default=0.90, show_default=True,
+              help="Stop once the target class has at least this probability.")
+@click.option("--max-steps", type=click.IntRange(min=1), default=100, show_default=True, help="Step limit per face.")
+@click.option("--step-size", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Change per step in [0, 1] pixel units [default: 1/255].")
+@click.option("--method", type=click.Choice(["sign", "scaled"]), default="sign", show_default=True,
+              help="sign: every pixel moves one step along its gradient's sign; scaled: steps follow the "
+                   "gradient's strength (a more telling difference map, more steps).")
+@_with_common
+def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step_size, method, model_name, weights,
+                 max_faces, whole_frame, device, progress):
+    """Fool the expression model: nudge every face towards a wrong class.
+
+    Iterative signed-gradient steps on the target class's log-probability, with
+    every pixel kept within --bound (15 % of the value range by default) of its
+    original, until the target class reaches --threshold (0.90) or --max-steps.
+    For each face, DIR gets <name>_face<k>_fooling.png (original | difference
+    map | adversarial) and <name>_face<k>_adversarial.png, and one JSON line
+    (also printed) goes to DIR/fooling.jsonl: classes, success, steps, final
+    probability, largest change and the probability history.
+
+    Difference map colours (|adversarial - original| scaled so the largest
+    change is 255): <= 150 black, 151-180 gray, 181-200 yellow, 201-225 orange,
+    226-255 red; each pixel above 150 also colours its 8 neighbours. With the
+    sign method most pixels move by the same amount (mostly red); --method
+    scaled shows where the model is most sensitive.
+
+    INPUT is an image or a folder; with no INPUT the built-in sample photograph
+    is used.
+
+    \b
+    Examples:
+      affectlab fool --out fooled/
+      affectlab fool photo.jpg --target sad --out fooled/
+      affectlab fool faces/ --whole-frame --bound 0.05 --out fooled/
+      affectlab fool photo.jpg --method scaled --out fooled/
+    """
+    from affectlab.explain import fool
+    from affectlab.viz.fooling import save_fooling_figure
+    from affectlab.viz.heatmap import to_uint8
+    from affectlab.viz.overlay import save_rgb
+
+    analyzer = _analyzer(model_name, weights, max_faces, whole_frame, device)
+    names = list(analyzer.class_names)
+    target = None
+    if target_name is not None:
+        if target_name not in names:
+            raise ConfigError(f"--target {target_name!r} is not a class of the model ({', '.join(names)})")
+        target = names.index(target_name)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir}: exists and is not a folder")
+    faces, errors = _collect_faces(analyzer, inputs, progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    crops = np.stack([f.crop for f in faces])
+    if crops.ndim == 4:
+        crops = crops.transpose(0, 3, 1, 2)
+    batch = 64
+    with open(out_dir / "fooling.jsonl", "w", encoding="utf-8") as sink:
+        bar = tqdm(range(0, len(faces), batch), unit="batch", desc="fooling",
+                   disable=not (progress if progress is not None else len(faces) > batch))
+        for start in bar:
+            result = fool(analyzer.model, crops[start: start + batch], target, bound=bound, threshold=threshold,
+                          max_steps=max_steps, step_size=step_size, method=method)
+            for i, (face, record) in enumerate(zip(faces[start: start + batch], result.to_records(names))):
+                name = f"{_stem(face.source)}_face{face.index}"
+                save_fooling_figure(out_dir / f"{name}_fooling.png", result.original[i], result.adversarial[i])
+                adversarial = to_uint8(result.adversarial[i].transpose(1, 2, 0))
+                save_rgb(adversarial[..., 0] if adversarial.shape[2] == 1 else adversarial,
+                         out_dir / f"{name}_adversarial.png")
+                line = json.dumps({"source": face.source, "face": face.index, "box": face.box, **record,
+                                   "figure": f"{name}_fooling.png"})
+                sink.write(line + "\n")
+                click.echo(line)
+    if errors:
+        click.get_current_context().exit(1)

@@ -1,0 +1,304 @@
+"""The bounded "fooling" attack and its difference map.
+
+:func:`fool` pushes each image towards a wrong class with iterative signed-gradient steps on the
+target class's log-probability, projecting after every step so each pixel stays within
+``bound * (value range)`` of its original value and inside the value range. An image stops as
+soon as its target class reaches the success threshold (default probability >= 0.90) or after
+``max_steps``.
+
+:func:`difference_map` colours ``|adversarial - original|`` in fixed bands (see
+:data:`DIFFERENCE_BANDS`).
+
+Examples
+--------
+>>> from affectlab.models import create_model
+>>> torch.manual_seed(0) and None
+>>> model = create_model("mini_xception")
+>>> result = fool(model, np.full((2, 48, 48), 128, np.uint8), max_steps=3)
+>>> result.adversarial.shape, result.history.shape
+((2, 1, 48, 48), (2, 4))
+>>> bool(np.abs(result.delta).max() <= 0.15 + 1e-6)
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from affectlab.errors import ConfigError
+from affectlab.explain.base import as_batch
+from affectlab.explain.targets import (
+    Target,
+    most_likely_wrong,
+    reaches_probability,
+    resolve_targets,
+)
+
+__all__ = ["FoolingResult", "fool", "difference_map", "difference_gray", "DIFFERENCE_BANDS"]
+
+#: ``(lowest gray value, highest gray value, RGB colour, name)`` of each band of the difference map.
+DIFFERENCE_BANDS: tuple[tuple[int, int, tuple[int, int, int], str], ...] = (
+    (0, 150, (0, 0, 0), "black"),
+    (151, 180, (128, 128, 128), "gray"),
+    (181, 200, (255, 255, 0), "yellow"),
+    (201, 225, (255, 165, 0), "orange"),
+    (226, 255, (255, 0, 0), "red"),
+)
+
+
+@dataclass
+class FoolingResult:
+    """The outcome of :func:`fool` on a batch of ``N`` images (pixel space, ``[0, 1]``).
+
+    Attributes
+    ----------
+    original, adversarial
+        ``(N, C, H, W)`` float32 images.
+    success
+        ``(N,)`` bool: the target class's probability on ``adversarial`` is ``>= threshold``.
+    steps
+        ``(N,)`` gradient steps taken (0 when the image already met the threshold).
+    targets, original_classes
+        ``(N,)`` the class attacked towards and the class predicted on the original.
+    probabilities
+        ``(N, n_classes)`` softmax on ``adversarial``.
+    history
+        ``(N, max_steps + 1)`` target probability before each step (column 0: the original),
+        ending with the final value; NaN after an image stopped.
+    bound
+        The largest allowed change per pixel, in pixel units (``bound * value range``).
+    threshold
+        The success probability.
+    """
+
+    original: np.ndarray
+    adversarial: np.ndarray
+    success: np.ndarray
+    steps: np.ndarray
+    targets: np.ndarray
+    original_classes: np.ndarray
+    probabilities: np.ndarray
+    history: np.ndarray
+    bound: float
+    threshold: float
+
+    @property
+    def delta(self) -> np.ndarray:
+        """``adversarial - original``, ``(N, C, H, W)``."""
+        return self.adversarial - self.original
+
+    @property
+    def success_rate(self) -> float:
+        return float(np.mean(self.success)) if len(self.success) else float("nan")
+
+    def __len__(self) -> int:
+        return len(self.success)
+
+    def target_probability(self) -> np.ndarray:
+        """``(N,)`` final probability of each image's target class."""
+        return self.probabilities[np.arange(len(self)), self.targets]
+
+    def probability_history(self, index: int) -> np.ndarray:
+        """The target probabilities of image ``index`` from the original to the last step."""
+        row = self.history[index]
+        return row[~np.isnan(row)]
+
+    def to_records(self, class_names: tuple[str, ...] | list[str] | None = None) -> list[dict[str, Any]]:
+        """One JSON-ready mapping per image (classes by name when ``class_names`` is given)."""
+        def name(i: int) -> Any:
+            return class_names[i] if class_names is not None else int(i)
+
+        out = []
+        for i in range(len(self)):
+            out.append({
+                "original_class": name(int(self.original_classes[i])),
+                "target": name(int(self.targets[i])),
+                "success": bool(self.success[i]),
+                "steps": int(self.steps[i]),
+                "target_probability": round(float(self.target_probability()[i]), 4),
+                "max_abs_delta": round(float(np.abs(self.delta[i]).max()), 5),
+                "bound": self.bound,
+                "probability_history": [round(float(p), 4) for p in self.probability_history(i)],
+            })
+        return out
+
+
+def fool(
+    model: nn.Module,
+    images: Any,
+    target: Target = None,
+    *,
+    bound: float = 0.15,
+    threshold: float = 0.90,
+    max_steps: int = 100,
+    step_size: float | None = None,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    method: Literal["sign", "scaled"] = "sign",
+) -> FoolingResult:
+    """Attack a batch towards wrong classes within a per-pixel bound.
+
+    Parameters
+    ----------
+    model
+        A classifier taking ``(N, C, H, W)`` pixels in ``value_range`` and returning logits.
+    images
+        A batch (see :func:`affectlab.explain.base.as_batch`); uint8 is divided by 255.
+    target
+        The class to reach (see :mod:`affectlab.explain.targets`); default: the most likely
+        class other than the one predicted on the original.
+    bound
+        Each pixel stays within ``bound * (value_range[1] - value_range[0])`` of its original.
+    threshold
+        Stop an image once its target class has probability ``>= threshold``.
+    max_steps
+        Gradient steps at most per image.
+    step_size
+        Change per step in pixel units; default one gray level, ``range / 255``.
+    value_range
+        The valid pixel range; adversarial pixels are clipped to it.
+    method
+        ``"sign"``: every pixel moves by ``step_size`` along the sign of its gradient (iterative
+        FGSM). ``"scaled"``: pixels move by ``step_size * g / max|g|`` (the largest gradient of
+        the image moves a full step), so the change follows the gradient's strength and the
+        difference map shows where the model is most sensitive.
+
+    The model's mode is restored afterwards and its parameters' gradients are not touched.
+    """
+    lo_v, hi_v = (float(v) for v in value_range)
+    if not hi_v > lo_v:
+        raise ConfigError(f"value_range must be (low, high) with high > low, got {value_range!r}")
+    if not 0.0 < bound <= 1.0:
+        raise ConfigError(f"bound must lie in (0, 1] (a fraction of the value range), got {bound!r}")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
+        raise ConfigError(f"max_steps must be a non-negative int, got {max_steps!r}")
+    eps = bound * (hi_v - lo_v)
+    alpha = (hi_v - lo_v) / 255.0 if step_size is None else float(step_size)
+    if not alpha > 0:
+        raise ConfigError(f"step_size must be positive, got {step_size!r}")
+    if method not in ("sign", "scaled"):
+        raise ConfigError(f"method must be 'sign' or 'scaled', got {method!r}")
+    succeeded = reaches_probability(threshold)
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
+    channels = getattr(getattr(model, "config", None), "channels", None)
+    x0 = as_batch(images, channels).to(device)
+    if x0.numel() and (float(x0.min()) < lo_v - 1e-6 or float(x0.max()) > hi_v + 1e-6):
+        raise ConfigError(f"images: values outside the value range {value_range}")
+    lower = (x0 - eps).clamp(lo_v, hi_v)
+    upper = (x0 + eps).clamp(lo_v, hi_v)
+    n = len(x0)
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits0 = model(x0)
+        original_classes = logits0.argmax(dim=1)
+        targets = resolve_targets(most_likely_wrong() if target is None else target, logits0)
+        history = torch.full((n, max_steps + 1), float("nan"))
+        steps = torch.zeros(n, dtype=torch.long)
+        x = x0.clone()
+        active = torch.arange(n, device=device)
+        for step in range(max_steps + 1):
+            if len(active) == 0:
+                break
+            xa = x[active].detach().requires_grad_(True)
+            with torch.enable_grad():
+                log_probs = F.log_softmax(model(xa), dim=1)
+                chosen = log_probs.gather(1, targets[active].view(-1, 1)).squeeze(1)
+                probs = log_probs.detach().exp()
+                history[active.cpu(), step] = chosen.detach().exp().cpu()
+                done = succeeded(probs, targets[active])
+                if step == max_steps:
+                    break
+                keep = ~done
+                if not bool(keep.any()):
+                    break
+                (grad,) = torch.autograd.grad(chosen[keep].sum(), xa)
+            g = grad[keep]
+            if method == "sign":
+                direction = g.sign()
+            else:
+                direction = g / g.abs().flatten(1).max(dim=1).values.clamp_min(1e-20).view(-1, 1, 1, 1)
+            moved = xa.detach()[keep] + alpha * direction
+            index = active[keep]
+            x[index] = torch.minimum(torch.maximum(moved, lower[index]), upper[index])
+            steps[index.cpu()] += 1
+            active = index
+        with torch.no_grad():
+            probabilities = torch.softmax(model(x), dim=1)
+    finally:
+        model.train(was_training)
+    success = succeeded(probabilities, targets)
+    return FoolingResult(
+        original=x0.cpu().numpy().astype(np.float32),
+        adversarial=x.detach().cpu().numpy().astype(np.float32),
+        success=success.cpu().numpy(),
+        steps=steps.numpy(),
+        targets=targets.cpu().numpy(),
+        original_classes=original_classes.cpu().numpy(),
+        probabilities=probabilities.cpu().numpy(),
+        history=history.numpy(),
+        bound=float(eps),
+        threshold=float(threshold),
+    )
+
+
+def difference_gray(original: np.ndarray, adversarial: np.ndarray, *, scale: float | None = None) -> np.ndarray:
+    """``|adversarial - original|`` as uint8 ``(H, W)`` scaled to 0..255.
+
+    ``scale=None`` divides by the largest difference (so it becomes 255); a number divides by
+    that value (e.g. the attack's bound, for a scale fixed across images). Colour images use the
+    largest difference over their channels.
+
+    Examples
+    --------
+    >>> difference_gray(np.zeros((1, 3)), np.array([[0.0, 0.05, 0.1]])).tolist()
+    [[0, 128, 255]]
+    """
+    a = np.asarray(original, dtype=np.float64)
+    b = np.asarray(adversarial, dtype=np.float64)
+    if a.shape != b.shape or a.ndim not in (2, 3):
+        raise ConfigError(f"difference map: expected two (H, W) or (H, W, C) images of one shape, "
+                          f"got {a.shape} and {b.shape}")
+    diff = np.abs(b - a)
+    if diff.ndim == 3:
+        diff = diff.max(axis=2)
+    top = float(diff.max()) if scale is None else float(scale)
+    if top <= 0:
+        return np.zeros(diff.shape, np.uint8)
+    return np.clip(np.rint(diff / top * 255.0), 0, 255).astype(np.uint8)
+
+
+def difference_map(original: np.ndarray, adversarial: np.ndarray, *, scale: float | None = None) -> np.ndarray:
+    """Colour the difference of two images in the bands of :data:`DIFFERENCE_BANDS`.
+
+    The gray difference (:func:`difference_gray`) is cut into bands: ``<= 150`` black,
+    ``151-180`` gray, ``181-200`` yellow, ``201-225`` orange, ``226-255`` red. Every pixel above
+    150 also gives its colour to its 8 neighbours; where colours meet, the higher band wins.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H, W, 3)`` uint8 RGB.
+
+    Examples
+    --------
+    >>> gray = np.zeros((3, 4)); gray[1, 1] = 1.0; gray[0, 3] = 0.65   # 255 (red), 166 (gray)
+    >>> rgb = difference_map(np.zeros((3, 4)), gray)
+    >>> [tuple(int(v) for v in rgb[r, c]) for r, c in [(0, 0), (2, 2), (1, 3), (2, 3)]]
+    [(255, 0, 0), (255, 0, 0), (128, 128, 128), (0, 0, 0)]
+    """
+    gray = difference_gray(original, adversarial, scale=scale)
+    edges = [low for low, _, _, _ in DIFFERENCE_BANDS[1:]]
+    band = np.digitize(gray, edges).astype(np.uint8)  # 0 = black ... 4 = red
+    band = cv2.dilate(band, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    palette = np.array([colour for _, _, colour, _ in DIFFERENCE_BANDS], dtype=np.uint8)
+    return palette[band]

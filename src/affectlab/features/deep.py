@@ -1,0 +1,131 @@
+"""Deep features as a registered descriptor: activations of a named layer of a pretrained network.
+
+An experiment YAML names them like any descriptor::
+
+    features:
+      - name: deep
+        model: mini_xception      # any registered model with weights
+        layer: blocks             # a module name; default: the model's last feature map
+        spatial: avg              # global average (default), max, or flatten the 4-D map
+
+``weights`` points at a checkpoint; without it the model's bundled weights are used. The network is
+fixed (not trained on the experiment's data), so the feature is stateless: it is computed once
+for all images.
+
+Examples
+--------
+>>> import numpy as np
+>>> from affectlab.features import create_feature
+>>> create_feature("deep", model="mini_xception").fit_transform(np.zeros((2, 48, 48), np.uint8)).shape
+(2, 128)
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from affectlab.errors import ConfigError
+from affectlab.features.basic import check_images
+from affectlab.features.registry import register_feature
+
+__all__ = ["DeepFeatures"]
+
+
+@lru_cache(maxsize=16)
+def _file_sha(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=4)
+def _load_model(name: str, weights: str | None, pretrained: bool):
+    from affectlab.models import create_model
+
+    source: bool | str = weights if weights is not None else pretrained
+    return create_model(name, pretrained=source).eval()
+
+
+@register_feature("deep")
+class DeepFeatures(TransformerMixin, BaseEstimator):
+    """Activations of ``layer`` of a pretrained ``model``: ``(N, H, W)`` images -> ``(N, D)`` float32.
+
+    Parameters
+    ----------
+    model
+        A registered model name (``affectlab.models.list_models()``).
+    layer
+        Module name; ``None`` takes the first of the model's ``feature_layers`` (its last feature map,
+        e.g. 128 x 3 x 3 for mini-Xception), reduced by ``spatial``.
+    weights
+        A checkpoint path; ``None`` loads the bundled weights (when ``pretrained``).
+    pretrained
+        Load the bundled weights when ``weights`` is ``None`` (``False``: random init, for tests).
+    spatial
+        ``"avg"`` (global average pooling), ``"max"`` or ``"flatten"``: how a 4-D map becomes a vector.
+    batch_size, device
+        Batching and where to run.
+    """
+
+    def __init__(self, model: str = "mini_xception", layer: str | None = None, weights: str | None = None,
+                 pretrained: bool = True, spatial: str = "avg", batch_size: int = 256,
+                 device: str = "cpu") -> None:
+        self.model = model
+        self.layer = layer
+        self.weights = weights
+        self.pretrained = pretrained
+        self.spatial = spatial
+        self.batch_size = batch_size
+        self.device = device
+
+    def _network(self):
+        from affectlab.errors import ModelError
+
+        weights = None if self.weights is None else str(Path(self.weights).expanduser())
+        try:
+            return _load_model(self.model, weights, bool(self.pretrained))
+        except ModelError as exc:
+            raise ConfigError(f"feature 'deep': {exc}") from None
+
+    def cache_token(self) -> str:
+        """Identity of the weights in use (SHA-256 prefix of the file), for feature caches."""
+        from affectlab.models.registry import _PRETRAINED
+
+        path = Path(self.weights).expanduser() if self.weights is not None else _PRETRAINED.get(self.model)
+        if path is None or not self.pretrained and self.weights is None:
+            return "random-init"
+        try:
+            stat = Path(path).stat()
+        except OSError:
+            return f"{path}:missing"
+        return f"{Path(path).name}:{_file_sha(str(path), stat.st_size, stat.st_mtime_ns)}"
+
+    def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> DeepFeatures:
+        """Nothing to learn (the network is fixed); checks the input and the model."""
+        check_images(X, name="deep")
+        self._network()
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        from affectlab.models.features import extract_features
+
+        X = check_images(X, name="deep")
+        net = self._network()
+        layer = self.layer or net.config.feature_layers[0]
+        try:
+            out = extract_features(net, X, [layer], spatial=self.spatial, batch_size=self.batch_size,
+                                   device=self.device)
+        except Exception as exc:
+            from affectlab.errors import ModelError
+
+            if isinstance(exc, ModelError):
+                raise ConfigError(f"feature 'deep': {exc}") from None
+            raise
+        return out[layer].astype(np.float32)
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True

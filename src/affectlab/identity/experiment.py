@@ -1,0 +1,307 @@
+"""``kind: siamese``: face verification on ORL with subject-disjoint folds.
+
+Example config (``configs/orl-siamese.yaml``)::
+
+    kind: siamese
+    name: orl-siamese
+    data: {source: ../../shared/datasets/orl_faces}
+    images: {size: [28, 24]}                        # height, width
+    protocol: {n_folds: 4, val_subjects: 5, seed: 0}
+    model: {hidden: 128}
+    train: {epochs: 20, subjects_per_batch: 10, images_per_subject: 4, lr: 0.001}
+    heatmaps: {n_pairs: 6}
+    identity: {epochs: 30}                          # optional: also the vgg_identity classifier
+
+Protocol: the subjects are cut into ``n_folds`` disjoint test groups. For each fold, the net
+is trained on the remaining subjects minus ``val_subjects`` of them; those validation subjects
+choose the epoch and the decision threshold on their own balanced pairs. The test subjects
+(never seen in training or selection) give balanced pairs: every same-subject pair and as many
+random different-subject pairs. Accuracy, UAR (mean of the true-accept and true-reject rates)
+and ROC AUC are computed on the pooled test pairs, and per fold (mean +- sd). The optional ``identity`` section also trains the ``vgg_identity``
+classifier on all 40 subjects split by image (:mod:`affectlab.identity.classify`) and adds its
+row.
+
+Examples
+--------
+>>> result = run_siamese_experiment("configs/orl-siamese.yaml", "runs/orl")  # doctest: +SKIP
+>>> print(result.table())  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from affectlab.errors import ConfigError
+from affectlab.evaluate import runs
+from affectlab.evaluate.config import resolve_source
+from affectlab.evaluate.experiment import ExperimentResult, load_gray_images
+from affectlab.evaluate.metrics import macro_f1
+from affectlab.identity.pairs import balanced_pairs, subject_folds
+from affectlab.identity.train import (
+    SiameseTrainConfig,
+    fit_siamese,
+    pair_scores,
+    verification_metrics,
+)
+from affectlab.models.augment import AugmentConfig
+
+__all__ = ["run_siamese_experiment", "SIAMESE_KEYS"]
+
+#: Top-level keys of a ``kind: siamese`` file (``run`` is provenance written by a run; ignored).
+SIAMESE_KEYS = ("kind", "name", "description", "data", "images", "protocol", "model", "train", "heatmaps", "identity",
+                "run", "_path")
+_IDENTITY_KEYS = {"epochs": 30, "lr": 0.002, "batch_size": 32, "train_images": [1, 2, 3, 4, 5, 6], "val_images": [7],
+                  "seed": 0}
+_PROTOCOL_KEYS = {"n_folds": 4, "val_subjects": 5, "seed": 0}
+_MODEL_KEYS = {"hidden": 128, "embedding": "flatten", "dropout": 0.0, "l2_normalize": False}
+_TRAIN_KEYS = {f: getattr(SiameseTrainConfig(), f) for f in
+               ("epochs", "subjects_per_batch", "images_per_subject", "batches_per_epoch", "lr", "weight_decay",
+                "seed", "device", "num_threads", "tta_flip", "identity_weight", "threshold_rule", "select_on")}
+
+
+def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    value = raw.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key} must be a mapping, got {value!r}")
+    unknown = sorted(set(value) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(defaults)})")
+    return {**defaults, **value}
+
+
+def _image_size(raw: Mapping[str, Any]) -> tuple[int, int]:
+    images = raw.get("images") or {}
+    if not isinstance(images, Mapping) or set(images) - {"size"}:
+        raise ConfigError("images must be a mapping with only 'size' (N or [height, width])")
+    size = images.get("size", [28, 24])
+    size = [size, size] if isinstance(size, int) else size
+    if (not isinstance(size, list | tuple) or len(size) != 2
+            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 16 for v in size)):
+        raise ConfigError(f"images.size must be an int or [height, width] of ints >= 16, got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+def run_siamese_experiment(
+    config: Mapping[str, Any] | str | Path,
+    out_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    n_jobs: int | None = None,
+    cache: str | Path | None = None,
+) -> ExperimentResult:
+    """Train and test the Siamese verifier on subject-disjoint folds and write a run folder.
+
+    ``n_jobs`` and ``cache`` are accepted for the common runner signature; training runs in
+    this process (``train.num_threads`` sets torch's threads).
+    """
+    from affectlab.data.orl import load_orl
+    from affectlab.evaluate.kinds import read_experiment_file
+    from affectlab.identity.heatmaps import pair_heatmaps
+    from affectlab.models.siamese import siamese_vgg
+    from affectlab.viz.heatmap import pair_heatmap_figure
+    from affectlab.viz.overlay import save_rgb
+
+    tick = time.time()
+    if isinstance(config, Mapping):
+        raw, path = dict(config), config.get("_path")
+    else:
+        raw, path = read_experiment_file(config)
+    raw.pop("_path", None)
+    unknown = sorted(set(raw) - set(SIAMESE_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(SIAMESE_KEYS[:-1])})")
+    base = Path(path).resolve().parent if path else None
+    source = data if data is not None else (raw.get("data") or {}).get("source")
+    source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
+                                 "--data" if data is not None else "data.source")
+    size = _image_size(raw)
+    protocol = _section(raw, "protocol", _PROTOCOL_KEYS)
+    model_cfg = _section(raw, "model", _MODEL_KEYS)
+    train_cfg = _section(raw, "train", _TRAIN_KEYS)
+    heat_cfg = _section(raw, "heatmaps", {"n_pairs": 6})
+    identity_cfg = _section(raw, "identity", _IDENTITY_KEYS) if raw.get("identity") else None
+    try:
+        tcfg = SiameseTrainConfig(**train_cfg, augment=AugmentConfig(8.0, 0.08, 0.08, True))
+    except TypeError as exc:
+        raise ConfigError(f"train: {exc}") from None
+    out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+
+    dataset = load_orl(source_path)
+    images = load_gray_images(dataset, size, progress=progress)
+    subjects = dataset.groups
+    folds = subject_folds(subjects, n_folds=int(protocol["n_folds"]), n_val=int(protocol["val_subjects"]),
+                          seed=int(protocol["seed"]))
+    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
+    if tcfg.num_threads:
+        torch.set_num_threads(int(tcfg.num_threads))
+
+    fold_rows, predictions, histories, pooled_scores, pooled_same, pooled_pred = [], [], [], [], [], []
+    heat_files: list[str] = []
+    for k, fold in enumerate(tqdm(folds, desc="folds", unit="fold", disable=not progress)):
+        part = {name: np.flatnonzero(np.isin(subjects, getattr(fold, f"{name}_subjects")))
+                for name in ("train", "val", "test")}
+        val_pairs = balanced_pairs(subjects[part["val"]], seed=int(protocol["seed"]) + 1000 + k)
+        test_pairs = balanced_pairs(subjects[part["test"]], seed=int(protocol["seed"]) + k)
+        torch.manual_seed(tcfg.seed + k)
+        try:
+            net = siamese_vgg(input_size=size, hidden=int(model_cfg["hidden"]), embedding=str(model_cfg["embedding"]),
+                              dropout=float(model_cfg["dropout"]), l2_normalize=bool(model_cfg["l2_normalize"]))
+        except ValueError as exc:
+            raise ConfigError(f"model: {exc}") from None
+        fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
+                          val=(images[part["val"]], val_pairs), config=tcfg, progress=progress)
+        scores = pair_scores(net, images[part["test"]], test_pairs, device=tcfg.device, tta_flip=tcfg.tta_flip)
+        metrics = verification_metrics(scores, test_pairs.same, fit.threshold)
+        fold_rows.append({"fold": k, "test_subjects": fold.test_subjects, "val_subjects": fold.val_subjects,
+                          "best_epoch": fit.best_epoch, "val_accuracy": fit.best_val_accuracy, **metrics})
+        histories.append(fit.history)
+        pooled_scores.append(scores)
+        pooled_same.append(test_pairs.same)
+        pooled_pred.append(scores >= fit.threshold)
+        ids = dataset.samples
+        test_ids = part["test"]
+        for a, b, same, score in zip(test_pairs.first, test_pairs.second, test_pairs.same, scores):
+            sa, sb = ids[test_ids[a]], ids[test_ids[b]]
+            predictions.append({"id": f"{sa.id}|{sb.id}", "fold": k, "feature": "siamese_vgg",
+                                "classifier": "val_threshold", "true": "same" if same else "different",
+                                "pred": "same" if score >= fit.threshold else "different",
+                                "subject": f"{sa.subject}|{sb.subject}"})
+        if k == 0 and int(heat_cfg["n_pairs"]) > 0:
+            heat_files = _write_heatmaps(out, net, images[part["test"]], test_pairs, int(heat_cfg["n_pairs"]),
+                                         pair_heatmaps, pair_heatmap_figure, save_rgb, int(protocol["seed"]))
+        if progress:
+            tqdm.write(f"fold {k + 1}/{len(folds)}: test accuracy {metrics['accuracy']:.4f} AUC {metrics['auc']:.4f}"
+                       f" (epoch {fit.best_epoch}, threshold {fit.threshold:.3f})")
+
+    scores_all, same_all, pred_all = map(np.concatenate, (pooled_scores, pooled_same, pooled_pred))
+    pooled = verification_metrics(scores_all, same_all, 0.5)
+    pooled["accuracy"] = float(np.mean(pred_all == same_all))
+    tar, trr = float(np.mean(pred_all[same_all])), float(np.mean(~pred_all[~same_all]))
+    pooled.update(uar=(tar + trr) / 2, true_accept_rate=tar, true_reject_rate=trr)
+    pooled.pop("threshold")
+    fold_acc = np.array([r["accuracy"] for r in fold_rows])
+    row = {
+        "feature": "siamese_vgg",
+        "classifier": "val_threshold",
+        **pooled,
+        "macro_f1": macro_f1(np.where(same_all, "same", "different"), np.where(pred_all, "same", "different")),
+        "n_test": len(same_all),
+        "n_folds": len(folds),
+        "fold_accuracy_mean": float(fold_acc.mean()),
+        "fold_accuracy_std": float(fold_acc.std(ddof=1)) if len(fold_acc) > 1 else 0.0,
+        "fold_auc_mean": float(np.mean([r["auc"] for r in fold_rows])),
+        "folds": fold_rows,
+    }
+    rows = [row]
+    if identity_cfg is not None:
+        from affectlab.identity.classify import train_identity_classifier
+
+        ident = train_identity_classifier(
+            dataset, images, train_images=[str(v) for v in identity_cfg["train_images"]],
+            val_images=[str(v) for v in identity_cfg["val_images"]], epochs=int(identity_cfg["epochs"]),
+            lr=float(identity_cfg["lr"]), batch_size=int(identity_cfg["batch_size"]), seed=int(identity_cfg["seed"]),
+            num_threads=tcfg.num_threads, progress=progress)
+        rows.append({"feature": "vgg_identity", "classifier": "softmax_40_subjects", "accuracy": ident["accuracy"],
+                     "uar": ident["uar"], "macro_f1": ident["macro_f1"], "n_test": ident["n"], "n_folds": 1,
+                     "best_epoch": ident["best_epoch"], "val_accuracy": ident["val_accuracy"],
+                     "split": ident["split"]})
+    resolved = {
+        "kind": "siamese",
+        "name": raw.get("name", "siamese"),
+        **({"description": raw["description"]} if raw.get("description") else {}),
+        "data": {"source": str(source_path)},
+        "images": {"size": list(size)},
+        "protocol": protocol,
+        "model": model_cfg,
+        "train": train_cfg,
+        "heatmaps": heat_cfg,
+        **({"identity": identity_cfg} if identity_cfg is not None else {}),
+        "run": {"affectlab": _version(), "time": _dt.datetime.now().isoformat(timespec="seconds"),
+                "python": platform.python_version(), "torch": str(torch.__version__),
+                "threads": torch.get_num_threads(), "n_images": len(dataset), "n_subjects": len(set(subjects))},
+    }
+    runs.write_config(out, resolved)
+    runs.write_metrics(out, {"rows": rows, "histories": histories,
+                             "augment": asdict(tcfg.augment)})
+    runs.write_predictions(out, predictions)
+    _report(out, resolved, rows, fold_rows, heat_files)
+    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick)
+
+
+def _version() -> str:
+    from affectlab import __version__
+
+    return __version__
+
+
+def _write_heatmaps(out: Path, net, images: np.ndarray, pairs, n_pairs: int, pair_heatmaps, figure, save_rgb,
+                    seed: int) -> list[str]:
+    rng = np.random.default_rng(seed)
+    same_idx, diff_idx = np.flatnonzero(pairs.same), np.flatnonzero(~pairs.same)
+    chosen = np.concatenate([rng.choice(same_idx, size=min(len(same_idx), (n_pairs + 1) // 2), replace=False),
+                             rng.choice(diff_idx, size=min(len(diff_idx), n_pairs // 2), replace=False)])
+    a, b = images[pairs.first[chosen]], images[pairs.second[chosen]]
+    heat = pair_heatmaps(net, a, b)
+    files = []
+    for i, p in enumerate(chosen):
+        name = f"heatmap_pair{i}_{'same' if pairs.same[p] else 'different'}.png"
+        save_rgb(figure(a[i], b[i], heat.same_a[i], heat.same_b[i], heat.different_a[i], heat.different_b[i],
+                        probability=float(heat.probability[i]), truth="same" if pairs.same[p] else "different"),
+                 out / name)
+        files.append(name)
+    return files
+
+
+def _report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], folds: list[dict[str, Any]],
+            heat_files: list[str]) -> None:
+    protocol = cfg["protocol"]
+    row = rows[0]
+    lines = [
+        f"- source: `{cfg['data']['source']}` ({cfg['run']['n_images']} images, {cfg['run']['n_subjects']} subjects),"
+        f" gray, resized to {cfg['images']['size'][0]}x{cfg['images']['size'][1]} (height x width),"
+        " pixels in [0, 1], normalised inside the net (mean 0.5, sd 0.25).",
+        f"- protocol: {protocol['n_folds']} folds by subject (each subject tested once); per fold "
+        f"{protocol['val_subjects']} of the training subjects are held out for validation (epoch and threshold"
+        " selection on their balanced pairs); test pairs: every same-subject pair of the test subjects and as many"
+        " random different-subject pairs. No test pair is used for any choice.",
+        f"- model: Siamese VGG (10 conv layers per shared branch, 2 x 64 + 8 x 128, pooling after layers 1, 2, 4;"
+        f" {cfg['model']['embedding']} embeddings (l2-normalised: {cfg['model']['l2_normalize']}) joined as [|a-b|, a*b]"
+        f" -> dropout {cfg['model']['dropout']} -> fc({cfg['model']['hidden']}) -> ReLU -> fc(1)); loss = mean BCE of"
+        " same pairs + mean BCE of different pairs over all pairs of each subject-balanced batch.",
+        f"- training: {cfg['train']}",
+    ]
+    table = ["| fold | test subjects | best epoch | val acc | threshold | test accuracy | UAR | AUC | pairs |",
+             "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for f in folds:
+        table.append(f"| {f['fold']} | {', '.join(f['test_subjects'])} | {f['best_epoch']} | {f['val_accuracy']:.3f} |"
+                     f" {f['threshold']:.3f} | {f['accuracy']:.3f} | {f['uar']:.3f} | {f['auc']:.3f} | {f['n_pairs']} |")
+    sections = [("Data and protocol", "\n".join(lines)), ("Folds", "\n".join(table)),
+                ("Pooled test pairs", f"accuracy {row['accuracy']:.4f}, UAR {row['uar']:.4f}, AUC {row['auc']:.4f}, "
+                                      f"true-accept rate {row['true_accept_rate']:.4f}, true-reject rate "
+                                      f"{row['true_reject_rate']:.4f}; fold accuracy {row['fold_accuracy_mean']:.4f}"
+                                      f" ± {row['fold_accuracy_std']:.4f} (sd over folds)")]
+    if len(rows) > 1:
+        ident = rows[1]
+        sections.append(("Identity classifier (vgg_identity)",
+                         f"40-way classification of known subjects, split by image number: train images "
+                         f"{ident['split']['train_images']}, validation (epoch choice) {ident['split']['val_images']},"
+                         f" test the rest ({ident['n_test']} images): accuracy {ident['accuracy']:.4f}, UAR "
+                         f"{ident['uar']:.4f} (best epoch {ident['best_epoch']}, validation accuracy "
+                         f"{ident['val_accuracy']:.4f}). Not subject-independent by nature; shown for reference."))
+    if heat_files:
+        sections.append(("Same / different heatmaps (fold 0 test pairs)",
+                         "Grad-CAM of the 'same' logit (and of its negative, 'different') on each branch's last map.\n\n"
+                         + "\n".join(f"- [{f}]({f})" for f in heat_files)))
+    runs.write_report(out, title=f"Siamese verification: {cfg['name']}", sections=sections, rows=rows)

@@ -1,0 +1,197 @@
+"""Train a registered network on any labelled image dataset and write weights, report and model card.
+
+This is the library behind ``affectlab train`` and ``benchmarks/train_fer2013.py``:
+
+- the training and validation parts come from named splits (FER2013: ``Training`` /
+  ``PublicTest``) or, when the source has none, from holding out a fraction of the *subjects*
+  (CK+), so no face of a validation subject is trained on;
+- the epoch is selected on the validation part only;
+- ``init`` starts from other weights (fine-tuning): every tensor whose name and shape match is
+  copied, except the class layer when the class names differ (:func:`transfer_weights`).
+
+>>> from affectlab.models.training import transfer_weights                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from affectlab.errors import ConfigError, ModelError
+from affectlab.models.card import write_model_card
+from affectlab.models.checkpoint import load_model, load_weights
+from affectlab.models.evaluation import dataset_images, match_labels
+from affectlab.models.registry import AffectNet, create_model
+from affectlab.models.train import (
+    TrainConfig,
+    fit_classifier,
+    machine_description,
+    predict_proba,
+)
+
+if TYPE_CHECKING:
+    from affectlab.data.sample import Dataset
+
+__all__ = ["subject_holdout", "train_on_dataset", "transfer_weights"]
+
+
+def transfer_weights(target: AffectNet, source: AffectNet | dict[str, torch.Tensor]) -> list[str]:
+    """Copy every tensor of ``source`` whose name and shape match ``target``; returns the copied names.
+
+    Both must be the same registered network (:class:`ModelError` otherwise). The class layer
+    (``config.classifier``) is skipped when the two models' class names differ,
+    so a FER2013 head is never reused for CK+ classes that merely have the same count.
+    """
+    if isinstance(source, AffectNet) and source.config.name != target.config.name:
+        raise ModelError(f"init weights are for {source.config.name}, not {target.config.name}")
+    state = source.state_dict() if isinstance(source, torch.nn.Module) else source
+    skip_prefix = None
+    if isinstance(source, AffectNet) and tuple(source.config.class_names) != tuple(target.config.class_names):
+        skip_prefix = target.config.classifier or None
+    own = target.state_dict()
+    copied = []
+    for name, tensor in state.items():
+        if skip_prefix and (name == skip_prefix or name.startswith(skip_prefix + ".")):
+            continue
+        if name in own and own[name].shape == tensor.shape:
+            own[name] = tensor.detach().clone()
+            copied.append(name)
+    target.load_state_dict(own)
+    return copied
+
+
+def subject_holdout(groups: np.ndarray, y: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, val)`` with about ``fraction`` of the subjects held out (stratified by label
+    when there are no subjects)."""
+    from sklearn.model_selection import GroupShuffleSplit, StratifiedShuffleSplit
+
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"validation fraction must be between 0 and 1, got {fraction}")
+    index = np.arange(len(y))
+    if all(g is not None for g in groups) and len(set(groups.tolist())) >= 2:
+        split = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        train, val = next(split.split(index, y, groups=groups.astype(str)))
+    else:
+        split = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+        train, val = next(split.split(index, y))
+    return np.sort(train), np.sort(val)
+
+
+def _targets(labels: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    index = {c: i for i, c in enumerate(names)}
+    matched = match_labels(labels, names)
+    unknown = sorted({str(m) for m in matched if m not in index})
+    if unknown:
+        raise ConfigError(f"labels {', '.join(unknown)} are not classes of the model ({', '.join(names)})")
+    return np.array([index[m] for m in matched], dtype=np.int64)
+
+
+def train_on_dataset(
+    model_name: str,
+    dataset: Dataset,
+    *,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    train_split: str | None = None,
+    val_split: str | None = None,
+    val_fraction: float = 0.1,
+    init: str | Path | None = None,
+    command: str | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Fit ``model_name`` on ``dataset`` and write ``best.pt``, ``results.json`` and ``<model>.md``.
+
+    Parameters
+    ----------
+    model_name
+        A registered model; its head is sized to the dataset's classes (FER2013's 7 expressions
+        keep the model's own names).
+    dataset
+        Labelled images (unlabelled samples are ignored).
+    out_dir
+        Run folder (``last.pt`` there lets an interrupted run resume).
+    train_split, val_split
+        Named splits; when ``val_split`` is ``None`` the validation part holds out ``val_fraction``
+        of the subjects of the training part.
+    init
+        Weights to start from: a registered name (its bundled weights), ``"default"`` or a checkpoint.
+    command
+        The command line recorded in the card.
+
+    Returns
+    -------
+    dict
+        The report written to ``results.json`` (validation accuracy, UAR, confusion matrix, ...).
+    """
+    from affectlab.evaluate.metrics import classification_metrics
+    from affectlab.models.evaluation import select_split
+
+    cfg = config or TrainConfig()
+    labelled = dataset.subset([i for i, s in enumerate(dataset.samples) if s.label is not None])
+    if len(labelled) == 0:
+        raise ConfigError(f"{dataset.name}: no labelled samples to train on")
+    train_part = select_split(labelled, train_split)
+    if val_split is not None:
+        val_part = select_split(labelled, val_split)
+    else:
+        tr, va = subject_holdout(train_part.groups, train_part.labels.astype(str), val_fraction, cfg.seed)
+        train_part, val_part = train_part.subset(tr), train_part.subset(va)
+    present = {str(x) for x in labelled.labels}
+    own_names = tuple(create_model(model_name).config.class_names)
+    matched = match_labels(np.array(sorted(set(dataset.classes) | present), dtype=object), own_names)
+    if set(matched.tolist()) == set(own_names):  # e.g. FER2013 on a 7-expression model: keep its head
+        class_names = own_names
+    else:
+        class_names = tuple(c for c in dataset.classes if c in present) + tuple(sorted(present - set(dataset.classes)))
+    model = create_model(model_name, class_names=class_names)
+    copied: list[str] = []
+    if init is not None:
+        copied = transfer_weights(model, load_model(init))
+    x_train = dataset_images(train_part, model, progress=progress)
+    x_val = dataset_images(val_part, model, progress=progress)
+    y_train, y_val = _targets(train_part.labels, class_names), _targets(val_part.labels, class_names)
+    out = Path(out_dir)
+    result = fit_classifier(model, train=(x_train, y_train), val=(x_val, y_val), config=cfg, out_dir=out,
+                            progress=progress)
+    load_weights(model, result.best_path)
+    pred = predict_proba(model, x_val, device=cfg.device).argmax(1)
+    names = list(class_names)
+    metrics = classification_metrics(np.array(names)[y_val], np.array(names)[pred], names)
+    report = {
+        "model": model_name,
+        "parameters": int(sum(p.numel() for p in model.parameters())),
+        "dataset": dataset.name,
+        "train_split": train_split or "all" + ("" if val_split else f" minus {val_fraction:.0%} of subjects"),
+        "n_train": len(y_train),
+        "selection_split": val_split or f"held-out subjects ({val_fraction:.0%})",
+        "n_val": len(y_val),
+        "init": None if init is None else str(init),
+        "init_tensors_copied": len(copied),
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "accuracy": metrics["accuracy"],
+        "uar": metrics["uar"],
+        "macro_f1": metrics["macro_f1"],
+        "last_epoch_accuracy": result.history[-1]["val_accuracy"],
+        "confusion_matrix": metrics["confusion"],
+        "class_names": names,
+        "wall_time_s": round(result.wall_time_s, 1),
+        "train_config": asdict(cfg),
+        "machine": {**machine_description(), "python": platform.python_version()},
+        "command": command,
+    }
+    (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
+    write_model_card(report, out / f"{model_name}_{_slug(dataset.name)}.md")
+    return report
+
+
+def _slug(text: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "data"

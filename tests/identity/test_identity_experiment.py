@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from affectlab.errors import ConfigError
+from affectlab.evaluate.kinds import experiment_runner
+from affectlab.identity import run_siamese_experiment
+
+
+@pytest.fixture
+def tiny_orl(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "orl"
+    for s in range(1, 9):
+        proto = np.kron(rng.uniform(0, 255, (7, 6)), np.ones((4, 4)))[:28, :23]
+        (root / f"s{s}").mkdir(parents=True)
+        for k in range(1, 5):
+            img = np.clip(proto + rng.normal(0, 15, proto.shape), 0, 255).astype(np.uint8)
+            cv2.imwrite(str(root / f"s{s}" / f"{k}.pgm"), img)
+    (root / "README").write_text("synthetic")
+    return root
+
+
+def _config(root):
+    return {"kind": "siamese", "name": "tiny", "data": {"source": str(root)},
+            "protocol": {"n_folds": 2, "val_subjects": 2, "seed": 0},
+            "model": {"hidden": 16},
+            "train": {"epochs": 2, "batches_per_epoch": 2, "subjects_per_batch": 3, "images_per_subject": 2,
+                      "num_threads": 1},
+            "heatmaps": {"n_pairs": 2}}
+
+
+def test_siamese_experiment_writes_a_run_folder_with_subject_disjoint_pairs(tiny_orl, tmp_path):
+    assert experiment_runner("siamese") is run_siamese_experiment
+    out = tmp_path / "run"
+    result = run_siamese_experiment(_config(tiny_orl), out, progress=False)
+    for name in ("config.yaml", "metrics.json", "report.md", "predictions.csv", "heatmap_pair0_same.png",
+                 "heatmap_pair1_different.png"):
+        assert (out / name).is_file(), name
+    row = result.rows[0]
+    assert result.n_folds == 2 and row["n_folds"] == 2
+    assert 0 <= row["accuracy"] <= 1 and row["n_test"] == sum(f["n_pairs"] for f in row["folds"])
+    assert "siamese_vgg" in result.table()
+    folds = row["folds"]
+    assert sorted(folds[0]["test_subjects"] + folds[1]["test_subjects"]) == sorted(f"s{i}" for i in range(1, 9))
+    for f in folds:
+        assert not set(f["val_subjects"]) & set(f["test_subjects"])
+    with open(out / "predictions.csv") as handle:
+        preds = list(csv.DictReader(handle))
+    same = [p for p in preds if p["true"] == "same"]
+    assert len(same) * 2 == len(preds)  # balanced
+    for p in preds:
+        a, b = p["subject"].split("|")
+        assert (a == b) == (p["true"] == "same")
+        assert a in folds[int(p["fold"])]["test_subjects"] and b in folds[int(p["fold"])]["test_subjects"]
+    json.loads((out / "metrics.json").read_text())
+
+
+def test_siamese_experiment_config_errors(tiny_orl, tmp_path):
+    bad = _config(tiny_orl) | {"features": ["lbp"]}
+    with pytest.raises(ConfigError, match="unknown key"):
+        run_siamese_experiment(bad, tmp_path / "a", progress=False)
+    bad = _config(tiny_orl)
+    bad["train"] = {"epochs": 1, "learning_rate": 0.1}
+    with pytest.raises(ConfigError, match="train: unknown key.*learning_rate"):
+        run_siamese_experiment(bad, tmp_path / "b", progress=False)
+    with pytest.raises(ConfigError, match="data.source"):
+        run_siamese_experiment(_config(tmp_path / "missing"), tmp_path / "c", progress=False)
+    assert not (tmp_path / "a").exists()
+
+
+def test_identity_classifier_row_is_added_when_asked(tiny_orl, tmp_path):
+    cfg = _config(tiny_orl)
+    cfg["protocol"]["n_folds"] = 2
+    cfg["train"]["epochs"] = 1
+    cfg["heatmaps"] = {"n_pairs": 0}
+    cfg["identity"] = {"epochs": 2, "train_images": [1, 2], "val_images": [3]}
+    result = run_siamese_experiment(cfg, tmp_path / "run", progress=False)
+    assert [r["feature"] for r in result.rows] == ["siamese_vgg", "vgg_identity"]
+    ident = result.rows[1]
+    assert ident["n_test"] == 8 and 0 <= ident["accuracy"] <= 1  # image 4 of each of 8 subjects
+    assert "Identity classifier" in (tmp_path / "run" / "report.md").read_text()

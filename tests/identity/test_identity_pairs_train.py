@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from affectlab.errors import ConfigError, ProtocolError
+from affectlab.identity import (
+    SiameseTrainConfig,
+    SubjectFold,
+    balanced_pairs,
+    best_threshold,
+    fit_siamese,
+    pair_heatmaps,
+    pair_scores,
+    subject_folds,
+    verification_metrics,
+)
+from affectlab.models import create_model
+from affectlab.models.augment import AugmentConfig
+from affectlab.models.siamese import siamese_vgg
+
+
+def test_balanced_pairs_are_exactly_balanced_and_labelled_right():
+    subjects = np.repeat([f"s{i}" for i in range(5)], 4)
+    pairs = balanced_pairs(subjects, seed=3)
+    assert pairs.same.sum() == 5 * 6 == (~pairs.same).sum()
+    assert np.array_equal(subjects[pairs.first] == subjects[pairs.second], pairs.same)
+    keys = {(a, b) for a, b in zip(pairs.first.tolist(), pairs.second.tolist())}
+    assert len(keys) == len(pairs) and all(a < b for a, b in keys)
+    with pytest.raises(ConfigError, match="at least two subjects"):
+        balanced_pairs(np.array(["a", "a"]))
+
+
+def test_subject_folds_are_disjoint_and_cover_every_subject_once():
+    subjects = np.repeat([f"s{i}" for i in range(1, 41)], 10)
+    folds = subject_folds(subjects, n_folds=4, n_val=5, seed=0)
+    tested = [s for f in folds for s in f.test_subjects]
+    assert sorted(tested) == sorted(set(subjects.tolist())) and len(tested) == 40
+    for f in folds:
+        assert len(f.test_subjects) == 10 and len(f.val_subjects) == 5 and len(f.train_subjects) == 25
+        assert not (set(f.train_subjects) | set(f.val_subjects)) & set(f.test_subjects)
+        assert not set(f.train_subjects) & set(f.val_subjects)
+    with pytest.raises(ProtocolError, match="train and test: s1"):
+        SubjectFold(["s1", "s2"], ["s3"], ["s1"]).check()
+    with pytest.raises(ConfigError, match="n_folds"):
+        subject_folds(subjects, n_folds=1)
+
+
+def test_threshold_and_metrics_by_hand():
+    scores = np.array([0.9, 0.8, 0.3, 0.6, 0.2, 0.1])
+    same = np.array([True, True, True, False, False, False])
+    m = verification_metrics(scores, same, 0.5)
+    assert m["accuracy"] == pytest.approx(4 / 6)
+    assert m["true_accept_rate"] == pytest.approx(2 / 3) and m["true_reject_rate"] == pytest.approx(2 / 3)
+    assert m["auc"] == pytest.approx(8 / 9)
+    t, acc = best_threshold(scores, same)  # 0.25 and 0.7 both give 5/6; the first one found is kept
+    assert (t, acc) == (pytest.approx(0.25), pytest.approx(5 / 6))
+
+
+def _synthetic_faces(n_subjects: int = 6, per_subject: int = 6, seed: int = 0):
+    """Each subject is a fixed random 28x24 pattern plus noise: verification is learnable."""
+    rng = np.random.default_rng(seed)
+    protos = rng.uniform(0, 255, (n_subjects, 7, 6))
+    images, subjects = [], []
+    for s in range(n_subjects):
+        big = np.kron(protos[s], np.ones((4, 4)))
+        for _ in range(per_subject):
+            images.append(np.clip(big + rng.normal(0, 20, big.shape), 0, 255).astype(np.uint8))
+            subjects.append(f"s{s}")
+    return np.stack(images), np.array(subjects, dtype=object)
+
+
+def test_fit_siamese_learns_synthetic_identities_and_selects_on_validation():
+    torch.manual_seed(0)
+    X, subj = _synthetic_faces()
+    train = np.isin(subj, ["s0", "s1", "s2", "s3"])
+    val_pairs = balanced_pairs(subj[~train], seed=0)
+    net = siamese_vgg(widths=(8, 8) + (16,) * 8, hidden=16)
+    cfg = SiameseTrainConfig(epochs=8, subjects_per_batch=4, images_per_subject=3, batches_per_epoch=4,
+                             lr=3e-3, augment=AugmentConfig(0, 0, 0, False))
+    result = fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg,
+                         progress=False)
+    assert len(result.history) == 8
+    assert result.best_epoch == 1 + int(np.argmax([h["val_accuracy"] for h in result.history]))
+    scores = pair_scores(net, X[~train], val_pairs)
+    assert verification_metrics(scores, val_pairs.same, result.threshold)["uar"] == pytest.approx(
+        result.best_val_accuracy)
+    assert result.best_val_accuracy >= 0.8
+
+
+def test_siamese_net_is_symmetric_and_heatmaps_have_the_input_size():
+    net = siamese_vgg()
+    a, b = torch.rand(2, 1, 28, 24), torch.rand(2, 1, 28, 24)
+    net.eval()
+    with torch.no_grad():
+        assert torch.allclose(net(a, b), net(b, a), atol=1e-5)
+    net.train()
+    heat = pair_heatmaps(net, a, b)
+    assert net.training and all(p.grad is None for p in net.parameters())
+    for maps in (heat.same_a, heat.same_b, heat.different_a, heat.different_b):
+        assert maps.shape == (2, 28, 24) and maps.min() >= 0 and maps.max() <= 1
+    np.testing.assert_allclose(heat.probability, net.eval().same_probability(a, b).numpy(), rtol=1e-5)
+
+
+def test_vgg_identity_has_ten_convolutions_and_a_gap_head_for_cam():
+    from affectlab.explain import CAM
+
+    model = create_model("vgg_identity")
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 64] + [128] * 8
+    out = CAM(model)(torch.rand(2, 1, 28, 24))
+    assert out.maps.shape == (2, 28, 24)
+    branch = [m for m in siamese_vgg().branch.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in branch] == [64, 64] + [128] * 8
+
+
+def test_epoch_selection_on_auc_with_eer_threshold_and_bad_rules():
+    torch.manual_seed(0)
+    X, subj = _synthetic_faces(n_subjects=5, per_subject=4)
+    train = np.isin(subj, ["s0", "s1", "s2"])
+    val_pairs = balanced_pairs(subj[~train], seed=0)
+    net = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+    cfg = SiameseTrainConfig(epochs=3, subjects_per_batch=3, images_per_subject=2, batches_per_epoch=2,
+                             augment=AugmentConfig(0, 0, 0, False), threshold_rule="eer", select_on="auc")
+    result = fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
+    aucs = [h["val_auc"] for h in result.history]
+    assert result.best_epoch == 1 + int(np.argmax(aucs))
+    with pytest.raises(ConfigError, match="threshold_rule"):
+        fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs),
+                    config=SiameseTrainConfig(epochs=1, threshold_rule="median"), progress=False)

@@ -1,0 +1,92 @@
+"""``kind: deep`` experiments: subject-independent folds, per-fold fine-tuning, deep features + SVM."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from affectlab.errors import ConfigError
+from affectlab.evaluate.kinds import experiment_runner
+
+
+def _config(source, **method_overrides):
+    return {
+        "kind": "deep",
+        "name": "toy-deep",
+        "data": {"source": str(source)},
+        "protocol": {"kind": "group_kfold", "n_splits": 2, "stratified": False, "random_state": 0},
+        "methods": [
+            {"label": "ft", "type": "finetune", "model": "mini_xception", "init": "mini_xception",
+             "validation_fraction": 0.25, "refit": True, "tta_flip": True,
+             "train": {"epochs": 2, "batch_size": 16, "lr": 0.003}, "augment": {"max_rotation_deg": 0},
+             **method_overrides},
+            {"label": "svm", "type": "features", "model": "mini_xception", "layer": "blocks",
+             "classifier": {"name": "linear_svm", "C": 1.0}},
+        ],
+        "_path": None,
+    }
+
+
+def test_deep_experiment_writes_a_run_folder(ck_folders, tmp_path):
+    runner = experiment_runner("deep")
+    result = runner(_config(ck_folders), tmp_path / "run", progress=False)
+    assert [r["feature"] for r in result.rows] == ["ft", "svm"]
+    for row in result.rows:
+        assert row["n_test"] == 48 and row["n_folds"] == 2
+        assert 0.0 <= row["accuracy"] <= 1.0 and "uar" in row
+        assert sum(map(sum, row["confusion"])) == 48
+    ft = result.rows[0]
+    assert all(f["n_val"] > 0 and f["best_epoch"] in (1, 2) and f["init_tensors_copied"] > 50 for f in ft["folds"])
+    assert all(f["refit_n_train"] == f["n_train"] + f["n_val"] == 24 for f in ft["folds"])
+    assert result.rows[1]["accuracy"] > 0.9  # stripes are trivially separable with FER2013 features
+    out = tmp_path / "run"
+    for name in ("config.yaml", "metrics.json", "predictions.csv", "report.md"):
+        assert (out / name).is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["protocol"]["n_folds"] == 2
+    assert "subject" in (out / "report.md").read_text()
+    assert yaml.safe_load((out / "config.yaml").read_text())["kind"] == "deep"
+    # folds are split by subject: no subject appears in two folds' test parts
+    lines = (out / "predictions.csv").read_text().splitlines()[1:]
+    fold_of = {}
+    for line in lines:
+        _id, fold, _f, _c, _t, _p, subject = line.split(",")
+        assert fold_of.setdefault(subject, fold) == fold
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"type": "nope"}, "type 'nope' is unknown"),
+    ({"model": "nope"}, "is not a registered model"),
+    ({"train": {"epochz": 1}}, "epochz is not a training setting"),
+    ({"learning": 1}, "learning is not a setting of a finetune method"),
+    ({"init": "resnet_fer"}, "weights of another network"),
+])
+def test_bad_methods_are_config_errors(ck_folders, tmp_path, change, message):
+    with pytest.raises(ConfigError, match=message):
+        experiment_runner("deep")(_config(ck_folders, **change), tmp_path / "run", progress=False)
+
+
+def test_shipped_config_parses(tmp_path):
+    from pathlib import Path
+
+    from affectlab.models.experiment import _parse_methods
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "ckplus48-deep.yaml").read_text())
+    assert raw["kind"] == "deep" and raw["protocol"]["kind"] == "group_kfold"
+    assert [m["type"] for m in _parse_methods(raw)] == ["finetune", "features"]
+
+
+@pytest.mark.slow
+def test_finetune_resizes_and_crops_for_other_input_sizes(ck_folders, tmp_path):
+    from affectlab.models.experiment import _resize_for
+
+    images = np.zeros((2, 48, 48), np.uint8)
+    assert _resize_for("vgg_face128", images).shape == (2, 128, 128)
+    assert _resize_for("tencrop_cnn", images).shape == (2, 48, 48)  # 10-crop CNN: evaluated on 48x48 faces
+    raw = _config(ck_folders, model="tencrop_cnn", init=None, train={"epochs": 1, "batch_size": 16})
+    raw["methods"] = raw["methods"][:1]
+    result = experiment_runner("deep")(raw, tmp_path / "run", progress=False)
+    assert result.rows[0]["n_test"] == 48

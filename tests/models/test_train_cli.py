@@ -1,0 +1,92 @@
+"""``affectlab train``: a short run writes weights, card and report, resumes, and fine-tunes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from affectlab.cli import cli
+from affectlab.errors import ModelError
+from affectlab.models import create_model, load_model
+from affectlab.models.card import write_model_card
+from affectlab.models.training import subject_holdout, transfer_weights
+
+FAST = ["--batch-size", "16", "--rotation", "0", "--scale", "0", "--translate", "0", "--no-progress"]
+
+
+def test_train_on_named_splits_writes_card_and_resumes(fer_csv, tmp_path):
+    out = tmp_path / "run"
+    args = ["train", "--model", "mini_xception", "--data", str(fer_csv), "--out", str(out), "--epochs", "2", *FAST]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["train_split"] == "Training" and report["selection_split"] == "PublicTest"
+    assert report["n_train"] == 30 and report["n_val"] == 12 and report["epochs_run"] == 2
+    card = (out / "mini_xception_fer2013.md").read_text()
+    assert "PublicTest" in card and "wall time" in card and "affectlab train --model mini_xception" in card
+    assert load_model(out / "best.pt").config.class_names == create_model("mini_xception").config.class_names
+    again = CliRunner().invoke(cli, args)  # resumes after the last finished epoch: nothing left to train
+    assert again.exit_code == 0 and json.loads(again.stdout.strip().splitlines()[-1])["epochs_run"] == 2
+    other = CliRunner().invoke(cli, [*args[:-len(FAST) - 2], "--epochs", "3", *FAST])
+    assert other.exit_code == 1 and "2-epoch run" in other.stderr
+
+
+def test_train_holds_out_subjects_and_fine_tunes(ck_folders, tmp_path):
+    out = tmp_path / "ck"
+    result = CliRunner().invoke(cli, ["train", "--model", "mini_xception", "--data", str(ck_folders), "--out", str(out),
+                                      "--epochs", "1", "--init", "mini_xception", "--val-fraction", "0.25", *FAST])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["class_names"] == ["anger", "happy", "surprise"]
+    assert report["n_train"] + report["n_val"] == 48 and report["n_val"] == 12  # 2 of 8 subjects x 6 images
+    assert report["init_tensors_copied"] > 50
+
+
+def test_tencrop_training_uses_random_crops(fer_csv, tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--model", "tencrop_cnn", "--data", str(fer_csv), "--out",
+                                      str(tmp_path / "tc"), "--epochs", "1", *FAST])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "tc" / "results.json").read_text())["train_config"]["crop_size"] == 40
+
+
+def test_unknown_model_fails_before_reading_data(tmp_path):
+    result = CliRunner().invoke(cli, ["train", "--model", "nope", "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 1 and "unknown model 'nope'" in result.stderr
+
+
+def test_transfer_weights_skips_a_head_for_other_classes():
+    source = create_model("mini_xception")
+    target = create_model("mini_xception", class_names=("a", "b", "c", "d", "e", "f", "g"))
+    copied = transfer_weights(target, source)
+    assert not any(name.startswith("classifier") for name in copied)
+    assert torch.equal(target.stem[0].weight, source.stem[0].weight)
+    assert not torch.equal(target.classifier.weight, source.classifier.weight)
+    same = create_model("mini_xception")
+    assert any(name.startswith("classifier") for name in transfer_weights(same, source))
+    with pytest.raises(ModelError, match="init weights are for resnet_fer, not mini_xception"):
+        transfer_weights(create_model("mini_xception"), create_model("resnet_fer"))
+
+
+def test_subject_holdout_never_splits_a_subject():
+    groups = np.repeat(np.array([f"S{i}" for i in range(10)], dtype=object), 5)
+    y = np.tile(np.arange(5), 10)
+    train, val = subject_holdout(groups, y, 0.2, seed=0)
+    assert set(groups[train]).isdisjoint(groups[val]) and len(set(groups[val])) == 2
+    assert len(train) + len(val) == 50
+    with pytest.raises(Exception, match="between 0 and 1"):
+        subject_holdout(groups, y, 1.5)
+
+
+def test_model_card_states_data_metrics_and_command(tmp_path):
+    report = {"model": "m", "parameters": 1234, "dataset": "fer2013", "train_split": "Training", "n_train": 10,
+              "selection_split": "PublicTest", "n_val": 4, "accuracy": 0.75, "uar": 0.5, "best_epoch": 2,
+              "epochs_run": 3, "last_epoch_accuracy": 0.5, "class_names": ["a", "b"],
+              "confusion_matrix": [[2, 0], [1, 1]], "wall_time_s": 120.0, "train_config": {"epochs": 3},
+              "machine": {"processor": "x86_64", "torch": "2", "threads": 1, "cuda": None}, "command": "run me"}
+    text = write_model_card(report, tmp_path / "card.md").read_text()
+    assert "accuracy **0.7500**, UAR **0.5000**" in text
+    assert "| a | 2 | 0 |" in text and "`run me`" in text and "2.0 min" in text and "PrivateTest" in text
