@@ -1,8 +1,9 @@
 """Batch analysis of large collections (images, videos, recordings), resumable, on local processes or Dask.
 
+>>> from affectlab.analysis import DEFAULT_MODEL
 >>> from affectlab.batch import BatchOptions
->>> BatchOptions().model
-'mini_xception'
+>>> BatchOptions().model == DEFAULT_MODEL   # the bundled default expression model
+True
 """
 
 from affectlab.batch.items import BatchItem, discover_items
