@@ -40,7 +40,6 @@ import datetime as _dt
 import hashlib
 import json
 import math
-import platform
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -460,20 +459,9 @@ def _code_hash(*modules: str) -> str:
 
 
 def _versions() -> dict[str, str]:
-    import importlib.metadata
+    from affectlab.evaluate import runs
 
-    import sklearn
-
-    from affectlab import __version__
-
-    out = {"affectlab": __version__, "python": platform.python_version(), "numpy": np.__version__,
-           "scikit-learn": sklearn.__version__}
-    for package in ("opensmile", "soundfile", "soxr", "transformers", "torch"):
-        try:
-            out[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            pass
-    return out
+    return runs.package_versions("opensmile", "soundfile", "soxr", "transformers", "torch")
 
 
 def _model_fingerprint(model_dir: Path) -> str:

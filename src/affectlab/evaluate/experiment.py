@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import platform
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -180,13 +179,7 @@ def _fit(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None
 
 
 def _versions() -> dict[str, str]:
-    import numpy
-    import sklearn
-
-    from affectlab import __version__
-
-    return {"affectlab": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-            "scikit-learn": sklearn.__version__}
+    return runs.package_versions()
 
 
 def _normalisation_text(cfg: ExperimentConfig) -> str:

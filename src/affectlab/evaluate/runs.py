@@ -31,6 +31,7 @@ __all__ = [
     "confusion_filename",
     "markdown_table",
     "scalar_table",
+    "package_versions",
     "write_config",
     "write_metrics",
     "write_predictions",
@@ -171,6 +172,30 @@ def scalar_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Non
         cells = [_fmt(r.get(c)) if r.get(c) is not None else "-" for c in columns]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
+
+
+def package_versions(*optional: str) -> dict[str, str]:
+    """Versions recorded in every run folder: affectlab, Python, numpy, scikit-learn, plus ``optional``
+    packages that are installed (missing ones are left out).
+
+    >>> sorted(package_versions())
+    ['affectlab', 'numpy', 'python', 'scikit-learn']
+    """
+    import importlib.metadata
+    import platform
+
+    import sklearn
+
+    from affectlab import __version__
+
+    out = {"affectlab": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "scikit-learn": sklearn.__version__}
+    for package in optional:
+        try:
+            out[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return out
 
 
 def write_config(out_dir: Path, config: Mapping[str, Any]) -> Path:
