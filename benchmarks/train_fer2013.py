@@ -12,6 +12,12 @@ accuracy (3,589 faces), the split FER2013 provides for model selection. PrivateT
 test split, is not available here, so the PublicTest figure is a validation number.
 ``--install`` copies the selected weights and card into ``src/affectlab/weights/``.
 Prints one JSON object with the results. Interrupted runs resume from ``OUT/last.pt``.
+
+Cross-fitting (members of ``configs/fer2013-fusion.yaml``): ``--crossfit-fold I --crossfit-splits N``
+trains on Training *without* its I-th of N stratified parts (``affectlab.evaluate.protocols.crossfit_folds``,
+the folds the fusion runner uses) for exactly ``--epochs`` epochs and saves the last epoch as
+``OUT/final.pt`` with the fingerprint of the held-out part. The held-out part is only monitored,
+never used to choose an epoch; PublicTest is not read at all in this mode.
 """
 
 from __future__ import annotations
@@ -27,7 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from affectlab.data.fer2013 import fer2013_arrays, load_fer2013
-from affectlab.models import create_model, load_weights
+from affectlab.evaluate.protocols import crossfit_fingerprint, crossfit_folds
+from affectlab.labels import FER2013_CLASSES
+from affectlab.models import create_model, load_weights, save_weights
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.card import write_model_card
 from affectlab.models.train import (
@@ -72,37 +80,24 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N rows of each split (smoke tests)")
     parser.add_argument("--install", action="store_true", help="copy weights + card into the package")
+    parser.add_argument("--crossfit-fold", type=int, default=None,
+                        help="train without this held-out part of Training (0-based; see above)")
+    parser.add_argument("--crossfit-splits", type=int, default=2, help="number of cross-fitting parts")
+    parser.add_argument("--crossfit-seed", type=int, default=0, help="seed of the cross-fitting split")
     args = parser.parse_args()
 
     data = load_fer2013(args.data)
     x_train, y_train = fer2013_arrays(data.filter(split="Training"))
+    if args.crossfit_fold is not None:
+        if args.limit:
+            x_train, y_train = x_train[: args.limit], y_train[: args.limit]
+        return crossfit(args, x_train, y_train)
     x_val, y_val = fer2013_arrays(data.filter(split="PublicTest"))
     if args.limit:
         x_train, y_train, x_val, y_val = x_train[: args.limit], y_train[: args.limit], x_val[: args.limit], y_val[: args.limit]
     model = create_model(args.model)
-    crop = args.crop_size
-    if crop is None and tuple(model.config.input_size) != tuple(x_train.shape[1:]):
-        crop = int(model.config.input_size[0])  # e.g. the 10-crop CNN: random 40x40 crops of 48x48 faces
-    cfg = TrainConfig(
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        label_smoothing=args.label_smoothing,
-        optimizer=args.optimizer,
-        schedule=args.schedule,
-        mixup_alpha=args.mixup,
-        class_weighting=args.class_weighting,
-        patience=args.patience,
-        augment=AugmentConfig(max_rotation_deg=args.rotation, max_scale=args.scale,
-                              max_translate=args.translate, flip=True),
-        seed=args.seed,
-        num_threads=args.threads,
-        channels_last=args.channels_last,
-        crop_size=crop,
-    )
+    cfg = train_config(args, model, x_train)
     result = fit_classifier(model, train=(x_train, y_train), val=(x_val, y_val), config=cfg, out_dir=args.out)
-
     load_weights(model, result.best_path)
     pred = predict_proba(model, x_val).argmax(1)
     names = list(model.config.class_names)
@@ -139,6 +134,59 @@ def main() -> int:
         shutil.copy(result.best_path, weights_dir / f"{args.model}_fer2013.pt")
         shutil.copy(card, weights_dir / card.name)
     print(json.dumps({k: v for k, v in report.items() if k not in ("train_config", "confusion_matrix")}))
+    return 0
+
+
+
+def train_config(args: argparse.Namespace, model, x_train: np.ndarray) -> TrainConfig:
+    crop = args.crop_size
+    if crop is None and tuple(model.config.input_size) != tuple(x_train.shape[1:]):
+        crop = int(model.config.input_size[0])  # e.g. the 10-crop CNN: random 40x40 crops of 48x48 faces
+    return TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        label_smoothing=args.label_smoothing,
+        optimizer=args.optimizer,
+        schedule=args.schedule,
+        mixup_alpha=args.mixup,
+        class_weighting=args.class_weighting,
+        patience=args.patience,
+        augment=AugmentConfig(max_rotation_deg=args.rotation, max_scale=args.scale,
+                              max_translate=args.translate, flip=True),
+        seed=args.seed,
+        num_threads=args.threads,
+        channels_last=args.channels_last,
+        crop_size=crop,
+    )
+
+
+def crossfit(args: argparse.Namespace, x_train: np.ndarray, y_train: np.ndarray) -> int:
+    """Train on Training minus one cross-fitting part; save the last epoch with the part's fingerprint."""
+    if args.install:
+        raise SystemExit("--install and --crossfit-fold exclude each other (a cross-fitted net is not the bundled model)")
+    names = np.asarray(FER2013_CLASSES)[y_train]
+    parts = crossfit_folds(names, args.crossfit_splits, seed=args.crossfit_seed)
+    if not 0 <= args.crossfit_fold < len(parts):
+        raise SystemExit(f"--crossfit-fold must be in 0..{len(parts) - 1}")
+    fit, held = parts[args.crossfit_fold]
+    model = create_model(args.model)
+    cfg = train_config(args, model, x_train)
+    result = fit_classifier(model, train=(x_train[fit], y_train[fit]), val=(x_train[held], y_train[held]),
+                            config=cfg, out_dir=args.out)
+    info = {"split": "Training", "fold": args.crossfit_fold, "n_splits": args.crossfit_splits,
+            "seed": args.crossfit_seed, "n_fit": int(fit.size), "n_held_out": int(held.size),
+            "fingerprint": crossfit_fingerprint(names, held)}
+    final = save_weights(model, args.out / "final.pt", extra={"epoch": len(result.history), "crossfit": info})
+    last = result.history[-1]
+    report = {"model": args.model, "dataset": "fer2013", "crossfit": info, "weights": str(final),
+              "epochs_run": len(result.history), "held_out_accuracy_last_epoch": last["val_accuracy"],
+              "held_out_uar_last_epoch": last["val_uar"], "wall_time_s": round(result.wall_time_s, 1),
+              "train_config": asdict(cfg), "machine": machine_description(),
+              "command": "python " + " ".join(shlex.quote(a) for a in sys.argv)}
+    (args.out / "results.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps({k: v for k, v in report.items() if k != "train_config"}))
     return 0
 
 

@@ -66,20 +66,21 @@ def test_fusion_run_writes_member_and_method_rows(toy_folder, tmp_path):
     assert (tmp_path / "run" / "table.md").is_file() and (tmp_path / "run" / "report.md").is_file()
 
 
-def test_inner_folds_cover_the_training_part_once_and_split_by_subject():
-    from affectlab.classify.fusion_experiment import _inner_folds
+def test_crossfit_folds_cover_the_training_part_once_and_split_by_subject():
+    from affectlab.evaluate.protocols import crossfit_fingerprint, crossfit_folds
 
-    train = np.arange(100, 140)
-    y = np.zeros(200, dtype=int)
-    y[train] = np.repeat([0, 1], 20)
-    groups = np.zeros(200, dtype=int)
-    groups[train] = np.repeat(np.arange(8), 5)
-    folds = _inner_folds(train, y, groups, 4, seed=0)
+    y = np.repeat([0, 1], 20)
+    groups = np.repeat(np.arange(8), 5)
+    folds = crossfit_folds(y, 4, groups=groups, seed=0)
     assert len(folds) == 4
-    assert sorted(np.concatenate([v for _, v in folds]).tolist()) == train.tolist()
-    for inner_train, inner_val in folds:
-        assert not set(inner_train) & set(inner_val)
-        assert not set(groups[inner_train]) & set(groups[inner_val])
+    assert sorted(np.concatenate([held for _, held in folds]).tolist()) == list(range(40))
+    for fit, held in folds:
+        assert not set(fit) & set(held)
+        assert not set(groups[fit]) & set(groups[held])
+    again = crossfit_folds(y, 4, groups=groups, seed=0)
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, again))
+    prints = {crossfit_fingerprint(y, held) for _, held in folds}
+    assert len(prints) == 4 and crossfit_fingerprint(y, folds[0][1]) == crossfit_fingerprint(y, again[0][1])
 
 
 def test_fixed_copies_the_chosen_hyper_parameters():
@@ -107,3 +108,78 @@ def test_cli_runs_a_fusion_yaml(toy_folder, tmp_path, capsys):
     path.write_text(yaml.safe_dump(config))
     assert main(["experiment", str(path), "--out", str(tmp_path / "cli"), "--jobs", "1", "--no-progress"]) == 0
     assert "| fusion network |" in capsys.readouterr().out
+
+
+def test_finetuned_network_joins_as_an_out_of_fold_member(toy_folder, tmp_path):
+    config = _config(toy_folder, methods=["net_svm", "net_all"])
+    config["images"] = {"size": 48}
+    config["features"] = config["features"][:1]
+    config["networks"] = [{"label": "cnn_toy", "type": "finetune", "model": "mini_xception",
+                           "train": {"epochs": 1, "batch_size": 8, "num_threads": 1}}]
+    result = run_experiment(config, tmp_path / "run", progress=False)
+    members = [r["members"] for r in result.rows if r["method"] == "member"]
+    assert members == ["pixels / linear_svm", "pixels / pls", "cnn_toy / cnn"]
+    assert "| fusion network | SVM members + networks (2) |" in result.table()
+    assert "| fusion network | SVM + PLS members + networks (3) |" in result.table()
+    # a second run reuses the cached network decisions (no training): identical rows
+    again = run_experiment(config, tmp_path / "again", progress=False)
+    assert [r["accuracy"] for r in again.rows] == [r["accuracy"] for r in result.rows]
+
+
+def test_network_settings_are_checked_before_running(toy_folder, tmp_path):
+    config = _config(toy_folder)
+    config["networks"] = [{"label": "cnn", "type": "finetune", "model": "mini_xception", "train": {}}]
+    with pytest.raises(ConfigError, match="train.epochs"):
+        run_experiment(config, tmp_path / "a", progress=False)
+    config["networks"] = [{"label": "pixels", "type": "finetune", "model": "mini_xception", "train": {"epochs": 1}}]
+    with pytest.raises(ConfigError, match="used twice"):
+        run_experiment(config, tmp_path / "b", progress=False)
+    config["networks"] = [{"label": "net", "type": "crossfit", "test_model": "mini_xception",
+                           "oof_models": ["mini_xception", "mini_xception"]}]
+    with pytest.raises(ConfigError, match="one fixed split"):
+        run_experiment(config, tmp_path / "c", progress=False)
+
+
+@pytest.fixture()
+def toy_fer_csv(tmp_path):
+    """A FER2013-format CSV: 48 Training and 12 PublicTest faces of 3 classes (bright band per class)."""
+    rng = np.random.default_rng(1)
+    lines = ["emotion,pixels,Usage"]
+    for usage, n in (("Training", 16), ("PublicTest", 4)):
+        for code in (0, 3, 5):  # angry, happy, surprise
+            for _ in range(n):
+                image = rng.integers(0, 90, size=(48, 48)).astype(np.uint8)
+                image[code * 8: code * 8 + 8] += 120
+                lines.append(f"{code},{' '.join(map(str, image.ravel()))},{usage}")
+    path = tmp_path / "toy_fer.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _crossfit_config(csv, oof):
+    return {"kind": "fusion", "name": "toy-crossfit", "data": {"source": str(csv)}, "images": {"size": 48},
+            "protocol": {"kind": "fixed", "train": "Training", "test": "PublicTest"},
+            "features": [{"name": "pixels"}],
+            "classifiers": [{"name": "linear_svm", "C_grid": [0.01, 1.0], "inner_splits": 2}],
+            "fusion": {"oof_splits": 2, "lams": [1e-3], "methods": ["net_svm"]},
+            "networks": [{"label": "mx", "type": "crossfit", "test_model": "mini_xception", "oof_models": oof}]}
+
+
+def test_crossfit_network_checks_each_file_against_its_held_out_part(toy_fer_csv, tmp_path):
+    from affectlab.data import load_dataset
+    from affectlab.evaluate.protocols import crossfit_fingerprint, crossfit_folds
+    from affectlab.models import create_model, save_weights
+
+    train = load_dataset(toy_fer_csv).filter(split="Training")
+    y = np.asarray(train.labels).astype(str)
+    parts = crossfit_folds(y, 2, seed=0)
+    paths = []
+    for j, (_, held) in enumerate(parts):
+        info = {"fingerprint": crossfit_fingerprint(y, held)}
+        paths.append(str(save_weights(create_model("mini_xception"), tmp_path / f"f{j}.pt", extra={"crossfit": info})))
+    result = run_experiment(_crossfit_config(toy_fer_csv, str(tmp_path / "f{fold}.pt")), tmp_path / "ok",
+                            progress=False)
+    assert [r["members"] for r in result.rows if r["method"] == "member"] == ["pixels / linear_svm", "mx / cnn"]
+    assert all(r["n_test"] == 12 for r in result.rows)
+    with pytest.raises(ConfigError, match=r"oof_models\[0\].*--crossfit-fold 0"):
+        run_experiment(_crossfit_config(toy_fer_csv, [paths[1], paths[0]]), tmp_path / "swapped", progress=False)

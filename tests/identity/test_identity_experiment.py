@@ -85,3 +85,28 @@ def test_identity_classifier_row_is_added_when_asked(tiny_orl, tmp_path):
     ident = result.rows[1]
     assert ident["n_test"] == 8 and 0 <= ident["accuracy"] <= 1  # image 4 of each of 8 subjects
     assert "Identity classifier" in (tmp_path / "run" / "report.md").read_text()
+
+
+def test_ensemble_pretraining_pool_after_and_augment_options(tiny_orl, tmp_path):
+    cfg = _config(tiny_orl)
+    cfg["images"] = {"size": [32, 24]}
+    cfg["model"] = {"hidden": 8, "pool_after": [1, 3, 5]}
+    cfg["train"].update(epochs=1, ensemble=2, pretrain_epochs=1, pretrain_batch_size=8, brightness=0.1,
+                        hard_negatives=0.5, augment={"rotation": 0, "flip": False})
+    cfg["heatmaps"] = {"n_pairs": 2}
+    result = run_siamese_experiment(cfg, tmp_path / "run", progress=False)
+    folds = result.rows[0]["folds"]
+    assert all(len(f["best_epoch"]) == 2 and 0 <= f["val_auc"] <= 1 for f in folds)
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert len(metrics["histories"]) == 2 * 2  # two nets in each of two folds
+    assert metrics["augment"] == {"max_rotation_deg": 0.0, "max_scale": 0.08, "max_translate": 0.08, "flip": False}
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "pooling after layers 1, 3, 5" in report and "2 nets per fold" in report and "pretraining" in report
+    assert "hardest 50 % of the different pairs" in report
+    assert (tmp_path / "run" / "heatmap_pair0_same.png").is_file()
+    for key, value, match in [("train", {"ensemble": 0}, "ensemble"), ("model", {"pool_after": [0]}, "pool_after"),
+                              ("train", {"augment": {"shear": 3}}, "augment: unknown key")]:
+        bad = _config(tiny_orl)
+        bad[key] = {**bad[key], **value}
+        with pytest.raises(ConfigError, match=match):
+            run_siamese_experiment(bad, tmp_path / f"bad_{key}", progress=False)

@@ -129,3 +129,55 @@ def test_epoch_selection_on_auc_with_eer_threshold_and_bad_rules():
     with pytest.raises(ConfigError, match="threshold_rule"):
         fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs),
                     config=SiameseTrainConfig(epochs=1, threshold_rule="median"), progress=False)
+
+
+def test_pair_loss_by_hand_and_hard_negatives_keep_the_worst_different_pairs():
+    from affectlab.identity import pair_loss
+
+    logits = torch.tensor([1.0, 0.0, 2.0, -2.0, -1.0])
+    same = torch.tensor([True, False, False, False, True])
+    def softplus(v: float) -> float:  # BCE of a logit v against "different"
+        return float(np.log1p(np.exp(v)))
+
+    positive = (softplus(-1.0) + softplus(1.0)) / 2
+    assert float(pair_loss(logits, same)) == pytest.approx(positive + (softplus(0) + softplus(2) + softplus(-2)) / 3)
+    assert float(pair_loss(logits, same, hard_negatives=0.5)) == pytest.approx(
+        positive + (softplus(2) + softplus(0)) / 2)  # round(1.5) = 2 hardest: logits 2 and 0
+    assert float(pair_loss(logits, same, hard_negatives=0.01)) == pytest.approx(positive + softplus(2))
+    with pytest.raises(ValueError, match="both"):
+        pair_loss(logits, torch.ones(5, dtype=torch.bool))
+
+
+def test_pretrain_branch_learns_the_training_subjects_and_leaves_the_pair_head_alone():
+    from affectlab.identity import pretrain_branch
+
+    torch.manual_seed(0)
+    X, subj = _synthetic_faces(n_subjects=4, per_subject=6)
+    net = siamese_vgg(widths=(8, 8) + (16,) * 8, hidden=16)
+    head = [p.detach().clone() for p in (net.fc1.weight, net.fc2.weight)]
+    conv = next(m for m in net.branch.modules() if isinstance(m, torch.nn.Conv2d)).weight.detach().clone()
+    rows = pretrain_branch(net, X, subj, epochs=12, lr=5e-3, batch_size=8, augment=AugmentConfig(0, 0, 0, False),
+                           brightness=0.1)
+    assert [r["epoch"] for r in rows] == list(range(1, 13))
+    assert rows[-1]["accuracy"] >= 0.9 and rows[-1]["loss"] < rows[0]["loss"]
+    assert torch.equal(net.fc1.weight, head[0]) and torch.equal(net.fc2.weight, head[1])
+    conv_after = next(m for m in net.branch.modules() if isinstance(m, torch.nn.Conv2d)).weight
+    assert not torch.equal(conv_after, conv)
+    with pytest.raises(ConfigError, match="two training subjects"):
+        pretrain_branch(net, X[:6], subj[:6], epochs=1)
+
+
+def test_fit_siamese_with_pretraining_hard_negatives_and_brightness():
+    torch.manual_seed(0)
+    X, subj = _synthetic_faces(n_subjects=5, per_subject=4)
+    train = np.isin(subj, ["s0", "s1", "s2"])
+    val_pairs = balanced_pairs(subj[~train], seed=0)
+    net = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+    cfg = SiameseTrainConfig(epochs=2, subjects_per_batch=3, images_per_subject=2, batches_per_epoch=2,
+                             pretrain_epochs=3, pretrain_batch_size=4, hard_negatives=0.5, brightness=0.2)
+    result = fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
+    assert len(result.pretrain_history) == 3 and len(result.history) == 2
+    for bad in ({"hard_negatives": 0.0}, {"pretrain_epochs": -1}, {"brightness": -0.1}):
+        with pytest.raises(ConfigError, match="hard_negatives"):
+            fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs),
+                        config=SiameseTrainConfig(epochs=1, **bad), progress=False)

@@ -76,7 +76,7 @@ def test_shipped_config_parses(tmp_path):
 
     raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "ckplus48-deep.yaml").read_text())
     assert raw["kind"] == "deep" and raw["protocol"]["kind"] == "group_kfold"
-    assert [m["type"] for m in _parse_methods(raw)] == ["finetune", "features"]
+    assert [m["type"] for m in _parse_methods(raw)] == ["finetune", "finetune", "mean", "features"]
 
 
 @pytest.mark.slow
@@ -90,3 +90,29 @@ def test_finetune_resizes_and_crops_for_other_input_sizes(ck_folders, tmp_path):
     raw["methods"] = raw["methods"][:1]
     result = experiment_runner("deep")(raw, tmp_path / "run", progress=False)
     assert result.rows[0]["n_test"] == 48
+
+
+@pytest.mark.slow
+def test_mean_method_averages_the_finetuned_probabilities(ck_folders, tmp_path):
+    raw = _config(ck_folders, refit=False, train={"epochs": 1, "batch_size": 16})
+    second = {**raw["methods"][0], "label": "ft2", "train": {"epochs": 1, "batch_size": 16, "seed": 5}}
+    raw["methods"] = [raw["methods"][0], second, {"label": "both", "type": "mean", "of": ["ft", "ft2"]}]
+    result = experiment_runner("deep")(raw, tmp_path / "run", progress=False)
+    assert [r["feature"] for r in result.rows] == ["ft", "ft2", "both"]
+    assert result.rows[2]["classifier"] == "mean" and result.rows[2]["n_test"] == 48
+    # the ensemble's test predictions are the argmax of the two nets' averaged probabilities
+    lines = [line.split(",") for line in (tmp_path / "run" / "predictions.csv").read_text().splitlines()[1:]]
+    pred = {}
+    for _id, _fold, method, _c, _true, label, _subject in lines:
+        pred.setdefault(method, {})[_id] = label
+    assert len(pred["both"]) == 48
+    agree = [i for i in pred["ft"] if pred["ft"][i] == pred["ft2"][i]]
+    assert agree and all(pred["both"][i] == pred["ft"][i] for i in agree)  # argmax of a mean of agreeing votes
+
+
+@pytest.mark.parametrize("of", [["ft"], ["ft", "svm"], ["ft", "later"]])
+def test_mean_method_needs_two_earlier_finetune_methods(ck_folders, tmp_path, of):
+    raw = _config(ck_folders)
+    raw["methods"].insert(2, {"label": "both", "type": "mean", "of": of})
+    with pytest.raises(ConfigError, match="of: a list of at least two labels of finetune methods"):
+        experiment_runner("deep")(raw, tmp_path / "run", progress=False)

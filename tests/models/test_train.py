@@ -69,3 +69,16 @@ def test_fit_refuses_empty_validation():
     with pytest.raises(ValueError, match="non-empty"):
         fit_classifier(create_model("mini_xception", num_classes=2), train=(x, y), val=(x[:0], y[:0]),
                        config=TrainConfig(epochs=1), progress=False)
+
+
+def test_fit_without_validation_runs_every_epoch_and_keeps_the_last(tmp_path):
+    torch.manual_seed(0)
+    x, y = toy_faces(64, 0)
+    model = create_model("mini_xception", num_classes=2)
+    cfg = TrainConfig(epochs=2, batch_size=16, augment=NO_AUG, num_threads=1, patience=1)
+    result = fit_classifier(model, train=(x, y), val=None, config=cfg, out_dir=tmp_path, progress=False)
+    assert [h["epoch"] for h in result.history] == [1, 2]  # patience needs a validation set: ignored
+    assert result.best_path is None and result.best_epoch == 2
+    assert not (tmp_path / "best.pt").exists() and (tmp_path / "last.pt").exists()
+    last = torch.load(tmp_path / "last.pt", weights_only=False)["model"]
+    assert all(torch.equal(last[k], v) for k, v in model.state_dict().items())

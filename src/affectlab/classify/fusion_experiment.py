@@ -16,6 +16,10 @@ temperature-calibrated member probabilities), ``stacking`` (multinomial logistic
 the concatenated decision values, C by inner CV) and ``early`` (concatenated, standardised
 features, each block weighted by 1/sqrt(dim), with one classifier).
 
+Networks (config key ``networks``, see :mod:`affectlab.classify.fusion_networks`) join as members
+with classifier ``cnn``: fine-tuned inside the run on every (inner) training part, or cross-fitted
+beforehand for a fixed split; both fusion networks (``net_svm``, ``net_all``) include them.
+
 Features that learn (codebooks) are fitted once per outer fold on its training images; they use
 no labels, so the inner folds share them.
 
@@ -42,6 +46,11 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from affectlab.classify.fusion_networks import (
+    NETWORK_CLASSIFIER,
+    network_member,
+    parse_networks,
+)
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate import runs
 from affectlab.evaluate.config import ExperimentConfig, load_config, resolve_source
@@ -59,9 +68,9 @@ from affectlab.evaluate.experiment import (
     standardise_per_group,
 )
 from affectlab.evaluate.metrics import classification_metrics
-from affectlab.evaluate.protocols import Fold, make_protocol
+from affectlab.evaluate.protocols import Fold, crossfit_folds, make_protocol
 
-__all__ = ["run_fusion_experiment", "FUSION_METHODS", "fusion_table"]
+__all__ = ["FUSION_METHODS", "fusion_table", "run_fusion_experiment"]
 
 FUSION_METHODS = ("net_svm", "net_all", "mean_proba", "stacking", "early")
 _FUSION_KEYS = ("oof_splits", "lams", "methods", "svm_classifier", "early")
@@ -117,18 +126,10 @@ def _fixed(template: Any, best_params: Mapping[str, Any]) -> Any:
     return estimator.set_params(**update) if update else estimator
 
 
-def _inner_folds(train: np.ndarray, y: np.ndarray, groups: np.ndarray | None, n_splits: int,
-                 seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
-
-    y_train = y[train]
-    if groups is not None and len(np.unique(groups[train])) >= n_splits:
-        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        parts = splitter.split(train, y_train, groups[train])
-    else:
-        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-        parts = splitter.split(train, y_train)
-    return [(train[a], train[b]) for a, b in parts]
+def _inner_positions(train: np.ndarray, y: np.ndarray, groups: np.ndarray | None, n_splits: int,
+                     seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inner folds of one training part, as positions into ``train``."""
+    return crossfit_folds(y[train], n_splits, groups=None if groups is None else groups[train], seed=seed)
 
 
 def _member_scale(oof: np.ndarray) -> float:
@@ -150,15 +151,22 @@ def _fusion_fold(
     per_subject: bool,
     cache_dir: str | None,
     images_hash: str | None,
+    networks: list[dict[str, Any]] | None = None,
+    seed: int = 0,
 ) -> dict[str, Any]:
     """One outer fold: members (test + out-of-fold decisions), then every fusion method."""
     from sklearn.base import clone
 
-    from affectlab.classify.fusion import FusionNetworkCV, MeanProbabilityFusion, stack_decisions
+    from affectlab.classify.fusion import (
+        FusionNetworkCV,
+        MeanProbabilityFusion,
+        stack_decisions,
+    )
     from affectlab.classify.registry import create_classifier
 
     train_groups = None if groups is None else groups[fold.train]
-    inner = _inner_folds(fold.train, y, groups, spec["oof_splits"], seed=k)
+    positions = _inner_positions(fold.train, y, groups, spec["oof_splits"], seed=k)
+    inner = [(fold.train[a], fold.train[b]) for a, b in positions]
     position = {int(s): i for i, s in enumerate(fold.train)}
     members: list[dict[str, Any]] = []
     feature_rows: dict[str, np.ndarray] = {}
@@ -189,6 +197,9 @@ def _fusion_fold(
                 "pred": np.asarray(estimator.predict(X[fold.test])).astype(str),
                 "seconds": time.perf_counter() - started,
             })
+    for network in networks or []:
+        members.append(network_member(network, k, fold, positions, images, y, labels, seed=seed,
+                                      cache_dir=cache_dir, images_hash=images_hash))
 
     def stacked(chosen: list[dict[str, Any]], part: str) -> np.ndarray:
         blocks = []
@@ -200,7 +211,7 @@ def _fusion_fold(
     y_train, y_test = y[fold.train], y[fold.test]
     fused: dict[str, dict[str, Any]] = {}
     methods = spec["methods"]
-    svm_members = [m for m in members if m["classifier"] == spec["svm_classifier"]]
+    svm_members = [m for m in members if m["classifier"] in (spec["svm_classifier"], NETWORK_CLASSIFIER)]
     for method in methods:
         started = time.perf_counter()
         info: dict[str, Any] = {}
@@ -266,6 +277,8 @@ def _read_config(raw: Mapping[str, Any], data: str | Path | None) -> tuple[Exper
     path = raw.pop("_path", None)
     raw.pop("kind", None)
     fusion_raw = raw.pop("fusion", None)
+    raw.pop("networks", None)
+    raw.pop("seed", None)
     if data is None and path is not None and isinstance(raw.get("data"), Mapping | str):
         spec = {"source": raw["data"]} if isinstance(raw["data"], str) else dict(raw["data"])
         if "source" in spec:
@@ -298,6 +311,9 @@ def run_fusion_experiment(
     started = time.perf_counter()
     cfg, fusion_raw, _ = _read_config(config, data)
     spec = _fusion_spec(fusion_raw, [f.label for f in cfg.features], [c.label for c in cfg.classifiers])
+    base = Path(config["_path"]).parent if config.get("_path") else None
+    networks = parse_networks(config.get("networks"), base=base, oof_splits=spec["oof_splits"],
+                              feature_labels=[f.label for f in cfg.features])
     runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
     ds = _load(cfg, None)
     protocol = make_protocol(cfg.protocol)
@@ -306,6 +322,9 @@ def run_fusion_experiment(
     if used.size < len(ds):
         ds = ds.subset(used)
         folds = protocol.folds(ds)
+    if len(folds) > 1 and any(n["type"] == "crossfit" for n in networks):
+        raise ConfigError("a crossfit network needs a protocol with one fixed split (its models are trained "
+                          f"beforehand for that split); this protocol has {len(folds)} folds: use type finetune")
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
     y = ds.labels.astype(str)
     groups = ds.groups
@@ -319,8 +338,9 @@ def run_fusion_experiment(
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
 
     resolved = cfg.to_dict()
-    resolved = {"kind": "fusion", **resolved, "fusion": spec}
-    resolved["run"] = {**_versions(), "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    resolved = {"kind": "fusion", **resolved, "fusion": spec,
+                "networks": [{k: v for k, v in n.items() if not k.startswith("_")} for n in networks]}
+    resolved["run"] = {**_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                        "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
                        "protocol": protocol.describe(), "n_folds": len(folds), "n_jobs": jobs}
     runs.write_config(out, resolved)
@@ -336,7 +356,8 @@ def run_fusion_experiment(
     classifiers = [(c.label, create_classifier(c.name, **c.params)) for c in cfg.classifiers]
     cache_dir = None if feature_cache is None else str(feature_cache.directory)
     tasks = [delayed(_fusion_fold)(k, fold, features, matrices, classifiers, images, y, known_groups, labels, spec,
-                                   per_subject, cache_dir, images_hash) for k, fold in enumerate(folds)]
+                                   per_subject, cache_dir, images_hash, networks, int(config.get("seed", 0) or 0))
+             for k, fold in enumerate(folds)]
     outcomes: dict[int, dict[str, Any]] = {}
     bar = tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress, leave=False)
     with _worker_deaths_explained():
@@ -377,6 +398,8 @@ def run_fusion_experiment(
         if method.startswith("net_"):
             lams = sorted(i["lam"] for i in infos)
             extra["lambda_median"] = lams[(len(lams) - 1) // 2]
+            if networks:
+                members_text += " + networks"
             members_text = f"{members_text} ({len(infos[0]['members'])})"
         if method == "early":
             members_text = " + ".join(spec["early"]["features"])

@@ -25,7 +25,16 @@ import yaml
 
 from affectlab.errors import ConfigError
 
-__all__ = ["ExperimentConfig", "Component", "load_config", "read_raw_config", "resolve_source", "NORMALISATIONS", "CONFIG_KEYS"]
+__all__ = [
+    "CONFIG_KEYS",
+    "NORMALISATIONS",
+    "Component",
+    "ExperimentConfig",
+    "load_config",
+    "read_raw_config",
+    "resolve_source",
+    "typed_entry",
+]
 
 #: Top-level keys of an experiment file (``run`` holds provenance written by a run; ignored).
 CONFIG_KEYS = ("kind", "name", "description", "data", "images", "protocol", "normalisation", "features", "classifiers", "run")
@@ -88,6 +97,23 @@ def _mapping(value: Any, key: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{key} must be a mapping, got {type(value).__name__} {value!r}")
     return dict(value)
+
+
+def typed_entry(item: Any, key: str, settings: Mapping[str, set[str]], noun: str) -> str:
+    """Check one ``{type: ..., ...}`` list entry: a mapping, a known type, only that type's keys; returns the type.
+
+    ``settings`` maps each type to its allowed keys; ``noun`` names the entry in messages ("method").
+    """
+    if not isinstance(item, Mapping):
+        raise ConfigError(f"{key}: expected a mapping with a 'type'")
+    kind = item.get("type")
+    if kind not in settings:
+        raise ConfigError(f"{key}.type {kind!r} is unknown (known: {', '.join(settings)})")
+    unknown = sorted(set(item) - settings[kind])
+    if unknown:
+        raise ConfigError(f"{key}.{unknown[0]} is not a setting of a {kind} {noun} "
+                          f"(known: {', '.join(sorted(settings[kind]))})")
+    return str(kind)
 
 
 def read_raw_config(config: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], Path | None]:

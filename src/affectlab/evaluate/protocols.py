@@ -28,14 +28,16 @@ if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
 
 __all__ = [
-    "Fold",
-    "Protocol",
+    "PROTOCOL_KINDS",
     "FixedSplit",
+    "Fold",
     "GroupKFoldProtocol",
     "LeaveOneGroupOut",
+    "Protocol",
     "check_disjoint_groups",
+    "crossfit_fingerprint",
+    "crossfit_folds",
     "make_protocol",
-    "PROTOCOL_KINDS",
 ]
 
 _EMPTY = np.zeros(0, dtype=np.int64)
@@ -324,3 +326,45 @@ def make_protocol(spec: Mapping[str, Any] | Protocol) -> Protocol:
     if "random_state" in params and (isinstance(params["random_state"], bool) or not isinstance(params["random_state"], int)):
         raise ConfigError(f"protocol.random_state must be an integer, got {params['random_state']!r}")
     return PROTOCOL_KINDS[kind](**params)
+
+
+def crossfit_folds(
+    y: Sequence[Any] | np.ndarray,
+    n_splits: int,
+    *,
+    groups: Sequence[Any] | np.ndarray | None = None,
+    seed: int = 0,
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Positions ``(fit, held_out)`` of ``n_splits`` stratified folds of one training part.
+
+    Used for out-of-fold (cross-fitted) decision values: every position is held out exactly once.
+    Folds are split by group when ``groups`` are given and there are at least ``n_splits`` of
+    them (StratifiedGroupKFold), else by sample (StratifiedKFold); both shuffled with ``seed``.
+    The same call always gives the same folds, so a model trained elsewhere (e.g. a CNN trained by
+    ``benchmarks/train_fer2013.py --crossfit-fold``) can be matched to its held-out part with
+    :func:`crossfit_fingerprint`.
+
+    >>> [h.tolist() for _, h in crossfit_folds(["a", "a", "b", "b"], 2, seed=0)]
+    [[1, 2], [0, 3]]
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    positions = np.arange(len(y))
+    if groups is not None and len(np.unique(np.asarray(groups))) >= n_splits:
+        splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        parts = splitter.split(positions, y, np.asarray(groups))
+    else:
+        parts = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed).split(positions, y)
+    return [(np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)) for a, b in parts]
+
+
+def crossfit_fingerprint(y: Sequence[Any] | np.ndarray, held_out: np.ndarray) -> str:
+    """A short hash naming one held-out part of a training part (its labels and the positions held out)."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    digest.update(str(len(y)).encode())
+    digest.update("\x1f".join(map(str, np.asarray(y).tolist())).encode())
+    digest.update(np.sort(np.asarray(held_out, dtype=np.int64)).tobytes())
+    return digest.hexdigest()[:16]

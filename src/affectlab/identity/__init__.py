@@ -21,7 +21,9 @@ from affectlab.identity.train import (
     best_threshold,
     eer_threshold,
     fit_siamese,
+    pair_loss,
     pair_scores,
+    pretrain_branch,
     verification_metrics,
 )
 
@@ -33,6 +35,8 @@ __all__ = [
     "SiameseTrainConfig",
     "SiameseTrainResult",
     "fit_siamese",
+    "pretrain_branch",
+    "pair_loss",
     "pair_scores",
     "best_threshold",
     "eer_threshold",

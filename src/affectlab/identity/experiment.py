@@ -7,8 +7,11 @@ Example config (``configs/orl-siamese.yaml``)::
     data: {source: ../../shared/datasets/orl_faces}
     images: {size: [28, 24]}                        # height, width
     protocol: {n_folds: 4, val_subjects: 5, seed: 0}
-    model: {hidden: 128}
-    train: {epochs: 20, subjects_per_batch: 10, images_per_subject: 4, lr: 0.001}
+    model: {hidden: 128, pool_after: [1, 2, 4]}    # pooling after these of the 10 convolutions
+    train: {epochs: 20, subjects_per_batch: 10, images_per_subject: 4, lr: 0.001,
+            pretrain_epochs: 30,                    # branch first trained as a subject classifier
+            ensemble: 5,                            # nets per fold, pair scores averaged
+            augment: {rotation: 8, scale: 0.08, translate: 0.08, flip: true}}
     heatmaps: {n_pairs: 6}
     identity: {epochs: 30}                          # optional: also the vgg_identity classifier
 
@@ -33,7 +36,7 @@ import datetime as _dt
 import platform
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,8 @@ from affectlab.evaluate.metrics import macro_f1
 from affectlab.identity.pairs import balanced_pairs, subject_folds
 from affectlab.identity.train import (
     SiameseTrainConfig,
+    best_threshold,
+    eer_threshold,
     fit_siamese,
     pair_scores,
     verification_metrics,
@@ -63,10 +68,15 @@ SIAMESE_KEYS = ("kind", "name", "description", "data", "images", "protocol", "mo
 _IDENTITY_KEYS = {"epochs": 30, "lr": 0.002, "batch_size": 32, "train_images": [1, 2, 3, 4, 5, 6], "val_images": [7],
                   "seed": 0}
 _PROTOCOL_KEYS = {"n_folds": 4, "val_subjects": 5, "seed": 0}
-_MODEL_KEYS = {"hidden": 128, "embedding": "flatten", "dropout": 0.0, "l2_normalize": False}
-_TRAIN_KEYS = {f: getattr(SiameseTrainConfig(), f) for f in
-               ("epochs", "subjects_per_batch", "images_per_subject", "batches_per_epoch", "lr", "weight_decay",
-                "seed", "device", "num_threads", "tta_flip", "identity_weight", "threshold_rule", "select_on")}
+_MODEL_KEYS = {"hidden": 128, "embedding": "flatten", "dropout": 0.0, "l2_normalize": False, "pool_after": [1, 2, 4]}
+_TRAIN_KEYS = {**{f: getattr(SiameseTrainConfig(), f) for f in
+                  ("epochs", "subjects_per_batch", "images_per_subject", "batches_per_epoch", "lr", "weight_decay",
+                   "seed", "device", "num_threads", "tta_flip", "identity_weight", "threshold_rule", "select_on",
+                   "pretrain_epochs", "pretrain_lr", "pretrain_batch_size", "brightness", "hard_negatives")},
+               # nets per fold (seeds seed, seed + 1, ...) whose pair scores are averaged
+               "ensemble": 1,
+               # random affine of each training image: degrees, scale and shift fractions, mirror
+               "augment": {"rotation": 8.0, "scale": 0.08, "translate": 0.08, "flip": True}}
 
 
 def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -132,9 +142,16 @@ def run_siamese_experiment(
     train_cfg = _section(raw, "train", _TRAIN_KEYS)
     heat_cfg = _section(raw, "heatmaps", {"n_pairs": 6})
     identity_cfg = _section(raw, "identity", _IDENTITY_KEYS) if raw.get("identity") else None
+    aug_cfg = _section(train_cfg, "augment", _TRAIN_KEYS["augment"])
+    train_cfg["augment"] = aug_cfg
+    n_nets = train_cfg["ensemble"]
+    if not isinstance(n_nets, int) or isinstance(n_nets, bool) or n_nets < 1:
+        raise ConfigError(f"train.ensemble must be an int >= 1, got {n_nets!r}")
     try:
-        tcfg = SiameseTrainConfig(**train_cfg, augment=AugmentConfig(8.0, 0.08, 0.08, True))
-    except TypeError as exc:
+        tcfg = SiameseTrainConfig(**{k: v for k, v in train_cfg.items() if k not in ("ensemble", "augment")},
+                                  augment=AugmentConfig(float(aug_cfg["rotation"]), float(aug_cfg["scale"]),
+                                                        float(aug_cfg["translate"]), bool(aug_cfg["flip"])))
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"train: {exc}") from None
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
 
@@ -154,19 +171,35 @@ def run_siamese_experiment(
                 for name in ("train", "val", "test")}
         val_pairs = balanced_pairs(subjects[part["val"]], seed=int(protocol["seed"]) + 1000 + k)
         test_pairs = balanced_pairs(subjects[part["test"]], seed=int(protocol["seed"]) + k)
-        torch.manual_seed(tcfg.seed + k)
-        try:
-            net = siamese_vgg(input_size=size, hidden=int(model_cfg["hidden"]), embedding=str(model_cfg["embedding"]),
-                              dropout=float(model_cfg["dropout"]), l2_normalize=bool(model_cfg["l2_normalize"]))
-        except ValueError as exc:
-            raise ConfigError(f"model: {exc}") from None
-        fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
-                          val=(images[part["val"]], val_pairs), config=tcfg, progress=progress)
-        scores = pair_scores(net, images[part["test"]], test_pairs, device=tcfg.device, tta_flip=tcfg.tta_flip)
+        nets, fits, val_scores, scores = [], [], [], []
+        for member in range(n_nets):
+            seed = tcfg.seed + member
+            torch.manual_seed(seed + k)
+            net = _build_net(siamese_vgg, size, model_cfg)
+            fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
+                              val=(images[part["val"]], val_pairs), config=replace(tcfg, seed=seed),
+                              progress=progress)
+            nets.append(net)
+            fits.append(fit)
+            val_scores.append(pair_scores(net, images[part["val"]], val_pairs, device=tcfg.device,
+                                          tta_flip=tcfg.tta_flip))
+            scores.append(pair_scores(net, images[part["test"]], test_pairs, device=tcfg.device,
+                                      tta_flip=tcfg.tta_flip))
+        net = nets[0]
+        if n_nets == 1:
+            threshold, val_acc, scores = fits[0].threshold, fits[0].best_val_accuracy, scores[0]
+        else:  # the ensemble's threshold comes from its own (averaged) validation scores
+            rule = eer_threshold if tcfg.threshold_rule == "eer" else best_threshold
+            threshold, val_acc = rule(np.mean(val_scores, axis=0), val_pairs.same)
+            scores = np.mean(scores, axis=0)
+        fit = replace(fits[0], threshold=threshold, best_val_accuracy=val_acc)
         metrics = verification_metrics(scores, test_pairs.same, fit.threshold)
+        best_epoch = fit.best_epoch if n_nets == 1 else [f.best_epoch for f in fits]
         fold_rows.append({"fold": k, "test_subjects": fold.test_subjects, "val_subjects": fold.val_subjects,
-                          "best_epoch": fit.best_epoch, "val_accuracy": fit.best_val_accuracy, **metrics})
-        histories.append(fit.history)
+                          "best_epoch": best_epoch, "val_accuracy": fit.best_val_accuracy,
+                          "val_auc": float(verification_metrics(np.mean(val_scores, axis=0), val_pairs.same)["auc"]),
+                          **metrics})
+        histories.extend([f.history for f in fits])
         pooled_scores.append(scores)
         pooled_same.append(test_pairs.same)
         pooled_pred.append(scores >= fit.threshold)
@@ -183,7 +216,7 @@ def run_siamese_experiment(
                                          pair_heatmaps, pair_heatmap_figure, save_rgb, int(protocol["seed"]))
         if progress:
             tqdm.write(f"fold {k + 1}/{len(folds)}: test accuracy {metrics['accuracy']:.4f} AUC {metrics['auc']:.4f}"
-                       f" (epoch {fit.best_epoch}, threshold {fit.threshold:.3f})")
+                       f" (epoch {best_epoch}, threshold {fit.threshold:.3f})")
 
     scores_all, same_all, pred_all = map(np.concatenate, (pooled_scores, pooled_same, pooled_pred))
     pooled = verification_metrics(scores_all, same_all, 0.5)
@@ -240,6 +273,36 @@ def run_siamese_experiment(
     return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick)
 
 
+def _build_net(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[str, Any]):
+    pool_after = model_cfg["pool_after"]
+    if not isinstance(pool_after, list | tuple) or not all(isinstance(v, int) and 1 <= v <= 10 for v in pool_after):
+        raise ConfigError(f"model.pool_after must be a list of conv indices in 1..10, got {pool_after!r}")
+    try:
+        net = siamese_vgg(input_size=size, hidden=int(model_cfg["hidden"]), embedding=str(model_cfg["embedding"]),
+                          dropout=float(model_cfg["dropout"]), l2_normalize=bool(model_cfg["l2_normalize"]),
+                          pool_after=tuple(pool_after))
+    except (ValueError, RuntimeError) as exc:
+        raise ConfigError(f"model: {exc} (images.size {list(size)}, pool_after {list(pool_after)})") from None
+    return net
+
+
+def _options_lines(train: Mapping[str, Any]) -> list[str]:
+    """Report lines for the optional training steps that are switched on."""
+    lines = []
+    if train["hard_negatives"] < 1:
+        lines.append(f"- hard negatives: only the hardest {100 * train['hard_negatives']:.0f} % of the different pairs of"
+                     " each batch enter their mean.")
+    if train["pretrain_epochs"]:
+        lines.append(f"- pretraining: each net's branch is first trained as a classifier of the fold's training"
+                     f" subjects ({train['pretrain_epochs']} epochs, softmax on the embedding, head discarded), then"
+                     " the whole pair network is trained with the pair loss.")
+    if train["ensemble"] > 1:
+        lines.append(f"- ensemble: {train['ensemble']} nets per fold (seeds {train['seed']}.."
+                     f"{train['seed'] + train['ensemble'] - 1}); their pair scores are averaged and the threshold is"
+                     " set on the averaged validation scores.")
+    return lines
+
+
 def _version() -> str:
     from affectlab import __version__
 
@@ -276,10 +339,12 @@ def _report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], folds
         f"{protocol['val_subjects']} of the training subjects are held out for validation (epoch and threshold"
         " selection on their balanced pairs); test pairs: every same-subject pair of the test subjects and as many"
         " random different-subject pairs. No test pair is used for any choice.",
-        f"- model: Siamese VGG (10 conv layers per shared branch, 2 x 64 + 8 x 128, pooling after layers 1, 2, 4;"
+        f"- model: Siamese VGG (10 conv layers per shared branch, 2 x 64 + 8 x 128, pooling after layers"
+        f" {', '.join(map(str, cfg['model']['pool_after']))};"
         f" {cfg['model']['embedding']} embeddings (l2-normalised: {cfg['model']['l2_normalize']}) joined as [|a-b|, a*b]"
         f" -> dropout {cfg['model']['dropout']} -> fc({cfg['model']['hidden']}) -> ReLU -> fc(1)); loss = mean BCE of"
         " same pairs + mean BCE of different pairs over all pairs of each subject-balanced batch.",
+        *_options_lines(cfg["train"]),
         f"- training: {cfg['train']}",
     ]
     table = ["| fold | test subjects | best epoch | val acc | threshold | test accuracy | UAR | AUC | pairs |",

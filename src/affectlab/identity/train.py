@@ -5,9 +5,12 @@ every unordered pair inside it is scored once by the shared branches, and the lo
 binary cross-entropy over the same-subject pairs plus the mean over the different-subject
 pairs (so both kinds count equally however many there are); with ``identity_weight > 0`` a
 softmax over the training subjects on the branch's pooled map is added (a training-only head, an
-auxiliary signal that helps the branch generalise to unseen faces). After each epoch the net is
-scored on balanced pairs of *validation* subjects; the epoch with the best validation
-accuracy (at the threshold that is best on those pairs) is kept, with that threshold.
+auxiliary signal that helps the branch generalise to unseen faces); with ``hard_negatives < 1``
+only the hardest different pairs of each batch enter their mean (:func:`pair_loss`). With
+``pretrain_epochs > 0`` the branch is first trained as a plain classifier of the training
+subjects (:func:`pretrain_branch`), then the whole pair network with the pair loss. After each
+epoch the net is scored on balanced pairs of *validation* subjects; the epoch with the best
+validation accuracy or AUC (``select_on``) is kept, with the threshold of ``threshold_rule``.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.siamese import SiameseNet
 from affectlab.models.train import resolve_device, seed_everything
 
-__all__ = ["SiameseTrainConfig", "SiameseTrainResult", "fit_siamese", "pair_scores", "best_threshold",
-           "eer_threshold", "verification_metrics"]
+__all__ = ["SiameseTrainConfig", "SiameseTrainResult", "fit_siamese", "pretrain_branch", "pair_loss",
+           "pair_scores", "best_threshold", "eer_threshold", "verification_metrics"]
 
 
 @dataclass
@@ -50,6 +53,11 @@ class SiameseTrainConfig:
     identity_weight: float = 0.0  # weight of an auxiliary softmax over the training subjects (0: off)
     threshold_rule: str = "best"  # "best": highest validation accuracy; "eer": true-accept = true-reject rate
     select_on: str = "accuracy"  # epoch choice on validation "accuracy" (at the rule's threshold) or "auc"
+    pretrain_epochs: int = 0  # first train the branch as a classifier of the training subjects (0: off)
+    pretrain_lr: float = 2e-3
+    pretrain_batch_size: int = 32
+    brightness: float = 0.0  # photometric jitter: gain in [1 - b, 1 + b] and offset in [-b / 2, b / 2]
+    hard_negatives: float = 1.0  # fraction of the hardest different pairs of a batch in the loss (1: all)
 
 
 @dataclass
@@ -61,6 +69,7 @@ class SiameseTrainResult:
     threshold: float
     history: list[dict[str, float]]
     wall_time_s: float
+    pretrain_history: list[dict[str, float]] = field(default_factory=list)
 
 
 def _tensor(images: np.ndarray) -> torch.Tensor:
@@ -154,6 +163,91 @@ def verification_metrics(scores: np.ndarray, same: np.ndarray, threshold: float 
     }
 
 
+def pair_loss(logits: torch.Tensor, same: torch.Tensor, *, hard_negatives: float = 1.0) -> torch.Tensor:
+    """Mean BCE of the same-subject pairs plus mean BCE of the different-subject pairs.
+
+    With ``hard_negatives < 1`` only that fraction of the different pairs, those with the highest
+    loss (at least one), enter their mean.
+
+    Examples
+    --------
+    >>> logits, same = torch.tensor([0.0, 0.0, 2.0, -2.0]), torch.tensor([True, False, False, False])
+    >>> round(float(pair_loss(logits, same)), 4)      # log 2 + (log 2 + log(1 + e^2) + log(1 + e^-2)) / 3
+    1.6755
+    >>> round(float(pair_loss(logits, same, hard_negatives=1 / 3)), 4)   # log 2 + log(1 + e^2)
+    2.8201
+    """
+    same = same.bool()
+    if not same.any() or same.all():
+        raise ValueError("pair_loss needs both same and different pairs")
+    positive = F.binary_cross_entropy_with_logits(logits[same], torch.ones_like(logits[same]))
+    negative = F.binary_cross_entropy_with_logits(logits[~same], torch.zeros_like(logits[~same]), reduction="none")
+    if hard_negatives < 1:  # keep the hardest different pairs only
+        negative = negative.topk(max(1, round(hard_negatives * len(negative)))).values
+    return positive + negative.mean()
+
+
+def _photometric(x: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
+    """Random gain and offset per image (pixels in ``[0, 1]``, clipped)."""
+    if strength <= 0:
+        return x
+    n = x.shape[0]
+    gain = 1.0 + (torch.rand(n, 1, 1, 1, generator=generator) * 2 - 1) * strength
+    offset = (torch.rand(n, 1, 1, 1, generator=generator) - 0.5) * strength
+    return (x * gain.to(x.device) + offset.to(x.device)).clamp_(0.0, 1.0)
+
+
+def pretrain_branch(net: SiameseNet, images: np.ndarray | torch.Tensor, labels: np.ndarray, *, epochs: int,
+                    lr: float = 2e-3, batch_size: int = 32, weight_decay: float = 1e-4,
+                    augment: AugmentConfig | None = None, brightness: float = 0.0, seed: int = 0,
+                    device: str | torch.device = "cpu", progress: bool = False) -> list[dict[str, float]]:
+    """Train ``net``'s branch as a classifier of ``labels`` (softmax on its embedding, cross-entropy).
+
+    The linear head is thrown away afterwards; the branch keeps what it learnt, so that pair
+    training starts from identity features. Returns one row per epoch (mean loss, accuracy on
+    the augmented training batches).
+
+    Examples
+    --------
+    >>> from affectlab.models.siamese import siamese_vgg
+    >>> net = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+    >>> rows = pretrain_branch(net, np.zeros((6, 28, 24), np.uint8), np.array(list("aabbcc")), epochs=2)
+    >>> [sorted(r) for r in rows][0]
+    ['accuracy', 'epoch', 'loss']
+    """
+    dev = resolve_device(device) if isinstance(device, str) else device
+    x = images if isinstance(images, torch.Tensor) else _tensor(images)
+    names = sorted(set(np.asarray(labels, dtype=object).tolist()), key=str)
+    if len(names) < 2:
+        raise ConfigError("pretrain: need at least two training subjects")
+    y = torch.as_tensor([names.index(v) for v in np.asarray(labels, dtype=object).tolist()], dtype=torch.long)
+    net.to(dev).train()
+    head = torch.nn.Linear(net.embedding_dim, len(names)).to(dev)
+    params = list(net.branch.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    steps = max(1, int(np.ceil(len(x) / batch_size)))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps, pct_start=0.2)
+    generator = torch.Generator().manual_seed(seed)
+    aug = augment if augment is not None else AugmentConfig(8.0, 0.08, 0.08, True)
+    history = []
+    for epoch in tqdm(range(epochs), desc="pretrain", leave=False, disable=None if progress else True):
+        order = torch.randperm(len(x), generator=generator)
+        total, correct = 0.0, 0
+        for s in range(0, len(x), batch_size):
+            idx = order[s: s + batch_size]
+            xb = _photometric(random_affine(x[idx].to(dev), aug, generator), brightness, generator)
+            logits = head(net.embed(xb))
+            loss = F.cross_entropy(logits, y[idx].to(dev))
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+            correct += int((logits.argmax(1).cpu() == y[idx]).sum())
+        history.append({"epoch": epoch + 1, "loss": total / len(x), "accuracy": correct / len(x)})
+    return history
+
+
 def _batch_indices(by_subject: list[np.ndarray], cfg: SiameseTrainConfig, rng: np.random.Generator) -> np.ndarray:
     chosen = rng.choice(len(by_subject), size=min(cfg.subjects_per_batch, len(by_subject)), replace=False)
     picks = []
@@ -184,6 +278,9 @@ def fit_siamese(
                           f"{cfg.threshold_rule!r} and {cfg.select_on!r}")
     if cfg.images_per_subject < 2 or cfg.subjects_per_batch < 2:
         raise ConfigError("train: images_per_subject and subjects_per_batch must both be >= 2")
+    if not 0 < cfg.hard_negatives <= 1 or cfg.pretrain_epochs < 0 or cfg.brightness < 0:
+        raise ConfigError(f"train: hard_negatives must be in (0, 1], pretrain_epochs and brightness >= 0, got "
+                          f"{cfg.hard_negatives!r}, {cfg.pretrain_epochs!r} and {cfg.brightness!r}")
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     net.to(device)
@@ -196,6 +293,12 @@ def fit_siamese(
     per_batch = min(cfg.subjects_per_batch, len(names)) * cfg.images_per_subject
     steps = cfg.batches_per_epoch or max(1, round(len(x_train) / per_batch))
     subject_index = torch.as_tensor([names.index(s) for s in subjects.tolist()], dtype=torch.long)
+    pretrain_history: list[dict[str, float]] = []
+    if cfg.pretrain_epochs > 0:
+        pretrain_history = pretrain_branch(
+            net, x_train, subjects, epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr,
+            batch_size=cfg.pretrain_batch_size, weight_decay=cfg.weight_decay, augment=cfg.augment,
+            brightness=cfg.brightness, seed=cfg.seed, device=device, progress=progress)
     aux = torch.nn.Linear(net.branch.out_channels, len(names)).to(device) if cfg.identity_weight > 0 else None
     params = list(net.parameters()) + (list(aux.parameters()) if aux is not None else [])
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -211,15 +314,14 @@ def fit_siamese(
         for _ in tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                       disable=None if progress else True):
             idx = _batch_indices(by_subject, cfg, rng)
-            xb = random_affine(x_train[idx].to(device), cfg.augment, generator)
+            xb = _photometric(random_affine(x_train[idx].to(device), cfg.augment, generator), cfg.brightness,
+                              generator)
             features = net.forward_features(net.normalize(xb))
             emb = net.embed_features(features)
             i, j = torch.triu_indices(len(idx), len(idx), offset=1)
             same = torch.as_tensor(subjects[idx][i.numpy()] == subjects[idx][j.numpy()], device=device)
             logits = net.join(emb[i], emb[j])
-            target = same.float()
-            loss = (F.binary_cross_entropy_with_logits(logits[same], target[same])
-                    + F.binary_cross_entropy_with_logits(logits[~same], target[~same]))
+            loss = pair_loss(logits, same, hard_negatives=cfg.hard_negatives)
             if aux is not None:
                 pooled = net.pool(features).flatten(1)
                 loss = loss + cfg.identity_weight * F.cross_entropy(aux(pooled), subject_index[idx].to(device))
@@ -247,4 +349,4 @@ def fit_siamese(
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     return SiameseTrainResult(int(best["epoch"]), float(best["acc"]), float(best["threshold"]), history,
-                              time.time() - tick)
+                              time.time() - tick, pretrain_history)

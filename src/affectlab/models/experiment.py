@@ -30,6 +30,9 @@ Config::
         layer: pool
         classifier: {name: linear_svm, C_grid: [0.001, 0.01, 0.1, 1]}
 
+A ``mean`` method (``{label: ensemble, type: mean, of: [finetune_a, finetune_b]}``) averages the
+test-fold probabilities of finetune methods listed before it (an ensemble with nothing to tune).
+
 ``affectlab experiment CONFIG --out DIR`` writes config.yaml, metrics.json, predictions.csv,
 report.md and one confusion-matrix plot per method.
 """
@@ -52,11 +55,12 @@ from affectlab.errors import ConfigError
 
 __all__ = ["DEEP_METHOD_TYPES", "run_deep_experiment"]
 
-DEEP_METHOD_TYPES = ("finetune", "features")
+DEEP_METHOD_TYPES = ("finetune", "features", "mean")
 _TOP_KEYS = {"kind", "name", "description", "data", "images", "protocol", "methods", "seed", "device", "_path"}
 _METHOD_KEYS = {
     "finetune": {"label", "type", "model", "init", "validation_fraction", "train", "augment", "refit", "tta_flip"},
     "features": {"label", "type", "model", "init", "layer", "spatial", "classifier"},
+    "mean": {"label", "type", "of"},
 }
 
 
@@ -83,6 +87,7 @@ def _train_config(method: Mapping[str, Any], seed: int, device: str, key: str):
 
 
 def _parse_methods(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
+    from affectlab.evaluate.config import typed_entry
     from affectlab.models import list_models
 
     methods = raw.get("methods")
@@ -91,15 +96,19 @@ def _parse_methods(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
     out, labels = [], set()
     for i, method in enumerate(methods):
         key = f"methods[{i}]"
-        if not isinstance(method, Mapping):
-            raise ConfigError(f"{key}: expected a mapping with a 'type'")
-        kind = method.get("type")
-        if kind not in DEEP_METHOD_TYPES:
-            raise ConfigError(f"{key}.type {kind!r} is unknown (known: {', '.join(DEEP_METHOD_TYPES)})")
-        unknown = sorted(set(method) - _METHOD_KEYS[kind])
-        if unknown:
-            raise ConfigError(f"{key}.{unknown[0]} is not a setting of a {kind} method "
-                              f"(known: {', '.join(sorted(_METHOD_KEYS[kind]))})")
+        kind = typed_entry(method, key, _METHOD_KEYS, "method")
+        if kind == "mean":
+            of = method.get("of")
+            finetuned = {m["label"] for m in out if m["type"] == "finetune"}
+            if not isinstance(of, list) or len(of) < 2 or any(o not in finetuned for o in of):
+                raise ConfigError(f"{key}.of: a list of at least two labels of finetune methods listed before it "
+                                  f"(listed so far: {', '.join(sorted(finetuned)) or 'none'})")
+            label = str(method.get("label") or "mean_" + "_".join(of))
+            if label in labels:
+                raise ConfigError(f"{key}.label {label!r} is used twice")
+            labels.add(label)
+            out.append({**method, "label": label, "_key": key})
+            continue
         model = method.get("model")
         if model not in list_models():
             raise ConfigError(f"{key}.model {model!r} is not a registered model (known: {', '.join(list_models())})")
@@ -278,6 +287,7 @@ def run_deep_experiment(
 
     rows: list[dict[str, Any]] = []
     predictions: list[dict[str, Any]] = []
+    probabilities: dict[str, list[np.ndarray]] = {}  # per method, per fold: test decisions (finetune: probabilities)
     for method in methods:
         kind, label = method["type"], method["label"]
         matrix = None
@@ -289,11 +299,16 @@ def run_deep_experiment(
         bar = tqdm(folds, desc=label, unit="fold", disable=not progress, leave=False)
         pred_all = np.full(len(ds), -1, dtype=np.int64)
         fold_rows, per_fold = [], []
-        for fold in bar:
+        probabilities[label] = []
+        for i, fold in enumerate(bar):
             if kind == "finetune":
                 outcome = _finetune_fold(method, method_images, y, groups, fold.train, fold.test, class_names, seed, device)
+            elif kind == "mean":
+                proba = np.mean([probabilities[o][i] for o in method["of"]], axis=0)
+                outcome = {"pred": proba.argmax(1), "decision": proba, "seconds": 0.0}
             else:
                 outcome = _features_fold(method, matrix, y, groups, fold.train, fold.test)
+            probabilities[label].append(outcome["decision"])
             pred_all[fold.test] = outcome["pred"]
             acc = float(np.mean(outcome["pred"] == y[fold.test]))
             extra = {k: v for k, v in outcome.items() if k not in ("pred", "decision")}
@@ -310,7 +325,7 @@ def run_deep_experiment(
         fold_acc = np.array(per_fold)
         params = {k: v for k, v in method.items() if not k.startswith("_")}
         rows.append({
-            "feature": label, "classifier": kind if kind == "finetune" else
+            "feature": label, "classifier": kind if kind in ("finetune", "mean") else
             (method.get("classifier") or {}).get("name", "linear_svm"),
             "accuracy": metrics["accuracy"], "uar": metrics["uar"], "macro_f1": metrics["macro_f1"],
             "n_test": metrics["n"], "n_folds": len(folds), "fold_accuracy_mean": float(fold_acc.mean()),

@@ -133,7 +133,7 @@ def _make_optimizer(model: AffectNet, cfg: TrainConfig, steps_per_epoch: int):
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.epochs * steps_per_epoch
-    if cfg.schedule == "onecycle":
+    if cfg.schedule == "onecycle" and total >= 10:  # (a one-cycle warm-up needs a few steps to exist)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.2)
     elif cfg.schedule == "cosine":
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
@@ -146,7 +146,7 @@ def fit_classifier(
     model: AffectNet,
     *,
     train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None,
     config: TrainConfig | None = None,
     out_dir: str | Path | None = None,
     resume: bool = True,
@@ -155,7 +155,10 @@ def fit_classifier(
 ) -> TrainResult:
     """Train ``model`` on ``train`` and keep the epoch with the best accuracy on ``val``.
 
-    ``val`` must be a validation split (never the test split you report). With ``out_dir`` the
+    ``val`` must be a validation split (never the test split you report); with ``val=None`` the
+    run trains for exactly ``config.epochs`` epochs and the model ends with the last epoch's
+    weights (``best_path`` is then ``None``; used where the epoch count is fixed in advance,
+    e.g. cross-fitted fusion members). With ``out_dir`` the
     run writes ``last.pt`` (full state, for ``resume``), ``best.pt`` (weights of the best epoch)
     and ``history.json``; an interrupted run started again with the same ``out_dir`` and config
     resumes after its last finished epoch. ``on_epoch_end(row)`` sees each epoch's history row and
@@ -171,9 +174,9 @@ def fit_classifier(
     if cfg.channels_last:
         model.to(memory_format=torch.channels_last)
     x_train, y_train = _as_tensor(train[0]), torch.as_tensor(train[1], dtype=torch.long)
-    x_val, y_val = _as_tensor(val[0]), np.asarray(val[1])
-    if len(x_train) == 0 or len(x_val) == 0:
-        raise ValueError("fit_classifier needs non-empty training and validation sets")
+    x_val, y_val = (None, None) if val is None else (_as_tensor(val[0]), np.asarray(val[1]))
+    if len(x_train) == 0 or (x_val is not None and len(x_val) == 0):
+        raise ValueError("fit_classifier needs a non-empty training set and, when given, a non-empty validation set")
     steps = max(1, len(x_train) // cfg.batch_size)
     opt, sched = _make_optimizer(model, cfg, steps)
     weights = None
@@ -233,9 +236,11 @@ def fit_classifier(
             seen += len(yb)
             correct += int((logits.argmax(1) == yb).sum())
             bar.set_postfix(loss=f"{running / seen:.3f}", acc=f"{correct / seen:.3f}")
-        proba = predict_proba(model, x_val, device=device)
-        pred = proba.argmax(1)
-        val_acc, val_uar = float(np.mean(pred == y_val)), _uar(y_val, pred)
+        if x_val is not None:
+            pred = predict_proba(model, x_val, device=device).argmax(1)
+            val_acc, val_uar = float(np.mean(pred == y_val)), _uar(y_val, pred)
+        else:
+            val_acc = val_uar = float("nan")
         row = {
             "epoch": epoch + 1,
             "train_loss": running / max(seen, 1),
@@ -246,7 +251,7 @@ def fit_classifier(
             "epoch_time_s": time.time() - tick,
         }
         history.append(row)
-        improved = val_acc > best["acc"]
+        improved = x_val is not None and val_acc > best["acc"]
         if improved:
             best = {"epoch": epoch + 1, "acc": val_acc, "uar": val_uar}
         if progress:
@@ -272,17 +277,17 @@ def fit_classifier(
                 out / "last.pt",
             )
             (out / "history.json").write_text(json.dumps(history, indent=1))
-        if cfg.patience is not None and epoch + 1 - best["epoch"] >= cfg.patience:
+        if x_val is not None and cfg.patience is not None and epoch + 1 - best["epoch"] >= cfg.patience:
             break
         if on_epoch_end is not None and on_epoch_end(row):
             break
     return TrainResult(
-        best_epoch=int(best["epoch"]),
+        best_epoch=int(best["epoch"]) if x_val is not None else len(history),
         best_val_accuracy=float(best["acc"]),
         best_val_uar=float(best["uar"]),
         history=history,
         wall_time_s=time.time() - t0,
-        best_path=(out / "best.pt") if out is not None else None,
+        best_path=(out / "best.pt") if out is not None and x_val is not None else None,
     )
 
 

@@ -1,0 +1,224 @@
+"""Network members of a ``kind: fusion`` experiment: CNN decision values, out-of-fold like every member.
+
+A fusion member must never score a sample it was trained on, and the fusion methods are fitted
+on the members' out-of-fold decision values of each training part. Networks join in two ways
+(config key ``networks``):
+
+``finetune``
+    Trained inside the run. For every outer fold a pretrained network (``init``) gets a new class
+    layer and is fine-tuned for exactly ``train.epochs`` epochs (no epoch selection, so no
+    validation data is needed) on the fold's training part to score its test part, and once more
+    on each inner fold's training part to score the held-out inner part.
+``crossfit``
+    Trained beforehand, for a protocol with one fixed split (e.g. FER2013 Training -> PublicTest):
+    ``test_model`` was trained on the whole training part (e.g. the bundled default, trained on
+    FER2013 Training) and scores the test part; ``oof_models`` holds one file per inner fold,
+    each trained *without* that fold (``benchmarks/train_fer2013.py --crossfit-fold I``). Every
+    such file records the fingerprint of its held-out part
+    (:func:`affectlab.evaluate.protocols.crossfit_fingerprint`); a file whose fingerprint differs
+    from the runner's own inner fold stops the run.
+
+Decision values are log-probabilities (columns in the experiment's label order). Config::
+
+    networks:
+      - {label: cnn_mx, type: finetune, model: mini_xception, init: mini_xception, tta_flip: true,
+         train: {epochs: 10, batch_size: 32, lr: 0.003}, augment: {max_rotation_deg: 10}}
+      - {label: resnet_fer, type: crossfit, test_model: default,
+         oof_models: "runs/fer-crossfit/resnet_fer-fold{fold}/final.pt"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectlab.errors import ConfigError, ModelError
+from affectlab.evaluate.config import typed_entry
+from affectlab.evaluate.protocols import Fold, crossfit_fingerprint
+
+__all__ = ["NETWORK_CLASSIFIER", "NETWORK_TYPES", "network_member", "parse_networks"]
+
+NETWORK_TYPES = ("finetune", "crossfit")
+NETWORK_CLASSIFIER = "cnn"  # the "classifier" column of a network member's rows
+_KEYS = {
+    "finetune": {"label", "type", "model", "init", "train", "augment", "tta_flip"},
+    "crossfit": {"label", "type", "test_model", "oof_models", "tta_flip"},
+}
+
+
+def _model_path(value: Any, base: Path | None, key: str) -> str:
+    """A registered name / ``default`` as is; a file path resolved against the config's folder, then the CWD."""
+    from affectlab.models import list_models
+
+    text = str(value)
+    if text == "default" or text in list_models():
+        return text
+    raw = Path(os.path.expandvars(os.path.expanduser(text)))
+    candidates = [raw] if raw.is_absolute() else ([base / raw] if base is not None else []) + [Path.cwd() / raw]
+    for candidate in candidates:
+        if candidate.is_file():
+            return str(candidate.resolve())
+    looked = " or ".join(str(c) for c in dict.fromkeys(candidates))
+    raise ConfigError(f"{key}: {text!r} is neither a registered model nor a weights file (looked for {looked})")
+
+
+def parse_networks(raw: Any, *, base: Path | None, oof_splits: int, feature_labels: list[str]) -> list[dict[str, Any]]:
+    """Validate the ``networks`` list; file paths come back resolved (``oof_models`` expanded per fold)."""
+    from affectlab.models import list_models
+
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError("networks must be a list of {label, type: finetune|crossfit, ...} mappings")
+    out, seen = [], set(feature_labels)
+    for i, item in enumerate(raw):
+        key = f"networks[{i}]"
+        kind = typed_entry(item, key, _KEYS, "network")
+        label = str(item.get("label") or "")
+        if not label:
+            raise ConfigError(f"{key}.label is required")
+        if label in seen:
+            raise ConfigError(f"{key}.label {label!r} is used twice (features and networks share labels)")
+        seen.add(label)
+        spec = {**item, "label": label, "_key": key, "tta_flip": bool(item.get("tta_flip", False))}
+        if kind == "finetune":
+            if item.get("model") not in list_models():
+                raise ConfigError(f"{key}.model {item.get('model')!r} is not a registered model "
+                                  f"(known: {', '.join(list_models())})")
+            if item.get("init") is not None:
+                spec["init"] = _model_path(item["init"], base, f"{key}.init")
+            if not isinstance((item.get("train") or {}).get("epochs"), int):
+                raise ConfigError(f"{key}.train.epochs (an integer) is required: a fusion member trains for a "
+                                  "fixed number of epochs, chosen in advance")
+            from affectlab.models.experiment import _train_config
+
+            _train_config(spec, 0, "cpu", key)  # unknown training / augmentation settings fail here, not mid-run
+        else:
+            if "test_model" not in item or "oof_models" not in item:
+                raise ConfigError(f"{key}: a crossfit network needs test_model and oof_models")
+            spec["test_model"] = _model_path(item["test_model"], base, f"{key}.test_model")
+            oof = item["oof_models"]
+            paths = [oof.format(fold=j) for j in range(oof_splits)] if isinstance(oof, str) else oof
+            if not isinstance(paths, list) or len(paths) != oof_splits:
+                raise ConfigError(f"{key}.oof_models: one file per inner fold ({oof_splits}) is needed, "
+                                  "as a list or a pattern with {fold}")
+            spec["oof_models"] = [_model_path(p, base, f"{key}.oof_models[{j}]") for j, p in enumerate(paths)]
+        out.append(spec)
+    return out
+
+
+def _decisions(proba: np.ndarray, class_names: tuple[str, ...], labels: list[str], key: str) -> np.ndarray:
+    missing = [c for c in labels if c not in class_names]
+    if missing:
+        raise ConfigError(f"{key}: the network has no class {missing[0]!r} (its classes: {', '.join(class_names)})")
+    columns = [class_names.index(c) for c in labels]
+    return np.log(np.clip(proba[:, columns], 1e-7, None)).astype(np.float64)
+
+
+def _load(spec_path: str, key: str):
+    from affectlab.models import load_model
+
+    try:
+        return load_model(spec_path)
+    except ModelError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+
+
+def _crossfit_scores(spec: Mapping[str, Any], fold: Fold, positions: list[tuple[np.ndarray, np.ndarray]],
+                     images: np.ndarray, y: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    import torch
+
+    from affectlab.models.train import predict_proba
+
+    key, flip = spec["_key"], spec["tta_flip"]
+    model = _load(spec["test_model"], f"{key}.test_model")
+    test = _decisions(predict_proba(model, images[fold.test], tta_flip=flip), model.config.class_names, labels, key)
+    oof = np.full((fold.train.size, len(labels)), np.nan)
+    y_train = y[fold.train]
+    for j, ((_, held), path) in enumerate(zip(positions, spec["oof_models"])):
+        where = f"{key}.oof_models[{j}] ({path})"
+        recorded = (torch.load(path, map_location="cpu", weights_only=True).get("extra") or {}).get("crossfit") or {}
+        expected = crossfit_fingerprint(y_train, held)
+        if recorded.get("fingerprint") != expected:
+            raise ConfigError(f"{where}: trained without another part than inner fold {j} of this run "
+                              f"(fingerprint {recorded.get('fingerprint')!r}, expected {expected!r}); train it with "
+                              f"--crossfit-fold {j} --crossfit-splits {len(positions)} on the same training split")
+        member = _load(path, where)
+        oof[held] = _decisions(predict_proba(member, images[fold.train[held]], tta_flip=flip),
+                               member.config.class_names, labels, key)
+    return test, oof
+
+
+def _cache_file(cache_dir: str | None, images_hash: str | None, spec: Mapping[str, Any], labels: list[str],
+                fit_idx: np.ndarray, score_idx: np.ndarray, seed: int) -> Path | None:
+    if cache_dir is None or images_hash is None:
+        return None
+    public = {k: v for k, v in spec.items() if not k.startswith("_")}
+    digest = hashlib.sha1(json.dumps([public, labels, seed, images_hash], sort_keys=True, default=str).encode())
+    digest.update(np.asarray(fit_idx, np.int64).tobytes())
+    digest.update(b"|")
+    digest.update(np.asarray(score_idx, np.int64).tobytes())
+    return Path(cache_dir) / "networks" / f"{digest.hexdigest()[:24]}.npy"
+
+
+def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray, labels: list[str],
+                     fit_idx: np.ndarray, score_idx: np.ndarray, seed: int, cache: Path | None) -> np.ndarray:
+    """Fine-tune a fresh copy of ``init`` on ``fit_idx`` for the fixed epochs; log-probabilities of ``score_idx``."""
+    from affectlab.models import create_model
+    from affectlab.models.experiment import _train_config
+    from affectlab.models.train import fit_classifier, predict_proba
+    from affectlab.models.training import transfer_weights
+
+    if cache is not None and cache.is_file():
+        return np.load(cache)
+    class_names = tuple(labels)
+    cfg = _train_config(spec, seed, "auto", spec["_key"])
+    model = create_model(spec["model"], class_names=class_names)
+    if cfg.crop_size is None and tuple(images.shape[1:3]) != tuple(model.config.input_size):
+        cfg.crop_size = int(model.config.input_size[0])  # the 10-crop CNN: random crops of larger faces
+    if spec.get("init") is not None:
+        transfer_weights(model, _load(spec["init"], f"{spec['_key']}.init"))
+    index = {c: i for i, c in enumerate(class_names)}
+    targets = np.array([index[c] for c in y[fit_idx]], dtype=np.int64)
+    fit_classifier(model, train=(images[fit_idx], targets), val=None, config=cfg, progress=False)
+    proba = predict_proba(model, images[score_idx], device=cfg.device, tta_flip=spec["tta_flip"])
+    scores = _decisions(proba, class_names, labels, spec["_key"])
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(".tmp.npy")
+        np.save(tmp, scores)
+        tmp.replace(cache)
+    return scores
+
+
+def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[tuple[np.ndarray, np.ndarray]],
+                   images: np.ndarray, y: np.ndarray, labels: list[str], *, seed: int = 0,
+                   cache_dir: str | None = None, images_hash: str | None = None) -> dict[str, Any]:
+    """One network's member record for outer fold ``k``: test and out-of-fold decision values.
+
+    ``positions`` are the inner folds as positions into ``fold.train`` (the same folds every
+    other member of the fold uses).
+    """
+    started = time.perf_counter()
+    if spec["type"] == "crossfit":
+        test, oof = _crossfit_scores(spec, fold, positions, images, y, labels)
+    else:
+        base_seed = seed + 1000 * k
+        test = _finetune_scores(spec, images, y, labels, fold.train, fold.test, base_seed,
+                                _cache_file(cache_dir, images_hash, spec, labels, fold.train, fold.test, base_seed))
+        oof = np.full((fold.train.size, len(labels)), np.nan)
+        for j, (fit, held) in enumerate(positions):
+            s = base_seed + j + 1
+            fit_idx, held_idx = fold.train[fit], fold.train[held]
+            oof[held] = _finetune_scores(spec, images, y, labels, fit_idx, held_idx, s,
+                                         _cache_file(cache_dir, images_hash, spec, labels, fit_idx, held_idx, s))
+    pred = np.asarray(labels)[test.argmax(1)]
+    return {"feature": spec["label"], "classifier": NETWORK_CLASSIFIER, "best_params": {}, "test": test,
+            "oof": oof, "pred": pred.astype(str), "seconds": time.perf_counter() - started}
