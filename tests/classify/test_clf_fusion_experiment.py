@@ -183,3 +183,25 @@ def test_crossfit_network_checks_each_file_against_its_held_out_part(toy_fer_csv
     assert all(r["n_test"] == 12 for r in result.rows)
     with pytest.raises(ConfigError, match=r"oof_models\[0\].*--crossfit-fold 0"):
         run_experiment(_crossfit_config(toy_fer_csv, [paths[1], paths[0]]), tmp_path / "swapped", progress=False)
+
+
+def test_inner_mean_test_decisions_average_the_inner_models(toy_folder, tmp_path, monkeypatch):
+    import affectlab.classify.fusion_experiment as fe
+
+    seen = []
+    original = fe._mean_decisions
+
+    def spy(parts):
+        seen.append(len(parts))
+        return original(parts)
+
+    monkeypatch.setattr(fe, "_mean_decisions", spy)
+    config = _config(toy_folder, methods=["net_all"], test_decisions="inner_mean")
+    config["features"] = config["features"][:1]
+    result = run_experiment(config, tmp_path / "run", progress=False)
+    assert seen == [2] * 6  # 3 folds x 2 members, each the mean of the 2 inner-fold models
+    assert [r["method"] for r in result.rows] == ["member", "member", "fusion network"]
+    assert np.allclose(fe._mean_decisions([np.array([[1.0, np.nan]]), np.array([[3.0, np.nan]])]),
+                       np.array([[2.0, np.nan]]), equal_nan=True)
+    with pytest.raises(ConfigError, match="fusion.test_decisions 'median' is unknown"):
+        run_experiment(_config(toy_folder, test_decisions="median"), tmp_path / "bad", progress=False)

@@ -32,6 +32,15 @@ Config (besides the keys of a ``features`` experiment)::
       methods: [net_svm, net_all, mean_proba, stacking, early]
       svm_classifier: linear_svm        # the classifier label that counts as "SVM"
       early: {features: [lbp, hog_cell4], classifier: {name: linear_svm, C_grid: auto}}
+      test_decisions: refit             # or inner_mean (below)
+
+``test_decisions``: the decision values of a feature member on the test part come from the member
+refitted on the whole training part (``refit``), or from the mean of its inner-fold models
+(``inner_mean``), which were trained on as many samples as the models behind the out-of-fold values.
+A linear SVM's margins grow with the training size at a fixed C, so with few inner folds (2) and
+strong regularisation the refitted member's test values are on another scale than the values the
+fusion was fitted on; ``inner_mean`` keeps them comparable. The member's own row always reports the
+refitted member. Networks keep their own test model (probabilities do not grow with the training size).
 """
 
 from __future__ import annotations
@@ -73,7 +82,8 @@ from affectlab.evaluate.protocols import Fold, crossfit_folds, make_protocol
 __all__ = ["FUSION_METHODS", "fusion_table", "run_fusion_experiment"]
 
 FUSION_METHODS = ("net_svm", "net_all", "mean_proba", "stacking", "early")
-_FUSION_KEYS = ("oof_splits", "lams", "methods", "svm_classifier", "early")
+_FUSION_KEYS = ("oof_splits", "lams", "methods", "svm_classifier", "early", "test_decisions")
+TEST_DECISIONS = ("refit", "inner_mean")
 
 
 def _fusion_spec(raw: Any, feature_labels: list[str], classifier_labels: list[str]) -> dict[str, Any]:
@@ -83,6 +93,9 @@ def _fusion_spec(raw: Any, feature_labels: list[str], classifier_labels: list[st
     unknown = [k for k in spec if k not in _FUSION_KEYS]
     if unknown:
         raise ConfigError(f"unknown key fusion.{unknown[0]} (known: {', '.join(_FUSION_KEYS)})")
+    test_decisions = spec.setdefault("test_decisions", "refit")
+    if test_decisions not in TEST_DECISIONS:
+        raise ConfigError(f"fusion.test_decisions {test_decisions!r} is unknown (known: {', '.join(TEST_DECISIONS)})")
     oof = spec.setdefault("oof_splits", 5)
     if isinstance(oof, bool) or not isinstance(oof, int) or oof < 2:
         raise ConfigError(f"fusion.oof_splits must be an integer >= 2, got {oof!r}")
@@ -130,6 +143,15 @@ def _inner_positions(train: np.ndarray, y: np.ndarray, groups: np.ndarray | None
                      seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Inner folds of one training part, as positions into ``train``."""
     return crossfit_folds(y[train], n_splits, groups=None if groups is None else groups[train], seed=seed)
+
+
+def _mean_decisions(parts: list[np.ndarray]) -> np.ndarray:
+    """Mean of the inner-fold models' decision values (a class missing from every model stays NaN)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns
+        return np.nanmean(np.stack([np.asarray(p, dtype=np.float64) for p in parts]), axis=0)
 
 
 def _member_scale(oof: np.ndarray) -> float:
@@ -184,16 +206,20 @@ def _fusion_fold(
             best = dict(getattr(estimator, "best_params_", {}) or {})
             test_dec = _decisions(estimator, X[fold.test], labels)
             oof = np.full((fold.train.size, len(labels)), np.nan)
+            inner_test = []
             for inner_train, inner_val in inner:
                 fixed = _fixed(template, best)
                 _fit(fixed, X[inner_train], y[inner_train], None, None)
                 rows = [position[int(s)] for s in inner_val]
                 oof[rows] = _decisions(fixed, X[inner_val], labels)
+                if spec["test_decisions"] == "inner_mean":
+                    inner_test.append(_decisions(fixed, X[fold.test], labels))
             if test_dec is None:
                 raise ConfigError(f"classifier {clf_label!r} gives no decision values; it cannot join a fusion")
             members.append({
                 "feature": label, "classifier": clf_label, "best_params": best,
-                "test": np.asarray(test_dec, dtype=np.float64), "oof": oof,
+                "test": _mean_decisions(inner_test) if inner_test else np.asarray(test_dec, dtype=np.float64),
+                "oof": oof,
                 "pred": np.asarray(estimator.predict(X[fold.test])).astype(str),
                 "seconds": time.perf_counter() - started,
             })
