@@ -205,3 +205,24 @@ def test_inner_mean_test_decisions_average_the_inner_models(toy_folder, tmp_path
                        np.array([[2.0, np.nan]]), equal_nan=True)
     with pytest.raises(ConfigError, match="fusion.test_decisions 'median' is unknown"):
         run_experiment(_config(toy_folder, test_decisions="median"), tmp_path / "bad", progress=False)
+
+
+def test_fusion_reads_member_columns_in_the_class_order_it_was_fitted_with(tmp_path):
+    """Labels in a non-alphabetical run order (as FER2013's) must reach the fusion in sorted order."""
+    from affectlab.classify.fusion_experiment import _fusion_fold
+    from affectlab.evaluate.protocols import Fold
+
+    rng = np.random.default_rng(0)
+    labels = ["zeta", "alpha", "mid"]  # run order, not sorted
+    y = np.array(labels * 40)
+    X = np.eye(3)[[labels.index(v) for v in y]] * 3 + rng.normal(0, 0.3, (120, 3))  # column j <-> labels[j]
+    fold = Fold("f0", np.arange(90), np.arange(90, 120))
+    from affectlab.classify.registry import create_classifier
+
+    spec = {"oof_splits": 2, "lams": [1e-3], "methods": ["net_all", "mean_proba"], "svm_classifier": "linear_svm",
+            "test_decisions": "refit"}
+    out = _fusion_fold(0, fold, [("raw", "pixels", None)], {"raw": X},
+                       [("linear_svm", create_classifier("linear_svm", C=1.0))], np.zeros((120, 2, 2), np.uint8), y,
+                       None, labels, spec, False, None, None)
+    for method in ("net_all", "mean_proba"):
+        assert np.mean(out["fused"][method]["pred"] == y[90:]) > 0.95, method

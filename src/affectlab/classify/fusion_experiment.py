@@ -227,11 +227,15 @@ def _fusion_fold(
         members.append(network_member(network, k, fold, positions, images, y, labels, seed=seed,
                                       cache_dir=cache_dir, images_hash=images_hash))
 
+    # The fusion estimators read each member's columns in sorted class order (np.unique(y)); the members'
+    # decision values are in the run's label order (e.g. FER2013's angry..surprise, neutral): reorder.
+    columns = [labels.index(c) for c in np.unique(y[fold.train])]
+
     def stacked(chosen: list[dict[str, Any]], part: str) -> np.ndarray:
         blocks = []
         for m in chosen:
             scale = _member_scale(m["oof"])
-            blocks.append(np.nan_to_num(m[part] / scale, nan=0.0))  # a class absent from an inner fold: 0
+            blocks.append(np.nan_to_num(m[part][:, columns] / scale, nan=0.0))  # a class absent from an inner fold: 0
         return stack_decisions(blocks)
 
     y_train, y_test = y[fold.train], y[fold.test]
