@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from affectlab.errors import ConfigError, ModelError
-from affectlab.evaluate.config import typed_entry
+from affectlab.evaluate.config import resolve_source, typed_entry
 from affectlab.evaluate.protocols import Fold, crossfit_fingerprint
 
 __all__ = ["NETWORK_CLASSIFIER", "NETWORK_TYPES", "network_member", "parse_networks"]
@@ -60,13 +59,7 @@ def _model_path(value: Any, base: Path | None, key: str) -> str:
     text = str(value)
     if text == "default" or text in list_models():
         return text
-    raw = Path(os.path.expandvars(os.path.expanduser(text)))
-    candidates = [raw] if raw.is_absolute() else ([base / raw] if base is not None else []) + [Path.cwd() / raw]
-    for candidate in candidates:
-        if candidate.is_file():
-            return str(candidate.resolve())
-    looked = " or ".join(str(c) for c in dict.fromkeys(candidates))
-    raise ConfigError(f"{key}: {text!r} is neither a registered model nor a weights file (looked for {looked})")
+    return str(resolve_source(text, base, key, what="registered model or weights"))
 
 
 def parse_networks(raw: Any, *, base: Path | None, oof_splits: int, feature_labels: list[str]) -> list[dict[str, Any]]:

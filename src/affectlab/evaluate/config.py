@@ -139,10 +139,13 @@ def read_raw_config(config: Mapping[str, Any] | str | Path) -> tuple[dict[str, A
 _read = read_raw_config
 
 
-def resolve_source(source: Any, base: Path | None, key: str) -> Path:
-    """``source`` as an existing absolute path: relative to ``base`` (the config's folder), then the CWD."""
+def resolve_source(source: Any, base: Path | None, key: str, *, what: str = "dataset") -> Path:
+    """``source`` as an existing absolute path: relative to ``base`` (the config's folder), then the CWD.
+
+    ``what`` names the thing in messages ("dataset", "weights file").
+    """
     if not isinstance(source, str | os.PathLike) or not str(source).strip():
-        raise ConfigError(f"{key} must be a path to a dataset file or folder, got {source!r}")
+        raise ConfigError(f"{key} must be a path to a {what} file or folder, got {source!r}")
     raw = Path(os.path.expandvars(os.path.expanduser(str(source))))
     if raw.is_absolute():
         candidates = [raw]
@@ -152,7 +155,7 @@ def resolve_source(source: Any, base: Path | None, key: str) -> Path:
         if candidate.exists():
             return candidate.resolve()
     looked = " or ".join(str(c) for c in dict.fromkeys(candidates))
-    raise ConfigError(f"{key}: dataset {str(source)!r} not found (looked for {looked})")
+    raise ConfigError(f"{key}: {what} {str(source)!r} not found (looked for {looked})")
 
 
 def _components(value: Any, key: str, create: Any) -> list[Component]:
