@@ -50,6 +50,7 @@ import numpy as np
 
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate.experiment import ExperimentResult
+from affectlab.parallel import run_tasks
 
 if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
@@ -674,8 +675,7 @@ def run_speech_experiment(
     SpeechExperimentResult
         ``rows``: one per (task, feature, model, normalisation), as in ``metrics.json``.
     """
-    from joblib import Parallel, delayed, effective_n_jobs
-    from tqdm.auto import tqdm
+    from joblib import delayed, effective_n_jobs
 
     from affectlab.audio.io import file_sha256
     from affectlab.audio.normalise import describe_normalisation, normalise
@@ -774,20 +774,7 @@ def run_speech_experiment(
     tasks = [delayed(_fold_job)((f, n, k), normalised[f, n], targets, groups, fold.train, fold.test,
                                 [models[m] for m in active[f, n]])
              for f, n in combos for k, fold in enumerate(folds)]
-    outcomes: dict[tuple[int, int, int], dict[str, Any]] = {}
-    bar = tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress, leave=False)
-    try:
-        if jobs == 1:
-            for function, args, kwargs in tasks:
-                outcome = function(*args, **kwargs)
-                outcomes[outcome["job"]] = outcome
-                bar.update(1)
-        else:
-            for outcome in Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks):
-                outcomes[outcome["job"]] = outcome
-                bar.update(1)
-    finally:
-        bar.close()
+    outcomes = {outcome["job"]: outcome for outcome in run_tasks(tasks, jobs, progress=progress)}
 
     rows: list[dict[str, Any]] = []
     predictions: list[dict[str, Any]] = []

@@ -176,8 +176,9 @@ def extract_opensmile(
     MediaReadError
         A file is missing, unreadable, too short or silent (named in the message).
     """
-    from joblib import Parallel, delayed, effective_n_jobs
-    from tqdm.auto import tqdm
+    from joblib import delayed, effective_n_jobs
+
+    from affectlab.parallel import run_tasks
 
     name = canonical_feature_set(feature_set)
     require("opensmile", "openSMILE features")
@@ -186,19 +187,7 @@ def extract_opensmile(
         return np.zeros((0, OPENSMILE_FEATURE_SETS[name].dim), dtype=np.float32)
     chunks = [files[i:i + chunk_size] for i in range(0, len(files), chunk_size)]
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
-    bar = tqdm(total=len(files), desc=f"openSMILE {OPENSMILE_FEATURE_SETS[name].opensmile_name}", unit="file",
-               disable=not progress, leave=False)
-    out: list[np.ndarray] = []
-    try:
-        if jobs == 1:
-            for chunk in chunks:
-                out.append(_extract_chunk(chunk, name, sample_rate, nan_policy, min_duration))
-                bar.update(len(chunk))
-        else:
-            tasks = (delayed(_extract_chunk)(c, name, sample_rate, nan_policy, min_duration) for c in chunks)
-            for block in Parallel(n_jobs=jobs, return_as="generator")(tasks):
-                out.append(block)
-                bar.update(block.shape[0])
-    finally:
-        bar.close()
+    tasks = [delayed(_extract_chunk)(c, name, sample_rate, nan_policy, min_duration) for c in chunks]
+    out = run_tasks(tasks, jobs, progress=progress, desc=f"openSMILE {OPENSMILE_FEATURE_SETS[name].opensmile_name}",
+                    unit="file", total=len(files), advance=lambda block: block.shape[0])
     return np.concatenate(out).astype(np.float32)

@@ -53,7 +53,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from affectlab.classify.fusion_networks import (
     NETWORK_CLASSIFIER,
@@ -71,13 +70,13 @@ from affectlab.evaluate.experiment import (
     _open_cache,
     _stateless_features,
     _versions,
-    _worker_deaths_explained,
     fold_feature_matrix,
     load_gray_images,
     standardise_per_group,
 )
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold, crossfit_folds, make_protocol
+from affectlab.parallel import run_tasks, worker_deaths_explained
 
 __all__ = ["FUSION_METHODS", "fusion_table", "run_fusion_experiment"]
 
@@ -331,7 +330,7 @@ def run_fusion_experiment(
     cache: Any = None,
 ) -> ExperimentResult:
     """Run a ``kind: fusion`` experiment (see the module docstring) and write its run folder."""
-    from joblib import Parallel, delayed, effective_n_jobs
+    from joblib import delayed, effective_n_jobs
 
     from affectlab.classify.registry import create_classifier
     from affectlab.features.cache import images_fingerprint
@@ -377,7 +376,7 @@ def run_fusion_experiment(
 
     images = load_gray_images(ds, cfg.image_size, progress=progress)
     images_hash = images_fingerprint(images) if feature_cache is not None else None
-    with _worker_deaths_explained():
+    with worker_deaths_explained():
         matrices, _ = _stateless_features(cfg, images, cache=feature_cache, images_hash=images_hash,
                                           n_jobs=jobs, progress=progress)
     if per_subject:
@@ -388,17 +387,7 @@ def run_fusion_experiment(
     tasks = [delayed(_fusion_fold)(k, fold, features, matrices, classifiers, images, y, known_groups, labels, spec,
                                    per_subject, cache_dir, images_hash, networks, int(config.get("seed", 0) or 0))
              for k, fold in enumerate(folds)]
-    outcomes: dict[int, dict[str, Any]] = {}
-    bar = tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress, leave=False)
-    with _worker_deaths_explained():
-        try:
-            generator = (Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks) if jobs > 1
-                         else (f(*a, **kw) for f, a, kw in tasks))
-            for outcome in generator:
-                outcomes[outcome["k"]] = outcome
-                bar.update(1)
-        finally:
-            bar.close()
+    outcomes = {outcome["k"]: outcome for outcome in run_tasks(tasks, jobs, progress=progress)}
 
     rows: list[dict[str, Any]] = []
     ordered = [outcomes[k] for k in range(len(folds))]

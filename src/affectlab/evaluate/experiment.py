@@ -15,11 +15,10 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +31,7 @@ from affectlab.evaluate.config import ExperimentConfig, load_config
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.evaluate import runs
+from affectlab.parallel import run_tasks, worker_deaths_explained
 
 if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
@@ -360,21 +360,6 @@ def _stateless_features(
     return matrices, info
 
 
-@contextlib.contextmanager
-def _worker_deaths_explained() -> Iterator[None]:
-    """Turn a killed worker process (usually out of memory) into one clear :class:`ConfigError`."""
-    from joblib.externals.loky.process_executor import TerminatedWorkerError
-
-    try:
-        yield
-    except TerminatedWorkerError as exc:
-        codes = next((line.strip() for line in str(exc).splitlines() if "exit code" in line), "")
-        raise ConfigError(
-            f"a worker process died ({codes or 'killed'}), usually for lack of memory: run with fewer"
-            " processes (--jobs 1) or smaller descriptors"
-        ) from None
-
-
 def _open_cache(cache: Any) -> Any:
     from affectlab.features.cache import FeatureCache
 
@@ -425,7 +410,7 @@ def run_experiment(
     ConfigError, ProtocolError, DataError, MediaReadError
         Bad config key, leaking or impossible split, unreadable data; the message names it.
     """
-    from joblib import Parallel, delayed, effective_n_jobs
+    from joblib import delayed, effective_n_jobs
 
     from affectlab.classify.registry import create_classifier
     from affectlab.features.cache import images_fingerprint
@@ -483,7 +468,7 @@ def run_experiment(
     images = load_gray_images(ds, cfg.image_size, progress=progress)
     images_hash = images_fingerprint(images) if feature_cache is not None else None
     per_subject = cfg.normalisation == "per_subject"
-    with _worker_deaths_explained():
+    with worker_deaths_explained():
         matrices, feature_info_out = _stateless_features(cfg, images, cache=feature_cache,
                                                          images_hash=images_hash, n_jobs=jobs, progress=progress)
     if per_subject:
@@ -497,22 +482,7 @@ def run_experiment(
                             classifiers, labels, per_subject, cache_dir, images_hash)
         for i, feat in enumerate(cfg.features) for k, fold in enumerate(folds)
     ]
-    bar = tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress, leave=False)
-    outcomes: dict[tuple[int, int], dict[str, Any]] = {}
-    with _worker_deaths_explained():
-        try:
-            if jobs == 1:
-                for task in tasks:
-                    function, args, kwargs = task
-                    outcome = function(*args, **kwargs)
-                    outcomes[outcome["task"]] = outcome
-                    bar.update(1)
-            else:
-                for outcome in Parallel(n_jobs=jobs, return_as="generator_unordered")(tasks):
-                    outcomes[outcome["task"]] = outcome
-                    bar.update(1)
-        finally:
-            bar.close()
+    outcomes = {outcome["task"]: outcome for outcome in run_tasks(tasks, jobs, progress=progress)}
 
     rows: list[dict[str, Any]] = []
     predictions: list[dict[str, Any]] = []

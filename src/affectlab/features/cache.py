@@ -278,29 +278,18 @@ def parallel_transform(
     numpy.ndarray
         ``(N, D)`` float32, rows in the order of ``images`` (equal to a serial transform).
     """
-    from joblib import Parallel, delayed, effective_n_jobs
-    from tqdm.auto import tqdm
+    from joblib import delayed, effective_n_jobs
+
+    from affectlab.parallel import run_tasks
 
     n = len(images)
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
     if jobs > 1:
         chunk_size = max(16, min(chunk_size, math.ceil(n / (4 * jobs))))
     starts = list(range(0, n, max(1, chunk_size)))
-    bar = tqdm(total=n, desc=desc, unit="img", disable=not progress, leave=False)
-    parts = []
-    try:
-        if jobs == 1 or len(starts) == 1:
-            for start in starts:
-                chunk = images[start:start + chunk_size]
-                parts.append(_transform_chunk(extractor, chunk, fit_chunks))
-                bar.update(len(chunk))
-        else:
-            tasks = (delayed(_transform_chunk)(extractor, images[s:s + chunk_size], fit_chunks) for s in starts)
-            for part in Parallel(n_jobs=jobs, return_as="generator")(tasks):
-                parts.append(part)
-                bar.update(part.shape[0])
-    finally:
-        bar.close()
+    tasks = [delayed(_transform_chunk)(extractor, images[s:s + chunk_size], fit_chunks) for s in starts]
+    parts = run_tasks(tasks, jobs, progress=progress, desc=desc, unit="img", total=n,
+                      advance=lambda part: part.shape[0])
     if not parts:
         return np.zeros((0, 0), np.float32)
     return np.concatenate(parts).reshape(n, -1)

@@ -32,13 +32,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate import runs
 from affectlab.evaluate.experiment import ExperimentResult, summarise_chosen
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold, make_protocol
+from affectlab.parallel import run_tasks
 
 __all__ = ["SEQUENCE_CONFIG_KEYS", "run_sequence_experiment"]
 
@@ -182,7 +182,7 @@ def run_sequence_experiment(
     ConfigError, ProtocolError, DataError, MediaReadError
         Bad config key, leaking split, unreadable data; the message names it.
     """
-    from joblib import Parallel, delayed, effective_n_jobs
+    from joblib import delayed, effective_n_jobs
 
     from affectlab.evaluate.experiment import _versions
     from affectlab.features.temporal import (
@@ -245,19 +245,7 @@ def run_sequence_experiment(
         for feat in cfg["features"] for k, fold in enumerate(folds)
     ]
     keys = [(feat[1], k) for feat in cfg["features"] for k in range(len(folds))]
-    outcomes: dict[tuple[str, int], dict[str, Any]] = {}
-    bar = tqdm(total=len(tasks), desc="folds", unit="fold", disable=not progress, leave=False)
-    try:
-        if jobs == 1:
-            for key, (function, args, kwargs) in zip(keys, tasks):
-                outcomes[key] = function(*args, **kwargs)
-                bar.update(1)
-        else:
-            for key, outcome in zip(keys, Parallel(n_jobs=jobs, return_as="generator")(tasks)):
-                outcomes[key] = outcome
-                bar.update(1)
-    finally:
-        bar.close()
+    outcomes = dict(zip(keys, run_tasks(tasks, jobs, progress=progress)))
 
     rows: list[dict[str, Any]] = []
     predictions: list[dict[str, Any]] = []
