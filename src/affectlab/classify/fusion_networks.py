@@ -170,6 +170,9 @@ def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
     from affectlab.models.training import transfer_weights
 
     if cache is not None and cache.is_file():
+        from affectlab.features.cache import touch
+
+        touch(cache)  # last use, for `affectlab cache prune`
         return np.load(cache)
     class_names = tuple(labels)
     cfg = _train_config(spec, seed, "auto", spec["_key"])

@@ -31,15 +31,19 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import inspect
 import json
 import math
 import os
+import re
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
@@ -47,7 +51,9 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "CacheEntry",
     "FeatureCache",
+    "parse_size",
     "default_cache_dir",
     "images_fingerprint",
     "extractor_fingerprint",
@@ -204,9 +210,11 @@ class FeatureCache:
         if not path.is_file():
             return None
         try:
-            return np.load(path, allow_pickle=False)
+            X = np.load(path, allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return None
+        touch(path)
+        return X
 
     def put(self, key: str, X: np.ndarray, description: Mapping[str, Any] | None = None) -> None:
         """Store ``X`` atomically; a failed write only warns (the run goes on without caching)."""
@@ -240,6 +248,97 @@ class FeatureCache:
         X = compute()
         self.put(key, X, description)
         return X, False
+
+
+    def entries(self) -> list[CacheEntry]:
+        """Every stored array under the folder (features and cached network decisions), least recently used first."""
+        if not self.directory.is_dir():
+            return []
+        found = []
+        for path in self.directory.rglob("*.npy"):
+            if path.name.startswith(".tmp-") or not path.is_file():
+                continue
+            try:
+                stat = path.stat()
+            except OSError:  # removed by another process meanwhile
+                continue
+            size = stat.st_size
+            description = path.with_suffix(".json")
+            if description.is_file():
+                size += description.stat().st_size
+            found.append(CacheEntry(path, size, stat.st_mtime))
+        return sorted(found, key=lambda entry: (entry.last_used, str(entry.path)))
+
+    def usage(self) -> dict[str, Any]:
+        """``{"directory", "entries", "bytes", "oldest_use", "newest_use"}`` (times as POSIX seconds or None)."""
+        entries = self.entries()
+        return {"directory": str(self.directory), "entries": len(entries),
+                "bytes": sum(entry.size for entry in entries),
+                "oldest_use": entries[0].last_used if entries else None,
+                "newest_use": entries[-1].last_used if entries else None}
+
+    def prune(self, max_bytes: int | None = None, *, unused_for_days: float | None = None,
+              dry_run: bool = False) -> list[CacheEntry]:
+        """Remove entries not used for ``unused_for_days``, then the least recently used ones until the
+        cache holds at most ``max_bytes``; returns what was (or, with ``dry_run``, would be) removed.
+
+        A later run that needs a removed entry simply computes it again.
+        """
+        entries = self.entries()
+        doomed: list[CacheEntry] = []
+        if unused_for_days is not None:
+            cutoff = time.time() - 86400.0 * unused_for_days
+            doomed = [entry for entry in entries if entry.last_used < cutoff]
+            entries = [entry for entry in entries if entry.last_used >= cutoff]
+        if max_bytes is not None:
+            total = sum(entry.size for entry in entries)
+            for entry in entries:
+                if total <= max_bytes:
+                    break
+                doomed.append(entry)
+                total -= entry.size
+        if not dry_run:
+            for entry in doomed:
+                for path in (entry.path, entry.path.with_suffix(".json")):
+                    with contextlib.suppress(FileNotFoundError):
+                        path.unlink()
+        return doomed
+
+    def clear(self) -> list[CacheEntry]:
+        """Remove every entry; returns them."""
+        return self.prune(max_bytes=0)
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One stored array: its file, its size in bytes (with its description) and when it was last used."""
+
+    path: Path
+    size: int
+    last_used: float
+
+
+def touch(path: Path) -> None:
+    """Mark a cache file as just used (its modification time orders :meth:`FeatureCache.prune`)."""
+    with contextlib.suppress(OSError):
+        os.utime(path)
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from ``"500M"``, ``"1.5GB"``, ``"20 GiB"`` or a plain number (powers of 1024).
+
+    >>> parse_size("1.5G"), parse_size("0"), parse_size(2048)
+    (1610612736, 0, 2048)
+    """
+    if isinstance(text, int):
+        if text < 0:
+            raise ValueError(f"size {text}: must not be negative")
+        return text
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?)\s*([kmgt]?)(?:i?b)?\s*", str(text), flags=re.IGNORECASE)
+    if match is None:
+        raise ValueError(f"size {text!r}: give a number with an optional unit K, M, G or T (e.g. 500M, 20G)")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** " kmgt".index(unit.lower() or " "))
 
 
 def _transform_chunk(extractor: Any, images: np.ndarray, fit: bool) -> np.ndarray:
