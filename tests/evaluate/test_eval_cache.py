@@ -236,6 +236,6 @@ def test_a_killed_worker_is_one_clear_error(tmp_path, monkeypatch):
         raise TerminatedWorkerError("A worker process ... was unexpectedly terminated.\n"
                                     "The exit codes of the workers are {SIGKILL(-9)}")
 
-    monkeypatch.setattr(experiment, "_stateless_features", killed)
+    monkeypatch.setattr(experiment, "stateless_feature_matrices", killed)
     with pytest.raises(ConfigError, match=r"worker process died \(The exit codes .*SIGKILL.*--jobs 1"):
         run_experiment(_config(), tmp_path / "run", dataset=_dataset(), progress=False)

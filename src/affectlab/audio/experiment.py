@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from affectlab.errors import ConfigError, ProtocolError
-from affectlab.evaluate.experiment import ExperimentResult
+from affectlab.evaluate.experiment import ExperimentResult, fit_with_groups
 from affectlab.parallel import run_tasks
 
 if TYPE_CHECKING:
@@ -536,15 +536,6 @@ def _extract(feature: SpeechFeature, paths: list[str], file_hashes: list[str], c
 
 # ----------------------------------------------------------------------------------------- folds
 
-def _fit(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
-    from sklearn.utils.validation import has_fit_parameter
-
-    if has_fit_parameter(estimator, "groups"):
-        estimator.fit(X, y, groups=groups)
-    else:
-        estimator.fit(X, y)
-
-
 def _chosen(estimator: Any) -> dict[str, Any]:
     params = dict(getattr(estimator, "best_params_", {}) or {})
     return {k.split("__")[-1]: v for k, v in params.items()}
@@ -565,7 +556,7 @@ def _fold_job(job: tuple[int, int, int], X: np.ndarray, targets: dict[str, np.nd
         y = targets[task]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            _fit(estimator, X[train], y[train], groups[train])
+            fit_with_groups(estimator, X[train], y[train], groups[train])
         pred = np.asarray(estimator.predict(X[test]))
         results.append({"task": task, "kind": kind, "model": label, "pred": pred, "chosen": _chosen(estimator),
                         "inner_cv": getattr(estimator, "inner_cv_", None),

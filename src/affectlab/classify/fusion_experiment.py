@@ -64,12 +64,11 @@ from affectlab.evaluate import runs
 from affectlab.evaluate.config import ExperimentConfig, load_config, resolve_source
 from affectlab.evaluate.experiment import (
     ExperimentResult,
-    _decisions,
-    _fit,
-    _load,
-    _open_cache,
-    _stateless_features,
-    _versions,
+    decision_values,
+    fit_with_groups,
+    load_experiment_dataset,
+    open_feature_cache,
+    stateless_feature_matrices,
     fold_feature_matrix,
     load_gray_images,
     standardise_per_group,
@@ -201,18 +200,18 @@ def _fusion_fold(
         for clf_label, template in classifiers:
             started = time.perf_counter()
             estimator = clone(template)
-            _fit(estimator, X[fold.train], y[fold.train], train_groups, None)
+            fit_with_groups(estimator, X[fold.train], y[fold.train], train_groups, None)
             best = dict(getattr(estimator, "best_params_", {}) or {})
-            test_dec = _decisions(estimator, X[fold.test], labels)
+            test_dec = decision_values(estimator, X[fold.test], labels)
             oof = np.full((fold.train.size, len(labels)), np.nan)
             inner_test = []
             for inner_train, inner_val in inner:
                 fixed = _fixed(template, best)
-                _fit(fixed, X[inner_train], y[inner_train], None, None)
+                fit_with_groups(fixed, X[inner_train], y[inner_train], None, None)
                 rows = [position[int(s)] for s in inner_val]
-                oof[rows] = _decisions(fixed, X[inner_val], labels)
+                oof[rows] = decision_values(fixed, X[inner_val], labels)
                 if spec["test_decisions"] == "inner_mean":
-                    inner_test.append(_decisions(fixed, X[fold.test], labels))
+                    inner_test.append(decision_values(fixed, X[fold.test], labels))
             if test_dec is None:
                 raise ConfigError(f"classifier {clf_label!r} gives no decision values; it cannot join a fusion")
             members.append({
@@ -257,7 +256,7 @@ def _fusion_fold(
             info = {"temperatures": model.temperatures_.tolist()}
         elif method == "stacking":
             model = create_classifier("logistic_regression", C_grid=[0.001, 0.01, 0.1, 1, 10, 100], inner_splits=3)
-            _fit(model, stacked(members, "oof"), y_train, train_groups, None)
+            fit_with_groups(model, stacked(members, "oof"), y_train, train_groups, None)
             pred = model.predict(stacked(members, "test"))
             info = {"C": dict(getattr(model, "best_params_", {}) or {}).get("lr__C")}
         else:  # early fusion
@@ -272,7 +271,7 @@ def _fusion_fold(
                 blocks_test.append((X[fold.test] - mean) / std)
             params = dict(early["classifier"])
             model = create_classifier(params.pop("name"), **params)
-            _fit(model, np.hstack(blocks_train), y_train, train_groups, None)
+            fit_with_groups(model, np.hstack(blocks_train), y_train, train_groups, None)
             pred = model.predict(np.hstack(blocks_test))
             info = {"features": list(early["features"]), **dict(getattr(model, "best_params_", {}) or {})}
         fused[method] = {"pred": np.asarray(pred).astype(str), "info": info,
@@ -344,7 +343,7 @@ def run_fusion_experiment(
     networks = parse_networks(config.get("networks"), base=base, oof_splits=spec["oof_splits"],
                               feature_labels=[f.label for f in cfg.features])
     runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
-    ds = _load(cfg, None)
+    ds = load_experiment_dataset(cfg, None)
     protocol = make_protocol(cfg.protocol)
     folds = protocol.folds(ds)
     used = np.unique(np.concatenate([np.concatenate([f.train, f.test, f.validation]) for f in folds]))
@@ -363,13 +362,13 @@ def run_fusion_experiment(
         raise ProtocolError("normalisation per_subject needs a subject id for every sample")
     present = set(y.tolist())
     labels = [c for c in ds.classes if c in present] + sorted(present - set(ds.classes))
-    feature_cache = _open_cache(cache)
+    feature_cache = open_feature_cache(cache)
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
 
     resolved = cfg.to_dict()
     resolved = {"kind": "fusion", **resolved, "fusion": spec,
                 "networks": [{k: v for k, v in n.items() if not k.startswith("_")} for n in networks]}
-    resolved["run"] = {**_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    resolved["run"] = {**runs.package_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                        "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
                        "protocol": protocol.describe(), "n_folds": len(folds), "n_jobs": jobs}
     runs.write_config(out, resolved)
@@ -377,7 +376,7 @@ def run_fusion_experiment(
     images = load_gray_images(ds, cfg.image_size, progress=progress)
     images_hash = images_fingerprint(images) if feature_cache is not None else None
     with worker_deaths_explained():
-        matrices, _ = _stateless_features(cfg, images, cache=feature_cache, images_hash=images_hash,
+        matrices, _ = stateless_feature_matrices(cfg, images, cache=feature_cache, images_hash=images_hash,
                                           n_jobs=jobs, progress=progress)
     if per_subject:
         matrices = {k: standardise_per_group(X, groups) for k, X in matrices.items()}

@@ -90,9 +90,9 @@ def parse_networks(raw: Any, *, base: Path | None, oof_splits: int, feature_labe
             if not isinstance((item.get("train") or {}).get("epochs"), int):
                 raise ConfigError(f"{key}.train.epochs (an integer) is required: a fusion member trains for a "
                                   "fixed number of epochs, chosen in advance")
-            from affectlab.models.experiment import _train_config
+            from affectlab.models.experiment import train_config_from_mapping
 
-            _train_config(spec, 0, "cpu", key)  # unknown training / augmentation settings fail here, not mid-run
+            train_config_from_mapping(spec, 0, "cpu", key)  # unknown training / augmentation settings fail here, not mid-run
         else:
             if "test_model" not in item or "oof_models" not in item:
                 raise ConfigError(f"{key}: a crossfit network needs test_model and oof_models")
@@ -165,7 +165,7 @@ def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
                      fit_idx: np.ndarray, score_idx: np.ndarray, seed: int, cache: Path | None) -> np.ndarray:
     """Fine-tune a fresh copy of ``init`` on ``fit_idx`` for the fixed epochs; log-probabilities of ``score_idx``."""
     from affectlab.models import create_model
-    from affectlab.models.experiment import _train_config
+    from affectlab.models.experiment import train_config_from_mapping
     from affectlab.models.train import fit_classifier, predict_proba
     from affectlab.models.training import transfer_weights
 
@@ -175,7 +175,7 @@ def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
         touch(cache)  # last use, for `affectlab cache prune`
         return np.load(cache)
     class_names = tuple(labels)
-    cfg = _train_config(spec, seed, "auto", spec["_key"])
+    cfg = train_config_from_mapping(spec, seed, "auto", spec["_key"])
     model = create_model(spec["model"], class_names=class_names)
     if cfg.crop_size is None and tuple(images.shape[1:3]) != tuple(model.config.input_size):
         cfg.crop_size = int(model.config.input_size[0])  # the 10-crop CNN: random crops of larger faces

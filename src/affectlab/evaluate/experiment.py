@@ -37,8 +37,17 @@ if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
 
 __all__ = [
-    "ExperimentResult", "run_experiment", "load_gray_images", "standardise_per_group", "summarise_chosen",
+    "ExperimentResult",
+    "decision_values",
+    "fit_with_groups",
     "fold_feature_matrix",
+    "load_experiment_dataset",
+    "load_gray_images",
+    "open_feature_cache",
+    "run_experiment",
+    "standardise_per_group",
+    "stateless_feature_matrices",
+    "summarise_chosen",
 ]
 
 
@@ -139,7 +148,8 @@ def standardise_per_group(X: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def _load(cfg: ExperimentConfig, dataset: Dataset | None) -> Dataset:
+def load_experiment_dataset(cfg: ExperimentConfig, dataset: Dataset | None) -> Dataset:
+    """The config's labelled image dataset (``dataset`` when given, else ``cfg.source`` loaded)."""
     if dataset is None:
         from affectlab.data.loader import load_dataset
 
@@ -155,9 +165,10 @@ def _load(cfg: ExperimentConfig, dataset: Dataset | None) -> Dataset:
     return dataset
 
 
-def _fit(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None,
-         validation: tuple[np.ndarray, np.ndarray] | None) -> int:
-    """Fit, passing subjects / validation data when the estimator takes them; count convergence warnings."""
+def fit_with_groups(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
+                    validation: tuple[np.ndarray, np.ndarray] | None = None) -> int:
+    """Fit, passing subjects (``groups``, for inner CV by subject) and validation data when the estimator
+    takes them; returns how many ConvergenceWarnings it raised (other warnings pass through)."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.utils.validation import has_fit_parameter
 
@@ -176,10 +187,6 @@ def _fit(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray | None
         else:
             warnings.warn(w.message, w.category, stacklevel=2)
     return n_convergence
-
-
-def _versions() -> dict[str, str]:
-    return runs.package_versions()
 
 
 def _normalisation_text(cfg: ExperimentConfig) -> str:
@@ -219,7 +226,7 @@ def summarise_chosen(selected: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _decisions(estimator: Any, X: np.ndarray, labels: list[str]) -> np.ndarray | None:
+def decision_values(estimator: Any, X: np.ndarray, labels: list[str]) -> np.ndarray | None:
     """Decision values ``(n, len(labels))`` in the run's label order (NaN for unseen classes)."""
     if hasattr(estimator, "decision_function"):
         scores = np.asarray(estimator.decision_function(X), dtype=np.float64)
@@ -306,13 +313,13 @@ def _fold_task(
     for clf_label, template in classifiers:
         started = time.perf_counter()
         estimator = clone(template)
-        n_convergence = _fit(estimator, X[fold.train], y[fold.train], fold_groups, validation)
+        n_convergence = fit_with_groups(estimator, X[fold.train], y[fold.train], fold_groups, validation)
         X_test = X[fold.test]
         pred = np.asarray(estimator.predict(X_test)).astype(str)
         results.append({
             "classifier": clf_label,
             "pred": pred,
-            "decision": _decisions(estimator, X_test, labels),
+            "decision": decision_values(estimator, X_test, labels),
             "best_params": dict(getattr(estimator, "best_params_", {}) or {}),
             "inner_cv": getattr(estimator, "inner_cv_", None),
             "n_convergence": n_convergence,
@@ -322,7 +329,7 @@ def _fold_task(
     return out
 
 
-def _stateless_features(
+def stateless_feature_matrices(
     cfg: ExperimentConfig,
     images: np.ndarray,
     *,
@@ -360,7 +367,8 @@ def _stateless_features(
     return matrices, info
 
 
-def _open_cache(cache: Any) -> Any:
+def open_feature_cache(cache: Any) -> Any:
+    """A :class:`FeatureCache` from a folder or an existing cache; ``None`` / ``False`` mean no cache."""
     from affectlab.features.cache import FeatureCache
 
     if cache is None or cache is False:
@@ -428,7 +436,7 @@ def run_experiment(
     run_started = time.perf_counter()
     cfg = load_config(config, data=data, check_source=dataset is None)
     runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
-    ds = _load(cfg, dataset)
+    ds = load_experiment_dataset(cfg, dataset)
     protocol = make_protocol(cfg.protocol)
     folds: list[Fold] = protocol.folds(ds)  # raises ProtocolError on leakage before any work
     used = np.unique(np.concatenate([np.concatenate([f.train, f.test, f.validation]) for f in folds]))
@@ -443,7 +451,7 @@ def run_experiment(
         raise ProtocolError("normalisation per_subject needs a subject id for every sample")
     present = set(y.tolist())
     labels = [c for c in ds.classes if c in present] + sorted(present - set(ds.classes))
-    feature_cache = _open_cache(cache)
+    feature_cache = open_feature_cache(cache)
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
 
     summary = ds.summary()
@@ -451,7 +459,7 @@ def run_experiment(
     if dataset is not None:
         resolved["data"]["source"] = str(ds.root) if ds.root is not None else ds.name
     resolved["run"] = {
-        **_versions(),
+        **runs.package_versions(),
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
         "dataset": {"path": resolved["data"]["source"], "name": ds.name, "samples": len(ds),
@@ -469,7 +477,7 @@ def run_experiment(
     images_hash = images_fingerprint(images) if feature_cache is not None else None
     per_subject = cfg.normalisation == "per_subject"
     with worker_deaths_explained():
-        matrices, feature_info_out = _stateless_features(cfg, images, cache=feature_cache,
+        matrices, feature_info_out = stateless_feature_matrices(cfg, images, cache=feature_cache,
                                                          images_hash=images_hash, n_jobs=jobs, progress=progress)
     if per_subject:
         matrices = {k: standardise_per_group(X, groups) for k, X in matrices.items()}

@@ -53,7 +53,7 @@ from tqdm.auto import tqdm
 
 from affectlab.errors import ConfigError
 
-__all__ = ["DEEP_METHOD_TYPES", "run_deep_experiment"]
+__all__ = ["DEEP_METHOD_TYPES", "run_deep_experiment", "train_config_from_mapping"]
 
 DEEP_METHOD_TYPES = ("finetune", "features", "mean")
 _TOP_KEYS = {"kind", "name", "description", "data", "images", "protocol", "methods", "seed", "device", "_path"}
@@ -64,7 +64,9 @@ _METHOD_KEYS = {
 }
 
 
-def _train_config(method: Mapping[str, Any], seed: int, device: str, key: str):
+def train_config_from_mapping(method: Mapping[str, Any], seed: int, device: str, key: str) -> Any:
+    """A ``TrainConfig`` from a config entry's ``train`` and ``augment`` mappings; unknown settings raise
+    :class:`ConfigError` naming ``key``."""
     from affectlab.models.augment import AugmentConfig
     from affectlab.models.train import TrainConfig
 
@@ -145,7 +147,7 @@ def _finetune_fold(method: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
     from affectlab.models.train import fit_classifier, predict_proba
     from affectlab.models.training import subject_holdout, transfer_weights
 
-    cfg = _train_config(method, seed, device, method["_key"])
+    cfg = train_config_from_mapping(method, seed, device, method["_key"])
     probe = create_model(method["model"], class_names=class_names)
     if cfg.crop_size is None and tuple(images.shape[1:3]) != tuple(probe.config.input_size):
         cfg.crop_size = int(probe.config.input_size[0])  # the 10-crop CNN: random crops of larger faces

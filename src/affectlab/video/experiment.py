@@ -35,7 +35,7 @@ import numpy as np
 
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate import runs
-from affectlab.evaluate.experiment import ExperimentResult, summarise_chosen
+from affectlab.evaluate.experiment import ExperimentResult, decision_values, fit_with_groups, summarise_chosen
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.parallel import run_tasks
@@ -123,21 +123,11 @@ def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]
     }
 
 
-def _fit(estimator: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray) -> None:
-    from sklearn.utils.validation import has_fit_parameter
-
-    if has_fit_parameter(estimator, "groups"):
-        estimator.fit(X, y, groups=groups)
-    else:
-        estimator.fit(X, y)
-
-
 def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: np.ndarray | None,
                volumes: np.ndarray, y: np.ndarray, groups: np.ndarray,
                classifiers: list[tuple[str, str, dict[str, Any]]], labels: list[str]) -> dict[str, Any]:
     """One fold of one feature: (fit the feature,) fit each classifier, predict the test sequences."""
     from affectlab.classify.registry import create_classifier
-    from affectlab.evaluate.experiment import _decisions
     from affectlab.features.temporal import create_sequence_feature
 
     started = time.perf_counter()
@@ -150,12 +140,12 @@ def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: 
     for clf_name, clf_label, clf_params in classifiers:
         started = time.perf_counter()
         estimator = create_classifier(clf_name, **clf_params)
-        _fit(estimator, X[fold.train], y[fold.train], groups[fold.train])
+        fit_with_groups(estimator, X[fold.train], y[fold.train], groups[fold.train])
         test = X[fold.test]
         results.append({
             "classifier": clf_label,
             "pred": np.asarray(estimator.predict(test)).astype(str),
-            "decision": _decisions(estimator, test, labels),
+            "decision": decision_values(estimator, test, labels),
             "best_params": dict(getattr(estimator, "best_params_", {}) or {}),
             "inner_cv": getattr(estimator, "inner_cv_", None),
             "seconds": time.perf_counter() - started,
@@ -184,7 +174,6 @@ def run_sequence_experiment(
     """
     from joblib import delayed, effective_n_jobs
 
-    from affectlab.evaluate.experiment import _versions
     from affectlab.features.temporal import (
         create_sequence_feature,
         sequence_feature_is_stateless,
@@ -218,7 +207,7 @@ def run_sequence_experiment(
         "classifiers": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["classifiers"]],
     }
     resolved["run"] = {
-        **_versions(),
+        **runs.package_versions(),
         "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "config_file": str(cfg["path"].resolve()) if cfg["path"] is not None else None,
         "dataset": {"path": cfg["data"]["source"], **summary},
