@@ -64,6 +64,15 @@ def test_fusion_run_writes_member_and_method_rows(toy_folder, tmp_path):
     assert len(metrics["rows"]) == len(result.rows)
     assert "| fusion network | SVM + PLS members (4) |" in result.table()
     assert (tmp_path / "run" / "table.md").is_file() and (tmp_path / "run" / "report.md").is_file()
+    import csv
+
+    with open(tmp_path / "run" / "predictions.csv", newline="") as handle:
+        predictions = list(csv.DictReader(handle))
+    assert len(predictions) == 60 * len(result.rows)  # every test sample once per member and per method
+    stacking = [p for p in predictions if p["feature"] == "stacking" and p["classifier"] == "fusion"]
+    stacking_row = next(r for r in result.rows if r.get("fusion") == "stacking")
+    assert len(stacking) == 60
+    assert np.mean([p["true"] == p["pred"] for p in stacking]) == pytest.approx(stacking_row["accuracy"])
 
 
 def test_crossfit_folds_cover_the_training_part_once_and_split_by_subject():

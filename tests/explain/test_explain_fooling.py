@@ -133,3 +133,14 @@ def test_fooling_real_fer2013_faces(dataset_path, model):
     result = fool(model, X[correct])
     assert result.success.mean() >= 0.95
     assert np.abs(result.delta).max() <= 0.15 + 1e-6
+
+
+def test_difference_gray_reads_channels_first_and_last_alike():
+    rng = np.random.default_rng(0)
+    a, b = rng.random((6, 5, 3)), rng.random((6, 5, 3))
+    last = difference_gray(a, b)
+    assert last.shape == (6, 5)
+    assert np.array_equal(difference_gray(np.moveaxis(a, 2, 0), np.moveaxis(b, 2, 0)), last)
+    assert difference_gray(a[None, :, :, 0], b[None, :, :, 0]).shape == (6, 5)  # (1, H, W), as result.original[i]
+    with pytest.raises(ConfigError, match="channel axis"):
+        difference_gray(np.zeros((6, 5, 7)), np.zeros((6, 5, 7)))

@@ -116,3 +116,18 @@ def test_mean_method_needs_two_earlier_finetune_methods(ck_folders, tmp_path, of
     raw["methods"].insert(2, {"label": "both", "type": "mean", "of": of})
     with pytest.raises(ConfigError, match="of: a list of at least two labels of finetune methods"):
         experiment_runner("deep")(raw, tmp_path / "run", progress=False)
+
+
+def test_a_deep_run_folder_config_runs_again_and_images_size_is_checked(ck_folders, tmp_path):
+    raw = _config(ck_folders)
+    raw["methods"] = raw["methods"][1:]  # the deep-features method only: fast
+    raw["images"] = {"size": [48, 48]}
+    experiment_runner("deep")(raw, tmp_path / "first", progress=False)
+    written = yaml.safe_load((tmp_path / "first" / "config.yaml").read_text())
+    assert "run" in written
+    again = experiment_runner("deep")({**written, "_path": None}, tmp_path / "again", progress=False)
+    assert again.rows[0]["n_test"] == 48
+    with pytest.raises(ConfigError, match="images.colour is not a setting"):
+        experiment_runner("deep")({**raw, "images": {"size": 48, "colour": True}}, tmp_path / "bad", progress=False)
+    with pytest.raises(ConfigError, match=r"images.size must be a positive integer or \[height, width\]"):
+        experiment_runner("deep")({**raw, "images": {"size": [48]}}, tmp_path / "bad2", progress=False)

@@ -46,6 +46,17 @@ def test_train_holds_out_subjects_and_fine_tunes(ck_folders, tmp_path):
     assert report["init_tensors_copied"] > 50
 
 
+@pytest.mark.parametrize(("options", "message"), [
+    (["--val-split", "PublicTest"], "say which one to train on"),
+    (["--train-split", "PublicTest", "--val-split", "PublicTest"], "both 'PublicTest'"),
+])
+def test_the_selection_split_is_never_trained_on(fer_csv, tmp_path, options, message):
+    result = CliRunner().invoke(cli, ["train", "--model", "mini_xception", "--data", str(fer_csv), "--out",
+                                      str(tmp_path / "run"), "--epochs", "1", *options, *FAST])
+    assert result.exit_code == 1 and message in result.stderr
+    assert not (tmp_path / "run" / "best.pt").exists()
+
+
 def test_tencrop_training_uses_random_crops(fer_csv, tmp_path):
     result = CliRunner().invoke(cli, ["train", "--model", "tencrop_cnn", "--data", str(fer_csv), "--out",
                                       str(tmp_path / "tc"), "--epochs", "1", *FAST])

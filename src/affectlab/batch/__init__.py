@@ -13,6 +13,8 @@ from affectlab.batch.runner import (
     process_chunk,
     result_row,
     run_batch,
+    speech_row,
+    video_row,
 )
 from affectlab.batch.store import ResultStore, probability_column, result_schema
 

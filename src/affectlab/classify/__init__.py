@@ -4,6 +4,7 @@ Every registered classifier exposes ``decision_function`` of shape ``(n_samples,
 (also for two classes) for decision-level fusion.
 """
 
+from affectlab.classify.fusion import FusionNetwork, FusionNetworkCV, MeanProbabilityFusion, stack_decisions
 from affectlab.classify.pls import PLSClassifier, pls2
 from affectlab.classify.registry import (
     MultinomialLogisticRegression,
@@ -19,6 +20,10 @@ __all__ = [
     "create_classifier",
     "list_classifiers",
     "register_classifier",
+    "FusionNetwork",
+    "FusionNetworkCV",
+    "MeanProbabilityFusion",
+    "stack_decisions",
     "InnerCVSearch",
     "LinearSVMCV",
     "PLSClassifier",

@@ -391,9 +391,18 @@ def run_fusion_experiment(
     rows: list[dict[str, Any]] = []
     ordered = [outcomes[k] for k in range(len(folds))]
 
+    predictions: list[dict[str, Any]] = []
+
     def row(method: str, members_text: str, preds: list[np.ndarray], extra: dict[str, Any]) -> dict[str, Any]:
         true = np.concatenate([o["y_test"] for o in ordered])
         pred = np.concatenate(preds)
+        feature, classifier = ((extra["feature"], extra["classifier"]) if method == "member"
+                               else (extra["fusion"], "fusion"))
+        for fold, fold_pred, outcome in zip(folds, preds, ordered):
+            for i, p, t in zip(fold.test, fold_pred, outcome["y_test"]):
+                sample = ds.samples[i]
+                predictions.append({"id": sample.id, "fold": fold.name, "feature": feature, "classifier": classifier,
+                                    "true": t, "pred": p, "subject": sample.subject})
         metrics = classification_metrics(true, pred, labels)
         fold_acc = np.array([np.mean(p == o["y_test"]) for p, o in zip(preds, ordered)])
         return {"method": method, "members": members_text, "accuracy": metrics["accuracy"], "uar": metrics["uar"],
@@ -426,6 +435,7 @@ def run_fusion_experiment(
         save_confusion_matrix(np.asarray(rows[-1]["confusion"]), labels, out / png, title=f"{name} ({method})")
         rows[-1]["confusion_png"] = png
 
+    runs.write_predictions(out, predictions)
     table = fusion_table(rows)
     member_rows = [r for r in rows if r["method"] == "member"]
     best_member = max(member_rows, key=lambda r: r["accuracy"])

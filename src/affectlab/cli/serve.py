@@ -20,7 +20,7 @@ __all__ = ["serve_command"]
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda.")
 @click.option("--max-faces", type=click.IntRange(min=1), default=None, help="Keep at most N faces per image.")
 @click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=10.0, show_default=True,
-              help="Largest accepted request body in MB (larger uploads get 413).")
+              help="Largest accepted request body in MiB (larger uploads get 413).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=40_000_000, show_default=True,
               help="Largest accepted image in pixels (width x height).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.01), default=30.0, show_default=True,

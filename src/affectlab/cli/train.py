@@ -38,7 +38,8 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Run folder: best.pt, last.pt (resume), history.json, results.json and the model card.")
 @click.option("--train-split", default=None, help="Named split to fit on (FER2013: Training, the default there).")
-@click.option("--val-split", default=None, help="Named split that selects the epoch (FER2013: PublicTest, the default there).")
+@click.option("--val-split", default=None,
+              help="Named split that selects the epoch (FER2013: PublicTest, the default there); needs --train-split.")
 @click.option("--val-fraction", type=click.FloatRange(0.01, 0.9), default=0.1, show_default=True,
               help="Without --val-split: fraction of subjects held out for selection.")
 @click.option("--init", default=None, metavar="NAME_OR_PATH",

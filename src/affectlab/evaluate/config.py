@@ -31,6 +31,7 @@ __all__ = [
     "Component",
     "ExperimentConfig",
     "load_config",
+    "parse_image_size",
     "read_raw_config",
     "resolve_source",
     "typed_entry",
@@ -197,7 +198,8 @@ def _short(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9.]+", "-", str(value)).strip("-")
 
 
-def _image_size(value: Any) -> tuple[int, int] | None:
+def parse_image_size(value: Any) -> tuple[int, int] | None:
+    """``(height, width)`` from a config's ``images`` mapping (``size: 48`` or ``size: [h, w]``), or None."""
     if value is None:
         return None
     images = _mapping(value, "images")
@@ -288,7 +290,7 @@ def load_config(
         protocol=protocol,
         features=features,
         classifiers=classifiers,
-        image_size=_image_size(raw.get("images")),
+        image_size=parse_image_size(raw.get("images")),
         normalisation=normalisation,
         description=description if isinstance(description, str) else None,
         path=path,

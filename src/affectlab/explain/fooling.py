@@ -256,7 +256,7 @@ def difference_gray(original: np.ndarray, adversarial: np.ndarray, *, scale: flo
 
     ``scale=None`` divides by the largest difference (so it becomes 255); a number divides by
     that value (e.g. the attack's bound, for a scale fixed across images). Colour images use the
-    largest difference over their channels.
+    largest difference over their channels, channels last ``(H, W, C)`` or first ``(C, H, W)``.
 
     Examples
     --------
@@ -266,11 +266,18 @@ def difference_gray(original: np.ndarray, adversarial: np.ndarray, *, scale: flo
     a = np.asarray(original, dtype=np.float64)
     b = np.asarray(adversarial, dtype=np.float64)
     if a.shape != b.shape or a.ndim not in (2, 3):
-        raise ConfigError(f"difference map: expected two (H, W) or (H, W, C) images of one shape, "
+        raise ConfigError(f"difference map: expected two (H, W), (H, W, C) or (C, H, W) images of one shape, "
                           f"got {a.shape} and {b.shape}")
     diff = np.abs(b - a)
     if diff.ndim == 3:
-        diff = diff.max(axis=2)
+        if diff.shape[2] in (1, 3, 4):
+            channel_axis = 2
+        elif diff.shape[0] in (1, 3):  # channels first, as in FoolingResult.original[i]
+            channel_axis = 0
+        else:
+            raise ConfigError(f"difference map: cannot tell the channel axis of shape {a.shape}; "
+                              "give (H, W), (H, W, C) or (C, H, W) with C in 1, 3")
+        diff = diff.max(axis=channel_axis)
     top = float(diff.max()) if scale is None else float(scale)
     if top <= 0:
         return np.zeros(diff.shape, np.uint8)

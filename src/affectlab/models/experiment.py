@@ -56,7 +56,7 @@ from affectlab.errors import ConfigError
 __all__ = ["DEEP_METHOD_TYPES", "run_deep_experiment", "train_config_from_mapping"]
 
 DEEP_METHOD_TYPES = ("finetune", "features", "mean")
-_TOP_KEYS = {"kind", "name", "description", "data", "images", "protocol", "methods", "seed", "device", "_path"}
+_TOP_KEYS = {"kind", "name", "description", "data", "images", "protocol", "methods", "seed", "device", "run", "_path"}
 _METHOD_KEYS = {
     "finetune": {"label", "type", "model", "init", "validation_fraction", "train", "augment", "refit", "tta_flip"},
     "features": {"label", "type", "model", "init", "layer", "spatial", "classifier"},
@@ -225,7 +225,7 @@ def run_deep_experiment(
     """
     from affectlab.data.loader import load_dataset
     from affectlab.evaluate import runs
-    from affectlab.evaluate.config import resolve_source
+    from affectlab.evaluate.config import parse_image_size, resolve_source
     from affectlab.evaluate.experiment import ExperimentResult, load_gray_images
     from affectlab.evaluate.metrics import classification_metrics
     from affectlab.evaluate.protocols import make_protocol
@@ -269,10 +269,7 @@ def run_deep_experiment(
     if any(g is None for g in groups):
         raise ConfigError("deep experiments need a subject id for every sample (validation by subject)")
     groups = groups.astype(str)
-    images_cfg = raw.get("images") or {}
-    size = images_cfg.get("size") if isinstance(images_cfg, Mapping) else None
-    size_hw = (int(size), int(size)) if isinstance(size, int) else None
-    images = load_gray_images(ds, size_hw, progress=progress)
+    images = load_gray_images(ds, parse_image_size(raw.get("images")), progress=progress)
 
     summary = ds.summary()
     resolved = {k: v for k, v in raw.items() if k != "_path"}

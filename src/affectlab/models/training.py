@@ -66,6 +66,11 @@ def transfer_weights(target: AffectNet, source: AffectNet | dict[str, torch.Tens
     return copied
 
 
+def has_subjects(groups: np.ndarray) -> bool:
+    """Whether every sample names its subject and there are at least two subjects."""
+    return all(g is not None for g in groups) and len(set(groups.tolist())) >= 2
+
+
 def subject_holdout(groups: np.ndarray, y: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Indices ``(train, val)`` with about ``fraction`` of the subjects held out (stratified by label
     when there are no subjects)."""
@@ -74,7 +79,7 @@ def subject_holdout(groups: np.ndarray, y: np.ndarray, fraction: float, seed: in
     if not 0.0 < fraction < 1.0:
         raise ConfigError(f"validation fraction must be between 0 and 1, got {fraction}")
     index = np.arange(len(y))
-    if all(g is not None for g in groups) and len(set(groups.tolist())) >= 2:
+    if has_subjects(groups):
         split = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
         train, val = next(split.split(index, y, groups=groups.astype(str)))
     else:
@@ -105,7 +110,7 @@ def train_on_dataset(
     command: str | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Fit ``model_name`` on ``dataset`` and write ``best.pt``, ``results.json`` and ``<model>.md``.
+    """Fit ``model_name`` on ``dataset`` and write ``best.pt``, ``results.json`` and ``<model>_<dataset>.md``.
 
     Parameters
     ----------
@@ -117,8 +122,9 @@ def train_on_dataset(
     out_dir
         Run folder (``last.pt`` there lets an interrupted run resume).
     train_split, val_split
-        Named splits; when ``val_split`` is ``None`` the validation part holds out ``val_fraction``
-        of the subjects of the training part.
+        Named splits (``val_split`` needs ``train_split``, and they must differ); when ``val_split`` is
+        ``None`` the validation part holds out ``val_fraction`` of the subjects of the training part
+        (of its samples, stratified, when the data names no subjects).
     init
         Weights to start from: a registered name (its bundled weights), ``"default"`` or a checkpoint.
     command
@@ -136,12 +142,23 @@ def train_on_dataset(
     labelled = dataset.subset([i for i, s in enumerate(dataset.samples) if s.label is not None])
     if len(labelled) == 0:
         raise ConfigError(f"{dataset.name}: no labelled samples to train on")
+    present = sorted({s.split for s in labelled.samples if s.split is not None})
+    if train_split is None and present:
+        raise ConfigError(f"{dataset.name} names splits ({', '.join(present)}): say which one to train on "
+                          "(--train-split), so no evaluation split is trained on")
+    if val_split is not None and val_split == train_split:
+        raise ConfigError(f"--train-split and --val-split are both {val_split!r}: the epoch would be selected "
+                          "on training data; give two different splits")
     train_part = select_split(labelled, train_split)
     if val_split is not None:
         val_part = select_split(labelled, val_split)
+        selection = val_split
     else:
         tr, va = subject_holdout(train_part.groups, train_part.labels.astype(str), val_fraction, cfg.seed)
+        by_subject = has_subjects(train_part.groups)
         train_part, val_part = train_part.subset(tr), train_part.subset(va)
+        selection = (f"held-out subjects ({val_fraction:.0%})" if by_subject
+                     else f"held-out samples ({val_fraction:.0%}, stratified: the data names no subjects)")
     present = {str(x) for x in labelled.labels}
     own_names = tuple(create_model(model_name).config.class_names)
     matched = match_labels(np.array(sorted(set(dataset.classes) | present), dtype=object), own_names)
@@ -167,9 +184,9 @@ def train_on_dataset(
         "model": model_name,
         "parameters": int(sum(p.numel() for p in model.parameters())),
         "dataset": dataset.name,
-        "train_split": train_split or "all" + ("" if val_split else f" minus {val_fraction:.0%} of subjects"),
+        "train_split": train_split or f"all labelled samples minus the {selection}",
         "n_train": len(y_train),
-        "selection_split": val_split or f"held-out subjects ({val_fraction:.0%})",
+        "selection_split": selection,
         "n_val": len(y_val),
         "init": None if init is None else str(init),
         "init_tensors_copied": len(copied),
