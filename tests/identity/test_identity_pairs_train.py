@@ -181,3 +181,55 @@ def test_fit_siamese_with_pretraining_hard_negatives_and_brightness():
         with pytest.raises(ConfigError, match="hard_negatives"):
             fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs),
                         config=SiameseTrainConfig(epochs=1, **bad), progress=False)
+
+
+def test_fit_siamese_adds_extra_identities_to_each_pair_batch():
+    torch.manual_seed(0)
+    X, subj = _synthetic_faces(n_subjects=8, per_subject=4)
+    train, extra = np.isin(subj, ["s0", "s1", "s2"]), np.isin(subj, ["s5", "s6", "s7"])
+    val = ~train & ~extra
+    val_pairs = balanced_pairs(subj[val], seed=0)
+    net = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+    seen = []
+    forward = net.forward_features
+    net.forward_features = lambda x: seen.append(len(x)) or forward(x)
+    cfg = SiameseTrainConfig(epochs=1, subjects_per_batch=2, images_per_subject=2, batches_per_epoch=3,
+                             extra_subjects_per_batch=3)
+    extra_ids = np.array([f"extra:{s}" for s in subj[extra]], dtype=object)
+    fit_siamese(net, train=(X[train], subj[train]), val=(X[val], val_pairs), config=cfg, progress=False,
+                extra=(X[extra], extra_ids))
+    assert seen[:3] == [2 * 2 + 3 * 2] * 3  # 2 training + 3 extra subjects, 2 images each
+    with pytest.raises(ConfigError, match="needs extra identities"):
+        fit_siamese(net, train=(X[train], subj[train]), val=(X[val], val_pairs), config=cfg, progress=False)
+    with pytest.raises(ConfigError, match="share subject ids"):
+        fit_siamese(net, train=(X[train], subj[train]), val=(X[val], val_pairs), config=cfg, progress=False,
+                    extra=(X[train], subj[train]))
+
+
+def test_calibrated_average_shifts_each_net_by_its_threshold_by_hand():
+    from affectlab.identity import calibrated_average
+
+    # net 1: logit(0.8) - logit(0.5) = ln 4; net 2 sits at its threshold (0); mean ln 2 -> sigmoid 2/3
+    out = calibrated_average([np.array([0.8, 0.5]), np.array([0.2, 0.9])], [0.5, 0.2])
+    assert out[0] == pytest.approx(2 / 3)
+    # second pair: (0 + logit(0.9) - logit(0.2)) / 2 = (ln 9 + ln 4) / 2 = ln 6 -> 6 / 7
+    assert out[1] == pytest.approx(6 / 7)
+    # a single net at its own threshold lands exactly on 0.5
+    assert calibrated_average([np.array([0.3])], [0.3]).tolist() == pytest.approx([0.5])
+
+
+def test_fixed_threshold_rule_keeps_one_half():
+    from affectlab.identity import fixed_threshold
+
+    t, acc = fixed_threshold(np.array([0.1, 0.6, 0.4, 0.9]), np.array([False, False, True, True]))
+    assert (t, acc) == (0.5, 0.5)  # one of two different pairs rejected, one of two same pairs accepted
+    torch.manual_seed(0)
+    X, subj = _synthetic_faces(n_subjects=5, per_subject=4)
+    train = np.isin(subj, ["s0", "s1", "s2"])
+    val_pairs = balanced_pairs(subj[~train], seed=0)
+    net = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+    cfg = SiameseTrainConfig(epochs=2, subjects_per_batch=3, images_per_subject=2, batches_per_epoch=1,
+                             threshold_rule="fixed", select_on="auc")
+    result = fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
+    assert result.threshold == 0.5
+    assert all(h["val_threshold"] == 0.5 and h["val_accuracy"] == h["val_accuracy_at_0.5"] for h in result.history)

@@ -13,14 +13,22 @@ Examples
 """
 
 from affectlab.identity.experiment import run_siamese_experiment
+from affectlab.identity.extra import (
+    ExtraIdentities,
+    FaceLayout,
+    fit_face_layout,
+    load_extra_identities,
+)
 from affectlab.identity.heatmaps import PairHeatmaps, pair_heatmaps
 from affectlab.identity.pairs import Pairs, SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.train import (
     SiameseTrainConfig,
     SiameseTrainResult,
     best_threshold,
+    calibrated_average,
     eer_threshold,
     fit_siamese,
+    fixed_threshold,
     pair_loss,
     pair_scores,
     pretrain_branch,
@@ -28,20 +36,26 @@ from affectlab.identity.train import (
 )
 
 __all__ = [
+    "ExtraIdentities",
+    "FaceLayout",
+    "PairHeatmaps",
     "Pairs",
-    "SubjectFold",
-    "balanced_pairs",
-    "subject_folds",
     "SiameseTrainConfig",
     "SiameseTrainResult",
+    "SubjectFold",
+    "balanced_pairs",
+    "best_threshold",
+    "calibrated_average",
+    "eer_threshold",
+    "fit_face_layout",
     "fit_siamese",
-    "pretrain_branch",
+    "fixed_threshold",
+    "load_extra_identities",
+    "pair_heatmaps",
     "pair_loss",
     "pair_scores",
-    "best_threshold",
-    "eer_threshold",
-    "verification_metrics",
-    "PairHeatmaps",
-    "pair_heatmaps",
+    "pretrain_branch",
     "run_siamese_experiment",
+    "subject_folds",
+    "verification_metrics",
 ]

@@ -14,6 +14,10 @@ Example config (``configs/orl-siamese.yaml``)::
             augment: {rotation: 8, scale: 0.08, translate: 0.08, flip: true}}
     heatmaps: {n_pairs: 6}
     identity: {epochs: 30}                          # optional: also the vgg_identity classifier
+    extra_identities:                               # optional: other people's faces (here CK+48)
+      source: ../../shared/datasets/ckplus48        # any dataset with a subject per sample
+      layout: {height: 21, top: 4, left: 1}         # placed into the 28 x 24 frame like an ORL face
+      epochs: 15                                    # branch classification pretraining, once per net seed
 
 Protocol: the subjects are cut into ``n_folds`` disjoint test groups. For each fold, the net
 is trained on the remaining subjects minus ``val_subjects`` of them; those validation subjects
@@ -22,7 +26,12 @@ choose the epoch and the decision threshold on their own balanced pairs. The tes
 random different-subject pairs. Accuracy, UAR (mean of the true-accept and true-reject rates)
 and ROC AUC are computed on the pooled test pairs, and per fold (mean +- sd). The optional ``identity`` section also trains the ``vgg_identity``
 classifier on all 40 subjects split by image (:mod:`affectlab.identity.classify`) and adds its
-row.
+row. The optional ``extra_identities`` section first trains each net's branch as a classifier of
+the subjects of another dataset (:mod:`affectlab.identity.extra`; people who are not in the
+verification set), once per ensemble seed, and every fold starts from those weights. With
+``protocol.val_rotation`` each ensemble net validates on its own group of the fold's non-test
+subjects (so the ensemble trains on all of them) and the nets' scores are averaged in logit space,
+each shifted by its own threshold; ``train.threshold_rule: fixed`` keeps the threshold at 0.5.
 
 Examples
 --------
@@ -49,13 +58,19 @@ from affectlab.evaluate import runs
 from affectlab.evaluate.config import resolve_source
 from affectlab.evaluate.experiment import ExperimentResult, load_gray_images
 from affectlab.evaluate.metrics import macro_f1
-from affectlab.identity.pairs import balanced_pairs, subject_folds
+from affectlab.identity.extra import (
+    EXTRA_KEYS,
+    load_extra_identities,
+    parse_face_layout,
+)
+from affectlab.identity.pairs import SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.train import (
+    THRESHOLD_RULES,
     SiameseTrainConfig,
-    best_threshold,
-    eer_threshold,
+    calibrated_average,
     fit_siamese,
     pair_scores,
+    pretrain_branch,
     verification_metrics,
 )
 from affectlab.models.augment import AugmentConfig
@@ -64,15 +79,17 @@ __all__ = ["run_siamese_experiment", "SIAMESE_KEYS"]
 
 #: Top-level keys of a ``kind: siamese`` file (``run`` is provenance written by a run; ignored).
 SIAMESE_KEYS = ("kind", "name", "description", "data", "images", "protocol", "model", "train", "heatmaps", "identity",
-                "run", "_path")
+                "extra_identities", "run", "_path")
 _IDENTITY_KEYS = {"epochs": 30, "lr": 0.002, "batch_size": 32, "train_images": [1, 2, 3, 4, 5, 6], "val_images": [7],
                   "seed": 0}
-_PROTOCOL_KEYS = {"n_folds": 4, "val_subjects": 5, "seed": 0}
+# val_rotation: ensemble member m validates on the m-th group of val_subjects non-test subjects
+_PROTOCOL_KEYS = {"n_folds": 4, "val_subjects": 5, "seed": 0, "val_rotation": False}
 _MODEL_KEYS = {"hidden": 128, "embedding": "flatten", "dropout": 0.0, "l2_normalize": False, "pool_after": [1, 2, 4]}
 _TRAIN_KEYS = {**{f: getattr(SiameseTrainConfig(), f) for f in
                   ("epochs", "subjects_per_batch", "images_per_subject", "batches_per_epoch", "lr", "weight_decay",
                    "seed", "device", "num_threads", "tta_flip", "identity_weight", "threshold_rule", "select_on",
-                   "pretrain_epochs", "pretrain_lr", "pretrain_batch_size", "brightness", "hard_negatives")},
+                   "pretrain_epochs", "pretrain_lr", "pretrain_batch_size", "brightness", "hard_negatives",
+                   "extra_subjects_per_batch")},
                # nets per fold (seeds seed, seed + 1, ...) whose pair scores are averaged
                "ensemble": 1,
                # random affine of each training image: degrees, scale and shift fractions, mirror
@@ -142,6 +159,12 @@ def run_siamese_experiment(
     train_cfg = _section(raw, "train", _TRAIN_KEYS)
     heat_cfg = _section(raw, "heatmaps", {"n_pairs": 6})
     identity_cfg = _section(raw, "identity", _IDENTITY_KEYS) if raw.get("identity") else None
+    extra_cfg = _extra_section(raw, base)
+    rotate = protocol["val_rotation"]
+    if not isinstance(rotate, bool):
+        raise ConfigError(f"protocol.val_rotation must be true or false, got {rotate!r}")
+    if train_cfg["extra_subjects_per_batch"] and extra_cfg is None:
+        raise ConfigError("train.extra_subjects_per_batch needs an extra_identities section")
     aug_cfg = _section(train_cfg, "augment", _TRAIN_KEYS["augment"])
     train_cfg["augment"] = aug_cfg
     n_nets = train_cfg["ensemble"]
@@ -158,11 +181,23 @@ def run_siamese_experiment(
     dataset = load_orl(source_path)
     images = load_gray_images(dataset, size, progress=progress)
     subjects = dataset.groups
+    extra = None
+    if extra_cfg is not None:
+        extra = load_extra_identities(extra_cfg["source"], size, layout=extra_cfg["layout"],
+                                      prefix=extra_cfg["prefix"], progress=progress)
+        clash = set(extra.subjects.tolist()) & set(subjects.tolist())
+        if clash:
+            raise ConfigError(f"extra_identities: subject id(s) {', '.join(sorted(clash))} also in data.source; "
+                              "change extra_identities.prefix")
+        extra_cfg["n_images"], extra_cfg["n_subjects"] = len(extra.subjects), extra.n_subjects
+    extra_states: dict[int, dict[str, torch.Tensor]] = {}
     folds = subject_folds(subjects, n_folds=int(protocol["n_folds"]), n_val=int(protocol["val_subjects"]),
                           seed=int(protocol["seed"]))
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
     if tcfg.num_threads:
         torch.set_num_threads(int(tcfg.num_threads))
+    # how same/different is decided, as the row's "classifier": P(same) >= 0.5, or a validation threshold
+    decision_rule = "threshold_0.5" if tcfg.threshold_rule == "fixed" else f"val_threshold_{tcfg.threshold_rule}"
 
     fold_rows, predictions, histories, pooled_scores, pooled_same, pooled_pred = [], [], [], [], [], []
     heat_files: list[str] = []
@@ -171,34 +206,52 @@ def run_siamese_experiment(
                 for name in ("train", "val", "test")}
         val_pairs = balanced_pairs(subjects[part["val"]], seed=int(protocol["seed"]) + 1000 + k)
         test_pairs = balanced_pairs(subjects[part["test"]], seed=int(protocol["seed"]) + k)
-        nets, fits, val_scores, scores = [], [], [], []
+        nets, fits, val_scores, scores, val_aucs = [], [], [], [], []
+        member_folds = _rotated_folds(fold, n_nets) if rotate else [fold] * n_nets
         for member in range(n_nets):
+            if rotate:  # member m validates on its own group of the non-test subjects, trains on the others
+                mine = member_folds[member]
+                part["train"] = np.flatnonzero(np.isin(subjects, mine.train_subjects))
+                part["val"] = np.flatnonzero(np.isin(subjects, mine.val_subjects))
+                val_pairs = balanced_pairs(subjects[part["val"]],
+                                           seed=int(protocol["seed"]) + 1000 + k + 100 * member)
             seed = tcfg.seed + member
             torch.manual_seed(seed + k)
             net = _build_net(siamese_vgg, size, model_cfg)
+            if extra is not None:  # the same extra-identity pretraining serves every fold
+                if seed not in extra_states:
+                    extra_states[seed] = _pretrain_on_extra(siamese_vgg, size, model_cfg, extra, extra_cfg, tcfg, seed,
+                                                            progress)
+                net.load_state_dict(extra_states[seed])
             fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
                               val=(images[part["val"]], val_pairs), config=replace(tcfg, seed=seed),
-                              progress=progress)
+                              progress=progress, extra=(extra.images, extra.subjects) if extra is not None else None)
             nets.append(net)
             fits.append(fit)
             val_scores.append(pair_scores(net, images[part["val"]], val_pairs, device=tcfg.device,
                                           tta_flip=tcfg.tta_flip))
+            val_aucs.append(verification_metrics(val_scores[-1], val_pairs.same)["auc"])
             scores.append(pair_scores(net, images[part["test"]], test_pairs, device=tcfg.device,
                                       tta_flip=tcfg.tta_flip))
         net = nets[0]
         if n_nets == 1:
             threshold, val_acc, scores = fits[0].threshold, fits[0].best_val_accuracy, scores[0]
+        elif rotate:  # each net's score is shifted by its own validation threshold, then averaged
+            scores = calibrated_average(scores, [f.threshold for f in fits])
+            threshold, val_acc = 0.5, float(np.mean([f.best_val_accuracy for f in fits]))
         else:  # the ensemble's threshold comes from its own (averaged) validation scores
-            rule = eer_threshold if tcfg.threshold_rule == "eer" else best_threshold
+            rule = THRESHOLD_RULES[tcfg.threshold_rule]
             threshold, val_acc = rule(np.mean(val_scores, axis=0), val_pairs.same)
             scores = np.mean(scores, axis=0)
         fit = replace(fits[0], threshold=threshold, best_val_accuracy=val_acc)
         metrics = verification_metrics(scores, test_pairs.same, fit.threshold)
         best_epoch = fit.best_epoch if n_nets == 1 else [f.best_epoch for f in fits]
-        fold_rows.append({"fold": k, "test_subjects": fold.test_subjects, "val_subjects": fold.val_subjects,
+        fold_rows.append({"fold": k, "test_subjects": fold.test_subjects,
+                          "val_subjects": [f.val_subjects for f in member_folds] if rotate else fold.val_subjects,
                           "best_epoch": best_epoch, "val_accuracy": fit.best_val_accuracy,
-                          "val_auc": float(verification_metrics(np.mean(val_scores, axis=0), val_pairs.same)["auc"]),
-                          **metrics})
+                          "val_auc": float(np.mean(val_aucs)) if rotate else
+                          float(verification_metrics(np.mean(val_scores, axis=0), val_pairs.same)["auc"]),
+                          **({"member_thresholds": [f.threshold for f in fits]} if rotate else {}), **metrics})
         histories.extend([f.history for f in fits])
         pooled_scores.append(scores)
         pooled_same.append(test_pairs.same)
@@ -208,7 +261,7 @@ def run_siamese_experiment(
         for a, b, same, score in zip(test_pairs.first, test_pairs.second, test_pairs.same, scores):
             sa, sb = ids[test_ids[a]], ids[test_ids[b]]
             predictions.append({"id": f"{sa.id}|{sb.id}", "fold": k, "feature": "siamese_vgg",
-                                "classifier": "val_threshold", "true": "same" if same else "different",
+                                "classifier": decision_rule, "true": "same" if same else "different",
                                 "pred": "same" if score >= fit.threshold else "different",
                                 "subject": f"{sa.subject}|{sb.subject}"})
         if k == 0 and int(heat_cfg["n_pairs"]) > 0:
@@ -227,7 +280,7 @@ def run_siamese_experiment(
     fold_acc = np.array([r["accuracy"] for r in fold_rows])
     row = {
         "feature": "siamese_vgg",
-        "classifier": "val_threshold",
+        "classifier": decision_rule,
         **pooled,
         "macro_f1": macro_f1(np.where(same_all, "same", "different"), np.where(pred_all, "same", "different")),
         "n_test": len(same_all),
@@ -261,6 +314,7 @@ def run_siamese_experiment(
         "train": train_cfg,
         "heatmaps": heat_cfg,
         **({"identity": identity_cfg} if identity_cfg is not None else {}),
+        **({"extra_identities": {**extra_cfg, "source": str(extra_cfg["source"])}} if extra_cfg is not None else {}),
         "run": {"affectlab": _version(), "time": _dt.datetime.now().isoformat(timespec="seconds"),
                 "python": platform.python_version(), "torch": str(torch.__version__),
                 "threads": torch.get_num_threads(), "n_images": len(dataset), "n_subjects": len(set(subjects))},
@@ -271,6 +325,50 @@ def run_siamese_experiment(
     runs.write_predictions(out, predictions)
     _report(out, resolved, rows, fold_rows, heat_files)
     return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick)
+
+
+def _rotated_folds(fold: SubjectFold, n_members: int) -> list[SubjectFold]:
+    """One fold per ensemble member: member m validates on the m-th group of ``len(fold.val_subjects)``
+    of the fold's non-test subjects (group 0 = ``fold.val_subjects``) and trains on the rest."""
+    rest, n_val = list(fold.val_subjects) + list(fold.train_subjects), len(fold.val_subjects)
+    if n_members * n_val > len(rest) - 2:
+        raise ConfigError(f"protocol.val_rotation: {n_members} nets x {n_val} validation subjects need more than the "
+                          f"{len(rest)} non-test subjects (keep at least 2 for training)")
+    out = []
+    for m in range(n_members):
+        group = rest[m * n_val: (m + 1) * n_val]
+        member = SubjectFold([s for s in rest if s not in set(group)], group, list(fold.test_subjects))
+        member.check()
+        out.append(member)
+    return out
+
+
+def _extra_section(raw: Mapping[str, Any], base: Path | None) -> dict[str, Any] | None:
+    """The checked ``extra_identities`` section (source resolved like ``data.source``), or None."""
+    if not raw.get("extra_identities"):
+        return None
+    cfg = _section(raw, "extra_identities", EXTRA_KEYS)
+    cfg["source"] = resolve_source(cfg["source"], base, "extra_identities.source")
+    for key, low in (("epochs", 1), ("batch_size", 2)):
+        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < low:
+            raise ConfigError(f"extra_identities.{key} must be an int >= {low}, got {cfg[key]!r}")
+    if not isinstance(cfg["lr"], int | float) or isinstance(cfg["lr"], bool) or not cfg["lr"] > 0:
+        raise ConfigError(f"extra_identities.lr must be a number > 0, got {cfg['lr']!r}")
+    if not isinstance(cfg["prefix"], str):
+        raise ConfigError(f"extra_identities.prefix must be a string, got {cfg['prefix']!r}")
+    cfg["layout"] = asdict(parse_face_layout(cfg["layout"] or {}))
+    return cfg
+
+
+def _pretrain_on_extra(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[str, Any], extra, extra_cfg, tcfg,
+                       seed: int, progress: bool) -> dict[str, torch.Tensor]:
+    """Weights of a fresh net (seed ``seed``) whose branch was trained to classify the extra subjects."""
+    torch.manual_seed(seed)
+    net = _build_net(siamese_vgg, size, model_cfg)
+    pretrain_branch(net, extra.images, extra.subjects, epochs=int(extra_cfg["epochs"]), lr=float(extra_cfg["lr"]),
+                    batch_size=int(extra_cfg["batch_size"]), weight_decay=tcfg.weight_decay, augment=tcfg.augment,
+                    brightness=tcfg.brightness, seed=seed, device=tcfg.device, progress=progress)
+    return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 
 def _build_net(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[str, Any]):
@@ -286,9 +384,23 @@ def _build_net(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[str, Any])
     return net
 
 
-def _options_lines(train: Mapping[str, Any]) -> list[str]:
+def _options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> list[str]:
     """Report lines for the optional training steps that are switched on."""
     lines = []
+    if extra is not None:
+        layout = extra["layout"]
+        lines.append(f"- extra identities: `{extra['source']}` ({extra.get('n_images', '?')} images,"
+                     f" {extra.get('n_subjects', '?')} subjects; people not in the verification set, never in"
+                     f" validation or test pairs), each image resized to {layout['height'] or 'the frame'} rows and"
+                     f" placed at row {layout['top']}, column {layout['left']} of the frame; each net's branch is"
+                     f" first trained to classify them ({extra['epochs']} epochs, lr {extra['lr']}, once per seed,"
+                     " shared by all folds).")
+    if train.get("threshold_rule") == "fixed":
+        lines.append("- threshold: fixed at P(same) = 0.5, where the balanced pair loss (same and different pairs"
+                     " weighted equally) puts the decision; validation pairs choose only the epoch.")
+    if train.get("extra_subjects_per_batch"):
+        lines.append(f"- each pair batch also holds {train['extra_subjects_per_batch']} extra-identity subjects"
+                     " (their pairs enter the same loss; never in validation or test pairs).")
     if train["hard_negatives"] < 1:
         lines.append(f"- hard negatives: only the hardest {100 * train['hard_negatives']:.0f} % of the different pairs of"
                      " each batch enter their mean.")
@@ -339,12 +451,17 @@ def _report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], folds
         f"{protocol['val_subjects']} of the training subjects are held out for validation (epoch and threshold"
         " selection on their balanced pairs); test pairs: every same-subject pair of the test subjects and as many"
         " random different-subject pairs. No test pair is used for any choice.",
+        *([f"- validation rotation: ensemble net m validates on the m-th group of {protocol['val_subjects']} of the"
+           " fold's non-test subjects (group 0 as above) and trains on the others, so the ensemble together trains on"
+           " every non-test subject; each net's test scores are shifted by its own threshold (threshold_rule on its"
+           " group; 0.5 for 'fixed') as logit(p) - logit(t) and averaged, and the ensemble decides 'same' above 0.5. The fold table's val acc"
+           " and AUC are the nets' means on their own groups."] if protocol.get("val_rotation") else []),
         f"- model: Siamese VGG (10 conv layers per shared branch, 2 x 64 + 8 x 128, pooling after layers"
         f" {', '.join(map(str, cfg['model']['pool_after']))};"
         f" {cfg['model']['embedding']} embeddings (l2-normalised: {cfg['model']['l2_normalize']}) joined as [|a-b|, a*b]"
         f" -> dropout {cfg['model']['dropout']} -> fc({cfg['model']['hidden']}) -> ReLU -> fc(1)); loss = mean BCE of"
         " same pairs + mean BCE of different pairs over all pairs of each subject-balanced batch.",
-        *_options_lines(cfg["train"]),
+        *_options_lines(cfg["train"], cfg.get("extra_identities")),
         f"- training: {cfg['train']}",
     ]
     table = ["| fold | test subjects | best epoch | val acc | threshold | test accuracy | UAR | AUC | pairs |",

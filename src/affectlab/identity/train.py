@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -31,8 +31,20 @@ from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.siamese import SiameseNet
 from affectlab.models.train import resolve_device, seed_everything
 
-__all__ = ["SiameseTrainConfig", "SiameseTrainResult", "fit_siamese", "pretrain_branch", "pair_loss",
-           "pair_scores", "best_threshold", "eer_threshold", "verification_metrics"]
+__all__ = [
+    "THRESHOLD_RULES",
+    "SiameseTrainConfig",
+    "SiameseTrainResult",
+    "best_threshold",
+    "calibrated_average",
+    "eer_threshold",
+    "fit_siamese",
+    "fixed_threshold",
+    "pair_loss",
+    "pair_scores",
+    "pretrain_branch",
+    "verification_metrics",
+]
 
 
 @dataclass
@@ -51,13 +63,15 @@ class SiameseTrainConfig:
     num_threads: int | None = None
     tta_flip: bool = False  # score pairs also mirrored (validation here, and test in the experiment)
     identity_weight: float = 0.0  # weight of an auxiliary softmax over the training subjects (0: off)
-    threshold_rule: str = "best"  # "best": highest validation accuracy; "eer": true-accept = true-reject rate
+    threshold_rule: str = "best"  # "best": highest validation accuracy; "eer": true-accept = true-reject rate;
+    #                               "fixed": 0.5, the balanced pair loss's own decision point (validation only picks the epoch)
     select_on: str = "accuracy"  # epoch choice on validation "accuracy" (at the rule's threshold) or "auc"
     pretrain_epochs: int = 0  # first train the branch as a classifier of the training subjects (0: off)
     pretrain_lr: float = 2e-3
     pretrain_batch_size: int = 32
     brightness: float = 0.0  # photometric jitter: gain in [1 - b, 1 + b] and offset in [-b / 2, b / 2]
     hard_negatives: float = 1.0  # fraction of the hardest different pairs of a batch in the loss (1: all)
+    extra_subjects_per_batch: int = 0  # subjects of fit_siamese's ``extra`` identities added to each pair batch
 
 
 @dataclass
@@ -141,6 +155,39 @@ def eer_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
             best = (key[0], key[1], float(t))
     assert best is not None
     return best[2], -best[1]
+
+
+def calibrated_average(scores: list[np.ndarray] | np.ndarray, thresholds: list[float] | np.ndarray) -> np.ndarray:
+    """Average ``P(same)`` scores of several nets, each first shifted by its own decision threshold.
+
+    Net ``m``'s score becomes ``logit(p_m) - logit(t_m)`` (0 at its threshold); the mean over nets
+    goes back through the sigmoid, so the ensemble's threshold is 0.5. Scores are clipped to
+    ``[1e-6, 1 - 1e-6]`` first.
+
+    Examples
+    --------
+    >>> calibrated_average([np.array([0.5, 0.8]), np.array([0.2, 0.2])], [0.5, 0.2]).round(4).tolist()
+    [0.5, 0.6667]
+    """
+    p = np.clip(np.asarray(scores, float), 1e-6, 1 - 1e-6)
+    t = np.clip(np.asarray(thresholds, float), 1e-6, 1 - 1e-6).reshape(-1, *([1] * (p.ndim - 1)))
+    shifted = np.log(p / (1 - p)) - np.log(t / (1 - t))
+    return 1.0 / (1.0 + np.exp(-shifted.mean(axis=0)))
+
+
+def fixed_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
+    """The threshold 0.5 (where the balanced pair loss puts the decision) and the balanced accuracy there.
+
+    Examples
+    --------
+    >>> fixed_threshold(np.array([0.1, 0.6, 0.4, 0.9]), np.array([False, False, True, True]))
+    (0.5, 0.5)
+    """
+    return 0.5, verification_metrics(scores, same, 0.5)["uar"]
+
+
+#: ``threshold_rule`` names and the functions ``(scores, same) -> (threshold, balanced accuracy)``.
+THRESHOLD_RULES = {"best": best_threshold, "eer": eer_threshold, "fixed": fixed_threshold}
 
 
 def verification_metrics(scores: np.ndarray, same: np.ndarray, threshold: float = 0.5) -> dict[str, float]:
@@ -264,17 +311,20 @@ def fit_siamese(
     val: tuple[np.ndarray, Pairs],
     config: SiameseTrainConfig | None = None,
     progress: bool = True,
+    extra: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> SiameseTrainResult:
     """Train ``net`` on images ``train = (X, subjects)``; select the epoch on ``val = (X_val, pairs)``.
 
     ``val`` must come from subjects kept out of training and out of any test set. The net ends
-    with the weights of the selected epoch.
+    with the weights of the selected epoch. ``extra = (X, subjects)`` are identities of another
+    dataset (people in neither validation nor test): with ``extra_subjects_per_batch > 0`` each
+    pair batch also holds that many of them (pairs across the two sources count as different).
     """
     cfg = config or SiameseTrainConfig()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    if cfg.threshold_rule not in ("best", "eer") or cfg.select_on not in ("accuracy", "auc"):
-        raise ConfigError(f"train: threshold_rule must be best or eer and select_on accuracy or auc, got "
+    if cfg.threshold_rule not in THRESHOLD_RULES or cfg.select_on not in ("accuracy", "auc"):
+        raise ConfigError(f"train: threshold_rule must be best, eer or fixed and select_on accuracy or auc, got "
                           f"{cfg.threshold_rule!r} and {cfg.select_on!r}")
     if cfg.images_per_subject < 2 or cfg.subjects_per_batch < 2:
         raise ConfigError("train: images_per_subject and subjects_per_batch must both be >= 2")
@@ -291,6 +341,16 @@ def fit_siamese(
     by_subject = [np.flatnonzero(subjects == s) for s in names]
     x_val, val_pairs = _tensor(val[0]), val[1]
     per_batch = min(cfg.subjects_per_batch, len(names)) * cfg.images_per_subject
+    mix = cfg.extra_subjects_per_batch
+    if mix < 0 or (mix > 0 and extra is None):
+        raise ConfigError(f"train: extra_subjects_per_batch must be >= 0 and needs extra identities, got {mix!r}")
+    if mix > 0:
+        x_extra, extra_subjects = _tensor(extra[0]), np.asarray(extra[1], dtype=object)
+        if set(extra_subjects.tolist()) & set(names):
+            raise ConfigError("train: extra identities share subject ids with the training subjects")
+        extra_names = sorted(set(extra_subjects.tolist()), key=str)
+        extra_by_subject = [np.flatnonzero(extra_subjects == s) for s in extra_names]
+        extra_cfg = replace(cfg, subjects_per_batch=mix)
     steps = cfg.batches_per_epoch or max(1, round(len(x_train) / per_batch))
     subject_index = torch.as_tensor([names.index(s) for s in subjects.tolist()], dtype=torch.long)
     pretrain_history: list[dict[str, float]] = []
@@ -314,16 +374,19 @@ def fit_siamese(
         for _ in tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                       disable=None if progress else True):
             idx = _batch_indices(by_subject, cfg, rng)
-            xb = _photometric(random_affine(x_train[idx].to(device), cfg.augment, generator), cfg.brightness,
-                              generator)
+            xb, who = x_train[idx], subjects[idx]
+            if mix > 0:
+                extra_idx = _batch_indices(extra_by_subject, extra_cfg, rng)
+                xb, who = torch.cat([xb, x_extra[extra_idx]]), np.concatenate([who, extra_subjects[extra_idx]])
+            xb = _photometric(random_affine(xb.to(device), cfg.augment, generator), cfg.brightness, generator)
             features = net.forward_features(net.normalize(xb))
             emb = net.embed_features(features)
-            i, j = torch.triu_indices(len(idx), len(idx), offset=1)
-            same = torch.as_tensor(subjects[idx][i.numpy()] == subjects[idx][j.numpy()], device=device)
+            i, j = torch.triu_indices(len(who), len(who), offset=1)
+            same = torch.as_tensor(who[i.numpy()] == who[j.numpy()], device=device)
             logits = net.join(emb[i], emb[j])
             loss = pair_loss(logits, same, hard_negatives=cfg.hard_negatives)
-            if aux is not None:
-                pooled = net.pool(features).flatten(1)
+            if aux is not None:  # the training subjects only
+                pooled = net.pool(features[: len(idx)]).flatten(1)
                 loss = loss + cfg.identity_weight * F.cross_entropy(aux(pooled), subject_index[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -331,7 +394,7 @@ def fit_siamese(
             sched.step()
             running += float(loss.detach())
         scores = pair_scores(net, x_val, val_pairs, device=device, tta_flip=cfg.tta_flip)
-        rule = eer_threshold if cfg.threshold_rule == "eer" else best_threshold
+        rule = THRESHOLD_RULES[cfg.threshold_rule]
         threshold, val_acc = rule(scores, val_pairs.same)
         at_half = verification_metrics(scores, val_pairs.same, 0.5)
         row = {"epoch": epoch + 1, "train_loss": running / steps, "val_accuracy": val_acc,
