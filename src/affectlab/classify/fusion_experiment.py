@@ -425,6 +425,8 @@ def run_fusion_experiment(
         if method.startswith("net_"):
             lams = sorted(i["lam"] for i in infos)
             extra["lambda_median"] = lams[(len(lams) - 1) // 2]
+            if len(spec["lams"]) > 1:  # folds whose lambda is the grid's smallest or largest
+                extra["lambda_at_grid_edge"] = sum(lam in (min(spec["lams"]), max(spec["lams"])) for lam in lams)
             if networks:
                 members_text += " + networks"
             members_text = f"{members_text} ({len(infos[0]['members'])})"
@@ -453,7 +455,10 @@ def run_fusion_experiment(
             f"- fusion methods are fitted on out-of-fold decision values of each training part "
             f"({spec['oof_splits']} inner folds split by subject where known; members refitted with the "
             f"hyper-parameters chosen on that training part); lambda chosen by inner CV on them\n"
-            f"- best single member: {best_member['members']} ({best_member['accuracy']:.3f})\n\n"
+            f"- best single member: {best_member['members']} ({best_member['accuracy']:.3f})\n"
+            + "".join(f"- {r['fusion']}: lambda at the edge of the grid {r['lambda_at_grid_edge']}/{len(folds)} "
+                      "fold(s); consider widening fusion.lams\n" for r in rows if r.get("lambda_at_grid_edge"))
+            + "\n"
             f"{table}\n\nConfusion matrices: " + ", ".join(f"`{r['confusion_png']}`" for r in rows if "confusion_png" in r)
             + f"\n\n{elapsed:.0f} s, affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}\n")
     (out / "report.md").write_text(text, encoding="utf-8")
