@@ -55,6 +55,10 @@ def test_siamese_experiment_config_errors(tiny_orl, tmp_path):
         run_siamese_experiment(bad, tmp_path / "b", progress=False)
     with pytest.raises(ConfigError, match="data.source"):
         run_siamese_experiment(_config(tmp_path / "missing"), tmp_path / "c", progress=False)
+    for images, match in [({"size": 8}, "at least 16 pixels"), ({"size": [28]}, r"\[height, width\]"),
+                          ({"colour": True}, "images.colour is not a setting")]:
+        with pytest.raises(ConfigError, match=match):
+            run_siamese_experiment(_config(tiny_orl) | {"images": images}, tmp_path / "d", progress=False)
     assert not (tmp_path / "a").exists()
 
 

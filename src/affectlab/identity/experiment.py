@@ -55,7 +55,7 @@ from tqdm.auto import tqdm
 
 from affectlab.errors import ConfigError
 from affectlab.evaluate import runs
-from affectlab.evaluate.config import resolve_source
+from affectlab.evaluate.config import parse_image_size, resolve_source
 from affectlab.evaluate.experiment import ExperimentResult, load_gray_images
 from affectlab.evaluate.metrics import macro_f1
 from affectlab.identity.extra import (
@@ -107,15 +107,11 @@ def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> d
 
 
 def _image_size(raw: Mapping[str, Any]) -> tuple[int, int]:
-    images = raw.get("images") or {}
-    if not isinstance(images, Mapping) or set(images) - {"size"}:
-        raise ConfigError("images must be a mapping with only 'size' (N or [height, width])")
-    size = images.get("size", [28, 24])
-    size = [size, size] if isinstance(size, int) else size
-    if (not isinstance(size, list | tuple) or len(size) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 16 for v in size)):
-        raise ConfigError(f"images.size must be an int or [height, width] of ints >= 16, got {size!r}")
-    return int(size[0]), int(size[1])
+    """``images.size`` (default 28 x 24, ORL's own size); at least 16 pixels a side for the branch's pooling."""
+    size = parse_image_size(raw.get("images") or {"size": [28, 24]}) or (28, 24)
+    if min(size) < 16:
+        raise ConfigError(f"images.size must be at least 16 pixels a side for the Siamese branch, got {list(size)}")
+    return size
 
 
 def run_siamese_experiment(
