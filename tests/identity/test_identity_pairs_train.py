@@ -115,12 +115,17 @@ def test_vgg_identity_has_ten_convolutions_and_a_gap_head_for_cam():
     assert [c.out_channels for c in branch] == [64, 64] + [128] * 8
 
 
-def test_epoch_selection_on_auc_with_eer_threshold_and_bad_rules():
+def _tiny_siamese_split():
+    """A tiny Siamese net, 5 synthetic subjects x 4 faces: s0-s2 train, the pairs of s3-s4 validate."""
     torch.manual_seed(0)
     X, subj = _synthetic_faces(n_subjects=5, per_subject=4)
     train = np.isin(subj, ["s0", "s1", "s2"])
     val_pairs = balanced_pairs(subj[~train], seed=0)
-    net = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+    return siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8), X, subj, train, val_pairs
+
+
+def test_epoch_selection_on_auc_with_eer_threshold_and_bad_rules():
+    net, X, subj, train, val_pairs = _tiny_siamese_split()
     cfg = SiameseTrainConfig(epochs=3, subjects_per_batch=3, images_per_subject=2, batches_per_epoch=2,
                              augment=AugmentConfig(0, 0, 0, False), threshold_rule="eer", select_on="auc")
     result = fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
@@ -168,11 +173,7 @@ def test_pretrain_branch_learns_the_training_subjects_and_leaves_the_pair_head_a
 
 
 def test_fit_siamese_with_pretraining_hard_negatives_and_brightness():
-    torch.manual_seed(0)
-    X, subj = _synthetic_faces(n_subjects=5, per_subject=4)
-    train = np.isin(subj, ["s0", "s1", "s2"])
-    val_pairs = balanced_pairs(subj[~train], seed=0)
-    net = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+    net, X, subj, train, val_pairs = _tiny_siamese_split()
     cfg = SiameseTrainConfig(epochs=2, subjects_per_batch=3, images_per_subject=2, batches_per_epoch=2,
                              pretrain_epochs=3, pretrain_batch_size=4, hard_negatives=0.5, brightness=0.2)
     result = fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
@@ -223,11 +224,7 @@ def test_fixed_threshold_rule_keeps_one_half():
 
     t, acc = fixed_threshold(np.array([0.1, 0.6, 0.4, 0.9]), np.array([False, False, True, True]))
     assert (t, acc) == (0.5, 0.5)  # one of two different pairs rejected, one of two same pairs accepted
-    torch.manual_seed(0)
-    X, subj = _synthetic_faces(n_subjects=5, per_subject=4)
-    train = np.isin(subj, ["s0", "s1", "s2"])
-    val_pairs = balanced_pairs(subj[~train], seed=0)
-    net = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+    net, X, subj, train, val_pairs = _tiny_siamese_split()
     cfg = SiameseTrainConfig(epochs=2, subjects_per_batch=3, images_per_subject=2, batches_per_epoch=1,
                              threshold_rule="fixed", select_on="auc")
     result = fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
