@@ -60,6 +60,11 @@ def test_fusion_run_writes_member_and_method_rows(toy_folder, tmp_path):
     assert all(r["lambda_median"] in (1e-3, 1e-1) for r in nets)
     assert all(r["lambda_at_grid_edge"] == r["n_folds"] for r in nets)  # a 2-value grid is all edge
     assert "net_all: lambda at the edge of the grid" in (tmp_path / "run" / "report.md").read_text()
+    for r in nets:  # the weight map of each fusion network: members x classes, averaged over folds
+        assert (tmp_path / "run" / r["weights_png"]).is_file()
+        assert np.shape(r["per_fold"][0]["weights"]) == (len(r["per_fold"][0]["members"]), 3)
+        assert r["per_fold"][0]["classes"] == sorted(r["labels"])
+    assert "fusion_weights_net_all.png" in (tmp_path / "run" / "report.md").read_text()
     for r in result.rows:
         assert r["n_test"] == 60 and 0.0 <= r["accuracy"] <= 1.0
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -248,7 +248,7 @@ def _fusion_fold(
             net = FusionNetworkCV(lams=spec["lams"], inner_splits=min(5, spec["oof_splits"]), random_state=k)
             net.fit(stacked(chosen, "oof"), y_train, groups=train_groups)
             pred = net.predict(stacked(chosen, "test"))
-            info = {"lam": net.lam_, "weights": net.weights_.tolist(),
+            info = {"lam": net.lam_, "weights": net.weights_.tolist(), "classes": [str(c) for c in net.classes_],
                     "members": [f"{m['feature']}/{m['classifier']}" for m in chosen]}
         elif method == "mean_proba":
             model = MeanProbabilityFusion().fit(stacked(members, "oof"), y_train)
@@ -335,6 +335,7 @@ def run_fusion_experiment(
     from affectlab.features.cache import images_fingerprint
     from affectlab.features.registry import create_feature
     from affectlab.viz.confusion import save_confusion_matrix
+    from affectlab.viz.fusion import save_fusion_weights
 
     started = time.perf_counter()
     cfg, fusion_raw, _ = _read_config(config, data)
@@ -436,6 +437,12 @@ def run_fusion_experiment(
         png = f"confusion_fusion_{method}.png"
         save_confusion_matrix(np.asarray(rows[-1]["confusion"]), labels, out / png, title=f"{name} ({method})")
         rows[-1]["confusion_png"] = png
+        if method.startswith("net_") and len({(tuple(i["members"]), tuple(i["classes"])) for i in infos}) == 1:
+            png = f"fusion_weights_{method}.png"
+            save_fusion_weights(np.mean([i["weights"] for i in infos], axis=0), infos[0]["members"],
+                                infos[0]["classes"], out / png,
+                                title=f"{name} ({method}): weights, mean of {len(infos)} fold(s)")
+            rows[-1]["weights_png"] = png
 
     runs.write_predictions(out, predictions)
     table = fusion_table(rows)
@@ -460,6 +467,8 @@ def run_fusion_experiment(
                       "fold(s); consider widening fusion.lams\n" for r in rows if r.get("lambda_at_grid_edge"))
             + "\n"
             f"{table}\n\nConfusion matrices: " + ", ".join(f"`{r['confusion_png']}`" for r in rows if "confusion_png" in r)
+            + "\n\nFusion-network weights (member x class, mean over folds): "
+            + (", ".join(f"`{r['weights_png']}`" for r in rows if "weights_png" in r) or "none")
             + f"\n\n{elapsed:.0f} s, affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}\n")
     (out / "report.md").write_text(text, encoding="utf-8")
     (out / "table.md").write_text(table + "\n", encoding="utf-8")
