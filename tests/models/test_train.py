@@ -82,3 +82,19 @@ def test_fit_without_validation_runs_every_epoch_and_keeps_the_last(tmp_path):
     assert not (tmp_path / "best.pt").exists() and (tmp_path / "last.pt").exists()
     last = torch.load(tmp_path / "last.pt", weights_only=False)["model"]
     assert all(torch.equal(last[k], v) for k, v in model.state_dict().items())
+
+
+def test_training_is_repeatable_with_the_same_seed():
+    """Two fits from the same weights and seed (with augmentation and shuffling) give identical weights."""
+    train, val = toy_faces(48, 0), toy_faces(16, 1)
+    cfg = TrainConfig(epochs=2, batch_size=16, lr=3e-3, augment=AugmentConfig(), num_threads=1, seed=3,
+                      channels_last=True)
+    states = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        model = create_model("mini_xception", num_classes=2)
+        result = fit_classifier(model, train=train, val=val, config=cfg, progress=False)
+        states.append((model.state_dict(), [h["train_loss"] for h in result.history]))
+    (first, loss_a), (second, loss_b) = states
+    assert loss_a == loss_b
+    assert all(torch.equal(first[k], second[k]) for k in first)
