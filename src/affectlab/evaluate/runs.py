@@ -13,6 +13,7 @@ Layout::
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import math
 import re
@@ -178,8 +179,11 @@ def package_versions(*optional: str) -> dict[str, str]:
     """Versions recorded in every run folder: affectlab, Python, numpy, scikit-learn, plus ``optional``
     packages that are installed (missing ones are left out).
 
-    >>> sorted(package_versions())
-    ['affectlab', 'numpy', 'python', 'scikit-learn']
+    In a git checkout of the source, ``affectlab_commit`` records the commit (``+dirty`` when the
+    package's files have uncommitted changes), so a result can be traced to the code that made it.
+
+    >>> {"affectlab", "numpy", "python", "scikit-learn"} <= set(package_versions())
+    True
     """
     import importlib.metadata
     import platform
@@ -190,12 +194,36 @@ def package_versions(*optional: str) -> dict[str, str]:
 
     out = {"affectlab": __version__, "python": platform.python_version(), "numpy": np.__version__,
            "scikit-learn": sklearn.__version__}
+    commit = source_commit()
+    if commit is not None:
+        out["affectlab_commit"] = commit
     for package in optional:
         try:
             out[package] = importlib.metadata.version(package)
         except importlib.metadata.PackageNotFoundError:
             pass
     return out
+
+
+@functools.cache
+def source_commit() -> str | None:
+    """The git commit of the affectlab source this process runs (``+dirty`` with uncommitted changes to
+    the package), or ``None`` when it does not run from a git checkout (e.g. an installed wheel)."""
+    import subprocess
+
+    package = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(package), *args], capture_output=True, text=True, timeout=10,
+                              check=True).stdout.strip()
+
+    try:
+        git("ls-files", "--error-unmatch", str(Path(__file__).resolve()))  # this very file is tracked
+        commit = git("rev-parse", "--short=12", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", str(package))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
 
 
 def write_config(out_dir: Path, config: Mapping[str, Any]) -> Path:
