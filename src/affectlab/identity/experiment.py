@@ -42,7 +42,6 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
-import platform
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, replace
@@ -311,8 +310,7 @@ def run_siamese_experiment(
         "heatmaps": heat_cfg,
         **({"identity": identity_cfg} if identity_cfg is not None else {}),
         **({"extra_identities": {**extra_cfg, "source": str(extra_cfg["source"])}} if extra_cfg is not None else {}),
-        "run": {"affectlab": _version(), "time": _dt.datetime.now().isoformat(timespec="seconds"),
-                "python": platform.python_version(), "torch": str(torch.__version__),
+        "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
                 "threads": torch.get_num_threads(), "n_images": len(dataset), "n_subjects": len(set(subjects))},
     }
     runs.write_config(out, resolved)
@@ -409,12 +407,6 @@ def _options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = N
                      f"{train['seed'] + train['ensemble'] - 1}); their pair scores are averaged and the threshold is"
                      " set on the averaged validation scores.")
     return lines
-
-
-def _version() -> str:
-    from affectlab import __version__
-
-    return __version__
 
 
 def _write_heatmaps(out: Path, net, images: np.ndarray, pairs, n_pairs: int, pair_heatmaps, figure, save_rgb,

@@ -275,6 +275,7 @@ def run_deep_experiment(
     resolved = {k: v for k, v in raw.items() if k != "_path"}
     resolved["data"] = {**data_cfg, "source": str(source)}
     resolved["run"] = {
+        **runs.package_versions("torch"),
         "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "config_file": str(Path(path).resolve()) if path else None,
         "dataset": {"path": str(source), "name": ds.name, "samples": len(ds), "subjects": summary["subjects"],

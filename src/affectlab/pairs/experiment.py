@@ -34,7 +34,6 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
-import platform
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -339,8 +338,7 @@ def _write_run(out: Path, raw: Mapping[str, Any], loaded: Mapping[str, Any], nam
         "data": loaded["source"],
         "images": {"size": sizes[0], "crop": sizes[1]},
         **settings,
-        "run": {"affectlab": _version(), "time": _dt.datetime.now().isoformat(timespec="seconds"),
-                "python": platform.python_version(), "torch": str(torch.__version__),
+        "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
                 "threads": torch.get_num_threads(), "n_pairs": len(y),
                 "n_subjects": len(set(subjects.tolist())), "folds_run": list(done)},
     }
@@ -351,12 +349,6 @@ def _write_run(out: Path, raw: Mapping[str, Any], loaded: Mapping[str, Any], nam
     table = _table(rows)
     _report(out, resolved, rows, table, loaded, examples)
     return rows, resolved, table
-
-
-def _version() -> str:
-    from affectlab import __version__
-
-    return __version__
 
 
 def _write_examples(out: Path, X: np.ndarray, y: np.ndarray, n: int = 4) -> str:
