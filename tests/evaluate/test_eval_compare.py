@@ -54,7 +54,9 @@ def test_subject_bootstrap_is_wider_when_errors_cluster_in_one_subject():
     by_subject = compare_predictions(true, a, b, groups=groups, n_boot=2000)
     by_sample = compare_predictions(true, a, b, n_boot=2000)
     assert by_subject.resampled == "subjects (10)" and by_sample.resampled == "samples"
-    width = lambda r: r.accuracy_diff_ci[1] - r.accuracy_diff_ci[0]  # noqa: E731
+    def width(r):
+        return r.accuracy_diff_ci[1] - r.accuracy_diff_ci[0]
+
     assert width(by_subject) > 2 * width(by_sample)
     assert by_subject.accuracy_diff_ci[0] == 0.0  # resamples without subject 0 show no difference at all
     assert by_sample.accuracy_diff_ci[0] > 0.0

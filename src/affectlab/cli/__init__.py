@@ -55,6 +55,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("affectlab.cli.data", "data_group"),
     ("affectlab.cli.experiment", "experiment_command"),
     ("affectlab.cli.compare", "compare_command"),
+    ("affectlab.cli.report", "report_command"),
     ("affectlab.cli.cache", "cache_group"),
     ("affectlab.cli.train", "train_command"),
     ("affectlab.cli.batch", "batch_command"),

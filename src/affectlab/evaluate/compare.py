@@ -63,15 +63,15 @@ class Comparison:
     def summary(self) -> str:
         """A few lines a person reads."""
         level = f"{self.confidence:.0%}"
-        return "\n".join([
-            f"A = {self.a}\nB = {self.b}\n{self.n} shared test samples; bootstrap resamples {self.resampled}",
-            f"accuracy  A {self.accuracy_a:.4f}  B {self.accuracy_b:.4f}  A-B {self.accuracy_a - self.accuracy_b:+.4f}"
-            f"  {level} CI [{self.accuracy_diff_ci[0]:+.4f}, {self.accuracy_diff_ci[1]:+.4f}]",
-            f"UAR       A {self.uar_a:.4f}  B {self.uar_b:.4f}  A-B {self.uar_a - self.uar_b:+.4f}"
-            f"  {level} CI [{self.uar_diff_ci[0]:+.4f}, {self.uar_diff_ci[1]:+.4f}]",
-            f"McNemar (exact): only A right {self.a_only_right}, only B right {self.b_only_right}, "
-            f"p = {self.mcnemar_p:.4g}",
-        ])
+        accuracy = (f"accuracy  A {self.accuracy_a:.4f}  B {self.accuracy_b:.4f}  "
+                    f"A-B {self.accuracy_a - self.accuracy_b:+.4f}  "
+                    f"{level} CI [{self.accuracy_diff_ci[0]:+.4f}, {self.accuracy_diff_ci[1]:+.4f}]")
+        uar = (f"UAR       A {self.uar_a:.4f}  B {self.uar_b:.4f}  A-B {self.uar_a - self.uar_b:+.4f}  "
+               f"{level} CI [{self.uar_diff_ci[0]:+.4f}, {self.uar_diff_ci[1]:+.4f}]")
+        mcnemar = (f"McNemar (exact): only A right {self.a_only_right}, only B right {self.b_only_right}, "
+                   f"p = {self.mcnemar_p:.4g}")
+        header = f"A = {self.a}\nB = {self.b}\n{self.n} shared test samples; bootstrap resamples {self.resampled}"
+        return "\n".join([header, accuracy, uar, mcnemar])
 
 
 def _weighted_scores(weights: np.ndarray, correct: np.ndarray, onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
