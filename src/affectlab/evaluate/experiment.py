@@ -44,6 +44,7 @@ __all__ = [
     "load_experiment_dataset",
     "load_gray_images",
     "open_feature_cache",
+    "pool_fold_results",
     "run_experiment",
     "standardise_per_group",
     "stateless_feature_matrices",
@@ -378,6 +379,63 @@ def open_feature_cache(cache: Any) -> Any:
     return FeatureCache(cache)
 
 
+def pool_fold_results(
+    results: list[dict[str, Any]],
+    folds: list[Fold],
+    y: np.ndarray,
+    *,
+    ids: list[str],
+    subjects: list[Any],
+    feature: str,
+    classifier: str,
+    labels: list[str],
+    out: Path,
+) -> tuple[dict[str, Any], np.ndarray, list[dict[str, Any]]]:
+    """Pool one (feature, classifier) pair's per-fold results into its results row.
+
+    ``results[k]`` is fold ``k``'s outcome (``pred``, ``decision``, ``best_params``, ``inner_cv``,
+    ``seconds``, optional ``n_convergence``). Draws the pooled confusion matrix into ``out`` and
+    returns ``(row, decision matrix (N, K) with NaN outside the test parts, prediction records)``.
+    """
+    from affectlab.viz.confusion import save_confusion_matrix
+
+    true_all, pred_all, fold_rows, selected, inner = [], [], [], [], None
+    n_convergence, seconds = 0, 0.0
+    matrix = np.full((len(y), len(labels)), np.nan, dtype=np.float32)
+    predictions: list[dict[str, Any]] = []
+    for fold, result in zip(folds, results):
+        pred, true = result["pred"], y[fold.test]
+        if result["best_params"]:
+            selected.append({"fold": fold.name, **result["best_params"]})
+        inner = inner or result["inner_cv"]
+        if result["decision"] is not None:
+            matrix[fold.test] = result["decision"]
+        n_convergence += result.get("n_convergence", 0)
+        seconds += result["seconds"]
+        fold_rows.append({"fold": fold.name, "n_test": int(true.size), "accuracy": float(np.mean(pred == true)),
+                          "seconds": round(result["seconds"], 3), **result["best_params"]})
+        true_all.append(true)
+        pred_all.append(pred)
+        predictions += [{"id": ids[int(i)], "fold": fold.name, "feature": feature, "classifier": classifier,
+                         "true": t, "pred": p, "subject": subjects[int(i)]} for i, t, p in zip(fold.test, true, pred)]
+    metrics = classification_metrics(np.concatenate(true_all), np.concatenate(pred_all), labels)
+    fold_acc = np.array([r["accuracy"] for r in fold_rows])
+    png = runs.confusion_filename(feature, classifier)
+    save_confusion_matrix(np.asarray(metrics["confusion"]), labels, out / png, title=f"{feature} / {classifier}")
+    row: dict[str, Any] = {
+        "feature": feature, "classifier": classifier, "accuracy": metrics["accuracy"], "uar": metrics["uar"],
+        "macro_f1": metrics["macro_f1"], "n_test": metrics["n"], "n_folds": len(folds),
+        "fold_accuracy_mean": float(fold_acc.mean()), "fold_accuracy_std": float(fold_acc.std()),
+        "per_class_recall": metrics["per_class_recall"], "labels": labels, "confusion": metrics["confusion"],
+        "confusion_png": png, "folds": fold_rows, "seconds": round(seconds, 3),
+    }
+    if selected:
+        row.update(selected_params=selected, chosen=summarise_chosen(selected), inner_cv=inner)
+    if n_convergence:
+        row["convergence_warnings"] = n_convergence
+    return row, matrix, predictions
+
+
 def run_experiment(
     config: Mapping[str, Any] | str | Path,
     out_dir: str | Path,
@@ -423,7 +481,6 @@ def run_experiment(
     from affectlab.classify.registry import create_classifier
     from affectlab.features.cache import images_fingerprint
     from affectlab.features.registry import create_feature
-    from affectlab.viz.confusion import save_confusion_matrix
 
     from affectlab.evaluate.kinds import experiment_kind, experiment_runner, read_experiment_file
 
@@ -509,60 +566,15 @@ def run_experiment(
                 "seconds": round(sum(o["feature_seconds"] for o in per_fold), 3),
             }
         for j, clf in enumerate(cfg.classifiers):
-            true_all, pred_all, fold_rows, selected, inner = [], [], [], [], None
-            n_convergence, seconds = 0, 0.0
-            matrix = np.full((len(ds), len(labels)), np.nan, dtype=np.float32)
-            for k, fold in enumerate(folds):
-                result = per_fold[k]["results"][j]
-                pred, true = result["pred"], y[fold.test]
-                if result["best_params"]:
-                    selected.append({"fold": fold.name, **result["best_params"]})
-                inner = inner or result["inner_cv"]
-                if result["decision"] is not None:
-                    matrix[fold.test] = result["decision"]
-                n_convergence += result["n_convergence"]
-                seconds += result["seconds"]
-                fold_rows.append({"fold": fold.name, "n_test": int(true.size),
-                                  "accuracy": float(np.mean(pred == true)), "seconds": round(result["seconds"], 3),
-                                  **({k2: v for k2, v in result["best_params"].items()})})
-                true_all.append(true)
-                pred_all.append(pred)
-                for idx, t, p in zip(fold.test, true, pred):
-                    sample = ds.samples[int(idx)]
-                    predictions.append({"id": sample.id, "fold": fold.name, "feature": feat.label,
-                                        "classifier": clf.label, "true": t, "pred": p, "subject": sample.subject})
+            row, matrix, pair_predictions = pool_fold_results(
+                [per_fold[k]["results"][j] for k in range(len(folds))], folds, y,
+                ids=[s.id for s in ds.samples], subjects=[s.subject for s in ds.samples], feature=feat.label,
+                classifier=clf.label, labels=labels, out=out)
+            predictions += pair_predictions
             decisions[feat.label, clf.label] = matrix
-            metrics = classification_metrics(np.concatenate(true_all), np.concatenate(pred_all), labels)
-            fold_acc = np.array([r["accuracy"] for r in fold_rows])
-            png = runs.confusion_filename(feat.label, clf.label)
-            save_confusion_matrix(np.asarray(metrics["confusion"]), labels, out / png,
-                                  title=f"{feat.label} / {clf.label}")
-            row: dict[str, Any] = {
-                "feature": feat.label,
-                "classifier": clf.label,
-                "accuracy": metrics["accuracy"],
-                "uar": metrics["uar"],
-                "macro_f1": metrics["macro_f1"],
-                "n_test": metrics["n"],
-                "n_folds": len(folds),
-                "fold_accuracy_mean": float(fold_acc.mean()),
-                "fold_accuracy_std": float(fold_acc.std()),
-                "feature_dim": int(per_fold[0]["dim"]),
-                "params": {"feature": {"name": feat.name, **feat.params},
-                           "classifier": {"name": clf.name, **clf.params}},
-                "per_class_recall": metrics["per_class_recall"],
-                "labels": labels,
-                "confusion": metrics["confusion"],
-                "confusion_png": png,
-                "folds": fold_rows,
-                "seconds": round(seconds, 3),
-            }
-            if selected:
-                row["selected_params"] = selected
-                row["chosen"] = summarise_chosen(selected)
-                row["inner_cv"] = inner
-            if n_convergence:
-                row["convergence_warnings"] = n_convergence
+            row["feature_dim"] = int(per_fold[0]["dim"])
+            row["params"] = {"feature": {"name": feat.name, **feat.params},
+                             "classifier": {"name": clf.name, **clf.params}}
             rows.append(row)
 
     runs.write_predictions(out, predictions)

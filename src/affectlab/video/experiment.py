@@ -35,8 +35,7 @@ import numpy as np
 
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate import runs
-from affectlab.evaluate.experiment import ExperimentResult, decision_values, fit_with_groups, summarise_chosen
-from affectlab.evaluate.metrics import classification_metrics
+from affectlab.evaluate.experiment import ExperimentResult, decision_values, fit_with_groups, pool_fold_results
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.parallel import run_tasks
 
@@ -179,7 +178,6 @@ def run_sequence_experiment(
         sequence_feature_is_stateless,
     )
     from affectlab.video.sequences import load_sequences
-    from affectlab.viz.confusion import save_confusion_matrix
 
     run_started = time.perf_counter()
     cfg = _settings(config, data)
@@ -248,43 +246,14 @@ def run_sequence_experiment(
             feature_info[label] = {"stateless": False, "dim": per_fold[0]["dim"],
                                    "seconds": round(sum(o["feature_seconds"] for o in per_fold), 3)}
         for j, (clf_name, clf_label, clf_params) in enumerate(cfg["classifiers"]):
-            true_all, pred_all, fold_rows, selected, inner, seconds = [], [], [], [], None, 0.0
-            matrix = np.full((len(y), len(labels)), np.nan, dtype=np.float32)
-            for k, fold in enumerate(folds):
-                result = per_fold[k]["results"][j]
-                pred, true = result["pred"], y[fold.test]
-                if result["best_params"]:
-                    selected.append({"fold": fold.name, **result["best_params"]})
-                inner = inner or result["inner_cv"]
-                if result["decision"] is not None:
-                    matrix[fold.test] = result["decision"]
-                seconds += result["seconds"]
-                fold_rows.append({"fold": fold.name, "n_test": int(true.size), "accuracy": float(np.mean(pred == true)),
-                                  **result["best_params"]})
-                true_all.append(true)
-                pred_all.append(pred)
-                for idx, t, p in zip(fold.test, true, pred):
-                    predictions.append({"id": seqs.ids[int(idx)], "fold": fold.name, "feature": label,
-                                        "classifier": clf_label, "true": t, "pred": p, "subject": groups[int(idx)]})
+            row, matrix, pair_predictions = pool_fold_results(
+                [per_fold[k]["results"][j] for k in range(len(folds))], folds, y, ids=list(seqs.ids),
+                subjects=list(groups), feature=label, classifier=clf_label, labels=labels, out=out)
+            predictions += pair_predictions
             decisions[label, clf_label] = matrix
-            metrics = classification_metrics(np.concatenate(true_all), np.concatenate(pred_all), labels)
-            fold_acc = np.array([r["accuracy"] for r in fold_rows])
-            png = runs.confusion_filename(label, clf_label)
-            save_confusion_matrix(np.asarray(metrics["confusion"]), labels, out / png, title=f"{label} / {clf_label}")
-            row: dict[str, Any] = {
-                "feature": label, "classifier": clf_label, "accuracy": metrics["accuracy"], "uar": metrics["uar"],
-                "macro_f1": metrics["macro_f1"], "n_test": metrics["n"], "n_folds": len(folds),
-                "level": "sequence",
-                "fold_accuracy_mean": float(fold_acc.mean()), "fold_accuracy_std": float(fold_acc.std()),
-                "feature_dim": int(per_fold[0]["dim"]),
-                "params": {"feature": {"name": name, **params}, "classifier": {"name": clf_name, **clf_params}},
-                "per_class_recall": metrics["per_class_recall"], "labels": labels, "confusion": metrics["confusion"],
-                "confusion_png": png, "folds": fold_rows, "seconds": round(seconds, 3),
-            }
-            if selected:
-                row["selected_params"] = selected
-                row["chosen"] = summarise_chosen(selected)
-                row["inner_cv"] = inner
+            row["level"] = "sequence"
+            row["feature_dim"] = int(per_fold[0]["dim"])
+            row["params"] = {"feature": {"name": name, **params}, "classifier": {"name": clf_name, **clf_params}}
             rows.append(row)
 
     runs.write_predictions(out, predictions)
