@@ -190,8 +190,14 @@ def test_cli_cache_options(tmp_path, monkeypatch, capsys):
                  "--cache", str(tmp_path / "mine")]) == 0
     assert list((tmp_path / "mine").rglob("*.npy"))
     assert main(["experiment", str(config), "--out", str(tmp_path / "r3"), "--no-progress", "--no-cache"]) == 0
-    assert json.loads((tmp_path / "r3" / "metrics.json").read_text())["features"]["pixels"]["cache"] is None
-    capsys.readouterr()
+    r3 = json.loads((tmp_path / "r3" / "metrics.json").read_text())
+    assert r3["features"]["pixels"]["cache"] is None
+    assert len(r3["rows"]) == 1 and "affectlab compare" not in capsys.readouterr().err  # nothing to compare
+    two = tmp_path / "two.yaml"
+    two.write_text(yaml.safe_dump(_config(data={"source": "data"}, images={"size": 16}, features=["pixels", "hog"],
+                                          protocol={"kind": "group_kfold", "n_splits": 2})))
+    assert main(["experiment", str(two), "--out", str(tmp_path / "r5"), "--no-progress", "--no-cache"]) == 0
+    assert f"affectlab compare {tmp_path / 'r5'} A B" in capsys.readouterr().err
     assert main(["experiment", str(config), "--out", str(tmp_path / "r4"), "--no-cache", "--cache", "x"]) == 1
     assert "contradict" in capsys.readouterr().err
 
