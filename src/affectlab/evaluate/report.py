@@ -30,7 +30,8 @@ from affectlab.errors import DataError
 __all__ = ["METRIC_COLUMNS", "NAME_COLUMNS", "collect_results", "results_csv", "results_markdown", "sort_results"]
 
 #: Row fields that name a method, in the order they are joined.
-NAME_COLUMNS = ("task", "method", "members", "feature", "classifier", "model", "kind", "normalisation", "level")
+NAME_COLUMNS = ("task", "method", "fusion", "members", "feature", "classifier", "model", "kind", "normalisation",
+                "level")
 #: Metrics lined up in the table (in this order), with their headers.
 METRIC_COLUMNS = {
     "accuracy": "accuracy", "uar": "UAR", "macro_f1": "macro-F1", "auc": "AUC", "error_rate": "error rate",
