@@ -335,7 +335,8 @@ def run_fusion_experiment(
     from affectlab.features.cache import images_fingerprint
     from affectlab.features.registry import create_feature
     from affectlab.viz.confusion import save_confusion_matrix
-    from affectlab.viz.fusion import save_fusion_weights
+    from affectlab.viz.figure import save_figure
+    from affectlab.viz.fusion import plot_fusion_weights
 
     started = time.perf_counter()
     cfg, fusion_raw, _ = _read_config(config, data)
@@ -439,9 +440,10 @@ def run_fusion_experiment(
         rows[-1]["confusion_png"] = png
         if method.startswith("net_") and len({(tuple(i["members"]), tuple(i["classes"])) for i in infos}) == 1:
             png = f"fusion_weights_{method}.png"
-            save_fusion_weights(np.mean([i["weights"] for i in infos], axis=0), infos[0]["members"],
-                                infos[0]["classes"], out / png,
-                                title=f"{name} ({method}): weights, mean of {len(infos)} fold(s)")
+            figure = plot_fusion_weights(np.mean([i["weights"] for i in infos], axis=0), infos[0]["members"],
+                                         infos[0]["classes"], title=f"{name} ({method}): weights, mean of "
+                                                                    f"{len(infos)} fold(s)")
+            save_figure(figure, out / png)
             rows[-1]["weights_png"] = png
 
     runs.write_predictions(out, predictions)

@@ -81,7 +81,6 @@ def save_confusion_matrix(
     dpi: int = 120,
 ) -> Path:
     """Draw with :func:`plot_confusion_matrix` and write a PNG to ``path``."""
-    path = Path(path)
-    fig = plot_confusion_matrix(cm, labels, title=title)
-    fig.savefig(path, dpi=dpi)
-    return path
+    from affectlab.viz.figure import save_figure
+
+    return save_figure(plot_confusion_matrix(cm, labels, title=title), path, dpi=dpi)

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
-
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-__all__ = ["plot_fusion_weights", "save_fusion_weights"]
+__all__ = ["plot_fusion_weights"]
 
 
 def plot_fusion_weights(
@@ -53,17 +51,3 @@ def plot_fusion_weights(
         ax.set_title(title)
     return fig
 
-
-def save_fusion_weights(
-    weights: np.ndarray | Sequence[Sequence[float]],
-    members: Sequence[str],
-    classes: Sequence[str],
-    path: str | Path,
-    *,
-    title: str | None = None,
-    dpi: int = 120,
-) -> Path:
-    """Draw with :func:`plot_fusion_weights` and write a PNG to ``path``."""
-    path = Path(path)
-    plot_fusion_weights(weights, members, classes, title=title).savefig(path, dpi=dpi)
-    return path
