@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as _dt
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from affectlab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from affectlab.features.cache import FeatureCache
 
 __all__ = ["cache_group"]
 
@@ -17,7 +21,7 @@ _DIR_OPTION = click.option(
     help="Cache folder [default: $AFFECTLAB_CACHE_DIR/features, else $XDG_CACHE_HOME/affectlab/features, else ~/.cache/affectlab/features].")
 
 
-def _open(directory: Path | None):  # -> FeatureCache
+def _open(directory: Path | None) -> FeatureCache:
     from affectlab.features.cache import FeatureCache, default_cache_dir
 
     return FeatureCache(directory or default_cache_dir())
