@@ -81,3 +81,11 @@ def test_cli_formats_and_errors(runs, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)[0]["accuracy"] == 0.90
     assert main(["report", str(runs[0]), "--sort", "speed"]) == 1
     assert "--sort" in capsys.readouterr().err
+
+
+def test_cli_draws_a_bar_chart_of_the_sorted_metric(runs, tmp_path, capsys):
+    png = tmp_path / "bars.png"
+    assert main(["report", *map(str, runs), "--sort", "uar", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "bar chart of uar" in capsys.readouterr().err
+    assert main(["report", str(runs[2]), "--contains", "pairs", "--sort", "ccc", "--plot", str(png)]) == 1
+    assert "no row has 'ccc'" in capsys.readouterr().err

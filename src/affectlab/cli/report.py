@@ -19,8 +19,10 @@ __all__ = ["report_command"]
 @click.option("--format", "fmt", type=click.Choice(["md", "csv", "json"]), default="md", show_default=True)
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the table to this file instead of stdout.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE.png",
+              help="Also draw a bar chart of the --sort metric (default accuracy) per row.")
 def report_command(runs: tuple[Path, ...], sort_by: str | None, top: int | None, contains: str | None, fmt: str,
-                   out: Path | None) -> None:
+                   out: Path | None, plot: Path | None) -> None:
     """Line up the results of several run folders in one table.
 
     Reads each RUN folder's metrics.json (any experiment kind) and prints one row per result:
@@ -32,6 +34,7 @@ def report_command(runs: tuple[Path, ...], sort_by: str | None, top: int | None,
       affectlab report runs/ck-hand runs/ck-deep runs/ck-fusion --sort uar
       affectlab report runs/* --contains svm --top 10
       affectlab report runs/emodb --format csv -o emodb.csv
+      affectlab report runs/ck-* --sort uar --top 12 --plot ck-uar.png
     """
     from affectlab.errors import ConfigError, DataError
     from affectlab.evaluate.report import (
@@ -50,6 +53,16 @@ def report_command(runs: tuple[Path, ...], sort_by: str | None, top: int | None,
     if top is not None:
         table = table[:top]
     text = {"md": results_markdown, "csv": results_csv}.get(fmt, lambda t: json.dumps(t, indent=1))(table)
+    if plot is not None:
+        from affectlab.viz.figure import save_figure
+        from affectlab.viz.results import plot_results
+
+        metric = sort_by or "accuracy"
+        try:
+            save_figure(plot_results(table, metric), plot)
+        except (ValueError, OSError) as exc:
+            raise ConfigError(f"--plot {plot}: {exc}") from None
+        click.echo(f"bar chart of {metric} written to {plot}", err=True)
     if out is None:
         click.echo(text.rstrip("\n"))
     else:
