@@ -124,3 +124,18 @@ def test_cli_prints_text_or_json_and_fails_cleanly(tmp_path, capsys):
     assert record["a_only_right"] == 6 and record["n_boot"] == 200
     assert main(["compare", str(run), "hog", "lbp"]) == 1
     assert "ambiguous" in capsys.readouterr().err
+
+
+def test_pairs_of_people_resample_the_people():
+    people = [f"p{i}" for i in range(8)]
+    pairs = [f"{a}|{b}" for i, a in enumerate(people) for b in people[i:]]  # 36 pairs, same and different
+    true = np.array(["same" if p.split("|")[0] == p.split("|")[1] else "different" for p in pairs])
+    a = true.copy()
+    b = true.copy()
+    involves_p0 = np.array(["p0" in p.split("|") for p in pairs])
+    b[involves_p0] = np.where(true[involves_p0] == "same", "different", "same")  # B fails every pair of p0
+    by_people = compare_predictions(np.repeat(true, 5), np.repeat(a, 5), np.repeat(b, 5),
+                                    groups=np.repeat(pairs, 5), n_boot=2000)
+    by_sample = compare_predictions(np.repeat(true, 5), np.repeat(a, 5), np.repeat(b, 5), n_boot=2000)
+    assert by_people.resampled == "subjects of the pairs (8)"
+    assert by_people.accuracy_diff_ci[0] == 0.0 < by_sample.accuracy_diff_ci[0]  # draws without p0: no gap

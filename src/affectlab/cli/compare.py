@@ -27,7 +27,8 @@ def compare_command(run: Path, method_a: str, method_b: str, other_run: Path | N
 
     METHOD_A and METHOD_B are a row's `feature` (or `feature/classifier` when a feature has several
     classifiers), as in the run's table. Prints both accuracies and UARs, paired bootstrap confidence
-    intervals of the differences (A - B) that resample whole subjects when the run knows them, and
+    intervals of the differences (A - B) that resample whole subjects when the run knows them (for
+    verification pairs "s1|s7", the people of the pairs), and
     McNemar's exact test on the samples only one of the two got right. McNemar treats samples as
     independent; with several images per subject trust the subject bootstrap first.
 

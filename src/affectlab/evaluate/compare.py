@@ -54,7 +54,7 @@ class Comparison:
     uar_diff_ci: tuple[float, float]
     confidence: float
     n_boot: int
-    resampled: str  # "subjects (G)" or "samples"
+    resampled: str  # "subjects (G)", "subjects of the pairs (G)" or "samples"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values for JSON."""
@@ -97,7 +97,8 @@ def compare_predictions(
 ) -> Comparison:
     """McNemar's exact test and paired bootstrap intervals for two methods' predictions of the same samples.
 
-    ``groups`` (subject ids, one per sample) makes the bootstrap resample subjects; ``None`` or any
+    ``groups`` (subject ids, one per sample) makes the bootstrap resample subjects; ``"a|b"`` ids
+    (pairs of two people) resample people and weight each pair by the draws of both; ``None`` or any
     missing id resamples samples.
     """
     from scipy.stats import binomtest
@@ -115,17 +116,28 @@ def compare_predictions(
 
     classes, y_index = np.unique(y, return_inverse=True)
     onehot = np.eye(classes.size)[y_index]
-    if groups is not None and all(g is not None and str(g) != "" for g in groups):
-        units, unit_of = np.unique(np.asarray(groups).astype(str), return_inverse=True)
-        resampled = f"subjects ({units.size})"
+    ids = None if groups is None else np.asarray([str(g) if g is not None else "" for g in groups])
+    if ids is not None and all(n.count("|") == 1 and "" not in n.split("|") for n in ids):
+        # pairs of two people ("s10|s13", as Siamese runs write them): resample people; a pair counts
+        # (draws of its first person) x (draws of its second)
+        firsts, seconds = zip(*(n.split("|") for n in ids))
+        units, index = np.unique(np.concatenate([firsts, seconds]), return_inverse=True)
+        unit_of, second_of = index[: y.size], index[y.size:]
+        resampled = f"subjects of the pairs ({units.size})"
+    elif ids is not None and all(ids != ""):
+        units, unit_of = np.unique(ids, return_inverse=True)
+        second_of, resampled = None, f"subjects ({units.size})"
     else:
         units, unit_of = np.arange(y.size), np.arange(y.size)
-        resampled = "samples"
+        second_of, resampled = None, "samples"
     rng = np.random.default_rng(random_state)
     diffs_acc, diffs_uar = [], []
     for start in range(0, n_boot, 250):
         draws = rng.multinomial(units.size, np.full(units.size, 1.0 / units.size), size=min(250, n_boot - start))
         weights = draws[:, unit_of].astype(np.float64)
+        if second_of is not None:
+            weights *= draws[:, second_of]
+            weights = weights[weights.sum(axis=1) > 0]  # a draw that keeps no pair says nothing
         acc_a, uar_a = _weighted_scores(weights, right_a.astype(np.float64), onehot)
         acc_b, uar_b = _weighted_scores(weights, right_b.astype(np.float64), onehot)
         diffs_acc.append(acc_a - acc_b)
