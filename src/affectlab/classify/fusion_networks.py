@@ -34,13 +34,16 @@ import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from affectlab.errors import ConfigError, ModelError
 from affectlab.evaluate.config import resolve_source, typed_entry
 from affectlab.evaluate.protocols import Fold, crossfit_fingerprint
+
+if TYPE_CHECKING:
+    from affectlab.features.cache import FeatureCache
 
 __all__ = ["NETWORK_CLASSIFIER", "NETWORK_TYPES", "network_member", "parse_networks"]
 
@@ -149,49 +152,53 @@ def _crossfit_scores(spec: Mapping[str, Any], fold: Fold, positions: list[tuple[
     return test, oof
 
 
-def _cache_file(cache_dir: str | None, images_hash: str | None, spec: Mapping[str, Any], labels: list[str],
-                fit_idx: np.ndarray, score_idx: np.ndarray, seed: int) -> Path | None:
-    if cache_dir is None or images_hash is None:
-        return None
+def _network_cache(cache_dir: str | None, images_hash: str | None) -> FeatureCache | None:
+    """The feature cache's ``networks`` part (fine-tuned nets' decision values), or None without a cache."""
+    from affectlab.features.cache import FeatureCache
+
+    return None if cache_dir is None or images_hash is None else FeatureCache(Path(cache_dir) / "networks")
+
+
+def _cache_key(images_hash: str | None, spec: Mapping[str, Any], labels: list[str], fit_idx: np.ndarray,
+               score_idx: np.ndarray, seed: int) -> str:
+    """What decides a fine-tuned net's scores: its settings, the labels, the seed, the images and both index sets."""
     public = {k: v for k, v in spec.items() if not k.startswith("_")}
     digest = hashlib.sha1(json.dumps([public, labels, seed, images_hash], sort_keys=True, default=str).encode())
     digest.update(np.asarray(fit_idx, np.int64).tobytes())
     digest.update(b"|")
     digest.update(np.asarray(score_idx, np.int64).tobytes())
-    return Path(cache_dir) / "networks" / f"{digest.hexdigest()[:24]}.npy"
+    return digest.hexdigest()[:24]
 
 
 def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray, labels: list[str],
-                     fit_idx: np.ndarray, score_idx: np.ndarray, seed: int, cache: Path | None) -> np.ndarray:
-    """Fine-tune a fresh copy of ``init`` on ``fit_idx`` for the fixed epochs; log-probabilities of ``score_idx``."""
-    from affectlab.models import create_model
-    from affectlab.models.experiment import train_config_from_mapping
-    from affectlab.models.train import fit_classifier, predict_proba
-    from affectlab.models.training import transfer_weights
+                     fit_idx: np.ndarray, score_idx: np.ndarray, seed: int, cache: FeatureCache | None,
+                     images_hash: str | None) -> np.ndarray:
+    """Fine-tune a fresh copy of ``init`` on ``fit_idx`` for the fixed epochs; log-probabilities of ``score_idx``
+    (read from ``cache`` when an identical net was trained before)."""
 
-    if cache is not None and cache.is_file():
-        from affectlab.features.cache import touch
+    def train_and_score() -> np.ndarray:
+        from affectlab.models import create_model
+        from affectlab.models.experiment import train_config_from_mapping
+        from affectlab.models.train import fit_classifier, predict_proba
+        from affectlab.models.training import transfer_weights
 
-        touch(cache)  # last use, for `affectlab cache prune`
-        return np.load(cache)
-    class_names = tuple(labels)
-    cfg = train_config_from_mapping(spec, seed, "auto", spec["_key"])
-    model = create_model(spec["model"], class_names=class_names)
-    if cfg.crop_size is None and tuple(images.shape[1:3]) != tuple(model.config.input_size):
-        cfg.crop_size = int(model.config.input_size[0])  # the 10-crop CNN: random crops of larger faces
-    if spec.get("init") is not None:
-        transfer_weights(model, _load(spec["init"], f"{spec['_key']}.init"))
-    index = {c: i for i, c in enumerate(class_names)}
-    targets = np.array([index[c] for c in y[fit_idx]], dtype=np.int64)
-    fit_classifier(model, train=(images[fit_idx], targets), val=None, config=cfg, progress=False)
-    proba = predict_proba(model, images[score_idx], device=cfg.device, tta_flip=spec["tta_flip"])
-    scores = _decisions(proba, class_names, labels, spec["_key"])
-    if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npy")
-        np.save(tmp, scores)
-        tmp.replace(cache)
-    return scores
+        class_names = tuple(labels)
+        cfg = train_config_from_mapping(spec, seed, "auto", spec["_key"])
+        model = create_model(spec["model"], class_names=class_names)
+        if cfg.crop_size is None and tuple(images.shape[1:3]) != tuple(model.config.input_size):
+            cfg.crop_size = int(model.config.input_size[0])  # the 10-crop CNN: random crops of larger faces
+        if spec.get("init") is not None:
+            transfer_weights(model, _load(spec["init"], f"{spec['_key']}.init"))
+        index = {c: i for i, c in enumerate(class_names)}
+        targets = np.array([index[c] for c in y[fit_idx]], dtype=np.int64)
+        fit_classifier(model, train=(images[fit_idx], targets), val=None, config=cfg, progress=False)
+        proba = predict_proba(model, images[score_idx], device=cfg.device, tta_flip=spec["tta_flip"])
+        return _decisions(proba, class_names, labels, spec["_key"])
+
+    if cache is None:
+        return train_and_score()
+    key = _cache_key(images_hash, spec, labels, fit_idx, score_idx, seed)
+    return cache.get_or_compute(key, train_and_score)[0]
 
 
 def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[tuple[np.ndarray, np.ndarray]],
@@ -207,14 +214,13 @@ def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[
         test, oof = _crossfit_scores(spec, fold, positions, images, y, labels)
     else:
         base_seed = seed + 1000 * k
-        test = _finetune_scores(spec, images, y, labels, fold.train, fold.test, base_seed,
-                                _cache_file(cache_dir, images_hash, spec, labels, fold.train, fold.test, base_seed))
+        cache = _network_cache(cache_dir, images_hash)
+        test = _finetune_scores(spec, images, y, labels, fold.train, fold.test, base_seed, cache, images_hash)
         oof = np.full((fold.train.size, len(labels)), np.nan)
         for j, (fit, held) in enumerate(positions):
             s = base_seed + j + 1
             fit_idx, held_idx = fold.train[fit], fold.train[held]
-            oof[held] = _finetune_scores(spec, images, y, labels, fit_idx, held_idx, s,
-                                         _cache_file(cache_dir, images_hash, spec, labels, fit_idx, held_idx, s))
+            oof[held] = _finetune_scores(spec, images, y, labels, fit_idx, held_idx, s, cache, images_hash)
     pred = np.asarray(labels)[test.argmax(1)]
     return {"feature": spec["label"], "classifier": NETWORK_CLASSIFIER, "best_params": {}, "test": test,
             "oof": oof, "pred": pred.astype(str), "seconds": time.perf_counter() - started}

@@ -552,6 +552,7 @@ def run_experiment(
     rows: list[dict[str, Any]] = []
     predictions: list[dict[str, Any]] = []
     decisions: dict[tuple[str, str], np.ndarray] = {}
+    ids, subjects = [s.id for s in ds.samples], [s.subject for s in ds.samples]
     fold_of_sample = np.full(len(ds), -1, dtype=np.int32)
     for k, fold in enumerate(folds):
         fold_of_sample[fold.test] = k
@@ -568,8 +569,7 @@ def run_experiment(
         for j, clf in enumerate(cfg.classifiers):
             row, matrix, pair_predictions = pool_fold_results(
                 [per_fold[k]["results"][j] for k in range(len(folds))], folds, y,
-                ids=[s.id for s in ds.samples], subjects=[s.subject for s in ds.samples], feature=feat.label,
-                classifier=clf.label, labels=labels, out=out)
+                ids=ids, subjects=subjects, feature=feat.label, classifier=clf.label, labels=labels, out=out)
             predictions += pair_predictions
             decisions[feat.label, clf.label] = matrix
             row["feature_dim"] = int(per_fold[0]["dim"])

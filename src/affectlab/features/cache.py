@@ -249,7 +249,6 @@ class FeatureCache:
         self.put(key, X, description)
         return X, False
 
-
     def entries(self) -> list[CacheEntry]:
         """Every stored array under the folder (features and cached network decisions), least recently used first."""
         if not self.directory.is_dir():
