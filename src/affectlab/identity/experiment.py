@@ -378,7 +378,7 @@ def _build_net(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[str, Any])
     return net
 
 
-def _options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> list[str]:
+def _options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = None, rotate: bool = False) -> list[str]:
     """Report lines for the optional training steps that are switched on."""
     lines = []
     if extra is not None:
@@ -404,8 +404,9 @@ def _options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = N
                      " the whole pair network is trained with the pair loss.")
     if train["ensemble"] > 1:
         lines.append(f"- ensemble: {train['ensemble']} nets per fold (seeds {train['seed']}.."
-                     f"{train['seed'] + train['ensemble'] - 1}); their pair scores are averaged and the threshold is"
-                     " set on the averaged validation scores.")
+                     f"{train['seed'] + train['ensemble'] - 1}); their pair scores are averaged"
+                     + (" as described under validation rotation." if rotate else
+                        " and the threshold is set on the averaged validation scores."))
     return lines
 
 
@@ -449,7 +450,7 @@ def _report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], folds
         f" {cfg['model']['embedding']} embeddings (l2-normalised: {cfg['model']['l2_normalize']}) joined as [|a-b|, a*b]"
         f" -> dropout {cfg['model']['dropout']} -> fc({cfg['model']['hidden']}) -> ReLU -> fc(1)); loss = mean BCE of"
         " same pairs + mean BCE of different pairs over all pairs of each subject-balanced batch.",
-        *_options_lines(cfg["train"], cfg.get("extra_identities")),
+        *_options_lines(cfg["train"], cfg.get("extra_identities"), bool(protocol.get("val_rotation"))),
         f"- training: {cfg['train']}",
     ]
     table = ["| fold | test subjects | best epoch | val acc | threshold | test accuracy | UAR | AUC | pairs |",
