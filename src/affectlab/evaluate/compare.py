@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from affectlab.errors import DataError
+from affectlab.evaluate.metrics import accuracy, uar
 
 __all__ = ["Comparison", "compare_predictions", "compare_run_rows", "read_predictions"]
 
@@ -145,9 +146,7 @@ def compare_predictions(
     tail = (1.0 - confidence) / 2 * 100
     acc_ci = np.percentile(np.concatenate(diffs_acc), [tail, 100 - tail]) if n_boot else (np.nan, np.nan)
     uar_ci = np.percentile(np.concatenate(diffs_uar), [tail, 100 - tail]) if n_boot else (np.nan, np.nan)
-    full = np.ones((1, y.size))
-    (acc_a,), (uar_a,) = _weighted_scores(full, right_a.astype(np.float64), onehot)
-    (acc_b,), (uar_b,) = _weighted_scores(full, right_b.astype(np.float64), onehot)
+    acc_a, uar_a, acc_b, uar_b = accuracy(y, a), uar(y, a), accuracy(y, b), uar(y, b)
     return Comparison(
         a=names[0], b=names[1], n=int(y.size), accuracy_a=float(acc_a), accuracy_b=float(acc_b),
         uar_a=float(uar_a), uar_b=float(uar_b), a_only_right=only_a, b_only_right=only_b, mcnemar_p=p_value,
