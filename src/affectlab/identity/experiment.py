@@ -62,6 +62,7 @@ from affectlab.identity.extra import (
     load_extra_identities,
     parse_face_layout,
 )
+from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits, probability_logit
 from affectlab.identity.pairs import SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.train import (
     THRESHOLD_RULES,
@@ -78,7 +79,10 @@ __all__ = ["run_siamese_experiment", "SIAMESE_KEYS"]
 
 #: Top-level keys of a ``kind: siamese`` file (``run`` is provenance written by a run; ignored).
 SIAMESE_KEYS = ("kind", "name", "description", "data", "images", "protocol", "model", "train", "heatmaps", "identity",
-                "extra_identities", "run", "_path")
+                "extra_identities", "handcrafted", "run", "_path")
+# handcrafted: a Fisherface verifier fitted on each fold's non-test subjects; its calibrated logit is
+# reported alone and summed with the Siamese ensemble's (affectlab.identity.fisherfaces)
+_HANDCRAFTED_KEYS = {"method": "fisherfaces", "n_components": 60, "calibration_folds": 5, "seed": 0}
 _IDENTITY_KEYS = {"epochs": 30, "lr": 0.002, "batch_size": 32, "train_images": [1, 2, 3, 4, 5, 6], "val_images": [7],
                   "seed": 0}
 # val_rotation: ensemble member m validates on the m-th group of val_subjects non-test subjects
@@ -155,6 +159,7 @@ def run_siamese_experiment(
     heat_cfg = _section(raw, "heatmaps", {"n_pairs": 6})
     identity_cfg = _section(raw, "identity", _IDENTITY_KEYS) if raw.get("identity") else None
     extra_cfg = _extra_section(raw, base)
+    hand_cfg = _handcrafted_section(raw)
     rotate = protocol["val_rotation"]
     if not isinstance(rotate, bool):
         raise ConfigError(f"protocol.val_rotation must be true or false, got {rotate!r}")
@@ -194,7 +199,9 @@ def run_siamese_experiment(
     # how same/different is decided, as the row's "classifier": P(same) >= 0.5, or a validation threshold
     decision_rule = "threshold_0.5" if tcfg.threshold_rule == "fixed" else f"val_threshold_{tcfg.threshold_rule}"
 
-    fold_rows, predictions, histories, pooled_scores, pooled_same, pooled_pred = [], [], [], [], [], []
+    fold_rows, predictions, histories = [], [], []
+    # verifier -> per-fold test scores, truths, decisions and metrics (pooled into one row each at the end)
+    pooled: dict[tuple[str, str], dict[str, list]] = {}
     heat_files: list[str] = []
     for k, fold in enumerate(tqdm(folds, desc="folds", unit="fold", disable=not progress)):
         part = {name: np.flatnonzero(np.isin(subjects, getattr(fold, f"{name}_subjects")))
@@ -248,44 +255,42 @@ def run_siamese_experiment(
                           float(verification_metrics(np.mean(val_scores, axis=0), val_pairs.same)["auc"]),
                           **({"member_thresholds": [f.threshold for f in fits]} if rotate else {}), **metrics})
         histories.extend([f.history for f in fits])
-        pooled_scores.append(scores)
-        pooled_same.append(test_pairs.same)
-        pooled_pred.append(scores >= fit.threshold)
+        verifiers = {("siamese_vgg", decision_rule): (scores, scores >= fit.threshold)}
+        if hand_cfg is not None:  # fitted on every non-test subject of the fold; no validation choice involved
+            verifiers.update(_handcrafted_verifiers(hand_cfg, images, subjects, fold, part["test"], test_pairs,
+                                                    probability_logit(scores, fit.threshold)))
         ids = dataset.samples
         test_ids = part["test"]
-        for a, b, same, score in zip(test_pairs.first, test_pairs.second, test_pairs.same, scores):
-            sa, sb = ids[test_ids[a]], ids[test_ids[b]]
-            predictions.append({"id": f"{sa.id}|{sb.id}", "fold": k, "feature": "siamese_vgg",
-                                "classifier": decision_rule, "true": "same" if same else "different",
-                                "pred": "same" if score >= fit.threshold else "different",
-                                "subject": f"{sa.subject}|{sb.subject}"})
+        for (feature, classifier), (v_scores, v_pred) in verifiers.items():
+            entry = pooled.setdefault((feature, classifier), {"scores": [], "same": [], "pred": [], "folds": []})
+            entry["scores"].append(v_scores)
+            entry["same"].append(test_pairs.same)
+            entry["pred"].append(v_pred)
+            entry["folds"].append(metrics if feature == "siamese_vgg" else
+                                  _decision_metrics(v_scores, test_pairs.same, v_pred))
+            for a, b, same, decided in zip(test_pairs.first, test_pairs.second, test_pairs.same, v_pred):
+                sa, sb = ids[test_ids[a]], ids[test_ids[b]]
+                predictions.append({"id": f"{sa.id}|{sb.id}", "fold": k, "feature": feature,
+                                    "classifier": classifier, "true": "same" if same else "different",
+                                    "pred": "same" if decided else "different",
+                                    "subject": f"{sa.subject}|{sb.subject}"})
         if k == 0 and int(heat_cfg["n_pairs"]) > 0:
             heat_files = _write_heatmaps(out, net, images[part["test"]], test_pairs, int(heat_cfg["n_pairs"]),
                                          pair_heatmaps, pair_heatmap_figure, save_rgb, int(protocol["seed"]))
         if progress:
             tqdm.write(f"fold {k + 1}/{len(folds)}: test accuracy {metrics['accuracy']:.4f} AUC {metrics['auc']:.4f}"
                        f" (epoch {best_epoch}, threshold {fit.threshold:.3f})")
+            for (feature, _), entry in pooled.items():
+                if feature != "siamese_vgg":
+                    tqdm.write(f"    {feature}: test accuracy {entry['folds'][-1]['accuracy']:.4f}"
+                               f" AUC {entry['folds'][-1]['auc']:.4f}")
 
-    scores_all, same_all, pred_all = map(np.concatenate, (pooled_scores, pooled_same, pooled_pred))
-    pooled = verification_metrics(scores_all, same_all, 0.5)
-    pooled["accuracy"] = float(np.mean(pred_all == same_all))
-    tar, trr = float(np.mean(pred_all[same_all])), float(np.mean(~pred_all[~same_all]))
-    pooled.update(uar=(tar + trr) / 2, true_accept_rate=tar, true_reject_rate=trr)
-    pooled.pop("threshold")
-    fold_acc = np.array([r["accuracy"] for r in fold_rows])
-    row = {
-        "feature": "siamese_vgg",
-        "classifier": decision_rule,
-        **pooled,
-        "macro_f1": macro_f1(np.where(same_all, "same", "different"), np.where(pred_all, "same", "different")),
-        "n_test": len(same_all),
-        "n_folds": len(folds),
-        "fold_accuracy_mean": float(fold_acc.mean()),
-        "fold_accuracy_std": float(fold_acc.std(ddof=1)) if len(fold_acc) > 1 else 0.0,
-        "fold_auc_mean": float(np.mean([r["auc"] for r in fold_rows])),
-        "folds": fold_rows,
-    }
-    rows = [row]
+    rows = []
+    for (feature, classifier), entry in pooled.items():
+        row = _pooled_row(feature, classifier, entry)
+        if feature == "siamese_vgg":
+            row["folds"] = fold_rows
+        rows.append(row)
     if identity_cfg is not None:
         from affectlab.identity.classify import train_identity_classifier
 
@@ -310,6 +315,7 @@ def run_siamese_experiment(
         "heatmaps": heat_cfg,
         **({"identity": identity_cfg} if identity_cfg is not None else {}),
         **({"extra_identities": {**extra_cfg, "source": str(extra_cfg["source"])}} if extra_cfg is not None else {}),
+        **({"handcrafted": hand_cfg} if hand_cfg is not None else {}),
         "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
                 "threads": torch.get_num_threads(), "n_images": len(dataset), "n_subjects": len(set(subjects))},
     }
@@ -319,6 +325,60 @@ def run_siamese_experiment(
     runs.write_predictions(out, predictions)
     _report(out, resolved, rows, fold_rows, heat_files)
     return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick)
+
+
+def _decision_metrics(scores: np.ndarray, same: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """:func:`verification_metrics` with accuracy and rates taken from the decisions ``pred``."""
+    metrics = verification_metrics(scores, same, 0.5)
+    tar, trr = float(np.mean(pred[same])), float(np.mean(~pred[~same]))
+    metrics.update(accuracy=float(np.mean(pred == same)), uar=(tar + trr) / 2, true_accept_rate=tar,
+                   true_reject_rate=trr)
+    metrics.pop("threshold", None)
+    return metrics
+
+
+def _pooled_row(feature: str, classifier: str, entry: Mapping[str, list]) -> dict[str, Any]:
+    """One results row from a verifier's per-fold test scores and decisions (pairs pooled over folds)."""
+    scores, same, pred = (np.concatenate(entry[key]) for key in ("scores", "same", "pred"))
+    fold_acc = np.array([f["accuracy"] for f in entry["folds"]])
+    return {
+        "feature": feature,
+        "classifier": classifier,
+        **_decision_metrics(scores, same, pred),
+        "n_pairs": len(same),
+        "macro_f1": macro_f1(np.where(same, "same", "different"), np.where(pred, "same", "different")),
+        "n_test": len(same),
+        "n_folds": len(fold_acc),
+        "fold_accuracy_mean": float(fold_acc.mean()),
+        "fold_accuracy_std": float(fold_acc.std(ddof=1)) if len(fold_acc) > 1 else 0.0,
+        "fold_auc_mean": float(np.mean([f["auc"] for f in entry["folds"]])),
+    }
+
+
+def _handcrafted_section(raw: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The checked ``handcrafted`` section, or None."""
+    if not raw.get("handcrafted"):
+        return None
+    cfg = _section(raw, "handcrafted", _HANDCRAFTED_KEYS)
+    if cfg["method"] != "fisherfaces":
+        raise ConfigError(f"handcrafted.method: only 'fisherfaces' is available, got {cfg['method']!r}")
+    for key, low in (("n_components", 1), ("calibration_folds", 2), ("seed", 0)):
+        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < low:
+            raise ConfigError(f"handcrafted.{key} must be an int >= {low}, got {cfg[key]!r}")
+    return cfg
+
+
+def _handcrafted_verifiers(cfg: Mapping[str, Any], images: np.ndarray, subjects: np.ndarray, fold: SubjectFold,
+                           test: np.ndarray, pairs, siamese_logit: np.ndarray) -> dict[tuple[str, str], tuple]:
+    """Test scores and decisions of the Fisherface verifier alone and summed with the Siamese logit."""
+    rest = np.flatnonzero(np.isin(subjects, list(fold.train_subjects) + list(fold.val_subjects)))
+    verifier = FisherfaceVerifier(n_components=int(cfg["n_components"]), calibration_folds=int(cfg["calibration_folds"]),
+                                  seed=int(cfg["seed"])).fit(images[rest], subjects[rest])
+    logit = verifier.decision_function(images[test], pairs)
+    alone = fuse_logits(logit)
+    fused = fuse_logits(siamese_logit, logit)
+    return {("fisherfaces", "calibrated_logit_0"): (alone, alone >= 0.5),
+            ("siamese_vgg+fisherfaces", "logit_sum_0"): (fused, fused >= 0.5)}
 
 
 def _rotated_folds(fold: SubjectFold, n_members: int) -> list[SubjectFold]:
@@ -463,8 +523,22 @@ def _report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], folds
                                       f"true-accept rate {row['true_accept_rate']:.4f}, true-reject rate "
                                       f"{row['true_reject_rate']:.4f}; fold accuracy {row['fold_accuracy_mean']:.4f}"
                                       f" ± {row['fold_accuracy_std']:.4f} (sd over folds)")]
-    if len(rows) > 1:
-        ident = rows[1]
+    hand = [r for r in rows if r["feature"] in ("fisherfaces", "siamese_vgg+fisherfaces")]
+    if hand:
+        h = cfg["handcrafted"]
+        sections.append(("Handcrafted verifier and fusion", "\n".join([
+            f"- fisherfaces: each image standardised (pixel mean 0, sd 1), PCA ({h['n_components']} components) then"
+            " LDA fitted to separate the fold's non-test subjects (training and validation subjects; no choice is"
+            " made on them); pair similarity = cosine of the unit LDA embeddings, turned into a same-subject logit"
+            f" by a logistic regression fitted on pairs of subjects held out in turn ({h['calibration_folds']} groups"
+            " of the same non-test subjects, each scored by an embedding fitted without it). 'same' at logit > 0.",
+            "- siamese_vgg+fisherfaces: the Siamese ensemble's logit (0 at its threshold) plus the Fisherface logit"
+            " (a naive-Bayes sum of log-odds; no weight fitted), 'same' at a sum > 0.",
+            *[f"- {r['feature']}: accuracy {r['accuracy']:.4f}, UAR {r['uar']:.4f}, AUC {r['auc']:.4f}, true-accept"
+              f" {r['true_accept_rate']:.4f}, true-reject {r['true_reject_rate']:.4f}; fold accuracy"
+              f" {r['fold_accuracy_mean']:.4f} ± {r['fold_accuracy_std']:.4f}" for r in hand]])))
+    ident = next((r for r in rows if r["feature"] == "vgg_identity"), None)
+    if ident is not None:
         sections.append(("Identity classifier (vgg_identity)",
                          f"40-way classification of known subjects, split by image number: train images "
                          f"{ident['split']['train_images']}, validation (epoch choice) {ident['split']['val_images']},"
