@@ -395,16 +395,17 @@ def run_fusion_experiment(
 
     predictions: list[dict[str, Any]] = []
 
+    def prediction_records(feature: str, classifier: str, preds: list[np.ndarray]) -> list[dict[str, Any]]:
+        """One predictions.csv record per test sample of every fold."""
+        return [{"id": ds.samples[i].id, "fold": fold.name, "feature": feature, "classifier": classifier,
+                 "true": t, "pred": p, "subject": ds.samples[i].subject}
+                for fold, fold_pred, outcome in zip(folds, preds, ordered)
+                for i, p, t in zip(fold.test, fold_pred, outcome["y_test"])]
+
     def row(method: str, members_text: str, preds: list[np.ndarray], extra: dict[str, Any]) -> dict[str, Any]:
+        """The pooled results row of a member or fusion method (its predictions are recorded separately)."""
         true = np.concatenate([o["y_test"] for o in ordered])
         pred = np.concatenate(preds)
-        feature, classifier = ((extra["feature"], extra["classifier"]) if method == "member"
-                               else (extra["fusion"], "fusion"))
-        for fold, fold_pred, outcome in zip(folds, preds, ordered):
-            for i, p, t in zip(fold.test, fold_pred, outcome["y_test"]):
-                sample = ds.samples[i]
-                predictions.append({"id": sample.id, "fold": fold.name, "feature": feature, "classifier": classifier,
-                                    "true": t, "pred": p, "subject": sample.subject})
         metrics = classification_metrics(true, pred, labels)
         fold_acc = np.array([np.mean(p == o["y_test"]) for p, o in zip(preds, ordered)])
         return {"method": method, "members": members_text, "accuracy": metrics["accuracy"], "uar": metrics["uar"],
@@ -417,9 +418,10 @@ def run_fusion_experiment(
     for j in range(n_members):
         first = ordered[0]["members"][j]
         chosen = [o["members"][j]["best_params"] for o in ordered]
-        rows.append(row("member", f"{first['feature']} / {first['classifier']}",
-                        [o["members"][j]["pred"] for o in ordered],
+        preds = [o["members"][j]["pred"] for o in ordered]
+        rows.append(row("member", f"{first['feature']} / {first['classifier']}", preds,
                         {"feature": first["feature"], "classifier": first["classifier"], "chosen_per_fold": chosen}))
+        predictions.extend(prediction_records(first["feature"], first["classifier"], preds))
     for method in spec["methods"]:
         name, members_text = _METHOD_TEXT[method]
         infos = [o["fused"][method]["info"] for o in ordered]
@@ -434,7 +436,9 @@ def run_fusion_experiment(
             members_text = f"{members_text} ({len(infos[0]['members'])})"
         if method == "early":
             members_text = " + ".join(spec["early"]["features"])
-        rows.append(row(name, members_text, [o["fused"][method]["pred"] for o in ordered], extra))
+        preds = [o["fused"][method]["pred"] for o in ordered]
+        rows.append(row(name, members_text, preds, extra))
+        predictions.extend(prediction_records(method, "fusion", preds))
         png = f"confusion_fusion_{method}.png"
         save_confusion_matrix(np.asarray(rows[-1]["confusion"]), labels, out / png, title=f"{name} ({method})")
         rows[-1]["confusion_png"] = png
