@@ -19,6 +19,7 @@ from affectlab.identity.extra import (
     fit_face_layout,
     load_extra_identities,
 )
+from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits, probability_logit
 from affectlab.identity.heatmaps import PairHeatmaps, pair_heatmaps
 from affectlab.identity.pairs import Pairs, SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.train import (
@@ -38,6 +39,7 @@ from affectlab.identity.train import (
 __all__ = [
     "ExtraIdentities",
     "FaceLayout",
+    "FisherfaceVerifier",
     "PairHeatmaps",
     "Pairs",
     "SiameseTrainConfig",
@@ -50,11 +52,13 @@ __all__ = [
     "fit_face_layout",
     "fit_siamese",
     "fixed_threshold",
+    "fuse_logits",
     "load_extra_identities",
     "pair_heatmaps",
     "pair_loss",
     "pair_scores",
     "pretrain_branch",
+    "probability_logit",
     "run_siamese_experiment",
     "subject_folds",
     "verification_metrics",
