@@ -18,6 +18,7 @@ Example config (``configs/orl-siamese.yaml``)::
       source: ../../shared/datasets/ckplus48        # any dataset with a subject per sample
       layout: {height: 21, top: 4, left: 1}         # placed into the 28 x 24 frame like an ORL face
       epochs: 15                                    # branch classification pretraining, once per net seed
+    handcrafted: {method: fisherfaces}              # optional: a Fisherface verifier and its sum with the net
 
 Protocol: the subjects are cut into ``n_folds`` disjoint test groups. For each fold, the net
 is trained on the remaining subjects minus ``val_subjects`` of them; those validation subjects
@@ -32,6 +33,9 @@ verification set), once per ensemble seed, and every fold starts from those weig
 ``protocol.val_rotation`` each ensemble net validates on its own group of the fold's non-test
 subjects (so the ensemble trains on all of them) and the nets' scores are averaged in logit space,
 each shifted by its own threshold; ``train.threshold_rule: fixed`` keeps the threshold at 0.5.
+The optional ``handcrafted`` section fits a :class:`~affectlab.identity.fisherfaces.FisherfaceVerifier`
+on each fold's non-test subjects and adds two rows: the verifier alone and the sum of its calibrated
+logit with the Siamese ensemble's (0 at each one's threshold; "same" above 0).
 
 Examples
 --------
