@@ -19,7 +19,11 @@ from affectlab.identity.extra import (
     fit_face_layout,
     load_extra_identities,
 )
-from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits, probability_logit
+from affectlab.identity.fisherfaces import (
+    FisherfaceVerifier,
+    fuse_logits,
+    probability_logit,
+)
 from affectlab.identity.heatmaps import PairHeatmaps, pair_heatmaps
 from affectlab.identity.pairs import Pairs, SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.train import (
