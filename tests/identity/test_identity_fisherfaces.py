@@ -63,6 +63,10 @@ def test_verifier_errors_name_the_parameter():
         FisherfaceVerifier(n_components=0, calibration_folds=2).fit(images, subjects)
     with pytest.raises(ConfigError, match="images"):
         FisherfaceVerifier(calibration_folds=2).fit(images[:, 0], subjects)
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        FisherfaceVerifier().decision_function(images, balanced_pairs(subjects))
 
 
 def test_real_orl_unseen_subjects(dataset_path):

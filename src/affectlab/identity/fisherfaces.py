@@ -30,6 +30,7 @@ from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
+from sklearn.utils.validation import check_is_fitted
 
 from affectlab.errors import ConfigError
 from affectlab.identity.pairs import Pairs, balanced_pairs
@@ -117,6 +118,7 @@ class FisherfaceVerifier(BaseEstimator):
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """Unit-length LDA embeddings ``(N, d)`` with ``d`` <= training subjects - 1."""
+        check_is_fitted(self, "embedding_")
         return self.embedding_(np.asarray(images))
 
     def similarity(self, images: np.ndarray, pairs: Pairs) -> np.ndarray:
