@@ -127,6 +127,7 @@ class FisherfaceVerifier(BaseEstimator):
 
     def decision_function(self, images: np.ndarray, pairs: Pairs) -> np.ndarray:
         """Calibrated same-subject logit of every pair: > 0 means "same"."""
+        check_is_fitted(self, "calibration_")
         return self.calibration_.decision_function(self.similarity(images, pairs)[:, None])
 
 
