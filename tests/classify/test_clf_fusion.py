@@ -113,6 +113,22 @@ def test_cv_chooses_lambda_by_groups_and_refits():
     assert clone(net).get_params()["lams"] == [1e-4, 1e-2, 100.0]
 
 
+def test_grid_edge_is_flagged_only_when_the_score_still_rises_there():
+    members, y = _members_good_at_different_classes(n=400)
+    groups = np.arange(400) // 10
+    X = stack_decisions(members)
+    rising = FusionNetworkCV(lams=[1e-4, 100.0], inner_splits=4).fit(X, y, groups=groups)
+    assert rising.lam_ == 1e-4 and rising.cv_scores_[1e-4] > rising.cv_scores_[100.0]
+    assert rising.lam_at_grid_edge_                          # the smallest value wins outright: widen downwards
+    plateau = FusionNetworkCV(lams=[1e3, 1e4], inner_splits=4).fit(X, y, groups=groups)
+    assert plateau.cv_scores_[1e3] == plateau.cv_scores_[1e4]  # huge lambdas only rescale W: same decisions
+    assert plateau.lam_ == 1e4 and not plateau.lam_at_grid_edge_  # tie rule, not an edge problem
+    inner = FusionNetworkCV(lams=[1e-6, 1e-4, 1e-2, 100.0], inner_splits=4).fit(X, y, groups=groups)
+    scores = inner.cv_scores_
+    assert inner.lam_at_grid_edge_ == (inner.lam_ == 1e-6 and scores[1e-6] > scores[1e-4])
+    assert not FusionNetworkCV(lams=[1e-2], inner_splits=4).fit(X, y, groups=groups).lam_at_grid_edge_
+
+
 def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="multiple"):
         FusionNetwork().fit(np.zeros((4, 5)), [0, 1, 2, 0])

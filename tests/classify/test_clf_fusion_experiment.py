@@ -58,8 +58,15 @@ def test_fusion_run_writes_member_and_method_rows(toy_folder, tmp_path):
     nets = [r for r in result.rows if r["method"] == "fusion network"]
     assert [r["fusion"] for r in nets] == ["net_svm", "net_all"]
     assert all(r["lambda_median"] in (1e-3, 1e-1) for r in nets)
-    assert all(r["lambda_at_grid_edge"] == r["n_folds"] for r in nets)  # a 2-value grid is all edge
-    assert "net_all: lambda at the edge of the grid" in (tmp_path / "run" / "report.md").read_text()
+    report = (tmp_path / "run" / "report.md").read_text()
+    for r in nets:  # counted from each fold's own inner-CV scores, and named in the report when any
+        flags = [f["lam_at_grid_edge"] for f in r["per_fold"]]
+        assert r["lambda_at_grid_edge"] == sum(flags)
+        assert all(set(f["cv_uar"]) == {"0.001", "0.1"} for f in r["per_fold"])
+        for f in r["per_fold"]:
+            low, high = f["cv_uar"]["0.001"], f["cv_uar"]["0.1"]
+            assert f["lam_at_grid_edge"] == (low != high)  # a 2-value grid: the winner is an edge unless tied
+        assert (f"{r['fusion']}: lambda at the edge of the grid" in report) == (sum(flags) > 0)
     for r in nets:  # the weight map of each fusion network: members x classes, averaged over folds
         assert (tmp_path / "run" / r["weights_png"]).is_file()
         assert np.shape(r["per_fold"][0]["weights"]) == (len(r["per_fold"][0]["members"]), 3)

@@ -193,7 +193,10 @@ class FusionNetworkCV(FusionNetwork):
 
     Folds are by ``groups`` (subjects) when given, else stratified; the score is UAR (mean recall
     per class), ties going to the larger ``lam``. ``lam_`` holds the choice and ``cv_scores_``
-    the mean inner score of every value.
+    the mean inner score of every value. ``lam_at_grid_edge_`` is True when the choice is the
+    grid's smallest or largest value *and* scores strictly better than its neighbour there (the
+    score may still improve beyond the grid); a plateau that the tie rule resolves to the largest
+    value is not an edge problem (large ``lam`` only shrinks the weights towards a fixed direction).
     """
 
     def __init__(
@@ -236,6 +239,10 @@ class FusionNetworkCV(FusionNetwork):
                 fold_scores.append(uar(y[test], net.predict(X[test])))
             scores.append(float(np.mean(fold_scores)) if fold_scores else -np.inf)
         best = max(range(len(lams)), key=lambda i: (scores[i], lams[i]))
+        order = sorted(range(len(lams)), key=lambda i: lams[i])
+        where = order.index(best)
+        neighbour = None if len(order) < 2 else order[1] if where == 0 else order[-2] if where == len(order) - 1 else None
+        self.lam_at_grid_edge_ = bool(neighbour is not None and scores[best] > scores[neighbour])
         self.lam_ = lams[best]
         self.cv_scores_ = dict(zip(lams, scores))
         self.best_params_ = {"lam": self.lam_}

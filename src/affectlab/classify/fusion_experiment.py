@@ -248,7 +248,9 @@ def _fusion_fold(
             net = FusionNetworkCV(lams=spec["lams"], inner_splits=min(5, spec["oof_splits"]), random_state=k)
             net.fit(stacked(chosen, "oof"), y_train, groups=train_groups)
             pred = net.predict(stacked(chosen, "test"))
-            info = {"lam": net.lam_, "weights": net.weights_.tolist(), "classes": [str(c) for c in net.classes_],
+            info = {"lam": net.lam_, "lam_at_grid_edge": net.lam_at_grid_edge_,
+                    "cv_uar": {f"{lam:g}": score for lam, score in net.cv_scores_.items()},
+                    "weights": net.weights_.tolist(), "classes": [str(c) for c in net.classes_],
                     "members": [f"{m['feature']}/{m['classifier']}" for m in chosen]}
         elif method == "mean_proba":
             model = MeanProbabilityFusion().fit(stacked(members, "oof"), y_train)
@@ -429,8 +431,8 @@ def run_fusion_experiment(
         if method.startswith("net_"):
             lams = sorted(i["lam"] for i in infos)
             extra["lambda_median"] = lams[(len(lams) - 1) // 2]
-            if len(spec["lams"]) > 1:  # folds whose lambda is the grid's smallest or largest
-                extra["lambda_at_grid_edge"] = sum(lam in (min(spec["lams"]), max(spec["lams"])) for lam in lams)
+            if len(spec["lams"]) > 1:  # folds whose inner-CV score still rises at the grid's smallest or largest lambda
+                extra["lambda_at_grid_edge"] = sum(bool(i["lam_at_grid_edge"]) for i in infos)
             if networks:
                 members_text += " + networks"
             members_text = f"{members_text} ({len(infos[0]['members'])})"
@@ -469,8 +471,9 @@ def run_fusion_experiment(
             f"({spec['oof_splits']} inner folds split by subject where known; members refitted with the "
             f"hyper-parameters chosen on that training part); lambda chosen by inner CV on them\n"
             f"- best single member: {best_member['members']} ({best_member['accuracy']:.3f})\n"
-            + "".join(f"- {r['fusion']}: lambda at the edge of the grid {r['lambda_at_grid_edge']}/{len(folds)} "
-                      "fold(s); consider widening fusion.lams\n" for r in rows if r.get("lambda_at_grid_edge"))
+            + "".join(f"- {r['fusion']}: lambda at the edge of the grid, with the inner-CV UAR still rising there, in "
+                      f"{r['lambda_at_grid_edge']}/{len(folds)} fold(s); consider widening fusion.lams\n"
+                      for r in rows if r.get("lambda_at_grid_edge"))
             + "\n"
             f"{table}\n\nConfusion matrices: " + ", ".join(f"`{r['confusion_png']}`" for r in rows if "confusion_png" in r)
             + "\n\nFusion-network weights (member x class, mean over folds): "
