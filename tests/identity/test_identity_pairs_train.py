@@ -115,6 +115,23 @@ def test_vgg_identity_has_ten_convolutions_and_a_gap_head_for_cam():
     assert [c.out_channels for c in branch] == [64, 64] + [128] * 8
 
 
+def test_per_image_input_norm_ignores_lighting_offset_and_gain():
+    torch.manual_seed(0)
+    net = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8, input_norm="per_image").eval()
+    x = torch.rand(3, 1, 28, 24) * 0.5 + 0.2
+    brighter = x * 1.5 + 0.1                              # same faces, other exposure
+    assert torch.allclose(net.normalize(x), net.normalize(brighter), atol=1e-2)  # up to the sd guard 1e-3
+    assert torch.allclose(net(x, x[[1, 2, 0]]), net(brighter, brighter[[1, 2, 0]]), atol=1e-2)
+    normed = net.normalize(x)
+    assert torch.allclose(normed.mean(dim=(1, 2, 3)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(normed.std(dim=(1, 2, 3)), torch.ones(3), atol=1e-2)
+    fixed = siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8).eval()   # default: fixed constants
+    assert torch.allclose(fixed.normalize(x), (x - 0.5) / 0.25)
+    assert not torch.allclose(fixed.normalize(x), fixed.normalize(brighter), atol=1e-3)
+    with pytest.raises(ValueError, match="input_norm"):
+        siamese_vgg(input_norm="global")
+
+
 def _tiny_siamese_split():
     """A tiny Siamese net, 5 synthetic subjects x 4 faces: s0-s2 train, the pairs of s3-s4 validate."""
     torch.manual_seed(0)

@@ -96,7 +96,8 @@ _IDENTITY_KEYS = {"epochs": 30, "lr": 0.002, "batch_size": 32, "train_images": [
                   "seed": 0}
 # val_rotation: ensemble member m validates on the m-th group of val_subjects non-test subjects
 _PROTOCOL_KEYS = {"n_folds": 4, "val_subjects": 5, "seed": 0, "val_rotation": False}
-_MODEL_KEYS = {"hidden": 128, "embedding": "flatten", "dropout": 0.0, "l2_normalize": False, "pool_after": [1, 2, 4]}
+_MODEL_KEYS = {"hidden": 128, "embedding": "flatten", "dropout": 0.0, "l2_normalize": False, "pool_after": [1, 2, 4],
+               "input_norm": "fixed"}
 _TRAIN_KEYS = {**{f: getattr(SiameseTrainConfig(), f) for f in
                   ("epochs", "subjects_per_batch", "images_per_subject", "batches_per_epoch", "lr", "weight_decay",
                    "seed", "device", "num_threads", "tta_flip", "identity_weight", "threshold_rule", "select_on",
@@ -441,7 +442,7 @@ def _build_net(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[str, Any])
     try:
         net = siamese_vgg(input_size=size, hidden=int(model_cfg["hidden"]), embedding=str(model_cfg["embedding"]),
                           dropout=float(model_cfg["dropout"]), l2_normalize=bool(model_cfg["l2_normalize"]),
-                          pool_after=tuple(pool_after))
+                          pool_after=tuple(pool_after), input_norm=str(model_cfg["input_norm"]))
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"model: {exc} (images.size {list(size)}, pool_after {list(pool_after)})") from None
     return net

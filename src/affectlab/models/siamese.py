@@ -54,14 +54,20 @@ class SiameseNet(nn.Module):
         ``"flatten"`` (the whole last map) or ``"gap"`` (its global average).
     dropout
         Dropout on the joined pair features (training only).
+    input_norm
+        ``"fixed"`` (``(x - mean) / std`` with the config's constants) or ``"per_image"`` (each
+        image to zero mean and unit sd over its pixels: removes lighting offset and gain).
     """
 
     def __init__(self, config: ModelConfig, widths: Sequence[int] = (64,) * 2 + (128,) * 8,
                  pool_after: Sequence[int] = (1, 2, 4), hidden: int = 128, l2_normalize: bool = False,
-                 embedding: str = "flatten", dropout: float = 0.0) -> None:
+                 embedding: str = "flatten", dropout: float = 0.0, input_norm: str = "fixed") -> None:
         super().__init__()
         if embedding not in ("flatten", "gap"):
             raise ValueError(f"embedding must be 'flatten' or 'gap', got {embedding!r}")
+        if input_norm not in ("fixed", "per_image"):
+            raise ValueError(f"input_norm must be 'fixed' or 'per_image', got {input_norm!r}")
+        self.input_norm = input_norm
         self.l2_normalize = bool(l2_normalize)
         self.embedding = embedding
         self.config = config
@@ -82,6 +88,9 @@ class SiameseNet(nn.Module):
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Pixel space ``[0, 1]`` -> the network's input space."""
+        if self.input_norm == "per_image":
+            mean = x.mean(dim=(1, 2, 3), keepdim=True)
+            return (x - mean) / (x.std(dim=(1, 2, 3), keepdim=True) + 1e-3)
         return (x - self._mean) / self._std
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -114,7 +123,8 @@ class SiameseNet(nn.Module):
 
 def siamese_vgg(channels: int = 1, input_size: tuple[int, int] = ORL_INPUT_SIZE, hidden: int = 128,
                 widths: Sequence[int] = (64,) * 2 + (128,) * 8, pool_after: Sequence[int] = (1, 2, 4),
-                l2_normalize: bool = False, embedding: str = "flatten", dropout: float = 0.0) -> SiameseNet:
+                l2_normalize: bool = False, embedding: str = "flatten", dropout: float = 0.0,
+                input_norm: str = "fixed") -> SiameseNet:
     """The Siamese VGG pair network for small gray faces (28 x 24 ORL faces by default)."""
     config = ModelConfig(
         name="siamese_vgg",
@@ -126,6 +136,7 @@ def siamese_vgg(channels: int = 1, input_size: tuple[int, int] = ORL_INPUT_SIZE,
         cam_layer="branch",
         feature_layers=("branch", "pool"),
         extras={"hidden": hidden, "widths": list(widths), "pool_after": list(pool_after),
-                "l2_normalize": bool(l2_normalize), "embedding": embedding, "dropout": dropout},
+                "l2_normalize": bool(l2_normalize), "embedding": embedding, "dropout": dropout,
+                "input_norm": input_norm},
     )
-    return SiameseNet(config, widths, pool_after, hidden, l2_normalize, embedding, dropout)
+    return SiameseNet(config, widths, pool_after, hidden, l2_normalize, embedding, dropout, input_norm)
