@@ -43,6 +43,21 @@ def test_siamese_experiment_writes_a_run_folder_with_subject_disjoint_pairs(tiny
         assert (a == b) == (p["true"] == "same")
         assert a in folds[int(p["fold"])]["test_subjects"] and b in folds[int(p["fold"])]["test_subjects"]
     json.loads((out / "metrics.json").read_text())
+    # each net's own validation pairs: validation subjects only, labels consistent with the subjects
+    from affectlab.data.orl import load_orl
+
+    subjects = load_orl(tiny_orl).groups
+    validation = json.loads((out / "validation_scores.json").read_text())
+    assert [(v["fold"], v["member"]) for v in validation] == [(0, 0), (1, 0)]
+    for v in validation:
+        test = set(folds[v["fold"]]["test_subjects"])
+        assert set(v["val_subjects"]) == set(folds[v["fold"]]["val_subjects"]) and not test & set(v["val_subjects"])
+        assert not set(v["train_subjects"]) & (test | set(v["val_subjects"]))
+        assert len(v["first"]) == len(v["second"]) == len(v["same"]) == len(v["score"]) > 0
+        for i, j, same in zip(v["first"], v["second"], v["same"]):
+            assert subjects[i] in v["val_subjects"] and subjects[j] in v["val_subjects"]
+            assert (subjects[i] == subjects[j]) == same
+        assert all(0 <= p <= 1 for p in v["score"])
 
 
 def test_siamese_experiment_config_errors(tiny_orl, tmp_path):

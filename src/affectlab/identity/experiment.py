@@ -46,6 +46,7 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, replace
@@ -210,6 +211,9 @@ def run_siamese_experiment(
     decision_rule = "threshold_0.5" if tcfg.threshold_rule == "fixed" else f"val_threshold_{tcfg.threshold_rule}"
 
     fold_rows, predictions, histories = [], [], []
+    # every net's scores on its own validation pairs (validation_scores.json: post-hoc studies such as
+    # benchmarks/orl_validation.py need them, and they involve no test subject)
+    validation: list[dict[str, Any]] = []
     # verifier -> per-fold test scores, truths, decisions and metrics (pooled into one row each at the end)
     pooled: dict[tuple[str, str], dict[str, list]] = {}
     heat_files: list[str] = []
@@ -243,6 +247,13 @@ def run_siamese_experiment(
             val_scores.append(pair_scores(net, images[part["val"]], val_pairs, device=tcfg.device,
                                           tta_flip=tcfg.tta_flip))
             val_aucs.append(verification_metrics(val_scores[-1], val_pairs.same)["auc"])
+            validation.append({"fold": k, "member": member, "seed": seed, "threshold": fit.threshold,
+                               "best_epoch": fit.best_epoch,
+                               "train_subjects": sorted(set(subjects[part["train"]].tolist()), key=str),
+                               "val_subjects": sorted(set(subjects[part["val"]].tolist()), key=str),
+                               "first": part["val"][val_pairs.first].tolist(),
+                               "second": part["val"][val_pairs.second].tolist(),
+                               "same": val_pairs.same.tolist(), "score": val_scores[-1].tolist()})
             scores.append(pair_scores(net, images[part["test"]], test_pairs, device=tcfg.device,
                                       tta_flip=tcfg.tta_flip))
         net = nets[0]
@@ -333,6 +344,7 @@ def run_siamese_experiment(
     runs.write_metrics(out, {"rows": rows, "histories": histories,
                              "augment": asdict(tcfg.augment)})
     runs.write_predictions(out, predictions)
+    (out / "validation_scores.json").write_text(json.dumps(validation), encoding="utf-8")
     write_siamese_report(out, resolved, rows, fold_rows, heat_files)
     return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick)
 
