@@ -6,30 +6,21 @@ usage: python benchmarks/orl_explore/explore.py NAME '{"size": [28, 24], "pool_a
                          "folds": [0], "seeds": [0]}'
 """
 import json, sys, time
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from affectlab.data.orl import load_orl
-from affectlab.evaluate.experiment import load_gray_images
-from affectlab.identity import balanced_pairs, subject_folds, SiameseTrainConfig, fit_siamese, pair_scores
+from affectlab.identity import balanced_pairs, SiameseTrainConfig, fit_siamese, pair_scores
 from affectlab.identity.train import eer_threshold, verification_metrics
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.siamese import siamese_vgg
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "datasets"   # ../shared/datasets beside the checkout
-OUT = REPO / "runs" / "orl-explore"
-OUT.mkdir(parents=True, exist_ok=True)
+from common import DATA, OUT, extra_pretrained, load
 
 torch.set_num_threads(1)
 name, spec = sys.argv[1], json.loads(sys.argv[2])
 size = tuple(spec.get("size", [28, 24]))
-ds = load_orl(str(DATA / "orl_faces"))
-images = load_gray_images(ds, size, progress=False)
-subjects = ds.groups
-folds = subject_folds(subjects, n_folds=4, n_val=5, seed=0)
+ds, images, subjects, folds = load(size)
 base_train = dict(epochs=40, batches_per_epoch=15, subjects_per_batch=12, images_per_subject=4, lr=0.001,
                   weight_decay=0.01, num_threads=1, tta_flip=True, select_on="auc", threshold_rule="eer")
 base_model = dict(hidden=128, embedding="flatten", dropout=0.3, l2_normalize=False)
@@ -43,23 +34,14 @@ extra_states = {}
 if extra_spec:  # branch pretraining on extra identities (CK+48), once per seed, cached on disk
     import hashlib
     from affectlab.identity.extra import load_extra_identities
-    from affectlab.identity import pretrain_branch
     extra = load_extra_identities(str(DATA / "ckplus48"), size, layout=extra_spec.get("layout", {}))
     key = hashlib.md5(json.dumps([extra_spec, size, spec.get("pool_after"), spec.get("model"), aug,
                                   tcfg_kw.get("weight_decay")], sort_keys=True).encode()).hexdigest()[:10]
     cache = (OUT / "cache"); cache.mkdir(exist_ok=True)
     for seed in spec.get("seeds", [0]):
         f = cache / f"extra_{key}_s{seed}.pt"
-        if not f.exists():
-            torch.manual_seed(seed)
-            net = siamese_vgg(input_size=size, pool_after=spec.get("pool_after", [1, 2, 4]), **mcfg)
-            t0 = time.time()
-            h = pretrain_branch(net, extra.images, extra.subjects, epochs=extra_spec.get("epochs", 15),
-                                lr=extra_spec.get("lr", 0.002), batch_size=extra_spec.get("batch_size", 64),
-                                weight_decay=tcfg_kw["weight_decay"], augment=AugmentConfig(*aug), seed=seed)
-            print(json.dumps({"extra_pretrain_seed": seed, "s": round(time.time() - t0, 1), "last": h[-1]}), flush=True)
-            torch.save(net.state_dict(), f)
-        extra_states[seed] = torch.load(f)
+        extra_states[seed] = extra_pretrained(f, seed, size, spec.get("pool_after", [1, 2, 4]), mcfg, extra, extra_spec,
+                                              tcfg_kw["weight_decay"], aug)
 for k in spec.get("folds", [0]):
     fold = folds[k]
     plus = spec.get("val_plus", 0)  # move this many training subjects to validation (selection on all)

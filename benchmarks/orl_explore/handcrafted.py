@@ -4,30 +4,18 @@ For each (fold, member) of results_rotate.jsonl["rot_ck15"] (fold 0/1, nets 0-2,
 group of 5 non-test subjects), fit a handcrafted verifier on the other 25 non-test subjects and score the
 same pairs. Test subjects are never loaded into any fit or score here.
 """
-import json, sys
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import roc_auc_score
-from affectlab.data.orl import load_orl
-from affectlab.evaluate.experiment import load_gray_images
 from affectlab.features.lbp import lbp_histograms
 from affectlab.features.hog import hog_descriptors
-from affectlab.identity import balanced_pairs, subject_folds
+from affectlab.identity import balanced_pairs
 
-from pathlib import Path
+from common import load, rotation_run
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "datasets"   # ../shared/datasets beside the checkout
-OUT = REPO / "runs" / "orl-explore"            # results_rotate.jsonl from rotate.py rot_ck15
-
-size = (28, 24)
-ds = load_orl(str(DATA / "orl_faces"))
-images = load_gray_images(ds, size, progress=False)
-subjects = np.asarray(ds.groups)
-folds = subject_folds(subjects, n_folds=4, n_val=5, seed=0)
-rot = [json.loads(l) for l in open(OUT / "results_rotate.jsonl")]
-rot = [r for r in rot if r["name"] == "rot_ck15"][-1]
+ds, images, subjects, folds = load()
+rot = rotation_run("rot_ck15")
 
 def feats(kind, x):
     x = x.astype(np.float64)

@@ -3,29 +3,17 @@
 hc logit = logistic calibration of the Fisherface cosine, the calibration fitted on inner subject-disjoint
 folds of the 25 training subjects (PCA+LDA on 20, pairs among the other 5). Fused = siamese logit + w * hc logit.
 """
-import json
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from affectlab.data.orl import load_orl
-from affectlab.evaluate.experiment import load_gray_images
-from affectlab.identity import balanced_pairs, subject_folds
+from affectlab.identity import balanced_pairs
 
-from pathlib import Path
+from common import load, rotation_run
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "datasets"   # ../shared/datasets beside the checkout
-OUT = REPO / "runs" / "orl-explore"            # results_rotate.jsonl from rotate.py rot_ck15
-
-size = (28, 24)
-ds = load_orl(str(DATA / "orl_faces"))
-images = load_gray_images(ds, size, progress=False)
-subjects = np.asarray(ds.groups)
-folds = subject_folds(subjects, n_folds=4, n_val=5, seed=0)
-rot = [json.loads(l) for l in open(OUT / "results_rotate.jsonl")]
-rot = [r for r in rot if r["name"] == "rot_ck15"][-1]
+ds, images, subjects, folds = load()
+rot = rotation_run("rot_ck15")
 def pix(x):
     f = x.reshape(len(x), -1).astype(np.float64)
     return (f - f.mean(1, keepdims=True)) / (f.std(1, keepdims=True) + 1e-6)

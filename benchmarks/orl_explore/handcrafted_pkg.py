@@ -1,20 +1,13 @@
 """Same as handcrafted_cal.py with the packaged FisherfaceVerifier (VALIDATION subjects only)."""
-import json
 import numpy as np
 from sklearn.metrics import roc_auc_score
-from affectlab.data.orl import load_orl
-from affectlab.evaluate.experiment import load_gray_images
-from affectlab.identity import balanced_pairs, subject_folds
+from affectlab.identity import balanced_pairs
 from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits, probability_logit
 
-from pathlib import Path
+from common import load, rotation_run
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "datasets"   # ../shared/datasets beside the checkout
-OUT = REPO / "runs" / "orl-explore"            # results_rotate.jsonl from rotate.py rot_ck15
-ds = load_orl(str(DATA / "orl_faces")); images = load_gray_images(ds, (28, 24), progress=False)
-subjects = np.asarray(ds.groups); folds = subject_folds(subjects, n_folds=4, n_val=5, seed=0)
-rot = [r for r in map(json.loads, open(OUT / "results_rotate.jsonl")) if r["name"] == "rot_ck15"][-1]
+ds, images, subjects, folds = load()
+rot = rotation_run("rot_ck15")
 bal = lambda p, y: 0.5 * (np.mean(p[y] >= 0.5) + np.mean(p[~y] < 0.5))
 rows = []
 for fold in rot["folds"]:

@@ -10,28 +10,19 @@ Appends to results_rotate.jsonl.   usage: python benchmarks/orl_explore/rotate.p
 """
 import hashlib
 import json, sys, time
-from pathlib import Path
 import numpy as np, torch
-from affectlab.data.orl import load_orl
-from affectlab.evaluate.experiment import load_gray_images
-from affectlab.identity import balanced_pairs, subject_folds, SiameseTrainConfig, fit_siamese, pair_scores, pretrain_branch
+from affectlab.identity import balanced_pairs, SiameseTrainConfig, fit_siamese, pair_scores
 from affectlab.identity.train import eer_threshold, verification_metrics
 from affectlab.identity.extra import load_extra_identities
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.siamese import siamese_vgg
 
-REPO = Path(__file__).resolve().parents[2]
-DATA = REPO.parent / "shared" / "datasets"   # ../shared/datasets beside the checkout
-OUT = REPO / "runs" / "orl-explore"
-OUT.mkdir(parents=True, exist_ok=True)
+from common import DATA, OUT, extra_pretrained, load
 
 torch.set_num_threads(1)
 name, spec = sys.argv[1], json.loads(sys.argv[2])
 size = (28, 24)
-ds = load_orl(str(DATA / "orl_faces"))
-images = load_gray_images(ds, size, progress=False)
-subjects = ds.groups
-folds = subject_folds(subjects, n_folds=4, n_val=5, seed=0)
+ds, images, subjects, folds = load(size)
 base_train = dict(epochs=40, batches_per_epoch=15, subjects_per_batch=12, images_per_subject=4, lr=0.001,
                   weight_decay=0.01, num_threads=1, tta_flip=True, select_on="auc", threshold_rule="eer")
 mcfg = dict(hidden=128, embedding="flatten", dropout=0.3, l2_normalize=False)
@@ -54,22 +45,11 @@ for k in spec.get("folds", [0]):
         train_subj = [s for s in rest if s not in group]
         tr, va = np.flatnonzero(np.isin(subjects, train_subj)), np.flatnonzero(np.isin(subjects, group))
         pairs = balanced_pairs(subjects[va], seed=1000 + k if m == 0 else 5000 + 10 * k + m)
-        torch.manual_seed(seed + k)
-        net = siamese_vgg(input_size=size, pool_after=[1, 2, 4], **mcfg)
         f = (OUT / "cache") / f"extra_{key}_s{seed}.pt"
-        if not f.exists():
-            from affectlab.identity import pretrain_branch
-            torch.manual_seed(seed)
-            pre = siamese_vgg(input_size=size, pool_after=[1, 2, 4], **mcfg)
-            t1 = time.time()
-            h = pretrain_branch(pre, extra.images, extra.subjects, epochs=extra_spec.get("epochs", 15),
-                                lr=extra_spec.get("lr", 0.002), batch_size=extra_spec.get("batch_size", 64),
-                                weight_decay=tcfg_kw["weight_decay"], augment=AugmentConfig(*aug), seed=seed)
-            print(json.dumps({"extra_pretrain_seed": seed, "s": round(time.time() - t1, 1), "last": h[-1]}), flush=True)
-            torch.save(pre.state_dict(), f)
+        state = extra_pretrained(f, seed, size, [1, 2, 4], mcfg, extra, extra_spec, tcfg_kw["weight_decay"], aug)
         torch.manual_seed(seed + k)
         net = siamese_vgg(input_size=size, pool_after=[1, 2, 4], **mcfg)
-        net.load_state_dict(torch.load(f))
+        net.load_state_dict(state)
         cfg = SiameseTrainConfig(**{**tcfg_kw, "seed": seed}, augment=AugmentConfig(*aug))
         t0 = time.time()
         fit = fit_siamese(net, train=(images[tr], subjects[tr]), val=(images[va], pairs), config=cfg, progress=False,
