@@ -20,6 +20,8 @@ from affectlab.models.siamese import siamese_vgg
 from common import DATA, OUT, extra_pretrained, load
 
 torch.set_num_threads(1)
+if len(sys.argv) != 3:
+    sys.exit(f"usage: python {sys.argv[0]} NAME JSON_SPEC (see benchmarks/orl_explore/README.md)")
 name, spec = sys.argv[1], json.loads(sys.argv[2])
 size = (28, 24)
 ds, images, subjects, folds = load(size)
