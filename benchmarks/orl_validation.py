@@ -21,20 +21,14 @@ from pathlib import Path
 
 import numpy as np
 import yaml
-from sklearn.metrics import roc_auc_score
 
 from affectlab.data.orl import load_orl
 from affectlab.evaluate.experiment import load_gray_images
 from affectlab.identity import Pairs
-from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits, probability_logit
+from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits
+from affectlab.identity.train import probability_logit, verification_metrics
 
 VERIFIERS = ("siamese", "fisherfaces", "sum", "sum_half")
-
-
-def balanced_accuracy(p_same: np.ndarray, same: np.ndarray) -> float:
-    """Mean of the true-accept and true-reject rates, "same" at P >= 0.5."""
-    decided = p_same >= 0.5
-    return float(0.5 * (np.mean(decided[same]) + np.mean(~decided[~same])))
 
 
 def study(run: Path, data: Path | None, n_components: int | None) -> list[dict]:
@@ -59,9 +53,9 @@ def study(run: Path, data: Path | None, n_components: int | None) -> list[dict]:
         p_same = {"siamese": fuse_logits(siamese), "fisherfaces": fuse_logits(fisher),
                   "sum": fuse_logits(siamese, fisher), "sum_half": fuse_logits(siamese, 0.5 * fisher)}
         row = {"fold": g["fold"], "member": g["member"], "val_subjects": g["val_subjects"], "n_pairs": n}
-        for name in VERIFIERS:
-            row[f"{name}_acc"] = balanced_accuracy(p_same[name], pairs.same)
-            row[f"{name}_auc"] = float(roc_auc_score(pairs.same, p_same[name]))
+        for name in VERIFIERS:  # balanced accuracy ("same" at P >= 0.5) and AUC
+            metrics = verification_metrics(p_same[name], pairs.same, 0.5)
+            row[f"{name}_acc"], row[f"{name}_auc"] = metrics["uar"], metrics["auc"]
         rows.append(row)
     return rows
 

@@ -239,10 +239,10 @@ class FusionNetworkCV(FusionNetwork):
                 fold_scores.append(uar(y[test], net.predict(X[test])))
             scores.append(float(np.mean(fold_scores)) if fold_scores else -np.inf)
         best = max(range(len(lams)), key=lambda i: (scores[i], lams[i]))
-        order = sorted(range(len(lams)), key=lambda i: lams[i])
-        where = order.index(best)
-        neighbour = None if len(order) < 2 else order[1] if where == 0 else order[-2] if where == len(order) - 1 else None
-        self.lam_at_grid_edge_ = bool(neighbour is not None and scores[best] > scores[neighbour])
+        by_lam = sorted(range(len(lams)), key=lambda i: lams[i])
+        # the grid's smallest / largest value -> the value next to it (interior choices have no entry)
+        edge_neighbour = {by_lam[0]: by_lam[1], by_lam[-1]: by_lam[-2]} if len(lams) > 1 else {}
+        self.lam_at_grid_edge_ = best in edge_neighbour and scores[best] > scores[edge_neighbour[best]]
         self.lam_ = lams[best]
         self.cv_scores_ = dict(zip(lams, scores))
         self.best_params_ = {"lam": self.lam_}

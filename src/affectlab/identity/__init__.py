@@ -19,11 +19,7 @@ from affectlab.identity.extra import (
     fit_face_layout,
     load_extra_identities,
 )
-from affectlab.identity.fisherfaces import (
-    FisherfaceVerifier,
-    fuse_logits,
-    probability_logit,
-)
+from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits
 from affectlab.identity.heatmaps import PairHeatmaps, pair_heatmaps
 from affectlab.identity.pairs import Pairs, SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.train import (
@@ -37,6 +33,7 @@ from affectlab.identity.train import (
     pair_loss,
     pair_scores,
     pretrain_branch,
+    probability_logit,
     verification_metrics,
 )
 

@@ -67,11 +67,7 @@ from affectlab.identity.extra import (
     load_extra_identities,
     parse_face_layout,
 )
-from affectlab.identity.fisherfaces import (
-    FisherfaceVerifier,
-    fuse_logits,
-    probability_logit,
-)
+from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits
 from affectlab.identity.pairs import SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.report import write_siamese_report
 from affectlab.identity.train import (
@@ -81,6 +77,7 @@ from affectlab.identity.train import (
     fit_siamese,
     pair_scores,
     pretrain_branch,
+    probability_logit,
     verification_metrics,
 )
 from affectlab.models.augment import AugmentConfig
@@ -287,8 +284,7 @@ def run_siamese_experiment(
             entry["scores"].append(v_scores)
             entry["same"].append(test_pairs.same)
             entry["pred"].append(v_pred)
-            entry["folds"].append(metrics if feature == "siamese_vgg" else
-                                  _decision_metrics(v_scores, test_pairs.same, v_pred))
+            entry["folds"].append(_decision_metrics(v_scores, test_pairs.same, v_pred))
             for a, b, same, decided in zip(test_pairs.first, test_pairs.second, test_pairs.same, v_pred):
                 sa, sb = ids[test_ids[a]], ids[test_ids[b]]
                 predictions.append({"id": f"{sa.id}|{sb.id}", "fold": k, "feature": feature,
@@ -367,7 +363,6 @@ def _pooled_row(feature: str, classifier: str, entry: Mapping[str, list]) -> dic
         "feature": feature,
         "classifier": classifier,
         **_decision_metrics(scores, same, pred),
-        "n_pairs": len(same),
         "macro_f1": macro_f1(np.where(same, "same", "different"), np.where(pred, "same", "different")),
         "n_test": len(same),
         "n_folds": len(fold_acc),

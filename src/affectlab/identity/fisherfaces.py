@@ -34,6 +34,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from affectlab.errors import ConfigError
 from affectlab.identity.pairs import Pairs, balanced_pairs
+from affectlab.identity.train import (
+    probability_logit,  # re-exported: the logit fuse_logits sums
+)
 
 __all__ = ["FisherfaceVerifier", "fuse_logits", "probability_logit"]
 
@@ -93,7 +96,7 @@ class FisherfaceVerifier(BaseEstimator):
             raise ConfigError(f"fisherfaces: n_components must be an int >= 1, got {self.n_components!r}")
         names = sorted(set(subjects.tolist()), key=str)
         k = self.calibration_folds
-        if not isinstance(k, int) or k < 2 or len(names) < 2 * k or len(names) - len(names) // k < 2:
+        if not isinstance(k, int) or k < 2 or len(names) < 2 * k:
             raise ConfigError(f"fisherfaces: calibration_folds must be an int >= 2 with at least 2 subjects per group,"
                               f" got {k!r} for {len(names)} subjects")
         rng = np.random.default_rng(self.seed)
@@ -101,7 +104,7 @@ class FisherfaceVerifier(BaseEstimator):
         similarities, same = [], []
         for g in range(k):
             held = set(order[g::k])
-            inside = np.array([s in held for s in subjects])
+            inside = np.isin(subjects, list(held))
             embed = _Embedding(images[~inside], subjects[~inside], self.n_components, self.seed)
             idx = np.flatnonzero(inside)
             pairs = balanced_pairs(subjects[idx], seed=self.seed + g)
@@ -129,17 +132,6 @@ class FisherfaceVerifier(BaseEstimator):
         """Calibrated same-subject logit of every pair: > 0 means "same"."""
         check_is_fitted(self, "calibration_")
         return self.calibration_.decision_function(self.similarity(images, pairs)[:, None])
-
-
-def probability_logit(p: np.ndarray, threshold: float = 0.5) -> np.ndarray:
-    """``logit(p) - logit(threshold)`` with ``p`` clipped to ``[1e-6, 1 - 1e-6]``: 0 at the decision threshold.
-
-    >>> probability_logit(np.array([0.5, 0.8]), 0.5).round(4).tolist()
-    [0.0, 1.3863]
-    """
-    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
-    t = float(np.clip(threshold, 1e-6, 1 - 1e-6))
-    return np.log(p / (1 - p)) - np.log(t / (1 - t))
 
 
 def fuse_logits(*logits: np.ndarray) -> np.ndarray:

@@ -43,6 +43,7 @@ __all__ = [
     "pair_loss",
     "pair_scores",
     "pretrain_branch",
+    "probability_logit",
     "verification_metrics",
 ]
 
@@ -157,6 +158,17 @@ def eer_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
     return best[2], -best[1]
 
 
+def probability_logit(p: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """``logit(p) - logit(threshold)`` with ``p`` clipped to ``[1e-6, 1 - 1e-6]``: 0 at the decision threshold.
+
+    >>> probability_logit(np.array([0.5, 0.8]), 0.5).round(4).tolist()
+    [0.0, 1.3863]
+    """
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    t = float(np.clip(threshold, 1e-6, 1 - 1e-6))
+    return np.log(p / (1 - p)) - np.log(t / (1 - t))
+
+
 def calibrated_average(scores: list[np.ndarray] | np.ndarray, thresholds: list[float] | np.ndarray) -> np.ndarray:
     """Average ``P(same)`` scores of several nets, each first shifted by its own decision threshold.
 
@@ -169,10 +181,8 @@ def calibrated_average(scores: list[np.ndarray] | np.ndarray, thresholds: list[f
     >>> calibrated_average([np.array([0.5, 0.8]), np.array([0.2, 0.2])], [0.5, 0.2]).round(4).tolist()
     [0.5, 0.6667]
     """
-    p = np.clip(np.asarray(scores, float), 1e-6, 1 - 1e-6)
-    t = np.clip(np.asarray(thresholds, float), 1e-6, 1 - 1e-6).reshape(-1, *([1] * (p.ndim - 1)))
-    shifted = np.log(p / (1 - p)) - np.log(t / (1 - t))
-    return 1.0 / (1.0 + np.exp(-shifted.mean(axis=0)))
+    shifted = [probability_logit(p, t) for p, t in zip(scores, thresholds, strict=True)]
+    return 1.0 / (1.0 + np.exp(-np.mean(shifted, axis=0)))
 
 
 def fixed_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
