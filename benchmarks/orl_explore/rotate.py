@@ -45,6 +45,8 @@ for k in spec.get("folds", [0]):
     for m, seed in enumerate(spec.get("seeds", [0])):
         group = rest[5 * m: 5 * m + 5]
         train_subj = [s for s in rest if s not in group]
+        if "n_train" in spec:  # identity-scaling study: train on fewer of the non-test, non-group subjects
+            train_subj = train_subj[: int(spec["n_train"])]
         tr, va = np.flatnonzero(np.isin(subjects, train_subj)), np.flatnonzero(np.isin(subjects, group))
         pairs = balanced_pairs(subjects[va], seed=1000 + k if m == 0 else 5000 + 10 * k + m)
         f = (OUT / "cache") / f"extra_{key}_s{seed}.pt"

@@ -113,3 +113,23 @@ def test_ensemble_pretraining_pool_after_and_augment_options(tiny_orl, tmp_path)
         bad[key] = {**bad[key], **value}
         with pytest.raises(ConfigError, match=match):
             run_siamese_experiment(bad, tmp_path / f"bad_{key}", progress=False)
+
+
+def test_no_validation_subjects_trains_on_every_non_test_subject(tiny_orl, tmp_path):
+    cfg = _config(tiny_orl)
+    cfg["protocol"]["val_subjects"] = 0
+    cfg["train"].update(select_on="none", threshold_rule="fixed", ensemble=2)
+    out = tmp_path / "run"
+    result = run_siamese_experiment(cfg, out, progress=False)
+    row = result.rows[0]
+    for f in row["folds"]:
+        assert f["val_subjects"] == [] and f["val_auc"] is None and f["best_epoch"] == [2, 2]
+        assert f["threshold"] == 0.5
+    assert not (out / "validation_scores.json").exists()
+    report = (out / "report.md").read_text()
+    assert "every non-test subject trains" in report
+    with open(out / "predictions.csv") as handle:
+        assert {p["true"] for p in csv.DictReader(handle)} == {"same", "different"}
+    cfg["train"]["select_on"] = "auc"
+    with pytest.raises(ConfigError, match="val_subjects: 0"):
+        run_siamese_experiment(cfg, tmp_path / "bad", progress=False)

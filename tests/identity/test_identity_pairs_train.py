@@ -247,3 +247,28 @@ def test_fixed_threshold_rule_keeps_one_half():
     result = fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
     assert result.threshold == 0.5
     assert all(h["val_threshold"] == 0.5 and h["val_accuracy"] == h["val_accuracy_at_0.5"] for h in result.history)
+
+
+def test_select_on_none_keeps_the_last_epoch_without_validation():
+    net, X, subj, train, val_pairs = _tiny_siamese_split()
+    cfg = SiameseTrainConfig(epochs=3, subjects_per_batch=3, images_per_subject=2, batches_per_epoch=2,
+                             augment=AugmentConfig(0, 0, 0, False), threshold_rule="fixed", select_on="none")
+    result = fit_siamese(net, train=(X[train], subj[train]), val=None, config=cfg, progress=False)
+    assert result.best_epoch == 3 and result.threshold == 0.5 and np.isnan(result.best_val_accuracy)
+    assert [sorted(h) for h in result.history] == [["epoch", "epoch_time_s", "train_loss"]] * 3
+    # with validation pairs the history is filled but the weights are still the last epoch's
+    net2, *_ = _tiny_siamese_split()
+    torch.manual_seed(0)
+    net3, *_ = _tiny_siamese_split()
+    net3.load_state_dict(net2.state_dict())
+    a = fit_siamese(net2, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
+    b = fit_siamese(net3, train=(X[train], subj[train]), val=None, config=cfg, progress=False)
+    assert a.best_epoch == 3 and "val_auc" in a.history[0]
+    assert a.best_val_accuracy == pytest.approx(a.history[-1]["val_accuracy_at_0.5"])
+    for p, q in zip(net2.parameters(), net3.parameters()):
+        assert torch.equal(p, q)
+    with pytest.raises(ConfigError, match="threshold_rule fixed"):
+        fit_siamese(net, train=(X[train], subj[train]), val=None,
+                    config=SiameseTrainConfig(epochs=1, select_on="none", threshold_rule="eer"), progress=False)
+    with pytest.raises(ConfigError, match="needs validation pairs"):
+        fit_siamese(net, train=(X[train], subj[train]), val=None, config=SiameseTrainConfig(epochs=1), progress=False)

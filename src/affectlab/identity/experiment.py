@@ -171,6 +171,10 @@ def run_siamese_experiment(
     rotate = protocol["val_rotation"]
     if not isinstance(rotate, bool):
         raise ConfigError(f"protocol.val_rotation must be true or false, got {rotate!r}")
+    no_validation = int(protocol["val_subjects"]) == 0
+    if no_validation and (rotate or train_cfg["select_on"] != "none" or train_cfg["threshold_rule"] != "fixed"):
+        raise ConfigError("protocol.val_subjects: 0 (every non-test subject trains) needs train.select_on: none, "
+                          "train.threshold_rule: fixed and no protocol.val_rotation")
     if train_cfg["extra_subjects_per_batch"] and extra_cfg is None:
         raise ConfigError("train.extra_subjects_per_batch needs an extra_identities section")
     aug_cfg = _section(train_cfg, "augment", _TRAIN_KEYS["augment"])
@@ -217,7 +221,8 @@ def run_siamese_experiment(
     for k, fold in enumerate(tqdm(folds, desc="folds", unit="fold", disable=not progress)):
         part = {name: np.flatnonzero(np.isin(subjects, getattr(fold, f"{name}_subjects")))
                 for name in ("train", "val", "test")}
-        val_pairs = balanced_pairs(subjects[part["val"]], seed=int(protocol["seed"]) + 1000 + k)
+        val_pairs = None if no_validation else balanced_pairs(subjects[part["val"]],
+                                                               seed=int(protocol["seed"]) + 1000 + k)
         test_pairs = balanced_pairs(subjects[part["test"]], seed=int(protocol["seed"]) + k)
         nets, fits, val_scores, scores, val_aucs = [], [], [], [], []
         member_folds = _rotated_folds(fold, n_nets) if rotate else [fold] * n_nets
@@ -237,10 +242,15 @@ def run_siamese_experiment(
                                                             progress)
                 net.load_state_dict(extra_states[seed])
             fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
-                              val=(images[part["val"]], val_pairs), config=replace(tcfg, seed=seed),
-                              progress=progress, extra=(extra.images, extra.subjects) if extra is not None else None)
+                              val=None if no_validation else (images[part["val"]], val_pairs),
+                              config=replace(tcfg, seed=seed), progress=progress,
+                              extra=(extra.images, extra.subjects) if extra is not None else None)
             nets.append(net)
             fits.append(fit)
+            scores.append(pair_scores(net, images[part["test"]], test_pairs, device=tcfg.device,
+                                      tta_flip=tcfg.tta_flip))
+            if no_validation:
+                continue
             val_scores.append(pair_scores(net, images[part["val"]], val_pairs, device=tcfg.device,
                                           tta_flip=tcfg.tta_flip))
             val_aucs.append(verification_metrics(val_scores[-1], val_pairs.same)["auc"])
@@ -251,12 +261,10 @@ def run_siamese_experiment(
                                "first": part["val"][val_pairs.first].tolist(),
                                "second": part["val"][val_pairs.second].tolist(),
                                "same": val_pairs.same.tolist(), "score": val_scores[-1].tolist()})
-            scores.append(pair_scores(net, images[part["test"]], test_pairs, device=tcfg.device,
-                                      tta_flip=tcfg.tta_flip))
         net = nets[0]
         if n_nets == 1:
             threshold, val_acc, scores = fits[0].threshold, fits[0].best_val_accuracy, scores[0]
-        elif rotate:  # each net's score is shifted by its own validation threshold, then averaged
+        elif rotate or no_validation:  # each net's score shifted by its own threshold (0.5 without validation), averaged
             scores = calibrated_average(scores, [f.threshold for f in fits])
             threshold, val_acc = 0.5, float(np.mean([f.best_val_accuracy for f in fits]))
         else:  # the ensemble's threshold comes from its own (averaged) validation scores
@@ -269,7 +277,7 @@ def run_siamese_experiment(
         fold_rows.append({"fold": k, "test_subjects": fold.test_subjects,
                           "val_subjects": [f.val_subjects for f in member_folds] if rotate else fold.val_subjects,
                           "best_epoch": best_epoch, "val_accuracy": fit.best_val_accuracy,
-                          "val_auc": float(np.mean(val_aucs)) if rotate else
+                          "val_auc": None if no_validation else float(np.mean(val_aucs)) if rotate else
                           float(verification_metrics(np.mean(val_scores, axis=0), val_pairs.same)["auc"]),
                           **({"member_thresholds": [f.threshold for f in fits]} if rotate else {}), **metrics})
         histories.extend([f.history for f in fits])
@@ -340,7 +348,8 @@ def run_siamese_experiment(
     runs.write_metrics(out, {"rows": rows, "histories": histories,
                              "augment": asdict(tcfg.augment)})
     runs.write_predictions(out, predictions)
-    (out / "validation_scores.json").write_text(json.dumps(validation), encoding="utf-8")
+    if validation:
+        (out / "validation_scores.json").write_text(json.dumps(validation), encoding="utf-8")
     write_siamese_report(out, resolved, rows, fold_rows, heat_files)
     return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick)
 

@@ -98,7 +98,7 @@ class SubjectFold:
 
 
 def subject_folds(subjects: np.ndarray, *, n_folds: int = 4, n_val: int = 5, seed: int = 0) -> list[SubjectFold]:
-    """Split subjects into ``n_folds`` disjoint test groups; ``n_val`` of the rest validate.
+    """Split subjects into ``n_folds`` disjoint test groups; ``n_val`` of the rest validate (0: none).
 
     Subjects are shuffled once with ``seed``; every subject is tested exactly once.
     """
@@ -112,8 +112,9 @@ def subject_folds(subjects: np.ndarray, *, n_folds: int = 4, n_val: int = 5, see
     for k, group in enumerate(groups):
         test = [order[i] for i in group]
         rest = [s for s in order if s not in set(test)]
-        if not 2 <= n_val <= len(rest) - 2:
-            raise ConfigError(f"n_val must leave at least 2 training subjects and be >= 2, got {n_val}")
+        if not (n_val == 0 or 2 <= n_val <= len(rest) - 2):
+            raise ConfigError(f"n_val must be 0 (no validation subjects) or >= 2 and leave at least 2 training "
+                              f"subjects, got {n_val}")
         # rotate which of the remaining subjects validate so folds differ
         start = (k * n_val) % len(rest)
         val = [rest[(start + i) % len(rest)] for i in range(n_val)]

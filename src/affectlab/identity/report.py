@@ -43,6 +43,11 @@ def options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = No
     return lines
 
 
+def _number(value: Any) -> str:
+    """Three decimals, or '-' where there is no value (no validation subjects)."""
+    return "-" if value is None or value != value else f"{value:.3f}"
+
+
 def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], folds: list[dict[str, Any]],
             heat_files: list[str]) -> None:
     """Write ``out/report.md`` from the resolved config, the results rows and the per-fold rows."""
@@ -52,9 +57,12 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
         f"- source: `{cfg['data']['source']}` ({cfg['run']['n_images']} images, {cfg['run']['n_subjects']} subjects),"
         f" gray, resized to {cfg['images']['size'][0]}x{cfg['images']['size'][1]} (height x width),"
         " pixels in [0, 1], normalised inside the net (mean 0.5, sd 0.25).",
-        f"- protocol: {protocol['n_folds']} folds by subject (each subject tested once); per fold "
-        f"{protocol['val_subjects']} of the training subjects are held out for validation (epoch and threshold"
-        " selection on their balanced pairs); test pairs: every same-subject pair of the test subjects and as many"
+        f"- protocol: {protocol['n_folds']} folds by subject (each subject tested once); "
+        + (f"per fold {protocol['val_subjects']} of the training subjects are held out for validation (epoch and"
+           " threshold selection on their balanced pairs)" if protocol["val_subjects"] else
+           "every non-test subject trains; no validation subjects: each net keeps its last epoch"
+           f" ({cfg['train']['epochs']}, fixed in advance) and 'same' is P(same) >= 0.5")
+        + "; test pairs: every same-subject pair of the test subjects and as many"
         " random different-subject pairs. No test pair is used for any choice.",
         *([f"- validation rotation: ensemble net m validates on the m-th group of {protocol['val_subjects']} of the"
            " fold's non-test subjects (group 0 as above) and trains on the others, so the ensemble together trains on"
@@ -72,7 +80,7 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
     table = ["| fold | test subjects | best epoch | val acc | threshold | test accuracy | UAR | AUC | pairs |",
              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for f in folds:
-        table.append(f"| {f['fold']} | {', '.join(f['test_subjects'])} | {f['best_epoch']} | {f['val_accuracy']:.3f} |"
+        table.append(f"| {f['fold']} | {', '.join(f['test_subjects'])} | {f['best_epoch']} | {_number(f['val_accuracy'])} |"
                      f" {f['threshold']:.3f} | {f['accuracy']:.3f} | {f['uar']:.3f} | {f['auc']:.3f} | {f['n_pairs']} |")
     sections = [("Data and protocol", "\n".join(lines)), ("Folds", "\n".join(table)),
                 ("Pooled test pairs", f"accuracy {row['accuracy']:.4f}, UAR {row['uar']:.4f}, AUC {row['auc']:.4f}, "

@@ -66,7 +66,8 @@ class SiameseTrainConfig:
     identity_weight: float = 0.0  # weight of an auxiliary softmax over the training subjects (0: off)
     threshold_rule: str = "best"  # "best": highest validation accuracy; "eer": true-accept = true-reject rate;
     #                               "fixed": 0.5, the balanced pair loss's own decision point (validation only picks the epoch)
-    select_on: str = "accuracy"  # epoch choice on validation "accuracy" (at the rule's threshold) or "auc"
+    select_on: str = "accuracy"  # epoch choice on validation "accuracy" (at the rule's threshold) or "auc";
+    #                              "none": no choice, the last epoch's weights (needs threshold_rule "fixed")
     pretrain_epochs: int = 0  # first train the branch as a classifier of the training subjects (0: off)
     pretrain_lr: float = 2e-3
     pretrain_batch_size: int = 32
@@ -318,7 +319,7 @@ def fit_siamese(
     net: SiameseNet,
     *,
     train: tuple[np.ndarray, np.ndarray],
-    val: tuple[np.ndarray, Pairs],
+    val: tuple[np.ndarray, Pairs] | None,
     config: SiameseTrainConfig | None = None,
     progress: bool = True,
     extra: tuple[np.ndarray, np.ndarray] | None = None,
@@ -326,16 +327,24 @@ def fit_siamese(
     """Train ``net`` on images ``train = (X, subjects)``; select the epoch on ``val = (X_val, pairs)``.
 
     ``val`` must come from subjects kept out of training and out of any test set. The net ends
-    with the weights of the selected epoch. ``extra = (X, subjects)`` are identities of another
+    with the weights of the selected epoch. With ``select_on="none"`` no epoch is chosen: the net
+    keeps its last epoch's weights, the threshold is 0.5, and ``val`` (optional then) only fills
+    the history. ``extra = (X, subjects)`` are identities of another
     dataset (people in neither validation nor test): with ``extra_subjects_per_batch > 0`` each
     pair batch also holds that many of them (pairs across the two sources count as different).
     """
     cfg = config or SiameseTrainConfig()
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    if cfg.threshold_rule not in THRESHOLD_RULES or cfg.select_on not in ("accuracy", "auc"):
-        raise ConfigError(f"train: threshold_rule must be best, eer or fixed and select_on accuracy or auc, got "
+    if cfg.threshold_rule not in THRESHOLD_RULES or cfg.select_on not in ("accuracy", "auc", "none"):
+        raise ConfigError(f"train: threshold_rule must be best, eer or fixed and select_on accuracy, auc or none, got "
                           f"{cfg.threshold_rule!r} and {cfg.select_on!r}")
+    fixed_epochs = cfg.select_on == "none"
+    if fixed_epochs and cfg.threshold_rule != "fixed":
+        raise ConfigError(f"train: select_on none (no validation choice) needs threshold_rule fixed, got "
+                          f"{cfg.threshold_rule!r}")
+    if val is None and not fixed_epochs:
+        raise ConfigError(f"train: select_on {cfg.select_on} needs validation pairs (or use select_on none)")
     if cfg.images_per_subject < 2 or cfg.subjects_per_batch < 2:
         raise ConfigError("train: images_per_subject and subjects_per_batch must both be >= 2")
     if not 0 < cfg.hard_negatives <= 1 or cfg.pretrain_epochs < 0 or cfg.brightness < 0:
@@ -349,7 +358,7 @@ def fit_siamese(
     if len(names) < 2:
         raise ConfigError("train: need at least two training subjects")
     by_subject = [np.flatnonzero(subjects == s) for s in names]
-    x_val, val_pairs = _tensor(val[0]), val[1]
+    x_val, val_pairs = (_tensor(val[0]), val[1]) if val is not None else (None, None)
     per_batch = min(cfg.subjects_per_batch, len(names)) * cfg.images_per_subject
     mix = cfg.extra_subjects_per_batch
     if mix < 0 or (mix > 0 and extra is None):
@@ -403,22 +412,28 @@ def fit_siamese(
             opt.step()
             sched.step()
             running += float(loss.detach())
-        scores = pair_scores(net, x_val, val_pairs, device=device, tta_flip=cfg.tta_flip)
-        rule = THRESHOLD_RULES[cfg.threshold_rule]
-        threshold, val_acc = rule(scores, val_pairs.same)
-        at_half = verification_metrics(scores, val_pairs.same, 0.5)
-        row = {"epoch": epoch + 1, "train_loss": running / steps, "val_accuracy": val_acc,
-               "val_threshold": threshold, "val_accuracy_at_0.5": at_half["uar"], "val_auc": at_half["auc"],
-               "epoch_time_s": time.time() - started}
+        row = {"epoch": epoch + 1, "train_loss": running / steps, "epoch_time_s": time.time() - started}
+        improved = False
+        if val_pairs is not None:
+            scores = pair_scores(net, x_val, val_pairs, device=device, tta_flip=cfg.tta_flip)
+            threshold, val_acc = THRESHOLD_RULES[cfg.threshold_rule](scores, val_pairs.same)
+            at_half = verification_metrics(scores, val_pairs.same, 0.5)
+            row.update({"val_accuracy": val_acc, "val_threshold": threshold, "val_accuracy_at_0.5": at_half["uar"],
+                        "val_auc": at_half["auc"]})
+            score = at_half["auc"] if cfg.select_on == "auc" else val_acc
+            improved = not fixed_epochs and score > best["score"]
+            if improved:
+                best = {"epoch": epoch + 1, "acc": val_acc, "threshold": threshold, "score": score,
+                        "state": copy.deepcopy(net.state_dict())}
         history.append(row)
-        score = at_half["auc"] if cfg.select_on == "auc" else val_acc
-        improved = score > best["score"]
-        if improved:
-            best = {"epoch": epoch + 1, "acc": val_acc, "threshold": threshold, "score": score,
-                    "state": copy.deepcopy(net.state_dict())}
         if progress:
-            tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.4f} val acc {val_acc:.4f}"
-                       f" (threshold {threshold:.3f}) val AUC {row['val_auc']:.4f}{'  *best' if improved else ''}")
+            shown = (f" val acc {row['val_accuracy']:.4f} (threshold {row['val_threshold']:.3f}) val AUC "
+                     f"{row['val_auc']:.4f}" if "val_auc" in row else "")
+            tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.4f}{shown}"
+                       f"{'  *best' if improved else ''}")
+    if fixed_epochs:  # the last epoch, at the pair loss's own decision point
+        last_acc = history[-1].get("val_accuracy_at_0.5", float("nan")) if history else float("nan")
+        best = {"epoch": cfg.epochs, "acc": last_acc, "threshold": 0.5, "score": float("nan"), "state": None}
     if best["state"] is not None:
         net.load_state_dict(best["state"])
     return SiameseTrainResult(int(best["epoch"]), float(best["acc"]), float(best["threshold"]), history,
