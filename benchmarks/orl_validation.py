@@ -1,8 +1,9 @@
 """Fisherfaces, the Siamese net and their logit sum on the VALIDATION pairs of a ``kind: siamese`` run.
 
-    python benchmarks/orl_validation.py runs/orl-siamese [--n-components 60] [--json out.json]
+    python benchmarks/orl_validation.py runs/orl-siamese-rotation [--n-components 60] [--json out.json]
 
-Protocol: a Siamese run (``affectlab experiment configs/orl-siamese.yaml --out runs/orl-siamese``) saves, in
+Protocol: a Siamese run with validation subjects (``affectlab experiment configs/orl-siamese-rotation.yaml --out
+runs/orl-siamese-rotation``; configs/orl-siamese.yaml has none since session 6) saves, in
 ``validation_scores.json``, every net's P(same) on the balanced pairs of its own validation group (5 non-test
 subjects per net; with ``protocol.val_rotation`` each of a fold's nets has another group). For each such group this
 script fits a :class:`~affectlab.identity.fisherfaces.FisherfaceVerifier` on that net's *training* subjects only (never
@@ -33,6 +34,9 @@ VERIFIERS = ("siamese", "fisherfaces", "sum", "sum_half")
 
 def study(run: Path, data: Path | None, n_components: int | None) -> list[dict]:
     config = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    if not (run / "validation_scores.json").is_file():
+        raise SystemExit(f"{run}: no validation_scores.json (a run without validation subjects, or not a kind: siamese "
+                         "run folder); use a run of configs/orl-siamese-rotation.yaml")
     groups = json.loads((run / "validation_scores.json").read_text(encoding="utf-8"))
     dataset = load_orl(data or config["data"]["source"])
     images = load_gray_images(dataset, tuple(config["images"]["size"]), progress=False)

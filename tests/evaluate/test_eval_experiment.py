@@ -80,6 +80,7 @@ def test_run_folder_contents(tmp_path):
     config = yaml.safe_load((out / "config.yaml").read_text())
     assert config["run"]["n_folds"] == 4 and config["run"]["affectlab"]
     assert config["protocol"]["kind"] == "group_kfold" and "timestamp" in config["run"]
+    assert config["run"]["data_sha256"] == ds.fingerprint()
     assert load_config(config, check_source=False).protocol == config["protocol"]  # re-runnable
 
     rows = _read_csv(out / "predictions.csv")

@@ -126,6 +126,9 @@ def test_no_validation_subjects_trains_on_every_non_test_subject(tiny_orl, tmp_p
         assert f["val_subjects"] == [] and f["val_auc"] is None and f["best_epoch"] == [2, 2]
         assert f["threshold"] == 0.5
     assert not (out / "validation_scores.json").exists()
+    from affectlab.data.orl import load_orl
+
+    assert result.config["run"]["data_sha256"] == load_orl(tiny_orl).fingerprint()
     report = (out / "report.md").read_text()
     assert "every non-test subject trains" in report
     with open(out / "predictions.csv") as handle:

@@ -7,6 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+import yaml
 
 from affectlab.data import load_dataset
 from affectlab.errors import ConfigError, DataError
@@ -78,6 +79,9 @@ def test_sequence_experiment_writes_a_run_folder_with_sequence_level_metrics(tmp
     for name in ("config.yaml", "report.md", "predictions.csv", "decisions.npz"):
         assert (tmp_path / "run" / name).is_file()
     assert "| lbp_top | linear_svm |" in result.table()
+    run = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["run"]
+    again = run_experiment(config, tmp_path / "run2", progress=False).config["run"]
+    assert len(run["data_sha256"]) == 64 and again["data_sha256"] == run["data_sha256"]
 
 
 def test_sequence_experiment_rejects_unknown_keys_and_features(tmp_path):

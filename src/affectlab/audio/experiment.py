@@ -389,6 +389,7 @@ def run_speech_experiment(
         **_versions(),
         "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
+        "data_sha256": ds.fingerprint(),
         "dataset": {"path": str(cfg.source), "name": ds.name, "samples": len(ds), "speakers": summary["subjects"],
                     "classes": summary["classes"]},
         "protocol": protocol.describe().replace("subject", "speaker") if cfg.group_by == "speaker"

@@ -374,7 +374,8 @@ def run_fusion_experiment(
                 "networks": [{k: v for k, v in n.items() if not k.startswith("_")} for n in networks]}
     resolved["run"] = {**runs.package_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                        "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
-                       "protocol": protocol.describe(), "n_folds": len(folds), "n_jobs": jobs}
+                       "protocol": protocol.describe(), "n_folds": len(folds), "n_jobs": jobs,
+                       "data_sha256": ds.fingerprint()}
     runs.write_config(out, resolved)
 
     images = load_gray_images(ds, cfg.image_size, progress=progress)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -110,6 +111,25 @@ class Dataset:
         wanted = {split} if isinstance(split, str) else set(split)
         keep = [i for i, s in enumerate(self.samples) if s.split in wanted]
         return self.subset(keep, name=f"{self.name}[{','.join(sorted(wanted))}]")
+
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of every sample's id, label, subject, split and content, in order.
+
+        Content is the file's bytes, or the pixel array for samples read from a table (FER2013's
+        CSV); a sample with neither counts by its metadata alone. Two run folders with the same
+        fingerprint read the same data in the same order (``config.yaml`` -> ``run.data_sha256``).
+        """
+        digest = hashlib.sha256()
+        for sample in self.samples:
+            meta = "\x1f".join("" if v is None else str(v) for v in (sample.id, sample.label, sample.subject,
+                                                                       sample.split))
+            digest.update(meta.encode("utf-8") + b"\x1e")
+            if sample.pixels is not None:
+                pixels = np.ascontiguousarray(sample.pixels)
+                digest.update(f"{pixels.dtype.str}{pixels.shape}".encode() + pixels.tobytes())
+            elif sample.path is not None and Path(sample.path).is_file():
+                digest.update(hashlib.sha256(Path(sample.path).read_bytes()).digest())
+        return digest.hexdigest()
 
     def summary(self) -> dict[str, Any]:
         """Totals per split and class and the subject count, as ``affectlab data info`` prints."""

@@ -519,6 +519,7 @@ def run_experiment(
         **runs.package_versions(),
         "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
+        "data_sha256": ds.fingerprint(),
         "dataset": {"path": resolved["data"]["source"], "name": ds.name, "samples": len(ds),
                     "subjects": summary["subjects"], "classes": summary["classes"]},
         "protocol": protocol.describe(),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import json
 import math
 import re
@@ -33,6 +34,7 @@ __all__ = [
     "markdown_table",
     "scalar_table",
     "package_versions",
+    "array_fingerprint",
     "write_config",
     "write_metrics",
     "write_predictions",
@@ -203,6 +205,23 @@ def package_versions(*optional: str) -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             pass
     return out
+
+
+def array_fingerprint(*arrays: np.ndarray) -> str:
+    """SHA-256 (hex) of arrays' dtypes, shapes and values, for data held in memory rather than as a Dataset.
+
+    >>> a = np.arange(4)
+    >>> array_fingerprint(a) == array_fingerprint(a.copy()) != array_fingerprint(a + 1)
+    True
+    """
+    digest = hashlib.sha256()
+    for array in arrays:
+        array = np.asarray(array)
+        if array.dtype == object:  # ids / subjects: their text
+            array = np.asarray([str(v) for v in array.ravel()], dtype=str).reshape(array.shape)
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode() + array.tobytes())
+    return digest.hexdigest()
 
 
 @functools.cache

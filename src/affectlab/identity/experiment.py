@@ -342,7 +342,8 @@ def run_siamese_experiment(
         **({"extra_identities": {**extra_cfg, "source": str(extra_cfg["source"])}} if extra_cfg is not None else {}),
         **({"handcrafted": hand_cfg} if hand_cfg is not None else {}),
         "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
-                "threads": torch.get_num_threads(), "n_images": len(dataset), "n_subjects": len(set(subjects))},
+                "threads": torch.get_num_threads(), "n_images": len(dataset), "n_subjects": len(set(subjects)),
+                "data_sha256": dataset.fingerprint()},
     }
     runs.write_config(out, resolved)
     runs.write_metrics(out, {"rows": rows, "histories": histories,

@@ -278,6 +278,7 @@ def run_deep_experiment(
         **runs.package_versions("torch"),
         "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "config_file": str(Path(path).resolve()) if path else None,
+        "data_sha256": ds.fingerprint(),
         "dataset": {"path": str(source), "name": ds.name, "samples": len(ds), "subjects": summary["subjects"],
                     "classes": summary["classes"]},
         "protocol": protocol.describe(),

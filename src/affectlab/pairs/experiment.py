@@ -340,7 +340,8 @@ def _write_run(out: Path, raw: Mapping[str, Any], loaded: Mapping[str, Any], nam
         **settings,
         "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
                 "threads": torch.get_num_threads(), "n_pairs": len(y),
-                "n_subjects": len(set(subjects.tolist())), "folds_run": list(done)},
+                "n_subjects": len(set(subjects.tolist())), "folds_run": list(done),
+                "data_sha256": runs.array_fingerprint(loaded["onset"], loaded["apex"], loaded["label"], subjects)},
     }
     runs.write_config(out, resolved)
     runs.write_metrics(out, {"rows": rows, "classes": list(loaded["classes"]), "histories": histories})

@@ -209,6 +209,9 @@ def run_sequence_experiment(
         "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "config_file": str(cfg["path"].resolve()) if cfg["path"] is not None else None,
         "dataset": {"path": cfg["data"]["source"], **summary},
+        # the frames as read (resized gray volumes), with ids, labels and subjects
+        "data_sha256": runs.array_fingerprint(np.asarray(seqs.ids, dtype=object), seqs.labels, seqs.subjects,
+                                              *([seqs.volumes] if seqs.volumes is not None else [])),
         "protocol": protocol.describe(),
         "n_folds": len(folds),
         "folds": [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size)} for f in folds],
