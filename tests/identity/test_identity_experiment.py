@@ -130,7 +130,8 @@ def test_no_validation_subjects_trains_on_every_non_test_subject(tiny_orl, tmp_p
 
     assert result.config["run"]["data_sha256"] == load_orl(tiny_orl).fingerprint()
     report = (out / "report.md").read_text()
-    assert "every non-test subject trains" in report
+    assert "every non-test subject trains" in report and "no epoch is chosen either" in report
+    assert "mean logit" in report and "validation scores" not in report
     with open(out / "predictions.csv") as handle:
         assert {p["true"] for p in csv.DictReader(handle)} == {"same", "different"}
     cfg["train"]["select_on"] = "auc"

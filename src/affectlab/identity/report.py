@@ -24,7 +24,9 @@ def options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = No
                      " shared by all folds).")
     if train.get("threshold_rule") == "fixed":
         lines.append("- threshold: fixed at P(same) = 0.5, where the balanced pair loss (same and different pairs"
-                     " weighted equally) puts the decision; validation pairs choose only the epoch.")
+                     " weighted equally) puts the decision; "
+                     + ("no epoch is chosen either (the last one)." if train.get("select_on") == "none" else
+                        "validation pairs choose only the epoch."))
     if train.get("extra_subjects_per_batch"):
         lines.append(f"- each pair batch also holds {train['extra_subjects_per_batch']} extra-identity subjects"
                      " (their pairs enter the same loss; never in validation or test pairs).")
@@ -39,7 +41,8 @@ def options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = No
         lines.append(f"- ensemble: {train['ensemble']} nets per fold (seeds {train['seed']}.."
                      f"{train['seed'] + train['ensemble'] - 1}); their pair scores are averaged"
                      + (" as described under validation rotation." if rotate else
-                        " and the threshold is set on the averaged validation scores."))
+                        " in logit space (mean logit) and 'same' is decided above 0.5." if train.get("select_on") == "none"
+                        else " and the threshold is set on the averaged validation scores."))
     return lines
 
 
