@@ -112,6 +112,22 @@ def test_handcrafted_section_adds_the_verifier_and_the_fused_rows(tiny_orl, tmp_
     report = (out / "report.md").read_text()
     assert "Handcrafted verifier and fusion" in report and "naive-Bayes" in report
     assert "handcrafted" in (out / "config.yaml").read_text()
+    # pair_scores.csv: the same rows as predictions.csv plus each verifier's score, from which the run's AUC and
+    # decisions follow
+    with open(out / "pair_scores.csv") as handle:
+        scored = list(csv.DictReader(handle))
+    assert [{k: p[k] for k in ("id", "fold", "feature", "true", "pred")} for p in scored] == [
+        {k: p[k] for k in ("id", "fold", "feature", "true", "pred")} for p in preds]
+    from sklearn.metrics import roc_auc_score
+
+    for feature, row in rows.items():
+        mine = [p for p in scored if p["feature"] == feature]
+        score = np.array([float(p["score"]) for p in mine])
+        same = np.array([p["true"] == "same" for p in mine])
+        assert roc_auc_score(same, score) == pytest.approx(row["auc"], abs=1e-12)
+        if feature != "siamese_vgg":  # the handcrafted rows decide at 0.5 on these probabilities
+            assert np.array_equal(score >= 0.5, [p["pred"] == "same" for p in mine])
+    assert (out / "roc.png").stat().st_size > 1000 and "[roc.png](roc.png)" in report
 
 
 def test_handcrafted_section_errors(tiny_orl, tmp_path):

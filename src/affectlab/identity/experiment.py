@@ -310,6 +310,7 @@ def run_siamese_experiment(
                     tqdm.write(f"    {feature}: test accuracy {entry['folds'][-1]['accuracy']:.4f}"
                                f" AUC {entry['folds'][-1]['auc']:.4f}")
 
+    curve_files = _write_pair_scores(out, pooled, predictions)
     rows = []
     for (feature, classifier), entry in pooled.items():
         row = _pooled_row(feature, classifier, entry)
@@ -351,8 +352,31 @@ def run_siamese_experiment(
     runs.write_predictions(out, predictions)
     if validation:
         (out / "validation_scores.json").write_text(json.dumps(validation), encoding="utf-8")
-    write_siamese_report(out, resolved, rows, fold_rows, heat_files)
+    write_siamese_report(out, resolved, rows, fold_rows, heat_files, curve_files)
     return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick)
+
+
+def _write_pair_scores(out: Path, pooled: Mapping[tuple[str, str], Mapping[str, list]],
+                       predictions: list[dict[str, Any]]) -> list[str]:
+    """``pair_scores.csv`` (every verifier's score of every test pair, in predictions.csv's order: higher = more
+    alike) and ``roc.png`` (their ROC curves, each with its operating point); returns the file names."""
+    import csv
+
+    from affectlab.viz.roc import save_roc
+
+    # predictions.csv lists fold by fold, verifier by verifier, the pairs in the order their scores were pooled,
+    # so each verifier's pooled scores are consumed in turn
+    scores = {key: iter(np.concatenate(entry["scores"]).tolist()) for key, entry in pooled.items()}
+    with open(out / "pair_scores.csv", "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "fold", "feature", "classifier", "true", "pred", "score"])
+        for p in predictions:
+            score = next(scores[(p["feature"], p["classifier"])])
+            writer.writerow([p["id"], p["fold"], p["feature"], p["classifier"], p["true"], p["pred"], repr(score)])
+    curves = {feature: tuple(np.concatenate(entry[k]) for k in ("scores", "same", "pred"))
+              for (feature, _), entry in pooled.items()}
+    save_roc(curves, out / "roc.png")
+    return ["pair_scores.csv", "roc.png"]
 
 
 def _decision_metrics(scores: np.ndarray, same: np.ndarray, pred: np.ndarray) -> dict[str, float]:

@@ -52,7 +52,7 @@ def _number(value: Any) -> str:
 
 
 def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], folds: list[dict[str, Any]],
-            heat_files: list[str]) -> None:
+            heat_files: list[str], curve_files: list[str] | None = None) -> None:
     """Write ``out/report.md`` from the resolved config, the results rows and the per-fold rows."""
     protocol = cfg["protocol"]
     row = rows[0]
@@ -112,6 +112,10 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
                          f" test the rest ({ident['n_test']} images): accuracy {ident['accuracy']:.4f}, UAR "
                          f"{ident['uar']:.4f} (best epoch {ident['best_epoch']}, validation accuracy "
                          f"{ident['val_accuracy']:.4f}). Not subject-independent by nature; shown for reference."))
+    if curve_files:
+        sections.append(("Scores and ROC", "Every verifier's score of every test pair (higher = more alike) and the"
+                         " ROC curves of the pooled test pairs, each with a dot at the verifier's own decisions:\n\n"
+                         + "\n".join(f"- [{f}]({f})" for f in curve_files)))
     if heat_files:
         sections.append(("Same / different heatmaps (fold 0 test pairs)",
                          "Grad-CAM of the 'same' logit (and of its negative, 'different') on each branch's last map.\n\n"
