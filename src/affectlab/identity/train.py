@@ -78,7 +78,10 @@ class SiameseTrainConfig:
 
 @dataclass
 class SiameseTrainResult:
-    """The selected epoch, its validation accuracy (at ``threshold``), the threshold and the history."""
+    """The selected epoch, its validation accuracy (at ``threshold``), the threshold and the history.
+
+    With ``select_on="none"``: the last epoch, its accuracy at 0.5 on the validation pairs (NaN without them), 0.5.
+    """
 
     best_epoch: int
     best_val_accuracy: float
