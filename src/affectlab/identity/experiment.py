@@ -33,6 +33,9 @@ verification set), once per ensemble seed, and every fold starts from those weig
 ``protocol.val_rotation`` each ensemble net validates on its own group of the fold's non-test
 subjects (so the ensemble trains on all of them) and the nets' scores are averaged in logit space,
 each shifted by its own threshold; ``train.threshold_rule: fixed`` keeps the threshold at 0.5.
+With ``protocol.val_subjects: 0`` (and ``train.select_on: none``, ``threshold_rule: fixed``) no subject
+validates: every non-test subject trains and each net keeps its last epoch. Besides predictions.csv
+the run folder holds ``pair_scores.csv`` (every verifier's score per test pair) and ``roc.png``.
 The optional ``handcrafted`` section fits a :class:`~affectlab.identity.fisherfaces.FisherfaceVerifier`
 on each fold's non-test subjects and adds two rows: the verifier alone and the sum of its calibrated
 logit with the Siamese ensemble's (0 at each one's threshold; "same" above 0).
@@ -45,6 +48,7 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import datetime as _dt
 import json
 import time
@@ -360,8 +364,6 @@ def _write_pair_scores(out: Path, pooled: Mapping[tuple[str, str], Mapping[str, 
                        predictions: list[dict[str, Any]]) -> list[str]:
     """``pair_scores.csv`` (every verifier's score of every test pair, in predictions.csv's order: higher = more
     alike) and ``roc.png`` (their ROC curves, each with its operating point); returns the file names."""
-    import csv
-
     from affectlab.viz.roc import save_roc
 
     # predictions.csv lists fold by fold, verifier by verifier, the pairs in the order their scores were pooled,
