@@ -263,7 +263,7 @@ def test_select_on_none_keeps_the_last_epoch_without_validation():
     net3.load_state_dict(net2.state_dict())
     a = fit_siamese(net2, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
     b = fit_siamese(net3, train=(X[train], subj[train]), val=None, config=cfg, progress=False)
-    assert a.best_epoch == 3 and "val_auc" in a.history[0]
+    assert a.best_epoch == b.best_epoch == 3 and "val_auc" in a.history[0] and "val_auc" not in b.history[0]
     assert a.best_val_accuracy == pytest.approx(a.history[-1]["val_accuracy_at_0.5"])
     for p, q in zip(net2.parameters(), net3.parameters()):
         assert torch.equal(p, q)

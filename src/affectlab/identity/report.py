@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ def options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = No
 
 def _number(value: Any) -> str:
     """Three decimals, or '-' where there is no value (no validation subjects)."""
-    return "-" if value is None or value != value else f"{value:.3f}"
+    return "-" if value is None or math.isnan(value) else f"{value:.3f}"
 
 
 def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], folds: list[dict[str, Any]],
