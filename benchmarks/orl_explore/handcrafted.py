@@ -8,6 +8,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import roc_auc_score
+from affectlab.identity.train import probability_logit
 from affectlab.features.lbp import lbp_histograms
 from affectlab.features.hog import hog_descriptors
 from affectlab.identity import balanced_pairs
@@ -43,7 +44,7 @@ def chi2_scores(kind, va, pairs):
     a, b = f[pairs.first], f[pairs.second]
     return -np.sum((a - b) ** 2 / (a + b + 1e-12), axis=1)
 
-logit = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
+logit = probability_logit  # logit(p), p clipped to [1e-6, 1 - 1e-6]
 variants = [("lbp_chi2", None), ("pixels", 60), ("pixels", 100), ("lbp", 60), ("lbp", 100), ("hog", 60), ("hog", 100),
             ("lbp+pixels", 100)]
 table = {}

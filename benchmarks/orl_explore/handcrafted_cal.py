@@ -8,6 +8,7 @@ from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
+from affectlab.identity.train import probability_logit
 from affectlab.identity import balanced_pairs
 
 from common import load, rotation_run
@@ -35,7 +36,7 @@ def calibrated(tr_subj, n_pca, inner=5):
     lr = LogisticRegression(C=1e4).fit(np.concatenate(s)[:, None], np.concatenate(y))
     emb = fisher(np.flatnonzero(np.isin(subjects, tr_subj)), n_pca)
     return emb, lr
-logit = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
+logit = probability_logit  # logit(p), p clipped to [1e-6, 1 - 1e-6]
 bal = lambda sc, y: 0.5 * (np.mean(sc[y] > 0) + np.mean(sc[~y] <= 0))
 rows = []
 for n_pca in (60,):

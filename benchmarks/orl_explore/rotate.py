@@ -12,7 +12,7 @@ import hashlib
 import json, sys, time
 import numpy as np, torch
 from affectlab.identity import balanced_pairs, SiameseTrainConfig, fit_siamese, pair_scores
-from affectlab.identity.train import eer_threshold, verification_metrics
+from affectlab.identity.train import eer_threshold, probability_logit, verification_metrics
 from affectlab.identity.extra import load_extra_identities
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.siamese import siamese_vgg
@@ -35,7 +35,7 @@ extra_spec = spec["extra"]
 extra = load_extra_identities(str(DATA / "ckplus48"), size, layout=extra_spec.get("layout", {}))
 key = hashlib.md5(json.dumps([extra_spec, list(size), None, spec.get("model"), aug, tcfg_kw.get("weight_decay")],
                              sort_keys=True).encode()).hexdigest()[:10]
-logit = lambda p: np.log(np.clip(p, 1e-6, 1 - 1e-6) / (1 - np.clip(p, 1e-6, 1 - 1e-6)))
+logit = probability_logit  # logit(p), p clipped to [1e-6, 1 - 1e-6]
 out = {"name": name, "spec": spec, "folds": []}
 tick = time.time()
 for k in spec.get("folds", [0]):

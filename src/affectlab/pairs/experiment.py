@@ -236,6 +236,8 @@ def run_pairs_experiment(
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
 
     loaded = _load_pairs(raw, data, base, size)
+    # hashed once here: the run folder is rewritten after every fold
+    loaded["data_sha256"] = runs.array_fingerprint(loaded["onset"], loaded["apex"], loaded["label"], loaded["subject"])
     X = stack_pairs(loaded["onset"], loaded["apex"])
     y, subjects, ids = loaded["label"], loaded["subject"], loaded["ids"]
     folds = list(make_protocol({"kind": "group_kfold", "n_splits": n_folds, "random_state": seed}).split(y, subjects))
@@ -341,7 +343,7 @@ def _write_run(out: Path, raw: Mapping[str, Any], loaded: Mapping[str, Any], nam
         "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
                 "threads": torch.get_num_threads(), "n_pairs": len(y),
                 "n_subjects": len(set(subjects.tolist())), "folds_run": list(done),
-                "data_sha256": runs.array_fingerprint(loaded["onset"], loaded["apex"], loaded["label"], subjects)},
+                "data_sha256": loaded["data_sha256"]},
     }
     runs.write_config(out, resolved)
     runs.write_metrics(out, {"rows": rows, "classes": list(loaded["classes"]), "histories": histories})
