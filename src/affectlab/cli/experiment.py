@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import click
@@ -73,4 +74,5 @@ def experiment_command(config: Path, out_dir: Path, data: Path | None, overwrite
     written = sorted(p.name for p in result.out_dir.iterdir() if p.suffix in {".md", ".json", ".csv", ".npz"})
     click.echo(f"run folder: {result.out_dir} ({', '.join(written)}); {result.seconds:.0f} s", err=True)
     if "predictions.csv" in written and len(result.rows) > 1:
-        click.echo(f"is one row really better than another? affectlab compare {result.out_dir} A B", err=True)
+        click.echo(f"is one row really better than another? affectlab compare {shlex.quote(str(result.out_dir))} A B",
+                   err=True)

@@ -66,5 +66,8 @@ def report_command(runs: tuple[Path, ...], sort_by: str | None, top: int | None,
     if out is None:
         click.echo(text.rstrip("\n"))
     else:
-        out.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+        try:
+            out.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"--out {out}: cannot write ({exc.strerror or exc})") from None
         click.echo(f"{len(table)} rows written to {out}", err=True)

@@ -11,7 +11,14 @@ from typing import Any
 from affectlab.data.emodb import EMODB_NAME_PATTERN, emodb_wav_folder, load_emodb
 from affectlab.data.fer2013 import load_fer2013
 from affectlab.data.textio import csv_errors, open_text
-from affectlab.data.folders import _entries, _media_files, _subdirs, load_class_folders, load_filename_labelled
+from affectlab.data.folders import (
+    CKPLUS_SUBJECT_PATTERN,
+    _entries,
+    _media_files,
+    _subdirs,
+    load_class_folders,
+    load_filename_labelled,
+)
 from affectlab.data.manifest import load_manifest
 from affectlab.data.orl import ORL_SUBJECT_PATTERN, load_orl
 from affectlab.data.sample import Dataset
@@ -92,7 +99,15 @@ def detect_format(source: str | Path) -> str:
         return "orl"
     if any(_media_files(d) or any(_media_files(s) for s in _subdirs(d)) for d in dirs):
         return "folders"
-    if any("_" in f.stem for f in _media_files(path)):
+    flat = _media_files(path)
+    if any("_" in f.stem for f in flat):
+        if all(CKPLUS_SUBJECT_PATTERN.match(f.stem) for f in flat):  # S010_004_00000017.png
+            raise DataError(
+                f"{path}: the files are named like CK+ frames (e.g. {flat[0].name}), which carry a subject, "
+                f"not a label; give the folder above, whose sub-folders are the classes "
+                f"({path.parent}/<class>/...), or say format='filename' (--format filename) to take the "
+                "part before the first '_' as the label"
+            )
         return "filename"
     contents = "empty folder" if not _entries(path) else "no media files in a known layout"
     raise DataError(

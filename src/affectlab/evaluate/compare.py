@@ -167,14 +167,22 @@ def read_predictions(path: str | Path) -> tuple[list[dict[str, str]], list[str]]
         file = file / "predictions.csv"
     if not file.is_file():
         raise DataError(f"{file}: no predictions file (a run folder holds predictions.csv)")
-    with open(file, newline="", encoding="utf-8") as handle:
+    from affectlab.data.textio import csv_errors, open_text
+
+    with csv_errors(file), open_text(file) as handle:
         reader = csv.DictReader(handle)
         fields = list(reader.fieldnames or [])
         missing = [c for c in ("id", "true", "pred") if c not in fields]
         if missing:
             raise DataError(f"{file}: missing column(s) {', '.join(missing)} (a predictions file has id, true, pred "
                             "and the columns that name the method)")
-        return list(reader), [c for c in fields if c not in _NOT_METHOD]
+        rows = []
+        for row in reader:
+            if None in row or None in row.values():
+                raise DataError(f"{file}: line {reader.line_num} has {'more' if None in row else 'fewer'} fields "
+                                f"than the header ({len(fields)})")
+            rows.append(row)
+        return rows, [c for c in fields if c not in _NOT_METHOD]
 
 
 def _method_rows(rows: list[dict[str, str]], columns: list[str], method: str,

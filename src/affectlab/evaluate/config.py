@@ -30,6 +30,7 @@ __all__ = [
     "NORMALISATIONS",
     "Component",
     "ExperimentConfig",
+    "check_estimator_params",
     "load_config",
     "parse_image_size",
     "read_raw_config",
@@ -173,9 +174,11 @@ def _components(value: Any, key: str, create: Any) -> list[Component]:
             raise ConfigError(f"{where}: missing 'name'")
         label = entry.pop("label", None)
         try:
-            create(name, **entry)  # validates the name and the parameters
+            check_estimator_params(create(name, **entry))  # validates the name and the parameters
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
+        except (TypeError, ValueError) as exc:  # a value scikit-learn refuses (C: abc, C: -1)
+            raise ConfigError(f"{where} ({name}): {exc}") from None
         parsed.append((name, label, entry))
     counts: dict[str, int] = {}
     for name, _, _ in parsed:
@@ -192,6 +195,27 @@ def _components(value: Any, key: str, create: Any) -> list[Component]:
         used.add(label)
         out.append(Component(name, label, params))
     return out
+
+
+def check_estimator_params(estimator: Any) -> None:
+    """Check ``estimator`` and the estimators inside it against scikit-learn's parameter constraints.
+
+    A value scikit-learn would refuse only at ``fit`` (``C: abc``, ``C: -1``) then fails when the
+    config is read, before any work. Objects without constraints pass unchecked.
+
+    Raises
+    ------
+    ValueError, TypeError
+        scikit-learn's ``InvalidParameterError`` naming the parameter and the estimator.
+    """
+    from sklearn.base import BaseEstimator
+
+    if not isinstance(estimator, BaseEstimator):
+        return
+    nested = [v for v in estimator.get_params(deep=True).values() if isinstance(v, BaseEstimator)]
+    for item in [estimator, *nested]:
+        if getattr(type(item), "_parameter_constraints", None):
+            item._validate_params()
 
 
 def _short(value: Any) -> str:

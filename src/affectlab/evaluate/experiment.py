@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ExperimentResult",
+    "classes_missing_from_training",
     "decision_values",
     "fit_with_groups",
     "fold_feature_matrix",
@@ -108,6 +109,7 @@ def load_gray_images(
     from affectlab.data.media import read_image, to_gray
 
     images = []
+    first_of_shape: dict[tuple[int, ...], str] = {}
     for sample in tqdm(dataset.samples, desc="images", unit="img", disable=not progress, leave=False):
         if sample.pixels is not None:
             image = to_gray(np.asarray(sample.pixels, dtype=np.uint8))
@@ -121,16 +123,38 @@ def load_gray_images(
         if size is not None and image.shape != size:
             shrink = image.shape[0] > size[0] or image.shape[1] > size[1]
             image = cv2.resize(image, (size[1], size[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+        first_of_shape.setdefault(image.shape, sample.source)
         images.append(image)
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        a, b = sorted(shapes)[:2]
+    if len(first_of_shape) > 1:
+        (a, file_a), (b, file_b) = list(first_of_shape.items())[:2]
         raise ConfigError(
-            f"images differ in size ({a[0]}x{a[1]} and {b[0]}x{b[1]}); set images: {{size: N}} in the config"
+            f"images differ in size ({file_a} is {a[0]}x{a[1]}, {file_b} is {b[0]}x{b[1]}); "
+            "set images: {size: N} in the config"
         )
     if not images:
         raise ConfigError("the dataset has no labelled images")
     return np.stack(images)
+
+
+def classes_missing_from_training(folds: list[Fold], y: np.ndarray) -> dict[str, list[str]]:
+    """``{class: [fold names]}`` for the classes that a fold tests but its training part lacks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from affectlab.evaluate.protocols import Fold
+    >>> y = np.array(["a", "a", "b", "b", "c"])
+    >>> folds = [Fold("f1", np.array([0, 2]), np.array([1, 3, 4])), Fold("f2", np.array([1, 3, 4]), np.array([0, 2]))]
+    >>> classes_missing_from_training(folds, y)
+    {'c': ['f1']}
+    """
+    missing: dict[str, list[str]] = {}
+    for fold in folds:
+        trained = set(y[fold.train].tolist())
+        for label in dict.fromkeys(y[fold.test].tolist()):
+            if label not in trained:
+                missing.setdefault(str(label), []).append(fold.name)
+    return missing
 
 
 def standardise_per_group(X: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -305,8 +329,12 @@ def _fold_task(
 
     out: dict[str, Any] = {"task": task, "cache": None, "feature_seconds": 0.0}
     if X is None:  # a feature that learns: fit on this fold's training part only
-        X, out["cache"], out["feature_seconds"] = fold_feature_matrix(
-            feature, images, y, groups, fold, per_subject=per_subject, cache_dir=cache_dir, images_hash=images_hash)
+        try:
+            X, out["cache"], out["feature_seconds"] = fold_feature_matrix(
+                feature, images, y, groups, fold, per_subject=per_subject, cache_dir=cache_dir,
+                images_hash=images_hash)
+        except (TypeError, ValueError) as exc:  # a bad parameter or data the extractor refuses
+            raise ConfigError(f"feature {feature[0]!r}, fold {fold.name}: {exc}") from None
     out["dim"] = int(X.shape[1])
     fold_groups = None if groups is None else groups[fold.train]
     validation = (X[fold.validation], y[fold.validation]) if fold.validation.size else None
@@ -314,7 +342,10 @@ def _fold_task(
     for clf_label, template in classifiers:
         started = time.perf_counter()
         estimator = clone(template)
-        n_convergence = fit_with_groups(estimator, X[fold.train], y[fold.train], fold_groups, validation)
+        try:
+            n_convergence = fit_with_groups(estimator, X[fold.train], y[fold.train], fold_groups, validation)
+        except (TypeError, ValueError) as exc:  # e.g. inner_splits: 1, or one class in a training part
+            raise ConfigError(f"classifier {clf_label!r} on feature {feature[0]!r}, fold {fold.name}: {exc}") from None
         X_test = X[fold.test]
         pred = np.asarray(estimator.predict(X_test)).astype(str)
         results.append({
@@ -344,15 +375,18 @@ def stateless_feature_matrices(
     from affectlab.features.registry import create_feature, feature_info
 
     matrices, info = {}, {}
-    for feat in cfg.features:
+    for i, feat in enumerate(cfg.features):
         if not feature_info(feat.name).stateless:
             continue
         started = time.perf_counter()
         extractor = create_feature(feat.name, **feat.params)
 
-        def compute(extractor: Any = extractor, label: str = feat.label) -> np.ndarray:
-            return parallel_transform(extractor, images, n_jobs=n_jobs, fit_chunks=True, progress=progress,
-                                      desc=f"feature {label}")
+        def compute(extractor: Any = extractor, label: str = feat.label, i: int = i) -> np.ndarray:
+            try:
+                return parallel_transform(extractor, images, n_jobs=n_jobs, fit_chunks=True, progress=progress,
+                                          desc=f"feature {label}")
+            except (TypeError, ValueError) as exc:  # a bad parameter, or images too small for the descriptor
+                raise ConfigError(f"features[{i}] ({label}): {exc}") from None
 
         if cache is not None:
             key = cache.key(feat.name, extractor, images_hash)
@@ -500,8 +534,13 @@ def run_experiment(
     if used.size < len(ds):  # e.g. FER2013's PrivateTest under a Training -> PublicTest protocol
         ds = ds.subset(used)
         folds = protocol.folds(ds)
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
     y = ds.labels.astype(str)
+    unseen = classes_missing_from_training(folds, y)
+    if unseen:
+        where = "; ".join(f"{c!r} in {', '.join(names)}" for c, names in unseen.items())
+        warnings.warn(f"{cfg.name}: some test folds hold a class their training part lacks ({where}), "
+                      "usually a class with too few subjects; its recall there is 0 by construction",
+                      UserWarning, stacklevel=2)
     groups = ds.groups
     known_groups = groups if all(g is not None for g in groups) else None
     if cfg.normalisation == "per_subject" and known_groups is None:
@@ -529,14 +568,17 @@ def run_experiment(
         "n_jobs": jobs,
         "feature_cache": None if feature_cache is None else str(feature_cache.directory),
     }
-    runs.write_config(out, resolved)
 
+    # every image is read and every stateless descriptor computed before the run folder exists, so an
+    # unreadable file or a descriptor that cannot run on these images leaves nothing behind
     images = load_gray_images(ds, cfg.image_size, progress=progress)
     images_hash = images_fingerprint(images) if feature_cache is not None else None
     per_subject = cfg.normalisation == "per_subject"
     with worker_deaths_explained():
         matrices, feature_info_out = stateless_feature_matrices(cfg, images, cache=feature_cache,
                                                          images_hash=images_hash, n_jobs=jobs, progress=progress)
+    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
+    runs.write_config(out, resolved)
     if per_subject:
         matrices = {k: standardise_per_group(X, groups) for k, X in matrices.items()}
 

@@ -90,15 +90,19 @@ def check_disjoint_groups(
         raise ProtocolError(f"subject leakage: {len(shared)} subject(s) in both {what}: {_names(shared)}")
 
 
+class _MissingSubjects(ProtocolError):
+    """Some samples have no subject id (:meth:`Protocol.folds` names the first of them)."""
+
+
 def _require_groups(groups: Sequence[Any] | np.ndarray | None, n: int, kind: str) -> np.ndarray:
     if groups is None:
-        raise ProtocolError(f"protocol {kind!r} needs a subject id per sample, but the data have none")
+        raise _MissingSubjects(f"protocol {kind!r} needs a subject id per sample, but the data have none")
     g = np.asarray(groups, dtype=object)
     if g.shape[0] != n:
         raise ProtocolError(f"{g.shape[0]} subject ids for {n} samples")
     missing = int(sum(x is None or x == "" for x in g))
     if missing:
-        raise ProtocolError(
+        raise _MissingSubjects(
             f"protocol {kind!r} needs a subject id per sample: {missing} of {n} samples have none"
             " (use a fixed split, or give the subjects in a manifest)"
         )
@@ -134,7 +138,14 @@ class Protocol:
 
     def folds(self, dataset: Dataset) -> list[Fold]:
         """All folds for a :class:`~affectlab.data.Dataset` (labels, subjects and splits)."""
-        return list(self.split(dataset.labels, dataset.groups, dataset.splits))
+        try:
+            return list(self.split(dataset.labels, dataset.groups, dataset.splits))
+        except _MissingSubjects as exc:
+            first = next((s for s in dataset.samples if s.subject is None or s.subject == ""), None)
+            if first is None:
+                raise
+            row = f" (row {first.extras['row']})" if "row" in first.extras else ""
+            raise ProtocolError(f"{exc}; the first: {first.source}{row}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The protocol as a config mapping (``make_protocol(p.to_dict())`` rebuilds it)."""

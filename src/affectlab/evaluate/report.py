@@ -70,7 +70,7 @@ def collect_results(run_dirs: Iterable[str | Path], *, contains: str | None = No
         rows = metrics.get("rows") if isinstance(metrics, dict) else None
         if not isinstance(rows, list):
             raise DataError(f"{path}: no 'rows' list (not a run folder's metrics)")
-        name = path.parent.name
+        name = path.parent.name or path.parent.resolve().name  # "." -> the folder's own name
         for row in rows:
             if not isinstance(row, dict):
                 continue

@@ -195,7 +195,7 @@ def fit_classifier(
             if state.get("epochs") not in (None, cfg.epochs):
                 raise ValueError(
                     f"{last} belongs to a {state['epochs']}-epoch run, not {cfg.epochs}: "
-                    "use another out_dir or resume=False"
+                    "use another out folder (--out), delete its last.pt, or pass resume=False (Python)"
                 )
             model.load_state_dict(state["model"])
             opt.load_state_dict(state["optimizer"])
