@@ -86,14 +86,16 @@ def test_feature_that_cannot_run_stops_before_the_run_folder(tmp_path, capsys, f
     assert not (tmp_path / "run").exists()
 
 
-def test_classifier_failing_in_a_fold_is_one_line_naming_it(tmp_path, capsys):
+@pytest.mark.parametrize("name, grid", [("linear_svm", "C_grid"), ("pls", "n_components_grid")])
+def test_inner_splits_below_two_is_refused_when_the_config_is_read(tmp_path, capsys, name, grid):
     data = _folder_dataset(tmp_path / "data")
-    config = _write_config(tmp_path, data, classifiers=[{"name": "linear_svm", "C_grid": [0.1, 1.0],
-                                                          "inner_splits": 1, "label": "svm_cv"}])
+    config = _write_config(tmp_path, data, classifiers=[{"name": name, grid: [1, 2], "inner_splits": 1,
+                                                          "label": "cv"}])
     assert _run(config, tmp_path / "run") == 1
     err = capsys.readouterr().err
-    assert "classifier 'svm_cv' on feature 'pixels', fold fold1" in err
+    assert f"classifiers[0]: classifier '{name}': inner_splits must be an integer >= 2, got 1" in err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
 
 
 def test_corrupt_image_leaves_no_run_folder_so_a_rerun_needs_no_overwrite(tmp_path, capsys):

@@ -104,9 +104,16 @@ def _check_grid(grid: Any, key: str, what: str, valid: Callable[[Any], bool]) ->
         raise ValueError(f"{key} must be a non-empty list of {what} or 'auto', got {grid!r}")
 
 
+def _check_inner_splits(n: Any) -> None:
+    """A grid search needs at least 2 inner folds (refused here, not half-way through a run)."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+        raise ValueError(f"inner_splits must be an integer >= 2, got {n!r}")
+
+
 def _with_search(pipeline: Pipeline, key: str, grid: Sequence[float] | None, **search: Any) -> Any:
     if grid is None:
         return pipeline
+    _check_inner_splits(search.get("n_splits"))
     values = list(grid) if isinstance(grid, list | tuple) else None
     if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
         raise ValueError(f"C_grid must be a non-empty list of positive numbers, got {grid!r}")
@@ -145,6 +152,7 @@ def linear_svm(
     """
     if C_grid is not None:
         _check_grid(C_grid, "C_grid", "positive numbers", lambda v: isinstance(v, int | float) and v > 0)
+        _check_inner_splits(inner_splits)
         return LinearSVMCV(C=C, C_grid=C_grid, inner_splits=inner_splits, scoring=scoring,
                            class_weight=class_weight, search_samples=search_samples, solver=solver,
                            kernel_max_samples=kernel_max_samples, tol=tol,
@@ -175,6 +183,7 @@ def pls(
     if n_components_grid is not None:
         _check_grid(n_components_grid, "n_components_grid", "positive integers",
                     lambda v: isinstance(v, int) and v > 0)
+        _check_inner_splits(inner_splits)
     if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
         raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
     return PLSClassifier(n_components=n_components, n_components_grid=n_components_grid, inner_splits=inner_splits,
