@@ -179,7 +179,10 @@ class SpeechAnalyzer:
         self.model = load_speech_model(weights)
 
     def analyze_signal(self, signal: np.ndarray, *, source: str = "<signal>") -> SpeechResult:
-        """Analyse a mono signal at the model's sample rate (errors raise)."""
+        """Analyse a mono signal at the model's sample rate (errors raise :class:`~affectlab.errors.MediaReadError`).
+
+        ``signal`` is float in [-1, 1] or integer PCM (scaled by :func:`~affectlab.audio.io.check_signal`).
+        """
         from affectlab.audio.io import check_signal
         from affectlab.audio.opensmile import opensmile_functionals
 

@@ -4,7 +4,8 @@ Every reader returns a 1-D float32 signal in [-1, 1] at ``sample_rate`` (16 kHz 
 rate of openSMILE's ComParE/eGeMAPS configurations and of the wav2vec2-family models). Audio
 that cannot be used raises :class:`~affectlab.errors.MediaReadError` naming the file and the
 problem: missing or unreadable files, no samples, non-finite samples, audio shorter than
-``min_duration`` seconds, or silence (peak amplitude below ``silence_threshold``).
+``min_duration`` seconds, or silence (peak amplitude around the mean, so a constant DC offset
+counts as silence, below ``silence_threshold``).
 
 Decoding uses ``soundfile`` (libsndfile: wav, flac, ogg/vorbis, mp3 with libsndfile >= 1.1);
 resampling uses ``soxr`` (the SoX resampler, "HQ" quality). Both come with the optional
@@ -52,7 +53,7 @@ AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg"})
 TARGET_SAMPLE_RATE = 16_000
 #: Shortest usable audio in seconds (openSMILE functionals are all NaN below ~0.1 s).
 MIN_DURATION = 0.25
-#: Peak absolute amplitude below which audio counts as silent.
+#: Peak absolute amplitude (around the signal's mean) below which audio counts as silent.
 SILENCE_THRESHOLD = 1e-4
 
 
@@ -101,13 +102,27 @@ def check_signal(
 ) -> np.ndarray:
     """Validate a mono signal; return it as float32.
 
+    Integer PCM (``int16`` / ``int32`` as ``scipy.io.wavfile`` or ``soundfile(dtype="int16")``
+    give it; unsigned 8-bit) is scaled to [-1, 1] first, the range every reader here returns.
+
+    >>> check_signal(np.array([16384, -32768] * 4000, np.int16), 16000)[:2].tolist()
+    [0.5, -1.0]
+
     Raises
     ------
     MediaReadError
-        Empty, non-finite, shorter than ``min_duration`` seconds, or silent (peak below
-        ``silence_threshold``); the message starts with ``source``.
+        Empty, non-finite, shorter than ``min_duration`` seconds, or silent (peak of
+        ``|x - mean(x)|`` below ``silence_threshold``: a constant offset is no sound); the
+        message starts with ``source``.
     """
-    x = np.asarray(signal, dtype=np.float32)
+    try:
+        x = np.asarray(signal)
+        if x.dtype.kind in "iu":  # integer PCM: full scale is 2 ** (bits - 1); unsigned is offset by that
+            full_scale = float(2 ** (8 * x.dtype.itemsize - 1))
+            x = ((x.astype(np.float64) - (full_scale if x.dtype.kind == "u" else 0.0)) / full_scale)
+        x = np.asarray(x, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise MediaReadError(f"{source}: not a numeric audio signal ({exc})") from None
     if x.ndim != 1:
         raise MediaReadError(f"{source}: expected mono audio of shape (n,), got {x.shape}")
     if x.size == 0:
@@ -117,7 +132,7 @@ def check_signal(
     duration = x.size / float(sample_rate)
     if duration < min_duration:
         raise MediaReadError(f"{source}: too short ({duration:.3f} s; at least {min_duration:g} s needed)")
-    peak = float(np.max(np.abs(x)))
+    peak = float(np.max(np.abs(x - x.mean(dtype=np.float64))))
     if peak < silence_threshold:
         raise MediaReadError(f"{source}: silent audio (peak amplitude {peak:.3g} < {silence_threshold:g})")
     return x
@@ -156,9 +171,19 @@ def read_audio(
         raise MediaReadError(f"{path}: file not found")
     if not path.is_file():
         raise MediaReadError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise MediaReadError(f"{path}: empty file")
     sf = require("soundfile", f"reading {path}")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except sf.LibsndfileError as exc:
+        # the file exists (checked above): libsndfile's "File does not exist or is not a regular file"
+        # is what it says when a decoder (e.g. mpg123 for .mp3) rejects the data
+        reason = str(exc.error_string).strip().rstrip(".")
+        if "does not exist" in reason:
+            reason = "the data could not be decoded"
+        raise MediaReadError(f"{path}: cannot read audio (corrupt, truncated or unsupported format: "
+                             f"{reason})") from None
     except (RuntimeError, OSError, ValueError, TypeError, EOFError) as exc:
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise MediaReadError(f"{path}: cannot read audio ({reason})") from None

@@ -43,12 +43,25 @@ from affectlab.face import FaceBox, align_face
 from affectlab.video.reader import Frame, VideoInfo, VideoReader, prefetch
 from affectlab.video.tracker import FaceTracker, TrackedFace
 
-__all__ = ["POOLINGS", "FaceFrame", "TrackResult", "VideoAnalyzer", "VideoResult", "compute_threads"]
+__all__ = [
+    "ANNOTATE_CODECS",
+    "POOLINGS",
+    "WHOLE_FRAME_TRACK",
+    "FaceFrame",
+    "TrackResult",
+    "VideoAnalyzer",
+    "VideoResult",
+    "annotate_codec",
+    "compute_threads",
+]
 
 #: Ways of pooling per-frame probabilities into one label.
 POOLINGS = ("mean", "max")
 
 STAGES = ("decode", "detect", "align", "classify", "annotate")
+
+#: Track id of the whole-frame face used for frames without a detected face (``whole_frame``).
+WHOLE_FRAME_TRACK = 0
 
 
 @contextlib.contextmanager
@@ -109,7 +122,8 @@ class TrackResult:
     Attributes
     ----------
     id
-        Track id (1, 2, ... in order of appearance; never reused in a video).
+        Track id (1, 2, ... in order of appearance; never reused in a video; 0 is the whole
+        frame of frames without a detected face, only with ``whole_frame``).
     class_names
         Column order of the probabilities.
     frames
@@ -233,8 +247,7 @@ class VideoResult:
     def write_csv(self, path: str | Path) -> Path:
         """Per-frame CSV: ``frame,time,track,x,y,w,h,label,<one column per class>``."""
         path = Path(path)
-        if path.parent and not path.parent.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
+        _make_parent(path, "CSV")
         columns = ["frame", "time", "track", "x", "y", "w", "h", "label", *self.class_names]
         try:
             with open(path, "w", encoding="utf-8", newline="") as handle:
@@ -254,15 +267,35 @@ class VideoResult:
                              title=title or Path(self.source).name)
 
 
-def _video_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
-    codecs = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
-    suffix = path.suffix.lower()
-    if suffix not in codecs:
+#: FourCC OpenCV writes for each container of an annotated video.
+ANNOTATE_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+
+
+def annotate_codec(path: str | Path) -> str:
+    """FourCC for an annotated video written to ``path`` (:class:`ConfigError` for other containers).
+
+    >>> annotate_codec("out.avi")
+    'MJPG'
+    """
+    suffix = Path(path).suffix.lower()
+    if suffix not in ANNOTATE_CODECS:
         raise ConfigError(f"--annotate {path}: use a .mp4, .avi, .mov or .mkv file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codecs[suffix]), float(fps), size)
+    return ANNOTATE_CODECS[suffix]
+
+
+def _make_parent(path: Path, what: str) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{what} {path}: cannot create the folder {path.parent} ({exc.strerror or exc})") from None
+
+
+def _video_writer(path: Path, fps: float, size: tuple[int, int]) -> cv2.VideoWriter:
+    codec = annotate_codec(path)
+    _make_parent(path, "--annotate")
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*codec), float(fps), size)
     if not writer.isOpened():
-        raise ConfigError(f"--annotate {path}: OpenCV cannot write this video (codec {codecs[suffix]})")
+        raise ConfigError(f"--annotate {path}: OpenCV cannot write this video (codec {codec})")
     return writer
 
 
@@ -282,6 +315,11 @@ class VideoAnalyzer:
         Tracking (:class:`~affectlab.video.tracker.FaceTracker`).
     max_faces
         Keep at most this many faces per frame (largest first).
+    whole_frame
+        In a frame where no face is found, classify the whole frame as one face (track id
+        :data:`WHOLE_FRAME_TRACK`, 0; for videos of pre-cropped faces). Also on when
+        ``analyzer`` is an :class:`~affectlab.analysis.ExpressionAnalyzer` made with
+        ``whole_frame=True``.
     min_track_frames
         Tracks seen in fewer kept frames are dropped as spurious detections (capped at the
         number of kept frames, so a one-frame input keeps its faces).
@@ -307,6 +345,7 @@ class VideoAnalyzer:
         max_missed: int = 10,
         roi_margin: float = 0.5,
         max_faces: int | None = None,
+        whole_frame: bool = False,
         min_track_frames: int = 3,
         pooling: str = "mean",
         batch_size: int = 64,
@@ -314,8 +353,10 @@ class VideoAnalyzer:
         prefetch_frames: int = 8,
     ) -> None:
         if isinstance(analyzer, str):
-            analyzer = ExpressionAnalyzer(analyzer, weights=weights, device=device, max_faces=max_faces)
+            analyzer = ExpressionAnalyzer(analyzer, weights=weights, device=device, max_faces=max_faces,
+                                          whole_frame=whole_frame)
         self.analyzer = analyzer
+        self.whole_frame = bool(whole_frame) or bool(analyzer.preprocess.whole_frame_fallback)
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -367,6 +408,11 @@ class VideoAnalyzer:
         MediaReadError
             Missing, empty or corrupt video (named).
         """
+        if crop_size is not None and (isinstance(crop_size, bool) or not isinstance(crop_size, int | np.integer)
+                                      or crop_size < 1):
+            raise ConfigError(f"crop_size must be a positive integer or None, got {crop_size!r}")
+        if annotate is not None and Path(annotate).resolve() == Path(source).resolve():
+            raise ConfigError(f"--annotate {annotate}: that is the input video; refusing to overwrite it")
         reader = VideoReader(source, every=every, fps=fps, max_frames=max_frames)
         with compute_threads(self.threads):
             return self._run(reader, annotate=None if annotate is None else Path(annotate), crop_size=crop_size,
@@ -442,19 +488,27 @@ class VideoAnalyzer:
                 started = time.perf_counter()
                 gray = to_gray(frame.image)
                 faces = tracker.step(gray)
+                if not faces and self.whole_frame:
+                    faces = [TrackedFace(WHOLE_FRAME_TRACK, FaceBox(0, 0, gray.shape[1], gray.shape[0]))]
                 stage["detect"] += time.perf_counter() - started
                 started = time.perf_counter()
                 source_image = gray if (gray_model or color == "gray") else frame.image
                 aligned = []
                 for face in faces:
-                    crop = align_face(source_image, face.box, face.eyes, size=pre.size, margin=pre.margin,
-                                      color="gray" if gray_model else color)
+                    if face.track_id == WHOLE_FRAME_TRACK:  # the whole frame, resized (FacePreprocessor's fallback)
+                        crop = pre._whole_frame(source_image)
+                    else:
+                        crop = align_face(source_image, face.box, face.eyes, size=pre.size, margin=pre.margin,
+                                          color="gray" if gray_model else color)
                     pending_crops.append(crop.image)
                     aligned.append(crop.aligned)
                     if crop_size is not None:
-                        big = align_face(gray, face.box, face.eyes, size=int(crop_size), margin=pre.margin,
-                                         color="gray")
-                        crops_by_track.setdefault(face.track_id, []).append(big.image)
+                        if face.track_id == WHOLE_FRAME_TRACK:
+                            big_image = cv2.resize(gray, (int(crop_size), int(crop_size)), interpolation=cv2.INTER_AREA)
+                        else:
+                            big_image = align_face(gray, face.box, face.eyes, size=int(crop_size), margin=pre.margin,
+                                                   color="gray").image
+                        crops_by_track.setdefault(face.track_id, []).append(big_image)
                 pending.append((frame.index, frame.time, frame.image if writer is not None else None, faces, aligned))
                 stage["align"] += time.perf_counter() - started
                 if len(pending_crops) >= self.batch_size or len(pending) >= self.batch_size:

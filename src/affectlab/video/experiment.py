@@ -35,7 +35,12 @@ import numpy as np
 
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate import runs
-from affectlab.evaluate.experiment import ExperimentResult, decision_values, fit_with_groups, pool_fold_results
+from affectlab.evaluate.experiment import (
+    ExperimentResult,
+    decision_values,
+    fit_with_groups,
+    pool_fold_results,
+)
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.parallel import run_tasks
 

@@ -83,6 +83,8 @@ class VideoInfo:
         Frames per second of the source (``DEFAULT_FPS`` when unknown).
     frame_count
         Frames announced by the container (may be approximate), or the number of frame files.
+        A container that states no count (an unfinished recording) gives 1 until the video has
+        been read to its end; then it is the number of frames decoded.
     width, height
         Frame size in pixels.
     """
@@ -218,12 +220,14 @@ class VideoReader:
     ) -> None:
         self.source = Path(source)
         self.every, self.fps = _check_sampling(every, fps)
-        if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1):
+        if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int | np.integer)
+                                       or max_frames < 1):
             raise ConfigError(f"max_frames must be a positive integer or None, got {max_frames!r}")
-        self.max_frames = max_frames
+        self.max_frames = None if max_frames is None else int(max_frames)
         if not isinstance(frames_fps, int | float) or not frames_fps > 0:
             raise ConfigError(f"frames_fps must be a positive number, got {frames_fps!r}")
         self.problems: list[str] = []
+        self._count_known = True
         self._files: list[Path] | None = None
         self._first: np.ndarray | None = None
         if self.source.is_dir():
@@ -271,11 +275,14 @@ class VideoReader:
             self.problems.append(f"{self.source}: frame rate unknown, assuming {DEFAULT_FPS:g} fps")
             fps = DEFAULT_FPS
         h, w = frame.shape[:2]
-        return VideoInfo(str(self.source), "video", fps, max(count, 1), w, h)
+        self._count_known = count > 0  # 0, or a huge negative number, when the container states none
+        return VideoInfo(str(self.source), "video", fps, count if self._count_known else 1, w, h)
 
     @property
-    def expected_frames(self) -> int:
-        """How many frames sampling should keep (from the announced frame count)."""
+    def expected_frames(self) -> int | None:
+        """How many frames sampling should keep (from the announced frame count; ``None``: not stated)."""
+        if not self._count_known:
+            return self.max_frames
         n = sum(1 for _ in sampled(range(self.info.frame_count), source_fps=self.info.fps, every=self.every,
                                    fps=self.fps))
         return n if self.max_frames is None else min(n, self.max_frames)
@@ -320,6 +327,12 @@ class VideoReader:
                 index += 1
             if index == 0:  # pragma: no cover - the probe already read one frame
                 raise MediaReadError(f"{self.source}: no frame could be decoded (empty or corrupt video)")
+            if not self._count_known:  # read to the end: now the count (and the duration) is known
+                self.info.frame_count, self._count_known = index, True
+                self.problems.append(f"{self.source}: the container states no frame count (unfinished recording?);"
+                                     f" {index} frames decoded")
+            elif index > self.info.frame_count:  # an approximate count that was too low
+                self.info.frame_count = index
             if self.info.frame_count > 1 and index < 0.9 * self.info.frame_count:
                 self.problems.append(f"{self.source}: decoding stopped after {index} of {self.info.frame_count}"
                                      " announced frames (truncated or corrupt video)")
