@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +37,9 @@ class BatchItem:
         The label the source gives (class folder, manifest column), if any.
     media
         ``"image"``, ``"video"`` or ``"audio"`` (from the file suffix).
+    error
+        Why the item cannot be analysed, known while listing it (a CSV row with bad pixels or
+        an empty path): it becomes a row with status ``error`` instead of stopping the batch.
     """
 
     source: str
@@ -43,6 +47,11 @@ class BatchItem:
     pixels: np.ndarray | None = field(default=None, repr=False, compare=False)
     label: str | None = None
     media: str = "image"
+    error: str | None = None
+
+
+#: ``"<csv name>: row <n>: <problem>"``, the form of the FER2013 reader's skipped-row messages.
+_ROW_PROBLEM = re.compile(r": row (\d+): ")
 
 
 def _absolute(path: Path) -> str:
@@ -73,11 +82,7 @@ def _csv_items(path: Path) -> list[BatchItem]:
                 raise DataError(f"{path}: empty file (expected a header with a 'path' column)")
             header = [(c or "").strip().lower() for c in reader.fieldnames]
             if "pixels" in header:
-                dataset = load_dataset(path, format="fer2013", errors="skip")
-                return [
-                    BatchItem(f"{_absolute(path)}:{s.id.rsplit(':', 1)[-1]}", pixels=s.pixels, label=s.label)
-                    for s in dataset
-                ]
+                return _pixel_items(path)
             if "path" not in header:
                 raise DataError(f"{path}: no 'path' column (has {','.join(header)})")
             reader.fieldnames = header
@@ -85,8 +90,10 @@ def _csv_items(path: Path) -> list[BatchItem]:
             seen: set[str] = set()
             for row in reader:
                 raw = (row.get("path") or "").strip()
-                if not raw:
-                    raise DataError(f"{path}: row {reader.line_num}: empty path")
+                if not raw:  # one bad row never stops the batch: it becomes an error row
+                    key = f"{_absolute(path)}:{reader.line_num}"
+                    items.append(BatchItem(key, error=f"{path}: row {reader.line_num}: empty path"))
+                    continue
                 file = Path(raw) if Path(raw).is_absolute() else path.parent / raw
                 key = _absolute(file)
                 if key in seen:
@@ -98,6 +105,22 @@ def _csv_items(path: Path) -> list[BatchItem]:
     if not items:
         raise DataError(f"{path}: no data rows")
     return items
+
+
+def _pixel_items(path: Path) -> list[BatchItem]:
+    """Items of a FER2013-style CSV, ``"<csv>:<row>"`` each; a row the reader skips becomes an error item."""
+    dataset = load_dataset(path, format="fer2013", errors="skip")
+    rows: list[tuple[int, BatchItem]] = []
+    for sample in dataset:
+        row = int(sample.id.rsplit(":", 1)[-1])
+        rows.append((row, BatchItem(f"{_absolute(path)}:{row}", pixels=sample.pixels, label=sample.label)))
+    for problem in dataset.problems:
+        match = _ROW_PROBLEM.search(problem)
+        if match is None:  # not about one row: keep the reader's refusal
+            raise DataError(problem)
+        row = int(match.group(1))
+        rows.append((row, BatchItem(f"{_absolute(path)}:{row}", error=problem)))
+    return [item for _, item in sorted(rows, key=lambda pair: pair[0])]
 
 
 def discover_items(sources: str | Path | Iterable[str | Path]) -> list[BatchItem]:

@@ -6,7 +6,7 @@ import json
 import multiprocessing
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -177,6 +177,10 @@ def _analyze_video(item: BatchItem, analyzer: ExpressionAnalyzer, options: Batch
 
 
 def _process_item(item: BatchItem, analyzer: ExpressionAnalyzer, options: BatchOptions) -> dict[str, Any]:
+    if item.error is not None:  # known bad while listing (e.g. a CSV row with bad pixels)
+        row = _empty_row(item, analyzer.class_names)
+        row["error"] = item.error
+        return row
     try:
         if item.media == "video":
             return _analyze_video(item, analyzer, options)
@@ -256,6 +260,8 @@ def _run_dask(
             client = Client(cluster if cluster is not None else scheduler, timeout=30)
         except OSError as exc:
             raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        except (ValueError, TypeError) as exc:  # not an address at all, e.g. 'nonsense' (no port)
+            raise ConfigError(f"--scheduler {scheduler}: not a scheduler address such as tcp://host:8786 ({exc})") from None
         try:
             futures = client.map(process_chunk, chunks, options=options, pure=False)
             for future in dask_completed(futures):
@@ -279,6 +285,7 @@ def run_batch(
     retry_errors: bool = False,
     restart: bool = False,
     progress: bool = True,
+    on_error: Callable[[str], None] | None = None,
 ) -> BatchSummary:
     """Analyse every item of ``source`` into the parquet file ``out``, resuming earlier work.
 
@@ -305,6 +312,8 @@ def run_batch(
     restart
         Discard earlier results in ``out`` instead of resuming. When resuming, rows of earlier
         items that ``source`` no longer lists are kept (after the others).
+    on_error
+        Called with the message of each item that fails (the CLI prints it on stderr).
 
     Examples
     --------
@@ -329,6 +338,8 @@ def run_batch(
     out = Path(out)
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a folder, expected a .parquet file path")
+    if out.suffix.lower() != ".parquet":  # never overwrite (or --restart: delete) a CSV, image... given by mistake
+        raise ConfigError(f"--out {out}: expected a file name ending in .parquet")
     store = ResultStore(out, _class_names(options))
     if restart:
         store.clear()
@@ -350,6 +361,10 @@ def run_batch(
             for row in rows:
                 counts[row["status"]] += 1
             bar.update(len(rows))
+            if on_error is not None:
+                for row in rows:
+                    if row["status"] == "error":
+                        on_error(str(row["error"]))
     total_rows = store.finalize([i.source for i in items])
     return BatchSummary(
         out=str(out),

@@ -75,7 +75,8 @@ def batch_command(
 
     Interrupted? Run the same command again: items already recorded (in --out or its
     .parts journal, written after every chunk) are skipped. A bad file becomes a row with
-    status error and never stops the batch. A JSON summary is printed at the end.
+    status error (also printed on stderr) and never stops the batch; the exit status
+    stays 0. A JSON summary is printed at the end.
 
     \b
     Examples:
@@ -84,6 +85,10 @@ def batch_command(
       affectlab batch list.csv --out r.parquet --cluster local --workers 4
       affectlab batch photos/ --out r.parquet --scheduler tcp://scheduler:8786
     """
+    import sys
+
+    from tqdm.auto import tqdm
+
     from affectlab.analysis import DEFAULT_MODEL
     from affectlab.batch import BatchOptions, run_batch
     from affectlab.errors import ConfigError
@@ -112,5 +117,6 @@ def batch_command(
         retry_errors=retry_errors,
         restart=restart,
         progress=progress,
+        on_error=lambda message: tqdm.write(f"affectlab: error: {message}", file=sys.stderr),
     )
     click.echo(json.dumps(summary.to_dict()))

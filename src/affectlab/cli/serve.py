@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import socket
+import sys
 from pathlib import Path
 
 import click
 
+from affectlab.errors import ConfigError
+
 __all__ = ["serve_command"]
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` (before the model loads), or one clear error saying why not."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:  # port in use, no such address, permission denied...
+        sock.close()
+        raise ConfigError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 @click.command("serve")
@@ -84,6 +102,23 @@ def serve_command(
         timeout_s=timeout_s,
         torch_threads=torch_threads,
     )
-    app = create_app(settings)
-    click.echo(f"affectlab: serving {settings.model} on http://{host}:{port}/ (docs at /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"))
+    sock = _listen(host, port)
+    try:
+        app = create_app(settings)
+        speech = app.state.affectlab.capabilities["speech"]
+        if speech_weights is not None and not speech.available:  # asked for by name: refuse to start without it
+            raise ConfigError(f"--speech-weights {speech_weights}: {speech.reason}")
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"affectlab: serving {settings.model} on http://{shown}:{sock.getsockname()[1]}/ (docs at /docs)",
+                   err=True)
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                                access_log=log_level in ("info", "debug"))
+        server = uvicorn.Server(config)
+        try:
+            server.run(sockets=[sock])
+        except KeyboardInterrupt:  # pragma: no cover - uvicorn handles Ctrl-C itself
+            pass
+    finally:
+        sock.close()
+    if not server.started:  # startup failed; uvicorn has logged why
+        sys.exit(3)

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from affectlab.errors import ConfigError
 from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.checkpoint import save_weights
 from affectlab.models.registry import AffectNet
@@ -74,10 +75,17 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU."""
+    """``"auto"`` -> CUDA when available, else CPU; a name torch does not know, or CUDA where there is none,
+    is a :class:`~affectlab.errors.ConfigError` naming the device."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device {device!r}: expected auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: CUDA is not available on this machine (use auto or cpu)")
+    return dev
 
 
 def _as_tensor(images: np.ndarray) -> torch.Tensor:

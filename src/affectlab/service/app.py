@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -93,9 +94,10 @@ def _analyze(state: ServiceState, image: Any, source: str, max_faces: int | None
     if max_faces is not None and len(result.faces) > max_faces:
         result.faces = sorted(result.faces, key=lambda f: f.box.area, reverse=True)[:max_faces]
     out = result.to_dict()
-    if heatmap:
+    if heatmap:  # maps only on the faces the answer lists (not on those ``max_faces`` dropped)
         explainer = state.capabilities["heatmap"].provider
-        out["heatmap_png"] = png_data_url(face_heatmaps(state.analyzer, image, explainer))
+        boxes = [face.box.as_list() for face in result.faces]
+        out["heatmap_png"] = png_data_url(face_heatmaps(state.analyzer, image, explainer, boxes=boxes))
     out["seconds"] = round(time.perf_counter() - start, 4)
     return out
 
@@ -136,6 +138,17 @@ def _load_speech(state: ServiceState) -> None:
         state.speech = cap.provider(state.settings.speech_weights)
     except AffectLabError as exc:  # no bundled speech weights, openSMILE not installed...
         state.capabilities["speech"] = Capability("speech", reason=f"the speech model cannot be loaded: {exc}")
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    """FastAPI's list of validation errors as one line: ``query parameter 'max_faces': ... (got '0')``."""
+    parts = []
+    for error in exc.errors():
+        loc = [str(p) for p in error.get("loc", ())]
+        where = f"{loc[0]} parameter {'.'.join(loc[1:])!r}" if len(loc) > 1 else (loc[0] if loc else "request")
+        got = f" (got {error['input']!r})" if isinstance(error.get("input"), (str, int, float)) else ""
+        parts.append(f"{where}: {error.get('msg', 'invalid')}{got}")
+    return "; ".join(parts) or "invalid request"
 
 
 def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionAnalyzer | None = None) -> FastAPI:
@@ -192,6 +205,10 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
     @app.exception_handler(AffectLabError)
     async def _user_error(request: Request, exc: AffectLabError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
 
     @app.get("/health", response_model=HealthResponse, tags=["service"])
     async def health() -> dict[str, Any]:

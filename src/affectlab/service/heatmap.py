@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Any
 
 import cv2
@@ -13,17 +14,23 @@ from affectlab.data.media import to_gray
 __all__ = ["face_heatmaps", "png_data_url"]
 
 
-def face_heatmaps(analyzer: Any, image: np.ndarray, explainer: Any) -> np.ndarray:
+def face_heatmaps(
+    analyzer: Any, image: np.ndarray, explainer: Any, *, boxes: Sequence[Sequence[int]] | None = None
+) -> np.ndarray:
     """RGBA uint8 ``(H, W, 4)``: each face box holds its Grad-CAM map (JET colours, opaque), the rest is clear.
 
     ``explainer`` is the explainer class (e.g. :class:`affectlab.explain.GradCAM`); each map explains
     the predicted class of its face. Maps of aligned (rotated) crops are drawn upright in the box.
+    ``boxes`` (``[x, y, w, h]`` each): only the faces with these boxes get a map (all when ``None``).
     """
     from affectlab.viz.heatmap import colorize
 
     height, width = image.shape[:2]
     overlay = np.zeros((height, width, 4), np.uint8)
     faces = analyzer.preprocess(image)
+    if boxes is not None:
+        wanted = {tuple(int(v) for v in box) for box in boxes}
+        faces = [f for f in faces if tuple(f.box.as_list()) in wanted]
     if not faces:
         return overlay
     crops = np.stack([f.image for f in faces])
