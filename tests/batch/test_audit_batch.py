@@ -52,6 +52,20 @@ def test_bad_rows_of_a_pixels_csv_become_error_rows_not_silently_lost(tmp_path, 
     assert rows["2"]["status"] == "ok" and rows["5"]["status"] == "ok"
 
 
+def test_a_pixels_only_csv_like_kaggles_test_csv_is_analysed_row_by_row(tmp_path, face_variants):
+    import cv2
+
+    face = cv2.resize(cv2.cvtColor(face_variants(1)[0], cv2.COLOR_RGB2GRAY), (48, 48))
+    csv = tmp_path / "test.csv"
+    csv.write_text("pixels\n" + " ".join(str(v) for v in face.ravel()) + "\n1 2 3\n")
+    items = discover_items(csv)  # before: "wrong columns pixels; expected emotion,pixels,Usage"
+    assert [i.source for i in items] == [f"{csv.absolute()}:2", f"{csv.absolute()}:3"]
+    assert items[0].pixels.shape == (48, 48) and (items[0].pixels == face).all() and items[0].label is None
+    assert items[1].error == f"{csv}: row 3: 3 pixel values, expected 2304"
+    summary = run_batch(csv, tmp_path / "r.parquet", options=BatchOptions(whole_frame=True), progress=False)
+    assert (summary.total, summary.ok, summary.error) == (2, 1, 1)
+
+
 def test_a_manifest_row_with_an_empty_path_does_not_stop_the_batch(mixed_folder, tmp_path):
     manifest = tmp_path / "list.csv"
     face = mixed_folder / "happy" / "face0.png"

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from affectlab.data import detect_format, load_dataset, media_kind
+from affectlab.data.fer2013 import parse_pixels
 from affectlab.data.textio import csv_errors, open_text
 from affectlab.errors import AffectLabError, ConfigError, DataError
 
@@ -81,6 +82,12 @@ def _csv_items(path: Path) -> list[BatchItem]:
             if not reader.fieldnames:
                 raise DataError(f"{path}: empty file (expected a header with a 'path' column)")
             header = [(c or "").strip().lower() for c in reader.fieldnames]
+            if "pixels" in header and "emotion" not in header:  # unlabelled, like Kaggle's FER test.csv
+                reader.fieldnames = header
+                items = [_unlabelled_pixel_item(path, reader.line_num, row) for row in reader]
+                if not items:
+                    raise DataError(f"{path}: no data rows")
+                return items
             if "pixels" in header:
                 return _pixel_items(path)
             if "path" not in header:
@@ -105,6 +112,15 @@ def _csv_items(path: Path) -> list[BatchItem]:
     if not items:
         raise DataError(f"{path}: no data rows")
     return items
+
+
+def _unlabelled_pixel_item(path: Path, line: int, row: dict[str, str]) -> BatchItem:
+    """One row of a CSV with a ``pixels`` column and no ``emotion``; a bad cell makes an error item."""
+    key = f"{_absolute(path)}:{line}"
+    try:
+        return BatchItem(key, pixels=parse_pixels(row.get("pixels") or "", f"{path}: row {line}"))
+    except DataError as exc:
+        return BatchItem(key, error=str(exc))
 
 
 def _pixel_items(path: Path) -> list[BatchItem]:

@@ -14,7 +14,7 @@ from affectlab.data.textio import csv_errors, open_text
 from affectlab.errors import DataError
 from affectlab.labels import FER2013_CLASSES
 
-__all__ = ["load_fer2013", "fer2013_arrays", "FER2013_COLUMNS", "FER2013_SIDE"]
+__all__ = ["load_fer2013", "fer2013_arrays", "parse_pixels", "FER2013_COLUMNS", "FER2013_SIDE"]
 
 FER2013_COLUMNS = ("emotion", "pixels", "Usage")
 FER2013_SIDE = 48
@@ -31,7 +31,22 @@ def _parse_row(row: dict[str, str], line: int, path: Path) -> tuple[int, np.ndar
         raise DataError(f"{where}: emotion {raw_label!r} is not an integer 0-6") from None
     if not 0 <= label < len(FER2013_CLASSES):
         raise DataError(f"{where}: emotion {label} is not a known class (0-6)")
-    fields = (row.get("pixels") or "").split()
+    pixels = parse_pixels(row.get("pixels") or "", where)
+    usage = (row.get("Usage") or "").strip()
+    if not usage:
+        raise DataError(f"{where}: empty Usage")
+    return label, pixels, usage
+
+
+def parse_pixels(text: str, where: str) -> np.ndarray:
+    """A FER2013 ``pixels`` cell (2304 space-separated values 0..255) as a 48x48 uint8 image.
+
+    ``where`` ("file: row N") starts the :class:`~affectlab.errors.DataError` of a bad cell.
+
+    >>> parse_pixels(" ".join(["7"] * 2304), "x.csv: row 2").shape
+    (48, 48)
+    """
+    fields = text.split()
     if len(fields) != FER2013_SIDE * FER2013_SIDE:
         raise DataError(f"{where}: {len(fields)} pixel values, expected {FER2013_SIDE * FER2013_SIDE}")
     try:
@@ -40,10 +55,7 @@ def _parse_row(row: dict[str, str], line: int, path: Path) -> tuple[int, np.ndar
         raise DataError(f"{where}: pixels contain a non-integer value") from None
     if values.min() < 0 or values.max() > 255:
         raise DataError(f"{where}: pixel values must lie in 0..255")
-    usage = (row.get("Usage") or "").strip()
-    if not usage:
-        raise DataError(f"{where}: empty Usage")
-    return label, values.astype(np.uint8).reshape(FER2013_SIDE, FER2013_SIDE), usage
+    return values.astype(np.uint8).reshape(FER2013_SIDE, FER2013_SIDE)
 
 
 def load_fer2013(
