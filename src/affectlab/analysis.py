@@ -19,7 +19,7 @@ import torch
 
 from affectlab.data.media import read_image, to_gray, to_rgb
 from affectlab.errors import AffectLabError
-from affectlab.face import FaceBox, FaceDetector, FacePreprocessor
+from affectlab.face import FaceBox, FaceDetector, FacePreprocessor, as_uint8_image
 from affectlab.models import AffectNet, create_model, load_model
 from affectlab.models.train import resolve_device
 
@@ -134,8 +134,13 @@ class ExpressionAnalyzer:
         return torch.softmax(logits, dim=1).cpu().numpy()
 
     def analyze(self, image: np.ndarray, *, source: str = "<array>") -> AnalysisResult:
-        """Analyse one RGB (or gray) uint8 image already in memory."""
-        if image.ndim == 2:
+        """Analyse one RGB (or gray) uint8 image already in memory.
+
+        Raises ``ValueError`` naming the problem for an array that is not an image
+        (wrong shape or dtype, empty, float outside ``[0, 1]``).
+        """
+        image = as_uint8_image(image, name=source)
+        if image.ndim == 2 or image.shape[2] != 3:
             image = to_rgb(image)
         faces = self.preprocess(image)
         height, width = image.shape[:2]

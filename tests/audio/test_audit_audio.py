@@ -94,3 +94,12 @@ def test_constant_offset_counts_as_silence(write_wav, make_tone):
     # speech riding on an offset is still speech
     x = make_tone(0.5) + np.float32(0.2)
     np.testing.assert_array_equal(check_signal(x, 16000), x)
+
+
+def test_cli_speech_output_into_a_missing_folder_is_created(tmp_path, write_wav, make_tone):
+    pytest.importorskip("opensmile")
+    good = write_wav("good.wav", make_tone(1.0))
+    out = tmp_path / "new" / "r.jsonl"  # before: FileNotFoundError traceback
+    result = CliRunner().invoke(cli, ["analyze", str(good), "--no-progress", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["status"] for line in out.read_text().splitlines()] == ["ok"]

@@ -243,3 +243,12 @@ def test_frames_dot_does_not_drop_its_timeline_among_its_frames(frame_folder, mo
 def test_frame_folder_outputs_are_named_after_the_folder(frame_folder, tmp_path):
     assert video_name(frame_folder) == "session 1" and video_name(frame_folder / ".") == "session 1"
     assert video_name(Path("clips/a.mp4")) == "a"
+
+
+def test_cli_whole_frame_reaches_videos_and_output_folder_is_created(blank_video, tmp_path):
+    out = tmp_path / "new" / "r.jsonl"  # before: FileNotFoundError traceback; and --whole-frame gave no_face
+    result = CliRunner().invoke(cli, ["analyze", str(blank_video), "--whole-frame", "--no-timeline", "--device", "cpu",
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    (record,) = _lines(out.read_text())
+    assert record["status"] == "ok" and record["tracks"][0]["id"] == WHOLE_FRAME_TRACK

@@ -13,33 +13,73 @@ from tqdm.auto import tqdm
 from affectlab.data.media import IMAGE_SUFFIXES, sample_photo
 from affectlab.errors import ConfigError
 
-__all__ = ["analyze_command", "expand_inputs"]
+__all__ = ["analyze_command", "empty_folder_message", "expand_inputs", "open_output", "unique_stem"]
 
 SAMPLE_SOURCE = "skimage.data.astronaut"
 
 
-def expand_inputs(inputs: tuple[str, ...]) -> list[Path]:
-    """Files as given; folders expand to the images inside them (recursively, sorted)."""
+def empty_folder_message(path: Path) -> str:
+    """The error for a folder given as input that holds no images."""
+    return (f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); videos and recordings are "
+            "analysed when named one by one (a whole folder of them: affectlab batch FOLDER --out FILE.parquet)")
+
+
+def expand_inputs(inputs: tuple[str, ...], *, keep_empty_folders: bool = False) -> list[Path]:
+    """Files as given; folders expand to the images inside them (recursively, sorted).
+
+    A folder without images raises :class:`ConfigError`, or, with ``keep_empty_folders``, stays in
+    the list as itself so the caller reports it as one bad item and keeps the others.
+    """
     paths: list[Path] = []
     for item in inputs:
         path = Path(item)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
-                raise ConfigError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-            paths.extend(found)
+            if not found and not keep_empty_folders:
+                raise ConfigError(empty_folder_message(path))
+            paths.extend(found or [path])
         else:
             paths.append(path)  # missing/corrupt files become per-item errors, not a crash
     return paths
 
 
-def _annotated_name(source: str, index: int, used: set[str]) -> str:
-    stem = Path(source).stem if source != SAMPLE_SOURCE else "astronaut"
-    name = f"{stem}_annotated.png"
-    if name in used:
-        name = f"{stem}_{index}_annotated.png"
-    used.add(name)
-    return name
+def open_output(path: Path, mode: str = "w", *, option: str = "--output"):
+    """Open a results file for writing, creating its folder; a failure is one :class:`ConfigError`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, mode, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{option} {path}: cannot write ({exc.strerror or exc})") from None
+
+
+def unique_stem(source: str, used: dict[str, str]) -> str:
+    """A file-name stem for ``source`` that no other source of this run has: ``x``, then ``x_2``, ...
+
+    ``used`` maps the sources seen so far to their stems (the same source keeps its stem).
+
+    >>> used = {}
+    >>> [unique_stem(s, used) for s in ("a/x.png", "b/x.png", "a/x.png", "y.jpg")]
+    ['x', 'x_2', 'x', 'y']
+    """
+    if source not in used:
+        stem = "astronaut" if source == SAMPLE_SOURCE else Path(source).stem
+        taken, candidate, k = set(used.values()), stem, 1
+        while candidate in taken:
+            k += 1
+            candidate = f"{stem}_{k}"
+        used[source] = candidate
+    return used[source]
+
+
+def _analyze_paths(analyzer, paths: list[Path]):
+    """``analyzer.analyze_many`` where a folder left in ``paths`` (it holds no images) is one error record."""
+    from affectlab.analysis import AnalysisResult
+
+    for path in paths:
+        if path.is_dir():
+            yield AnalysisResult(str(path), "error", error=empty_folder_message(path)), None
+        else:
+            yield analyzer.analyze_path(path)
 
 
 @click.command("analyze")
@@ -54,6 +94,9 @@ def _annotated_name(source: str, index: int, used: set[str]) -> str:
 @click.option("--max-faces", type=click.IntRange(min=1), default=None, help="Keep at most N faces per image (largest first).")
 @click.option("--whole-frame", is_flag=True,
               help="If no face is found, classify the whole image as one face (for pre-cropped faces).")
+@click.option("--min-face", type=click.FloatRange(0.01, 1.0), default=0.1, show_default=True,
+              help="Smallest face looked for in an image, as a fraction of its shorter side; lower it for group "
+                   "photos (0.05 finds faces of 5 %; slower).")
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when several inputs).")
 # ---- VIDEO options (affectlab.video.command) ----
@@ -84,6 +127,7 @@ def analyze_command(
     whole_frame: bool,
     device: str,
     progress: bool | None,
+    min_face: float = 0.1,
     # ---- VIDEO options ----
     frame_folders: tuple[Path, ...] = (),
     every: int = 1,
@@ -116,6 +160,7 @@ def analyze_command(
       affectlab analyze
       affectlab analyze photo.jpg group.png --save annotated/
       affectlab analyze faces/ --whole-frame -o results.jsonl
+      affectlab analyze group.jpg --min-face 0.05
 
     VIDEO: an INPUT ending in .mp4 .avi .mov .mkv .webm (or a frame folder given
     with --frames) gives one JSON object for the whole video: every tracked face
@@ -143,6 +188,7 @@ def analyze_command(
       affectlab analyze speech.wav other.flac
     """
     from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
+    from affectlab.face.detect import create_detector
     from affectlab.video.command import analyze_videos, split_video_inputs
     from affectlab.viz.overlay import draw_faces, save_rgb
 
@@ -150,10 +196,10 @@ def analyze_command(
     inputs, videos = split_video_inputs(inputs, frame_folders)
     output_mode, media_errors = "w", 0
     if videos:
-        with (open(output, "w", encoding="utf-8") if output else contextlib.nullcontext(sys.stdout)) as video_sink:
+        with (open_output(output, "w") if output else contextlib.nullcontext(sys.stdout)) as video_sink:
             media_errors = analyze_videos(
                 videos, sink=video_sink, model_name=model_name, weights=weights, device=device, max_faces=max_faces,
-                every=every, fps=target_fps, scan_every=scan_every, timeline=timeline, write_timeline=not no_timeline,
+                whole_frame=whole_frame, every=every, fps=target_fps, scan_every=scan_every, timeline=timeline, write_timeline=not no_timeline,
                 annotate=annotate, csv=csv_path, progress=progress,
             )
         output_mode = "a"
@@ -173,7 +219,7 @@ def analyze_command(
         inputs = tuple(item for item in inputs if item not in audio_inputs)
         speech = SpeechAnalyzer()
         audio_bar = progress if progress is not None else len(audio_inputs) > 1
-        with (open(output, output_mode, encoding="utf-8") if output else contextlib.nullcontext(sys.stdout)) as audio_sink:
+        with (open_output(output, output_mode) if output else contextlib.nullcontext(sys.stdout)) as audio_sink:
             for speech_result in tqdm(speech.analyze_many(audio_inputs), total=len(audio_inputs),
                                       disable=not audio_bar, unit="file"):
                 audio_sink.write(json.dumps(speech_result.to_dict()) + "\n")
@@ -189,21 +235,27 @@ def analyze_command(
     # ---- end AUDIO branch ----
 
     analyzer = ExpressionAnalyzer(
-        model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, whole_frame=whole_frame, device=device
+        model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, whole_frame=whole_frame, device=device,
+        detector=create_detector("haar", min_size_fraction=min_face),
     )
+    if save_dir is not None:
+        try:
+            save_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--save {save_dir}: cannot create the folder ({exc.strerror or exc})") from None
     if inputs:
-        paths = expand_inputs(inputs)
-        items = analyzer.analyze_many(paths)
+        paths = expand_inputs(inputs, keep_empty_folders=True)
+        items = _analyze_paths(analyzer, paths)
         total = len(paths)
     else:
         image = sample_photo()
         items = iter([(analyzer.analyze(image, source=SAMPLE_SOURCE), image)])
         total = 1
     show_bar = progress if progress is not None else total > 1
-    sink = open(output, output_mode, encoding="utf-8") if output else sys.stdout
-    errors, used_names = 0, set()
+    sink = open_output(output, output_mode) if output else sys.stdout
+    errors, used_stems = 0, {}
     try:
-        for index, (result, image) in enumerate(tqdm(items, total=total, disable=not show_bar, unit="image")):
+        for result, image in tqdm(items, total=total, disable=not show_bar, unit="image"):
             sink.write(json.dumps(result.to_dict()) + "\n")
             sink.flush()
             if result.status == "error":
@@ -216,7 +268,7 @@ def analyze_command(
                     [f.label for f in result.faces],
                     [f.probabilities[f.label] for f in result.faces],
                 )
-                save_rgb(annotated, save_dir / _annotated_name(result.source, index, used_names))
+                save_rgb(annotated, save_dir / f"{unique_stem(result.source, used_stems)}_annotated.png")
     finally:
         if output:
             sink.close()

@@ -27,30 +27,40 @@ class _Face:
     crop: np.ndarray  # uint8 (H, W) or (H, W, C), the model's input size
 
 
-def _collect_faces(analyzer, inputs: tuple[str, ...], progress: bool | None) -> tuple[list[_Face], int]:
-    """Faces of every input (the sample photograph when none); bad files are reported, not fatal."""
-    from affectlab.cli.analyze import expand_inputs
+def _collect_faces(analyzer, inputs: tuple[str, ...], progress: bool | None) -> tuple[list[_Face], list[dict]]:
+    """Faces of every input (the sample photograph when none) and one error record per bad input.
+
+    Bad files and image-less folders are reported on stderr and returned as
+    ``{"source", "status": "error", "error"}`` records, never fatal; inputs without a face get a
+    warning on stderr.
+    """
+    from affectlab.cli.analyze import empty_folder_message, expand_inputs
     from affectlab.data.media import read_image, sample_photo, to_gray
     from affectlab.errors import AffectLabError
+
+    paths = expand_inputs(inputs, keep_empty_folders=True) if inputs else []
 
     def images() -> Iterator[tuple[str, np.ndarray | None, str | None]]:
         if not inputs:
             yield SAMPLE_SOURCE, sample_photo(), None
             return
-        for path in expand_inputs(inputs):
+        for path in paths:
+            if path.is_dir():
+                yield str(path), None, empty_folder_message(path)
+                continue
             try:
                 yield str(path), read_image(path, mode="rgb"), None
             except AffectLabError as exc:
                 yield str(path), None, str(exc)
 
-    total = len(expand_inputs(inputs)) if inputs else 1
+    total = len(paths) if inputs else 1
     faces: list[_Face] = []
-    errors = 0
+    failures: list[dict] = []
     gray = analyzer.model.config.channels == 1
     for source, image, error in tqdm(images(), total=total, unit="image", desc="faces",
                                      disable=not (progress if progress is not None else total > 1)):
         if image is None:
-            errors += 1
+            failures.append({"source": source, "status": "error", "error": error})
             tqdm.write(f"affectlab: error: {error}", file=sys.stderr)
             continue
         found = analyzer.preprocess(image)
@@ -61,13 +71,12 @@ def _collect_faces(analyzer, inputs: tuple[str, ...], progress: bool | None) -> 
         for k, face in enumerate(found):
             crop = to_gray(face.image) if gray and face.image.ndim == 3 else face.image
             faces.append(_Face(source, k, face.box.as_list(), crop))
+    return faces, failures
+
+
+def _require_faces(faces: list[_Face], inputs: tuple[str, ...]) -> None:
     if not faces:
         raise NoFaceError("no face found in any input" + ("" if inputs else " (the sample photograph)"))
-    return faces, errors
-
-
-def _stem(source: str) -> str:
-    return "astronaut" if source == SAMPLE_SOURCE else Path(source).stem
 
 
 _common = [
@@ -120,20 +129,27 @@ def explain_command(inputs, out_path, layer, cell, model_name, weights, max_face
     Examples:
       affectlab explain --out panel.png
       affectlab explain photo.jpg group.png --out panel.png
-      affectlab explain faces/ --whole-frame --layer blocks.2 --out panel.png
+      affectlab explain faces/ --whole-frame --layer blocks.2 --model mini_xception --out panel.png
     """
+    from affectlab.cli.analyze import unique_stem
     from affectlab.explain import explain_all
-    from affectlab.viz.overlay import save_rgb
+    from affectlab.viz.overlay import check_image_path, save_rgb
     from affectlab.viz.panel import PanelRow, explanation_panel
 
+    check_image_path(out_path)
     analyzer = _analyzer(model_name, weights, max_faces, whole_frame, device)
-    faces, errors = _collect_faces(analyzer, inputs, progress)
+    faces, failures = _collect_faces(analyzer, inputs, progress)
+    for record in failures:
+        click.echo(json.dumps(record))
+    _require_faces(faces, inputs)
     crops = np.stack([f.crop for f in faces])
     if crops.ndim == 4:
         crops = crops.transpose(0, 3, 1, 2)
     names = analyzer.class_names
     rows, batch = [], 32
-    for start in range(0, len(faces), batch):
+    bar = tqdm(range(0, len(faces), batch), unit="batch", desc="explaining",
+               disable=not (progress if progress is not None else len(faces) > batch))
+    for start in bar:
         out = explain_all(analyzer.model, crops[start: start + batch], layer=layer)
         cam, gb, ggc = out["gradcam"], out["guided_backprop"], out["guided_gradcam"]
         for i, face in enumerate(faces[start: start + batch]):
@@ -141,11 +157,12 @@ def explain_command(inputs, out_path, layer, cell, model_name, weights, max_face
             p = float(cam.probabilities[i, cam.targets[i]])
             rows.append(PanelRow(face.crop, label, p, gb.maps[i], cam.maps[i], ggc.maps[i]))
             click.echo(json.dumps({"source": face.source, "face": face.index, "box": face.box, "label": label,
-                                   "probability": round(p, 4), "layer": cam.layer}))
-    captions = [f"{_stem(f.source)}#{f.index}" for f in faces]
+                                   "probability": round(p, 4), "layer": cam.layer, "status": "ok"}))
+    stems: dict[str, str] = {}
+    captions = [f"{unique_stem(f.source, stems)}#{f.index}" for f in faces]
     save_rgb(explanation_panel(rows, cell=cell, captions=captions), out_path)
     click.echo(f"panel: {out_path} ({len(rows)} face(s))", err=True)
-    if errors:
+    if failures:
         click.get_current_context().exit(1)
 
 
@@ -194,6 +211,7 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
       affectlab fool faces/ --whole-frame --bound 0.05 --out fooled/
       affectlab fool photo.jpg --method scaled --out fooled/
     """
+    from affectlab.cli.analyze import unique_stem
     from affectlab.explain import fool
     from affectlab.viz.fooling import save_fooling_figure
     from affectlab.viz.heatmap import to_uint8
@@ -208,27 +226,32 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
         target = names.index(target_name)
     if out_dir.exists() and not out_dir.is_dir():
         raise ConfigError(f"--out {out_dir}: exists and is not a folder")
-    faces, errors = _collect_faces(analyzer, inputs, progress)
+    faces, failures = _collect_faces(analyzer, inputs, progress)
     out_dir.mkdir(parents=True, exist_ok=True)
-    crops = np.stack([f.crop for f in faces])
-    if crops.ndim == 4:
-        crops = crops.transpose(0, 3, 1, 2)
+    stems: dict[str, str] = {}
     batch = 64
     with open(out_dir / "fooling.jsonl", "w", encoding="utf-8") as sink:
+        for record in failures:
+            sink.write(json.dumps(record) + "\n")
+            click.echo(json.dumps(record))
+        _require_faces(faces, inputs)
+        crops = np.stack([f.crop for f in faces])
+        if crops.ndim == 4:
+            crops = crops.transpose(0, 3, 1, 2)
         bar = tqdm(range(0, len(faces), batch), unit="batch", desc="fooling",
                    disable=not (progress if progress is not None else len(faces) > batch))
         for start in bar:
             result = fool(analyzer.model, crops[start: start + batch], target, bound=bound, threshold=threshold,
                           max_steps=max_steps, step_size=step_size, method=method)
             for i, (face, record) in enumerate(zip(faces[start: start + batch], result.to_records(names))):
-                name = f"{_stem(face.source)}_face{face.index}"
+                name = f"{unique_stem(face.source, stems)}_face{face.index}"
                 save_fooling_figure(out_dir / f"{name}_fooling.png", result.original[i], result.adversarial[i])
                 adversarial = to_uint8(result.adversarial[i].transpose(1, 2, 0))
                 save_rgb(adversarial[..., 0] if adversarial.shape[2] == 1 else adversarial,
                          out_dir / f"{name}_adversarial.png")
                 line = json.dumps({"source": face.source, "face": face.index, "box": face.box, **record,
-                                   "figure": f"{name}_fooling.png"})
+                                   "figure": f"{name}_fooling.png", "status": "ok"})
                 sink.write(line + "\n")
                 click.echo(line)
-    if errors:
+    if failures:
         click.get_current_context().exit(1)

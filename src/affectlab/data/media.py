@@ -8,7 +8,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from affectlab.errors import MediaReadError
+from affectlab.errors import ConfigError, MediaReadError
 
 __all__ = ["read_image", "to_gray", "to_rgb", "sample_photo", "IMAGE_SUFFIXES"]
 
@@ -23,6 +23,8 @@ def read_image(path: str | Path, *, mode: ColorMode = "rgb") -> np.ndarray:
     ------
     MediaReadError
         The file is missing, empty, not an image or corrupt; the message names the file.
+    ConfigError
+        ``mode`` is neither ``"rgb"`` nor ``"gray"``.
 
     Examples
     --------
@@ -31,6 +33,8 @@ def read_image(path: str | Path, *, mode: ColorMode = "rgb") -> np.ndarray:
     >>> read_image(p).shape, read_image(p, mode="gray").shape
     ((4, 5, 3), (4, 5))
     """
+    if mode not in ("rgb", "gray"):
+        raise ConfigError(f"read_image: mode must be 'rgb' or 'gray', got {mode!r}")
     path = Path(path)
     if not path.exists():
         raise MediaReadError(f"{path}: file not found")

@@ -10,7 +10,7 @@ import numpy as np
 
 from affectlab.errors import MediaReadError
 
-__all__ = ["EXPRESSION_COLORS", "draw_faces", "save_rgb"]
+__all__ = ["EXPRESSION_COLORS", "check_image_path", "draw_faces", "save_rgb"]
 
 #: Fixed RGB colour per expression, so a label always has the same colour.
 EXPRESSION_COLORS: dict[str, tuple[int, int, int]] = {
@@ -46,11 +46,42 @@ def draw_faces(
     return canvas
 
 
-def save_rgb(image: np.ndarray, path: str | Path) -> Path:
-    """Write an RGB (or gray) uint8 image; the format follows the suffix."""
+def check_image_path(path: str | Path) -> Path:
+    """``path`` as a :class:`~pathlib.Path` if OpenCV can write an image there by its suffix.
+
+    Call it before long work so a bad output name fails at once.
+
+    Raises
+    ------
+    MediaReadError
+        The suffix names no format OpenCV writes (e.g. none, ``.txt``); the message names the path.
+
+    >>> check_image_path("panel.png").name
+    'panel.png'
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.haveImageWriter(str(path)):
+        raise MediaReadError(f"{path}: cannot write an image with suffix {path.suffix or '(none)'!r}; "
+                             "use .png or .jpg")
+    return path
+
+
+def save_rgb(image: np.ndarray, path: str | Path) -> Path:
+    """Write an RGB (or gray) uint8 image; the format follows the suffix.
+
+    Raises :class:`~affectlab.errors.MediaReadError` naming the path when the suffix names no image
+    format or the file cannot be written.
+    """
+    path = check_image_path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MediaReadError(f"{path}: cannot create its folder ({exc.strerror or exc})") from None
     bgr = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), bgr):
+    try:
+        written = cv2.imwrite(str(path), bgr)
+    except cv2.error as exc:
+        raise MediaReadError(f"{path}: could not write image ({str(exc).strip().splitlines()[-1]})") from None
+    if not written:
         raise MediaReadError(f"{path}: could not write image")
     return path
