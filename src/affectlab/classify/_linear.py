@@ -18,7 +18,13 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from affectlab.classify.search import choose_best, inner_folds, score_function, search_subsample
+from affectlab.classify.search import (
+    check_groups,
+    choose_best,
+    inner_folds,
+    score_function,
+    search_subsample,
+)
 
 __all__ = ["LinearGridClassifier", "standardise_stats", "gram"]
 
@@ -96,6 +102,7 @@ class LinearGridClassifier(ClassifierMixin, BaseEstimator):
         """
         X, y = validate_data(self, X, y, dtype=np.float64, copy=True)  # the copy is standardised in place
         check_classification_targets(y)
+        groups = check_groups(groups, X.shape[0])
         self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes_.size
         if n_classes < 2:
@@ -112,7 +119,9 @@ class LinearGridClassifier(ClassifierMixin, BaseEstimator):
         else:
             search_all = False
             if X_val is not None and len(X_val):
-                Xv = (np.asarray(X_val, dtype=np.float64) - mean) / scale
+                Xv = (validate_data(self, X_val, dtype=np.float64, reset=False) - mean) / scale
+                if len(y_val if y_val is not None else []) != Xv.shape[0]:
+                    raise ValueError(f"y_val must give one label per row of X_val ({Xv.shape[0]})")
                 index = {c: i for i, c in enumerate(self.classes_.tolist())}
                 # classes absent from the training part count as errors (code -1, never predicted)
                 codes_v = np.array([index.get(v, -1) for v in np.asarray(y_val).tolist()], dtype=np.int64)
@@ -123,7 +132,7 @@ class LinearGridClassifier(ClassifierMixin, BaseEstimator):
                 self.inner_cv_ = "validation split"
             else:
                 rows = search_subsample(codes, self.search_samples, random_state=self.random_state)
-                sub_groups = None if groups is None else np.asarray(groups, dtype=object)[rows]
+                sub_groups = None if groups is None else groups[rows]
                 folds, self.inner_cv_ = inner_folds(codes[rows], sub_groups, n_splits=self.inner_splits,
                                                     random_state=self.random_state)
                 if rows.size < Xs.shape[0]:

@@ -142,13 +142,14 @@ class FusionNetwork(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         if not np.isfinite(X).all():
             raise ValueError("decision values must be finite (a member gave NaN or inf)")
-        if self.lam < 0:
-            raise ValueError(f"lam must be >= 0, got {self.lam!r}")
+        if isinstance(self.lam, bool) or not isinstance(self.lam, int | float | np.integer | np.floating) \
+                or not self.lam >= 0:
+            raise ValueError(f"lam must be a number >= 0, got {self.lam!r}")
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
         n_classes = len(self.classes_)
         if n_classes < 2:
-            raise ValueError("FusionNetwork needs at least 2 classes in y")
+            raise ValueError(f"FusionNetwork needs at least 2 classes in y, got {n_classes} class")
         A = _as_members(X, n_classes)
         self.n_members_ = A.shape[1]
         Y = np.eye(n_classes)[encoder.transform(y)]
@@ -177,7 +178,8 @@ class FusionNetwork(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """Max-win: the class of highest fused probability."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self.decision_function(X)  # checks that the model is fitted first
+        return self.classes_[np.argmax(scores, axis=1)]
 
 
 def _inner_splits(y: np.ndarray, groups: np.ndarray | None, n_splits: int, random_state: int):
@@ -220,13 +222,20 @@ class FusionNetworkCV(FusionNetwork):
 
     def fit(self, X: Any, y: Any, groups: Any = None) -> FusionNetworkCV:
         """Choose ``lam`` by inner CV on ``(X, y)`` (by ``groups`` when given), then refit on all."""
+        from affectlab.classify.search import check_groups
         from affectlab.evaluate.metrics import uar
 
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y)
-        lams = [float(v) for v in self.lams]
-        if not lams or any(v < 0 for v in lams):
+        X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        check_groups(groups, X.shape[0])
+        try:
+            lams = [float(v) for v in self.lams]
+        except (TypeError, ValueError):
+            lams = []
+        if not lams or any(not v >= 0 for v in lams):
             raise ValueError(f"lams must be a non-empty list of values >= 0, got {self.lams!r}")
+        if np.unique(y).size < 2:
+            raise ValueError(f"FusionNetworkCV needs at least 2 classes in y, got {np.unique(y).size} class")
         splits = _inner_splits(y, None if groups is None else np.asarray(groups), self.inner_splits,
                                self.random_state)
         scores = []
@@ -262,8 +271,11 @@ class MeanProbabilityFusion(ClassifierMixin, BaseEstimator):
         from scipy.optimize import minimize_scalar
 
         X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_
+        if len(self.classes_) < 2:
+            raise ValueError(f"MeanProbabilityFusion needs at least 2 classes in y, got {len(self.classes_)} class")
         A = _as_members(X, len(self.classes_))
         codes = encoder.transform(y)
         temperatures = []
@@ -288,4 +300,5 @@ class MeanProbabilityFusion(ClassifierMixin, BaseEstimator):
         return self.predict_proba(X)
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        proba = self.predict_proba(X)  # checks that the model is fitted first
+        return self.classes_[np.argmax(proba, axis=1)]

@@ -163,9 +163,12 @@ class PLSClassifier(LinearGridClassifier):
 
     def _grid(self, n_train: int, n_features: int) -> list[int]:
         spec = self.n_components_grid
-        values = [self.n_components] if spec is None else DEFAULT_COMPONENTS_GRID if spec == "auto" else spec
+        auto = isinstance(spec, str) and spec == "auto"
+        values = [self.n_components] if spec is None else DEFAULT_COMPONENTS_GRID if auto else spec
         values = list(values) if isinstance(values, list | tuple | np.ndarray) else None
         if not values or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v > 0 for v in values):
+            if spec is None:
+                raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
             raise ValueError(
                 f"n_components_grid must be a non-empty list of positive integers or 'auto', got {spec!r}"
             )

@@ -97,9 +97,9 @@ def create_classifier(name: str, **params: Any) -> Any:
 
 
 def _check_grid(grid: Any, key: str, what: str, valid: Callable[[Any], bool]) -> None:
-    if grid == "auto":
+    if isinstance(grid, str) and grid == "auto":
         return
-    values = list(grid) if isinstance(grid, list | tuple) else None
+    values = list(grid) if isinstance(grid, list | tuple | np.ndarray) else None
     if not values or not all(not isinstance(v, bool) and valid(v) for v in values):
         raise ValueError(f"{key} must be a non-empty list of {what} or 'auto', got {grid!r}")
 
@@ -114,8 +114,9 @@ def _with_search(pipeline: Pipeline, key: str, grid: Sequence[float] | None, **s
     if grid is None:
         return pipeline
     _check_inner_splits(search.get("n_splits"))
-    values = list(grid) if isinstance(grid, list | tuple) else None
-    if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
+    values = list(grid) if isinstance(grid, list | tuple | np.ndarray) else None
+    if not values or not all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+                             and v > 0 for v in values):
         raise ValueError(f"C_grid must be a non-empty list of positive numbers, got {grid!r}")
     return InnerCVSearch(pipeline, {key: values}, **search)
 

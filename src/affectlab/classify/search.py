@@ -28,11 +28,39 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.metrics import make_scorer
-from sklearn.model_selection import GridSearchCV, PredefinedSplit, StratifiedGroupKFold, StratifiedKFold
+from sklearn.model_selection import (
+    GridSearchCV,
+    PredefinedSplit,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-__all__ = ["InnerCVSearch", "inner_folds", "search_subsample", "score_function", "choose_best"]
+__all__ = ["InnerCVSearch", "check_groups", "inner_folds", "search_subsample", "score_function", "choose_best"]
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+def check_groups(groups: Sequence[Any] | np.ndarray | None, n_samples: int) -> np.ndarray | None:
+    """``groups`` as a 1-D object array of ``n_samples`` entries (or None); :class:`ValueError` otherwise.
+
+    A wrong length is refused rather than ignored: the inner folds would otherwise quietly stop
+    being split by subject.
+
+    >>> check_groups(["s1", "s2"], 3)
+    Traceback (most recent call last):
+    ...
+    ValueError: groups has 2 entries for 3 samples (one subject id per sample)
+    """
+    if groups is None:
+        return None
+    g = np.asarray(groups, dtype=object)
+    if g.ndim != 1 or g.shape[0] != n_samples:
+        size = g.shape[0] if g.ndim == 1 else f"shape {g.shape}"
+        raise ValueError(f"groups has {size} entries for {n_samples} samples (one subject id per sample)")
+    return g
 
 
 def _known_groups(groups: Sequence[Any] | np.ndarray | None, n: int) -> np.ndarray | None:
@@ -75,6 +103,9 @@ def inner_folds(
     else:
         g = None
         largest = int(np.unique(y, return_counts=True)[1].max()) if y.size else 0
+        if largest < 2:
+            raise ValueError(f"cannot search a grid by inner cross-validation on {y.size} training sample(s) with "
+                             "one sample per class; give a single value instead of a grid")
         n_splits = max(2, min(n_splits, largest))
         splitter = StratifiedKFold(n_splits, shuffle=True, random_state=random_state)
         description = f"{n_splits}-fold stratified"
@@ -182,7 +213,11 @@ class InnerCVSearch(ClassifierMixin, BaseEstimator):
         y_val: np.ndarray | None = None,
     ) -> InnerCVSearch:
         """Choose the parameters without touching any test data, then refit."""
-        X, y = np.asarray(X), np.asarray(y)
+        X, y = validate_data(self, X, y, dtype=None, ensure_all_finite=False)  # the estimator checks values
+        check_classification_targets(y)
+        groups = check_groups(groups, X.shape[0])
+        if np.unique(y).size < 2:
+            raise ValueError(f"need samples of at least 2 classes to fit, got {np.unique(y).size} class")
         if X_val is not None and len(X_val):
             X_all = np.concatenate([X, np.asarray(X_val)])
             y_all = np.concatenate([y, np.asarray(y_val)])
@@ -204,8 +239,16 @@ class InnerCVSearch(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted classes of the refitted best estimator."""
+        check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.predict(X)
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """Decision values ``(n_samples, n_classes)`` of the refitted best estimator."""
+        check_is_fitted(self, "best_estimator_")
         return self.best_estimator_.decision_function(X)
+
+    @available_if(lambda self: hasattr(self.estimator, "predict_proba"))
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities of the refitted best estimator (when it has ``predict_proba``)."""
+        check_is_fitted(self, "best_estimator_")
+        return self.best_estimator_.predict_proba(X)

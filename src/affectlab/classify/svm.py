@@ -357,9 +357,13 @@ class LinearSVMCV(LinearGridClassifier):
         self.random_state = random_state
 
     def _grid(self, n_train: int, n_features: int) -> list[float]:
-        values = [self.C] if self.C_grid is None else DEFAULT_C_GRID if self.C_grid == "auto" else self.C_grid
+        auto = isinstance(self.C_grid, str) and self.C_grid == "auto"
+        values = [self.C] if self.C_grid is None else DEFAULT_C_GRID if auto else self.C_grid
         values = list(values) if isinstance(values, list | tuple | np.ndarray) else None
-        if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
+        if not values or not all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+                                 and v > 0 for v in values):
+            if self.C_grid is None:
+                raise ValueError(f"C must be a positive number, got {self.C!r}")
             raise ValueError(f"C_grid must be a non-empty list of positive numbers or 'auto', got {self.C_grid!r}")
         if self.solver not in ("auto", "dual", "primal"):
             raise ValueError(f"solver must be 'auto', 'dual' or 'primal', got {self.solver!r}")

@@ -30,6 +30,7 @@ from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.model_selection import GroupKFold, KFold
 from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.svm import SVC, SVR
+from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = [
@@ -62,6 +63,19 @@ def gamma_scale(X: np.ndarray) -> float:
     return 1.0 / (X.shape[1] * var) if var > 0 else 1.0
 
 
+def _gamma(gamma: float | str, A: np.ndarray) -> float:
+    """The RBF width: ``"scale"`` (:func:`gamma_scale` of ``A``) or a positive number."""
+    if isinstance(gamma, str) and gamma == "scale":
+        return gamma_scale(A)
+    if isinstance(gamma, bool) or not isinstance(gamma, int | float | np.integer | np.floating) or not gamma > 0:
+        raise ValueError(f"gamma must be 'scale' or a positive number, got {gamma!r}")
+    return float(gamma)
+
+
+def _is_auto(grid: Any) -> bool:
+    return isinstance(grid, str) and grid == "auto"
+
+
 def regression_folds(n: int, groups: Sequence[Any] | np.ndarray | None, n_splits: int,
                      random_state: int = 0) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
     """Inner folds of ``n`` training samples: by group when every sample has one, else shuffled k-fold.
@@ -70,8 +84,10 @@ def regression_folds(n: int, groups: Sequence[Any] | np.ndarray | None, n_splits
     >>> how, len(folds)
     ('leave-one-speaker-out (3 folds)', 3)
     """
-    g = None if groups is None else np.asarray(groups, dtype=object)
-    if g is not None and g.shape[0] == n and all(v is not None and v != "" for v in g):
+    from affectlab.classify.search import check_groups
+
+    g = check_groups(groups, n)
+    if g is not None and all(v is not None and v != "" for v in g):
         n_groups = len(set(g.tolist()))
         if n_groups >= 2:
             k = min(n_splits, n_groups)
@@ -130,7 +146,7 @@ class MinMaxRBFSVR(RegressorMixin, BaseEstimator):
     def _grid(self) -> list[float]:
         if self.C_grid is None:
             return [float(self.C)]
-        values = list(DEFAULT_SVR_C_GRID) if self.C_grid == "auto" else list(self.C_grid)
+        values = list(DEFAULT_SVR_C_GRID) if _is_auto(self.C_grid) else list(self.C_grid)
         if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
             raise ValueError(f"C_grid must be a non-empty list of positive numbers or 'auto', got {self.C_grid!r}")
         return [float(v) for v in values]
@@ -139,7 +155,7 @@ class MinMaxRBFSVR(RegressorMixin, BaseEstimator):
                       ) -> tuple[MinMaxScaler, float, np.ndarray, np.ndarray, np.ndarray | None]:
         scaler = MinMaxScaler().fit(X_train)
         A = scaler.transform(X_train)
-        gamma = gamma_scale(A) if self.gamma == "scale" else float(self.gamma)
+        gamma = _gamma(self.gamma, A)
         K = rbf_kernel(A, A, gamma=gamma)
         K_other = None if X_other is None else rbf_kernel(scaler.transform(X_other), A, gamma=gamma)
         return scaler, gamma, A, K, K_other
@@ -189,7 +205,7 @@ class MinMaxRBFSVR(RegressorMixin, BaseEstimator):
 def rbf_svr(C: float = 1.0, C_grid: Sequence[float] | str | None = None, epsilon: float = 0.1,
             gamma: float | str = "scale", inner_splits: int = 10, random_state: int = 0) -> MinMaxRBFSVR:
     """Registry factory of :class:`MinMaxRBFSVR` (min-max scaling + RBF SVR, ``C`` by inner CV on CCC)."""
-    if C_grid is not None and C_grid != "auto" and not isinstance(C_grid, list | tuple):
+    if C_grid is not None and not _is_auto(C_grid) and not isinstance(C_grid, list | tuple | np.ndarray):
         raise ValueError(f"C_grid must be a list of positive numbers or 'auto', got {C_grid!r}")
     return MinMaxRBFSVR(C=C, C_grid=C_grid, epsilon=epsilon, gamma=gamma, inner_splits=inner_splits,
                         random_state=random_state)
@@ -238,7 +254,7 @@ class RBFSVMCV(ClassifierMixin, BaseEstimator):
     def _grid(self) -> list[float]:
         if self.C_grid is None:
             return [float(self.C)]
-        values = list(DEFAULT_SVM_C_GRID) if self.C_grid == "auto" else list(self.C_grid)
+        values = list(DEFAULT_SVM_C_GRID) if _is_auto(self.C_grid) else list(self.C_grid)
         if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
             raise ValueError(f"C_grid must be a non-empty list of positive numbers or 'auto', got {self.C_grid!r}")
         return [float(v) for v in values]
@@ -249,7 +265,7 @@ class RBFSVMCV(ClassifierMixin, BaseEstimator):
             raise ValueError(f"scaling must be 'standard' or 'minmax', got {self.scaling!r}")
         scaler = (StandardScaler() if self.scaling == "standard" else MinMaxScaler()).fit(X_train)
         A = scaler.transform(X_train)
-        gamma = gamma_scale(A) if self.gamma == "scale" else float(self.gamma)
+        gamma = _gamma(self.gamma, A)
         K = rbf_kernel(A, A, gamma=gamma)
         K_other = None if X_other is None else rbf_kernel(scaler.transform(X_other), A, gamma=gamma)
         return scaler, gamma, A, K, K_other
@@ -260,10 +276,19 @@ class RBFSVMCV(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: Sequence[Any] | np.ndarray | None = None) -> RBFSVMCV:
         """Choose ``C`` on the training data only, then refit on all of it."""
-        from affectlab.classify.search import choose_best, inner_folds, score_function
+        from affectlab.classify.search import (
+            check_groups,
+            choose_best,
+            inner_folds,
+            score_function,
+        )
 
         X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        groups = check_groups(groups, X.shape[0])
         self.classes_ = np.unique(y)
+        if self.classes_.size < 2:
+            raise ValueError(f"need samples of at least 2 classes to fit, got {self.classes_.size} class")
         grid = self._grid()
         scores = np.full((len(grid), 1), np.nan)
         self.inner_cv_ = None
@@ -297,11 +322,13 @@ class RBFSVMCV(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         """One-vs-rest decision values ``(n_samples, n_classes)``."""
-        return self.svc_.decision_function(self._kernel(X))
+        K = self._kernel(X)  # checks that the model is fitted first
+        return self.svc_.decision_function(K)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Predicted classes."""
-        return self.svc_.predict(self._kernel(X))
+        K = self._kernel(X)
+        return self.svc_.predict(K)
 
 
 def rbf_svm(C: float = 1.0, C_grid: Sequence[float] | str | None = None, gamma: float | str = "scale",
@@ -311,7 +338,7 @@ def rbf_svm(C: float = 1.0, C_grid: Sequence[float] | str | None = None, gamma: 
     chosen by inner CV on the training data (by subject/speaker when known)."""
     if scaling not in ("standard", "minmax"):
         raise ValueError(f"scaling must be 'standard' or 'minmax', got {scaling!r}")
-    if C_grid is not None and C_grid != "auto" and not isinstance(C_grid, list | tuple):
+    if C_grid is not None and not _is_auto(C_grid) and not isinstance(C_grid, list | tuple | np.ndarray):
         raise ValueError(f"C_grid must be a list of positive numbers or 'auto', got {C_grid!r}")
     return RBFSVMCV(C=C, C_grid=C_grid, gamma=gamma, scaling=scaling, class_weight=class_weight,
                     inner_splits=inner_splits, scoring=scoring, random_state=random_state)
@@ -383,11 +410,11 @@ class KBestLinearSVM(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     def _grids(self, n_features: int) -> tuple[list[int], list[float]]:
-        ks = list(DEFAULT_K_GRID) + [n_features] if self.k_grid == "auto" else list(self.k_grid)
-        if not ks or not all(isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in ks):
+        ks = list(DEFAULT_K_GRID) + [n_features] if _is_auto(self.k_grid) else list(self.k_grid)
+        if not ks or not all(isinstance(k, int | np.integer) and not isinstance(k, bool) and k > 0 for k in ks):
             raise ValueError(f"k_grid must be a non-empty list of positive integers or 'auto', got {self.k_grid!r}")
         ks = sorted({min(k, n_features) for k in ks})
-        Cs = list(DEFAULT_KBEST_C_GRID) if self.C_grid == "auto" else list(self.C_grid)
+        Cs = list(DEFAULT_KBEST_C_GRID) if _is_auto(self.C_grid) else list(self.C_grid)
         if not Cs or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in Cs):
             raise ValueError(f"C_grid must be a non-empty list of positive numbers or 'auto', got {self.C_grid!r}")
         return ks, sorted(float(c) for c in Cs)
@@ -407,12 +434,21 @@ class KBestLinearSVM(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: np.ndarray, groups: Sequence[Any] | np.ndarray | None = None) -> KBestLinearSVM:
         """Choose ``(k, C)`` on the training data only, then refit on all of it."""
-        from affectlab.classify.search import choose_best, inner_folds, score_function
+        from affectlab.classify.search import (
+            check_groups,
+            choose_best,
+            inner_folds,
+            score_function,
+        )
         from affectlab.classify.svm import ovr_squared_hinge_dual
 
         X, y = validate_data(self, X, y, dtype=np.float64)
+        check_classification_targets(y)
+        groups = check_groups(groups, X.shape[0])
         self.classes_, codes = np.unique(y, return_inverse=True)
         n_classes = self.classes_.size
+        if n_classes < 2:
+            raise ValueError(f"need samples of at least 2 classes to fit, got {n_classes} class")
         ks, Cs = self._grids(X.shape[1])
         score = score_function(self.scoring)
         if len(ks) * len(Cs) > 1:
@@ -465,7 +501,8 @@ class KBestLinearSVM(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The class with the largest decision value."""
-        return self.classes_[np.argmax(self.decision_function(X), axis=1)]
+        scores = self.decision_function(X)  # checks that the model is fitted first
+        return self.classes_[np.argmax(scores, axis=1)]
 
 
 def kbest_linear_svm(k_grid: Sequence[int] | str = "auto", C_grid: Sequence[float] | str = "auto",
@@ -473,7 +510,7 @@ def kbest_linear_svm(k_grid: Sequence[int] | str = "auto", C_grid: Sequence[floa
                      tol: float = 1e-3, random_state: int = 0) -> KBestLinearSVM:
     """Registry factory of :class:`KBestLinearSVM` (ANOVA-F feature ranking + linear SVM, ``k`` and ``C`` by inner CV)."""
     for name, grid in (("k_grid", k_grid), ("C_grid", C_grid)):
-        if grid != "auto" and not isinstance(grid, list | tuple):
+        if not _is_auto(grid) and not isinstance(grid, list | tuple | np.ndarray):
             raise ValueError(f"{name} must be a list or 'auto', got {grid!r}")
     return KBestLinearSVM(k_grid=k_grid, C_grid=C_grid, inner_splits=inner_splits, class_weight=class_weight,
                           scoring=scoring, tol=tol, random_state=random_state)

@@ -51,11 +51,14 @@ class Explanation:
         return len(self.maps)
 
 
-def as_batch(images: Any, channels: int | None = None) -> torch.Tensor:
+def as_batch(images: Any, channels: int | None = None, *, check_range: bool = True) -> torch.Tensor:
     """Images as a float32 ``(N, C, H, W)`` tensor in ``[0, 1]``.
 
     Accepts a tensor (returned as float32, detached), uint8 arrays (divided by 255) or float
     arrays in ``[0, 1]``, shaped ``(N, C, H, W)``, ``(N, H, W)`` (gray) or ``(H, W)`` (one image).
+    Other integer arrays (int64, uint16, ...) and, with ``check_range``, float arrays with values
+    outside ``[0, 1]`` or not finite (e.g. 0-255 floats) are refused: they would be explained as
+    nonsense without a word.
 
     Examples
     --------
@@ -68,8 +71,15 @@ def as_batch(images: Any, channels: int | None = None) -> torch.Tensor:
         arr = np.asarray(images)
         if arr.dtype == np.uint8:
             x = torch.from_numpy(arr.astype(np.float32) / 255.0)
-        elif np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer):
+        elif np.issubdtype(arr.dtype, np.floating):
+            if check_range and arr.size and not np.all(np.isfinite(arr)):
+                raise ConfigError("images: float values must be finite (NaN or inf found)")
+            if check_range and arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
+                raise ConfigError(f"images: float values must lie in [0, 1], got {arr.min():g}..{arr.max():g}"
+                                  " (divide 0-255 images by 255, or pass uint8)")
             x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        elif np.issubdtype(arr.dtype, np.integer):
+            raise ConfigError(f"images: integer dtype {arr.dtype} is ambiguous; pass uint8 (0-255) or float in [0, 1]")
         else:
             raise ConfigError(f"images: expected a numeric array, got dtype {arr.dtype}")
     if x.ndim == 2:
@@ -162,10 +172,17 @@ class Explainer:
             self._handles = []
             self.model.train(bool(self._was_training))
 
+    def _batch(self, images: Any) -> torch.Tensor:
+        """``images`` as the model's input batch on its device (:func:`as_batch`); an empty batch is refused."""
+        channels = getattr(getattr(self.model, "config", None), "channels", None)
+        x = as_batch(images, channels)
+        if len(x) == 0:
+            raise ConfigError("images: the batch is empty (0 images)")
+        return x.to(self.device)
+
     def __call__(self, images: Any, target: Any = None) -> Explanation:
         """Explain a batch (see :func:`as_batch` for accepted inputs) for ``target``."""
-        channels = getattr(getattr(self.model, "config", None), "channels", None)
-        x = as_batch(images, channels).to(self.device)
+        x = self._batch(images)
         with self:
             return self._explain(x, target)
 

@@ -62,9 +62,12 @@ class FoolingResult:
     original, adversarial
         ``(N, C, H, W)`` float32 images.
     success
-        ``(N,)`` bool: the target class's probability on ``adversarial`` is ``>= threshold``.
+        ``(N,)`` bool: the target class differs from the original's predicted class and its
+        probability on ``adversarial`` is ``>= threshold``.
     steps
-        ``(N,)`` gradient steps taken (0 when the image already met the threshold).
+        ``(N,)`` gradient steps taken (0 when the image already met the threshold, or when its
+        target is the class already predicted on it: such an image is left unchanged and is no
+        success).
     targets, original_classes
         ``(N,)`` the class attacked towards and the class predicted on the original.
     probabilities
@@ -152,7 +155,8 @@ def fool(
         A batch (see :func:`affectlab.explain.base.as_batch`); uint8 is divided by 255.
     target
         The class to reach (see :mod:`affectlab.explain.targets`); default: the most likely
-        class other than the one predicted on the original.
+        class other than the one predicted on the original. An image whose target is the class
+        already predicted on it is not attacked (0 steps) and counts as no success.
     bound
         Each pixel stays within ``bound * (value_range[1] - value_range[0])`` of its original.
     threshold
@@ -171,14 +175,19 @@ def fool(
 
     The model's mode is restored afterwards and its parameters' gradients are not touched.
     """
-    lo_v, hi_v = (float(v) for v in value_range)
+    try:
+        lo_v, hi_v = (float(v) for v in value_range)
+    except (TypeError, ValueError):
+        raise ConfigError(f"value_range must be two numbers (low, high), got {value_range!r}") from None
     if not hi_v > lo_v:
         raise ConfigError(f"value_range must be (low, high) with high > low, got {value_range!r}")
-    if not 0.0 < bound <= 1.0:
+    if not isinstance(bound, int | float | np.number) or isinstance(bound, bool) or not 0.0 < bound <= 1.0:
         raise ConfigError(f"bound must lie in (0, 1] (a fraction of the value range), got {bound!r}")
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
         raise ConfigError(f"max_steps must be a non-negative int, got {max_steps!r}")
     eps = bound * (hi_v - lo_v)
+    if step_size is not None and (not isinstance(step_size, int | float | np.number) or isinstance(step_size, bool)):
+        raise ConfigError(f"step_size must be a positive number, got {step_size!r}")
     alpha = (hi_v - lo_v) / 255.0 if step_size is None else float(step_size)
     if not alpha > 0:
         raise ConfigError(f"step_size must be positive, got {step_size!r}")
@@ -188,9 +197,10 @@ def fool(
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     channels = getattr(getattr(model, "config", None), "channels", None)
-    x0 = as_batch(images, channels).to(device)
-    if x0.numel() and (float(x0.min()) < lo_v - 1e-6 or float(x0.max()) > hi_v + 1e-6):
-        raise ConfigError(f"images: values outside the value range {value_range}")
+    x0 = as_batch(images, channels, check_range=False).to(device)  # checked against value_range below
+    if x0.numel() and (not bool(torch.isfinite(x0).all()) or float(x0.min()) < lo_v - 1e-6
+                       or float(x0.max()) > hi_v + 1e-6):
+        raise ConfigError(f"images: values outside the value range {value_range} (or not finite)")
     lower = (x0 - eps).clamp(lo_v, hi_v)
     upper = (x0 + eps).clamp(lo_v, hi_v)
     n = len(x0)
@@ -215,7 +225,8 @@ def fool(
                 chosen = log_probs.gather(1, targets[active].view(-1, 1)).squeeze(1)
                 probs = log_probs.detach().exp()
                 history[active.cpu(), step] = chosen.detach().exp().cpu()
-                done = succeeded(probs, targets[active])
+                # an image whose target is its own predicted class has nothing to be fooled into: left alone
+                done = succeeded(probs, targets[active]) | (targets[active] == original_classes[active])
                 if step == max_steps:
                     break
                 keep = ~done
@@ -236,7 +247,7 @@ def fool(
             probabilities = torch.softmax(model(x), dim=1)
     finally:
         model.train(was_training)
-    success = succeeded(probabilities, targets)
+    success = succeeded(probabilities, targets) & (targets != original_classes)
     return FoolingResult(
         original=x0.cpu().numpy().astype(np.float32),
         adversarial=x.detach().cpu().numpy().astype(np.float32),

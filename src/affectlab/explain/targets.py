@@ -79,7 +79,7 @@ def most_likely_wrong(exclude: Sequence[int] | np.ndarray | torch.Tensor | None 
 
 def reaches_probability(threshold: float = 0.9) -> SuccessCriterion:
     """Success when the target class has probability ``>= threshold``."""
-    if not 0.0 < threshold <= 1.0:
+    if not isinstance(threshold, int | float | np.number) or isinstance(threshold, bool) or not 0.0 < threshold <= 1.0:
         raise ConfigError(f"threshold must lie in (0, 1], got {threshold!r}")
 
     def success(probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -88,24 +88,35 @@ def reaches_probability(threshold: float = 0.9) -> SuccessCriterion:
     return success
 
 
+def _class_indices(values: np.ndarray, n: int) -> np.ndarray:
+    """Whole-number class indices as int64 ``(-1,)`` (a single one repeated ``n`` times); others refused."""
+    numeric = np.issubdtype(values.dtype, np.integer) or np.issubdtype(values.dtype, np.floating)
+    if values.dtype == bool or not numeric:
+        shown = repr(values.tolist())
+        raise ConfigError(f"target: class indices must be integers (one, or one per image) or a callable, got "
+                          f"{shown[:80]}{'...' if len(shown) > 80 else ''}")
+    if np.issubdtype(values.dtype, np.floating) and not np.all(np.isfinite(values) & (values == np.round(values))):
+        raise ConfigError(f"target: class indices must be whole numbers, got {values.reshape(-1)[:8].tolist()}")
+    values = values.astype(np.int64)
+    return np.full(n, int(values)) if values.ndim == 0 else values.reshape(-1)
+
+
 def resolve_targets(target: Target, logits: torch.Tensor) -> torch.Tensor:
     """The class index per image, ``(N,)`` long, for ``target`` given the batch's ``logits``.
 
     Raises
     ------
     ConfigError
-        Wrong count, or a class outside ``0..n_classes-1``.
+        Wrong count, a class outside ``0..n_classes-1``, or a value that is not a whole number
+        (a class name, a bool, 2.7).
     """
     n, n_classes = logits.shape
     if target is None:
         out = logits.argmax(dim=1)
-    elif callable(target):
-        out = torch.as_tensor(target(logits), dtype=torch.long, device=logits.device).reshape(-1)
-    elif isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-        out = torch.full((n,), int(target), dtype=torch.long, device=logits.device)
     else:
-        out = torch.as_tensor(np.asarray(target.cpu() if isinstance(target, torch.Tensor) else target),
-                              dtype=torch.long, device=logits.device).reshape(-1)
+        values = target(logits) if callable(target) else target
+        values = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
+        out = torch.as_tensor(_class_indices(values, n), dtype=torch.long, device=logits.device)
     if out.numel() != n:
         raise ConfigError(f"target: {out.numel()} classes given for {n} images")
     if n and (int(out.min()) < 0 or int(out.max()) >= n_classes):

@@ -23,7 +23,7 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from affectlab.errors import ConfigError, ModelError
-from affectlab.explain.base import Explainer, as_batch, find_layer
+from affectlab.explain.base import Explainer, find_layer
 
 __all__ = ["first_layer_filters", "ActivationMaps", "activation_maps"]
 
@@ -75,8 +75,7 @@ class ActivationMaps(Explainer):
 
     def __call__(self, images: Any, target: Any = None) -> dict[str, np.ndarray]:  # type: ignore[override]
         """The recorded maps of every layer for a batch of images."""
-        channels = getattr(getattr(self.model, "config", None), "channels", None)
-        x = as_batch(images, channels).to(self.device)
+        x = self._batch(images)
         with self:
             return self._explain(x, None)
 

@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from affectlab.features.registry import register_feature
 
-__all__ = ["PixelFeatures", "check_images"]
+__all__ = ["PixelFeatures", "as_array", "check_finite", "check_images"]
 
 
 def check_images(X: np.ndarray, *, name: str = "images", min_size: tuple[int, int] = (1, 1)) -> np.ndarray:
@@ -28,15 +28,16 @@ def check_images(X: np.ndarray, *, name: str = "images", min_size: tuple[int, in
     Raises
     ------
     ValueError
-        Wrong number of dimensions, an empty batch, images smaller than ``min_size``, or a dtype
-        that is not a real number (bool, complex, object, strings).
+        Wrong number of dimensions, images of different sizes, an empty batch, images smaller
+        than ``min_size``, a dtype that is not a real number (bool, complex, object, strings), or
+        NaN / infinite values (the message names the first such image).
 
     Examples
     --------
     >>> check_images(np.zeros((2, 4, 4), np.uint8)).shape
     (2, 4, 4)
     """
-    X = np.asarray(X)
+    X = as_array(X, name, "images of different sizes cannot form one batch (N, H, W); resize them to one size")
     if X.ndim != 3:
         raise ValueError(f"{name}: expected a batch of gray images (N, H, W), got shape {X.shape}")
     if X.dtype.kind not in "uif":
@@ -47,13 +48,43 @@ def check_images(X: np.ndarray, *, name: str = "images", min_size: tuple[int, in
         raise ValueError(
             f"{name}: images of {X.shape[1]}x{X.shape[2]} are too small (need at least {min_size[0]}x{min_size[1]})"
         )
+    check_finite(X, name, "image")
     return X
 
 
+def as_array(X: object, name: str, ragged: str) -> np.ndarray:
+    """``np.asarray(X)``, with a :class:`ValueError` naming ``name`` for ragged nested lists."""
+    try:
+        return np.asarray(X)
+    except ValueError:  # numpy: "setting an array element with a sequence ... inhomogeneous shape"
+        raise ValueError(f"{name}: {ragged}") from None
+
+
+def check_finite(X: np.ndarray, name: str, item: str) -> None:
+    """Raise :class:`ValueError` naming the first ``item`` (index along axis 0) holding NaN or inf.
+
+    Integer arrays are always finite and are not scanned.
+
+    Examples
+    --------
+    >>> check_finite(np.array([[0.0], [np.nan]]), "lbp", "image")
+    Traceback (most recent call last):
+    ...
+    ValueError: lbp: image 1 contains NaN or infinite values
+    """
+    if X.dtype.kind != "f":
+        return
+    finite = np.isfinite(X.reshape(X.shape[0], -1)).all(axis=1)
+    if not finite.all():
+        raise ValueError(f"{name}: {item} {int(np.argmin(finite))} contains NaN or infinite values")
+
+
 class _Stateless(TransformerMixin, BaseEstimator):
+    _input_name = "images"  # what error messages call the input (the feature's registry name)
+
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> _Stateless:
         """Nothing to learn; checks the input and returns ``self``."""
-        check_images(X)
+        check_images(X, name=self._input_name)
         return self
 
     def __sklearn_is_fitted__(self) -> bool:
@@ -70,7 +101,9 @@ class PixelFeatures(_Stateless):
     [[1.0, 1.0, 1.0, 1.0]]
     """
 
+    _input_name = "pixels"
+
     def transform(self, X: np.ndarray) -> np.ndarray:
-        X = check_images(X)
+        X = check_images(X, name=self._input_name)
         scale = 255.0 if X.dtype == np.uint8 else 1.0
         return (X.reshape(X.shape[0], -1).astype(np.float32) / np.float32(scale))

@@ -50,6 +50,22 @@ def _load_model(name: str, weights: str | None, pretrained: bool):
     return create_model(name, pretrained=source).eval()
 
 
+def _check_range(X: np.ndarray) -> np.ndarray:
+    """The networks read integers as 0..255 gray levels and floats as [0, 1]; refuse anything else.
+
+    A float image of 0..255 (or a standardised one) would otherwise be fed to the network as is and
+    give meaningless activations without a word.
+    """
+    lo, hi = float(X.min()), float(X.max())
+    if X.dtype.kind == "f" and (lo < 0.0 or hi > 1.0):
+        raise ValueError(f"deep: float images must hold gray levels in [0, 1], found values in [{lo:g}, {hi:g}]"
+                         " (divide 0..255 images by 255, or pass them as uint8)")
+    if X.dtype.kind in "ui" and (lo < 0 or hi > 255):
+        raise ValueError(f"deep: integer images must hold gray levels in 0..255, found values in [{lo:g}, {hi:g}]"
+                         " (convert 16-bit images to uint8 first)")
+    return X
+
+
 @register_feature("deep")
 class DeepFeatures(TransformerMixin, BaseEstimator):
     """Activations of ``layer`` of a pretrained ``model``: ``(N, H, W)`` images -> ``(N, D)`` float32.
@@ -69,6 +85,9 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
         ``"avg"`` (global average pooling), ``"max"`` or ``"flatten"``: how a 4-D map becomes a vector.
     batch_size, device
         Batching and where to run.
+
+    Images are uint8 (or other integers in 0..255) or floats in [0, 1]; other ranges raise
+    :class:`ValueError`.
     """
 
     def __init__(self, model: str = "mini_xception", layer: str | None = None, weights: str | None = None,
@@ -113,7 +132,9 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X: np.ndarray) -> np.ndarray:
         from affectlab.models.features import extract_features
 
-        X = check_images(X, name="deep")
+        X = _check_range(check_images(X, name="deep"))
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int | np.integer) or self.batch_size < 1:
+            raise ValueError(f"deep: batch_size must be a positive integer, got {self.batch_size!r}")
         net = self._network()
         layer = self.layer or net.config.feature_layers[0]
         try:

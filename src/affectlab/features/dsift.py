@@ -271,6 +271,10 @@ def dense_sift(
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"dense_sift: expected gray images (N, H, W), got shape {images.shape}")
+    if images.shape[0]:
+        from affectlab.features.basic import check_finite
+
+        check_finite(images, "dense_sift", "image")
     if method not in ("numpy", "opencv"):
         raise ValueError(f"dense_sift: method must be 'numpy' or 'opencv', got {method!r}")
     if sigma is not None and sigma < 0:

@@ -269,6 +269,8 @@ class HOGFeatures(_Stateless):
     (2, 900)
     """
 
+    _input_name = "hog"
+
     def __init__(
         self,
         orientations: int = 9,
@@ -454,6 +456,8 @@ class PHOGFeatures(_Stateless):
     >>> PHOGFeatures(levels=3).fit_transform(np.zeros((2, 32, 32), np.uint8)).shape
     (2, 168)
     """
+
+    _input_name = "phog"
 
     def __init__(
         self,

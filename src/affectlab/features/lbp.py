@@ -251,6 +251,8 @@ class LBPFeatures(_Stateless):
     (2, 59)
     """
 
+    _input_name = "lbp"
+
     def __init__(self, P: int = 8, R: float = 1, levels: int = 4, normalize: str | None = "l1") -> None:
         self.P = P
         self.R = R

@@ -254,6 +254,8 @@ class LPQFeatures(_Stateless):
     (2, 256)
     """
 
+    _input_name = "lpq"
+
     def __init__(
         self,
         win_size: int = 7,

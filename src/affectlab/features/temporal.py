@@ -48,6 +48,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from affectlab.errors import ConfigError
+from affectlab.features.basic import as_array, check_finite
 from affectlab.features.dsift import dense_sift, limit_threads
 from affectlab.features.lbp import lbp_codes, lbp_n_bins
 from affectlab.features.llc import llc_codes, pyramid_max_pool
@@ -92,15 +93,16 @@ def check_volumes(X: Any, *, name: str = "sequences", min_frames: int = 1,
     Raises
     ------
     ValueError
-        Wrong number of dimensions, an empty batch, too few frames, frames too small, or a
-        dtype that is not a real number.
+        Wrong number of dimensions, sequences of different shapes, an empty batch, too few
+        frames, frames too small, a dtype that is not a real number, or NaN / infinite values.
 
     Examples
     --------
     >>> check_volumes(np.zeros((3, 8, 8), np.uint8)).shape
     (1, 3, 8, 8)
     """
-    X = np.asarray(X)
+    X = as_array(X, name, "sequences of different lengths or frame sizes cannot form one batch (N, T, H, W); "
+                 "resample them first (e.g. resample_time, one sequence at a time)")
     if X.ndim == 3:
         X = X[None]
     if X.ndim != 4:
@@ -114,6 +116,7 @@ def check_volumes(X: Any, *, name: str = "sequences", min_frames: int = 1,
     if X.shape[2] < min_size[0] or X.shape[3] < min_size[1]:
         raise ValueError(f"{name}: frames of {X.shape[2]}x{X.shape[3]} are too small "
                          f"(need at least {min_size[0]}x{min_size[1]})")
+    check_finite(X, name, "sequence")
     return X
 
 
@@ -259,9 +262,9 @@ def lbp_top(
     >>> [int(np.argmax(h[i * 59:(i + 1) * 59])) for i in range(3)], float(h.max())
     ([57, 57, 57], 1.0)
     """
-    single = np.ndim(volumes) == 3
     r = int(np.ceil(float(R)))
     V = check_volumes(volumes, name="lbp_top", min_frames=2 * r + 1, min_size=(2 * r + 1, 2 * r + 1))
+    single = np.ndim(volumes) == 3
     planes = _check_planes(planes)
     crop = {p: (r, r, r) for p in planes}
     out = _top_histograms(V, lambda images, plane: lbp_codes(images, P=P, R=R), lbp_n_bins(P), crop, levels,
@@ -307,13 +310,14 @@ def lpq_top(
     >>> lpq_top(rng.integers(0, 256, (3, 16, 16), dtype=np.uint8), levels=1).shape
     (768,)
     """
-    single = np.ndim(volumes) == 3
-    if not isinstance(win_size_t, int | np.integer) or isinstance(win_size_t, bool):
-        raise ValueError(f"lpq_top: win_size_t must be an odd integer >= 3, got {win_size_t!r}")
+    for key, value in (("win_size", win_size), ("win_size_t", win_size_t)):
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 3 or value % 2 == 0:
+            raise ValueError(f"lpq_top: {key} must be an odd integer >= 3, got {value!r}")
     r_xy, r_t = (int(win_size) - 1) // 2, (int(win_size_t) - 1) // 2
     r = max(r_xy, r_t)
     V = check_volumes(volumes, name="lpq_top", min_frames=int(win_size_t),
                       min_size=(max(int(win_size), 2 * r + 1),) * 2)
+    single = np.ndim(volumes) == 3
     planes = _check_planes(planes)
 
     def code(images: np.ndarray, plane: str) -> np.ndarray:
@@ -422,6 +426,8 @@ def resample_time(volumes: np.ndarray, length: int) -> np.ndarray:
     [0.0, 5.0, 10.0]
     """
     V = np.asarray(volumes, dtype=np.float32)
+    if V.ndim != 4 or V.shape[1] < 1:
+        raise ValueError(f"resample_time: expected sequences (N, T, H, W) with T >= 1, got shape {V.shape}")
     t = V.shape[1]
     length = int(length)
     if length < 1:

@@ -78,6 +78,7 @@ from affectlab.identity.train import (
     THRESHOLD_RULES,
     SiameseTrainConfig,
     calibrated_average,
+    check_train_config,
     fit_siamese,
     pair_scores,
     pretrain_branch,
@@ -119,6 +120,12 @@ def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> d
     if unknown:
         raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(defaults)})")
     return {**defaults, **value}
+
+
+def _int(value: Any, key: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
+    return value
 
 
 def _image_size(raw: Mapping[str, Any]) -> tuple[int, int]:
@@ -175,6 +182,19 @@ def run_siamese_experiment(
     rotate = protocol["val_rotation"]
     if not isinstance(rotate, bool):
         raise ConfigError(f"protocol.val_rotation must be true or false, got {rotate!r}")
+    for key, low in (("n_folds", 2), ("val_subjects", 0), ("seed", 0)):
+        _int(protocol[key], f"protocol.{key}", low)
+    _int(heat_cfg["n_pairs"], "heatmaps.n_pairs", 0)
+    if identity_cfg is not None:
+        for key, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+            _int(identity_cfg[key], f"identity.{key}", low)
+        if not isinstance(identity_cfg["lr"], int | float) or isinstance(identity_cfg["lr"], bool) \
+                or not identity_cfg["lr"] > 0:
+            raise ConfigError(f"identity.lr must be a number > 0, got {identity_cfg['lr']!r}")
+        for key in ("train_images", "val_images"):
+            if not isinstance(identity_cfg[key], list) or not identity_cfg[key]:
+                raise ConfigError(f"identity.{key} must be a non-empty list of image numbers, got "
+                                  f"{identity_cfg[key]!r}")
     no_validation = int(protocol["val_subjects"]) == 0
     if no_validation and (rotate or train_cfg["select_on"] != "none" or train_cfg["threshold_rule"] != "fixed"):
         raise ConfigError("protocol.val_subjects: 0 (every non-test subject trains) needs train.select_on: none, "
@@ -192,6 +212,9 @@ def run_siamese_experiment(
                                                         float(aug_cfg["translate"]), bool(aug_cfg["flip"])))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"train: {exc}") from None
+    check_train_config(tcfg)
+    with torch.random.fork_rng(devices=[]):  # model settings checked now, without touching the seeded stream
+        _build_net(siamese_vgg, size, model_cfg)
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
 
     dataset = load_orl(source_path)
@@ -209,6 +232,15 @@ def run_siamese_experiment(
     extra_states: dict[int, dict[str, torch.Tensor]] = {}
     folds = subject_folds(subjects, n_folds=int(protocol["n_folds"]), n_val=int(protocol["val_subjects"]),
                           seed=int(protocol["seed"]))
+    if rotate:
+        for fold in folds:
+            _rotated_folds(fold, n_nets)
+    if hand_cfg is not None:  # the Fisherface verifier is fitted after each fold's nets: check its subjects now
+        fewest = min(len(f.train_subjects) + len(f.val_subjects) for f in folds)
+        if fewest < 2 * hand_cfg["calibration_folds"]:
+            raise ConfigError(f"handcrafted.calibration_folds {hand_cfg['calibration_folds']} needs at least "
+                              f"{2 * hand_cfg['calibration_folds']} non-test subjects per fold, the smallest fold "
+                              f"has {fewest}")
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
     if tcfg.num_threads:
         torch.set_num_threads(int(tcfg.num_threads))

@@ -25,6 +25,8 @@ True
 
 from __future__ import annotations
 
+from numbers import Integral
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
@@ -52,6 +54,9 @@ class _Embedding:
 
     def __init__(self, images: np.ndarray, subjects: np.ndarray, n_components: int, seed: int) -> None:
         flat = _standardise(images)
+        if len(flat) <= len(set(np.asarray(subjects).tolist())):
+            raise ConfigError(f"fisherfaces: LDA needs more images than subjects, got {len(flat)} images of "
+                              f"{len(set(np.asarray(subjects).tolist()))} subjects")
         self.pca = PCA(n_components=min(n_components, len(flat) - 1, flat.shape[1]), random_state=seed).fit(flat)
         self.lda = LinearDiscriminantAnalysis().fit(self.pca.transform(flat), subjects)
 
@@ -92,11 +97,11 @@ class FisherfaceVerifier(BaseEstimator):
         if images.ndim != 3 or len(images) != len(subjects):
             raise ConfigError(f"fisherfaces: need (N, H, W) images and N subjects, got {images.shape} and "
                               f"{len(subjects)}")
-        if not isinstance(self.n_components, int) or self.n_components < 1:
+        if isinstance(self.n_components, bool) or not isinstance(self.n_components, Integral) or self.n_components < 1:
             raise ConfigError(f"fisherfaces: n_components must be an int >= 1, got {self.n_components!r}")
         names = sorted(set(subjects.tolist()), key=str)
         k = self.calibration_folds
-        if not isinstance(k, int) or k < 2 or len(names) < 2 * k:
+        if isinstance(k, bool) or not isinstance(k, Integral) or k < 2 or len(names) < 2 * k:
             raise ConfigError(f"fisherfaces: calibration_folds must be an int >= 2 with at least 2 subjects per group,"
                               f" got {k!r} for {len(names)} subjects")
         rng = np.random.default_rng(self.seed)
@@ -113,6 +118,7 @@ class FisherfaceVerifier(BaseEstimator):
         self.calibration_ = LogisticRegression(C=1e4).fit(np.concatenate(similarities)[:, None], np.concatenate(same))
         self.embedding_ = _Embedding(images, subjects, self.n_components, self.seed)
         self.n_subjects_ = len(names)
+        self.image_shape_ = images.shape[1:]
         return self
 
     @staticmethod
@@ -122,11 +128,19 @@ class FisherfaceVerifier(BaseEstimator):
     def embed(self, images: np.ndarray) -> np.ndarray:
         """Unit-length LDA embeddings ``(N, d)`` with ``d`` <= training subjects - 1."""
         check_is_fitted(self, "embedding_")
-        return self.embedding_(np.asarray(images))
+        images = np.asarray(images)
+        if images.ndim != 3 or images.shape[1:] != self.image_shape_:
+            raise ConfigError(f"fisherfaces: images of shape {images.shape}, fitted on (N, "
+                              f"{', '.join(map(str, self.image_shape_))})")
+        return self.embedding_(images)
 
     def similarity(self, images: np.ndarray, pairs: Pairs) -> np.ndarray:
         """Cosine similarity of every pair (indices into ``images``)."""
-        return self._cosine(self.embed(images), pairs)
+        z = self.embed(images)
+        first, second = np.asarray(pairs.first), np.asarray(pairs.second)
+        if len(first) and (min(first.min(), second.min()) < 0 or max(first.max(), second.max()) >= len(z)):
+            raise ConfigError(f"fisherfaces: pair indices must lie in 0..{len(z) - 1} (the images given)")
+        return self._cosine(z, pairs)
 
     def decision_function(self, images: np.ndarray, pairs: Pairs) -> np.ndarray:
         """Calibrated same-subject logit of every pair: > 0 means "same"."""
@@ -142,5 +156,8 @@ def fuse_logits(*logits: np.ndarray) -> np.ndarray:
     """
     if not logits:
         raise ValueError("fuse_logits needs at least one array of logits")
-    total = np.sum([np.asarray(v, dtype=np.float64) for v in logits], axis=0)
+    arrays = [np.asarray(v, dtype=np.float64) for v in logits]
+    if len({a.shape for a in arrays}) > 1:
+        raise ConfigError(f"fuse_logits: the logits differ in shape: {', '.join(str(a.shape) for a in arrays)}")
+    total = np.sum(arrays, axis=0)
     return 1.0 / (1.0 + np.exp(-total))

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from affectlab.errors import ConfigError
 from affectlab.explain.base import as_batch, normalise_maps, upsample
 from affectlab.explain.gradcam import gradcam_maps
 from affectlab.models.siamese import SiameseNet
@@ -49,6 +50,9 @@ def pair_heatmaps(net: SiameseNet, a: Any, b: Any) -> PairHeatmaps:
     """
     xa = as_batch(a, net.config.channels)
     xb = as_batch(b, net.config.channels)
+    if xa.shape != xb.shape:
+        raise ConfigError(f"pair heatmaps: the first faces {tuple(xa.shape)} and the second faces {tuple(xb.shape)} "
+                          "must have one shape (N, C, H, W)")
     device = next(net.parameters()).device
     xa, xb = xa.to(device), xb.to(device)
     was_training = net.training

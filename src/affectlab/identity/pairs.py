@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
+from numbers import Integral
 
 import numpy as np
 
@@ -47,6 +48,10 @@ def balanced_pairs(subjects: np.ndarray, *, seed: int = 0, max_same_per_subject:
     ConfigError
         Fewer than two subjects, or no subject with two images.
     """
+    if max_same_per_subject is not None and (isinstance(max_same_per_subject, bool)
+                                             or not isinstance(max_same_per_subject, Integral)
+                                             or max_same_per_subject < 1):
+        raise ConfigError(f"max_same_per_subject must be None or an int >= 1, got {max_same_per_subject!r}")
     subjects = np.asarray(subjects, dtype=object)
     rng = np.random.default_rng(seed)
     names = sorted(set(subjects.tolist()), key=str)
@@ -100,11 +105,15 @@ class SubjectFold:
 def subject_folds(subjects: np.ndarray, *, n_folds: int = 4, n_val: int = 5, seed: int = 0) -> list[SubjectFold]:
     """Split subjects into ``n_folds`` disjoint test groups; ``n_val`` of the rest validate (0: none).
 
-    Subjects are shuffled once with ``seed``; every subject is tested exactly once.
+    Subjects are shuffled once with ``seed``; every subject is tested exactly once. Each test group
+    needs at least two subjects (a different-subject pair), so ``n_folds`` is at most half the subjects.
     """
     names = sorted(set(np.asarray(subjects, dtype=object).tolist()), key=str)
-    if n_folds < 2 or n_folds > len(names):
-        raise ConfigError(f"n_folds must be in 2..{len(names)} (the number of subjects), got {n_folds}")
+    if isinstance(n_folds, bool) or not isinstance(n_folds, Integral) or not 2 <= n_folds <= len(names) // 2:
+        raise ConfigError(f"n_folds must be an int in 2..{len(names) // 2} (each test group needs at least 2 of the "
+                          f"{len(names)} subjects), got {n_folds!r}")
+    if isinstance(n_val, bool) or not isinstance(n_val, Integral):
+        raise ConfigError(f"n_val must be an int, got {n_val!r}")
     rng = np.random.default_rng(seed)
     order = [names[i] for i in rng.permutation(len(names))]
     groups = np.array_split(np.arange(len(order)), n_folds)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field, replace
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -37,6 +38,7 @@ __all__ = [
     "SiameseTrainResult",
     "best_threshold",
     "calibrated_average",
+    "check_train_config",
     "eer_threshold",
     "fit_siamese",
     "fixed_threshold",
@@ -92,9 +94,71 @@ class SiameseTrainResult:
 
 
 def _tensor(images: np.ndarray) -> torch.Tensor:
+    """uint8 (divided by 255) or ``[0, 1]`` float images ``(N, H, W)`` / ``(N, C, H, W)`` as a float tensor."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        if not np.issubdtype(images.dtype, np.floating):
+            raise ConfigError(f"images: pass uint8 (0-255) or float in [0, 1], got dtype {images.dtype}")
+        if images.size and not (np.all(np.isfinite(images)) and images.min() >= 0.0 and images.max() <= 1.0):
+            raise ConfigError("images: float images must be finite and in [0, 1] (divide 0-255 images by 255, "
+                              "or pass uint8)")
+    if images.ndim not in (3, 4):
+        raise ConfigError(f"images: expected (N, H, W) or (N, C, H, W), got shape {images.shape}")
     x = torch.from_numpy(np.ascontiguousarray(images))
     x = x.unsqueeze(1) if x.ndim == 3 else x
     return x.float().div_(255.0) if images.dtype == np.uint8 else x.float()
+
+
+def _check_images(net: SiameseNet, x: torch.Tensor, what: str) -> None:
+    """Refuse images whose channels or size differ from the net's input (named by ``what``)."""
+    want = (net.config.channels, *net.config.input_size)
+    if tuple(x.shape[1:]) != tuple(want):
+        raise ConfigError(f"{what}: images of {tuple(x.shape[1:])} (C, H, W), the net takes {want}")
+
+
+def _check_pairs(pairs: Pairs, n_images: int, what: str) -> None:
+    """Refuse pair indices outside ``0..n_images-1`` (named by ``what``)."""
+    first, second = np.asarray(pairs.first), np.asarray(pairs.second)
+    if len(first) != len(second) or len(first) != len(pairs.same):
+        raise ConfigError(f"{what}: pairs.first, second and same differ in length")
+    if len(first) and (min(first.min(), second.min()) < 0 or max(first.max(), second.max()) >= n_images):
+        raise ConfigError(f"{what}: pair indices must lie in 0..{n_images - 1} (the images given), got "
+                          f"{min(first.min(), second.min())}..{max(first.max(), second.max())}")
+
+
+def check_train_config(cfg: SiameseTrainConfig) -> None:
+    """Refuse settings :func:`fit_siamese` cannot train with (one :class:`ConfigError` naming the field)."""
+    def integer(value: Any) -> bool:
+        return isinstance(value, Integral) and not isinstance(value, bool)
+
+    def number(value: Any) -> bool:
+        return isinstance(value, Real) and not isinstance(value, bool)
+
+    for key, low in (("epochs", 1), ("subjects_per_batch", 2), ("images_per_subject", 2), ("seed", 0),
+                     ("pretrain_epochs", None), ("pretrain_batch_size", 1), ("extra_subjects_per_batch", 0)):
+        if not integer(getattr(cfg, key)) or (low is not None and getattr(cfg, key) < low):
+            raise ConfigError(f"train: {key} must be an int{f' >= {low}' if low is not None else ''}, got "
+                              f"{getattr(cfg, key)!r}")
+    for key in ("batches_per_epoch", "num_threads"):
+        value = getattr(cfg, key)
+        if value is not None and (not integer(value) or value < 1):
+            raise ConfigError(f"train: {key} must be null or an int >= 1, got {value!r}")
+    for key, positive in (("lr", True), ("pretrain_lr", True), ("weight_decay", False), ("identity_weight", False),
+                          ("brightness", None), ("hard_negatives", None)):
+        value = getattr(cfg, key)
+        if not number(value) or (positive is not None and not (value > 0 if positive else value >= 0)):
+            raise ConfigError(f"train: {key} must be a number"
+                              f"{'' if positive is None else ' > 0' if positive else ' >= 0'}, got {value!r}")
+    if not 0 < cfg.hard_negatives <= 1 or cfg.pretrain_epochs < 0 or cfg.brightness < 0:
+        raise ConfigError(f"train: hard_negatives must be in (0, 1], pretrain_epochs and brightness >= 0, got "
+                          f"{cfg.hard_negatives!r}, {cfg.pretrain_epochs!r} and {cfg.brightness!r}")
+    if cfg.threshold_rule not in THRESHOLD_RULES or cfg.select_on not in ("accuracy", "auc", "none"):
+        raise ConfigError(f"train: threshold_rule must be best, eer or fixed and select_on accuracy, auc or none, got "
+                          f"{cfg.threshold_rule!r} and {cfg.select_on!r}")
+    if cfg.select_on == "none" and cfg.threshold_rule != "fixed":
+        raise ConfigError(f"train: select_on none (no validation choice) needs threshold_rule fixed, got "
+                          f"{cfg.threshold_rule!r}")
+    resolve_device(cfg.device)
 
 
 @torch.no_grad()
@@ -106,6 +170,7 @@ def pair_scores(net: SiameseNet, images: np.ndarray | torch.Tensor, pairs: Pairs
     """
     dev = resolve_device(device) if isinstance(device, str) else device
     x = images if isinstance(images, torch.Tensor) else _tensor(images)
+    _check_pairs(pairs, len(x), "pair_scores")
     was_training = net.training
     net.eval().to(dev)
     views = [x, torch.flip(x, dims=[3])] if tta_flip else [x]
@@ -276,8 +341,13 @@ def pretrain_branch(net: SiameseNet, images: np.ndarray | torch.Tensor, labels: 
     >>> [sorted(r) for r in rows][0]
     ['accuracy', 'epoch', 'loss']
     """
+    if isinstance(epochs, bool) or not isinstance(epochs, Integral) or epochs < 1:
+        raise ConfigError(f"pretrain: epochs must be an int >= 1, got {epochs!r}")
     dev = resolve_device(device) if isinstance(device, str) else device
     x = images if isinstance(images, torch.Tensor) else _tensor(images)
+    if len(np.asarray(labels)) != len(x):
+        raise ConfigError(f"pretrain: {len(x)} images but {len(np.asarray(labels))} labels (need one per image)")
+    _check_images(net, x, "pretrain")
     names = sorted(set(np.asarray(labels, dtype=object).tolist()), key=str)
     if len(names) < 2:
         raise ConfigError("pretrain: need at least two training subjects")
@@ -337,37 +407,34 @@ def fit_siamese(
     pair batch also holds that many of them (pairs across the two sources count as different).
     """
     cfg = config or SiameseTrainConfig()
+    check_train_config(cfg)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
-    if cfg.threshold_rule not in THRESHOLD_RULES or cfg.select_on not in ("accuracy", "auc", "none"):
-        raise ConfigError(f"train: threshold_rule must be best, eer or fixed and select_on accuracy, auc or none, got "
-                          f"{cfg.threshold_rule!r} and {cfg.select_on!r}")
     fixed_epochs = cfg.select_on == "none"
-    if fixed_epochs and cfg.threshold_rule != "fixed":
-        raise ConfigError(f"train: select_on none (no validation choice) needs threshold_rule fixed, got "
-                          f"{cfg.threshold_rule!r}")
     if val is None and not fixed_epochs:
         raise ConfigError(f"train: select_on {cfg.select_on} needs validation pairs (or use select_on none)")
-    if cfg.images_per_subject < 2 or cfg.subjects_per_batch < 2:
-        raise ConfigError("train: images_per_subject and subjects_per_batch must both be >= 2")
-    if not 0 < cfg.hard_negatives <= 1 or cfg.pretrain_epochs < 0 or cfg.brightness < 0:
-        raise ConfigError(f"train: hard_negatives must be in (0, 1], pretrain_epochs and brightness >= 0, got "
-                          f"{cfg.hard_negatives!r}, {cfg.pretrain_epochs!r} and {cfg.brightness!r}")
+    x_train, subjects = _tensor(train[0]), np.asarray(train[1], dtype=object)
+    if subjects.ndim != 1 or len(subjects) != len(x_train):
+        raise ConfigError(f"train: {len(x_train)} images but {subjects.shape} subject ids (need one per image)")
+    _check_images(net, x_train, "train")
+    x_val, val_pairs = (_tensor(val[0]), val[1]) if val is not None else (None, None)
+    if x_val is not None:
+        _check_images(net, x_val, "val")
+        _check_pairs(val_pairs, len(x_val), "val")
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     net.to(device)
-    x_train, subjects = _tensor(train[0]), np.asarray(train[1], dtype=object)
     names = sorted(set(subjects.tolist()), key=str)
     if len(names) < 2:
         raise ConfigError("train: need at least two training subjects")
     by_subject = [np.flatnonzero(subjects == s) for s in names]
-    x_val, val_pairs = (_tensor(val[0]), val[1]) if val is not None else (None, None)
     per_batch = min(cfg.subjects_per_batch, len(names)) * cfg.images_per_subject
     mix = cfg.extra_subjects_per_batch
     if mix < 0 or (mix > 0 and extra is None):
         raise ConfigError(f"train: extra_subjects_per_batch must be >= 0 and needs extra identities, got {mix!r}")
     if mix > 0:
         x_extra, extra_subjects = _tensor(extra[0]), np.asarray(extra[1], dtype=object)
+        _check_images(net, x_extra, "extra")
         if set(extra_subjects.tolist()) & set(names):
             raise ConfigError("train: extra identities share subject ids with the training subjects")
         extra_names = sorted(set(extra_subjects.tolist()), key=str)

@@ -50,7 +50,7 @@ from affectlab.evaluate.experiment import ExperimentResult
 from affectlab.evaluate.metrics import accuracy, uar
 from affectlab.evaluate.protocols import check_disjoint_groups, make_protocol
 from affectlab.models.augment import AugmentConfig
-from affectlab.models.train import TrainConfig
+from affectlab.models.train import TrainConfig, resolve_device
 from affectlab.pairs.networks import PAIR_MODELS, build_pair_network
 from affectlab.pairs.proxy import (
     PAIR_CLASSES,
@@ -92,6 +92,27 @@ def _int(value: Any, key: str, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
     return value
+
+
+def _check_train(cfg: TrainConfig) -> None:
+    """Refuse ``train`` values the trainer would only stumble on after the run folder exists."""
+    def number(value: Any) -> bool:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+
+    for key, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        value = getattr(cfg, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ConfigError(f"train.{key} must be an integer >= {low}, got {value!r}")
+    if cfg.num_threads is not None and (not isinstance(cfg.num_threads, int) or isinstance(cfg.num_threads, bool)
+                                        or cfg.num_threads < 1):
+        raise ConfigError(f"train.num_threads must be null or an integer >= 1, got {cfg.num_threads!r}")
+    if not number(cfg.lr) or not cfg.lr > 0:
+        raise ConfigError(f"train.lr must be a number > 0, got {cfg.lr!r}")
+    if not number(cfg.weight_decay) or cfg.weight_decay < 0:
+        raise ConfigError(f"train.weight_decay must be a number >= 0, got {cfg.weight_decay!r}")
+    if cfg.schedule not in ("cosine", "onecycle", "constant"):
+        raise ConfigError(f"train.schedule must be cosine, onecycle or constant, got {cfg.schedule!r}")
+    resolve_device(cfg.device)
 
 
 def _load_pairs(raw: Mapping[str, Any], data: str | Path | None, base: Path | None, size: int) -> dict[str, Any]:
@@ -214,10 +235,15 @@ def run_pairs_experiment(
     n_val = _int(protocol["val_subjects"], "protocol.val_subjects", 1)
     seed = _int(protocol["seed"], "protocol.seed", 0)
     run_folds = n_folds if protocol["run_folds"] is None else _int(protocol["run_folds"], "protocol.run_folds", 1)
+    if run_folds > n_folds:
+        raise ConfigError(f"protocol.run_folds {run_folds} is more than protocol.n_folds {n_folds}")
     model_cfg = _section(raw, "model", _MODEL)
     models = raw.get("models") or list(PAIR_MODELS)
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise ConfigError(f"models must be a list of names from {', '.join(PAIR_MODELS)}")
+    repeated = sorted({m for m in models if models.count(m) > 1})
+    if repeated:
+        raise ConfigError(f"models: {', '.join(repeated)} listed more than once")
     for name in models:  # validates names and sizes before any work
         build_pair_network(name, channels=model_cfg["channels"], fc=model_cfg["fc"], input_size=(crop, crop),
                            comb_init=model_cfg["comb_init"])
@@ -228,11 +254,14 @@ def run_pairs_experiment(
                            augment=AugmentConfig(**augment_cfg))
     except TypeError as exc:
         raise ConfigError(f"train: {exc}") from None
+    _check_train(tcfg)
     svm_cfg = _section(raw, "svm", _SVM)
     grid = svm_cfg["C"]
     if not isinstance(grid, list) or not grid or not all(isinstance(c, int | float) and c > 0 for c in grid):
         raise ConfigError(f"svm.C must be a non-empty list of positive numbers, got {grid!r}")
     baselines = _section(raw, "baselines", _BASELINES)
+    if not isinstance(baselines["pixel_svm"], bool):
+        raise ConfigError(f"baselines.pixel_svm must be true or false, got {baselines['pixel_svm']!r}")
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
 
     loaded = _load_pairs(raw, data, base, size)
@@ -242,6 +271,11 @@ def run_pairs_experiment(
     y, subjects, ids = loaded["label"], loaded["subject"], loaded["ids"]
     folds = list(make_protocol({"kind": "group_kfold", "n_splits": n_folds, "random_state": seed}).split(y, subjects))
     folds = folds[:run_folds]
+    for fold in folds:  # before the run folder exists
+        n_train_subjects = len(np.unique(subjects[fold.train]))
+        if n_val >= n_train_subjects:
+            raise ConfigError(f"protocol.val_subjects {n_val} leaves no training subjects in {fold.name} "
+                              f"({n_train_subjects} non-test subjects)")
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
     if tcfg.num_threads:
         torch.set_num_threads(int(tcfg.num_threads))
@@ -263,8 +297,6 @@ def run_pairs_experiment(
     rng = np.random.default_rng(seed)
     for k, fold in enumerate(folds):
         train_subjects = np.unique(subjects[fold.train])
-        if n_val >= len(train_subjects):
-            raise ConfigError(f"protocol.val_subjects {n_val} leaves no training subjects ({len(train_subjects)})")
         val_subjects = rng.choice(train_subjects, size=n_val, replace=False)
         part_val = fold.train[np.isin(subjects[fold.train], val_subjects)]
         part_train = fold.train[~np.isin(subjects[fold.train], val_subjects)]
@@ -436,8 +468,14 @@ def _report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], table
          f" with C in {cfg['svm']['C']} chosen on the validation subjects, refitted on train + validation."),
         "- baseline: the raw pixel difference (apex - onset, centre crop) + the same linear SVM procedure.",
     ]
-    table_note = ("Rows: the 7 nets, the 2 CompCNN-SVMs (all 9 models of the method) and the pixel-difference"
-                  " baseline.\n\n")
+    kinds = [r["kind"] for r in rows]
+    if kinds.count("net") == len(PAIR_MODELS) and kinds.count("svm") == len(SVM_MODELS):
+        table_note = ("Rows: the 7 nets, the 2 CompCNN-SVMs (all 9 models of the method)"
+                      + (" and the pixel-difference baseline.\n\n" if "baseline" in kinds else ".\n\n"))
+    else:
+        table_note = (f"Rows: {kinds.count('net')} of the 7 nets and {kinds.count('svm')} of the 2 CompCNN-SVMs"
+                      f" (the config's models){' and the pixel-difference baseline' if 'baseline' in kinds else ''}."
+                      "\n\n")
     sections = [("Data and protocol", "\n".join(lines)), ("Results", table_note + table),
                 ("Which comparison placement won", _placement_text(rows))]
     fold_names = [f["fold"] for f in rows[0]["folds"]] if rows else []

@@ -90,14 +90,16 @@ def load_pair_images(records: Sequence[PairRecord], *, root: str | Path | None =
     """Read every pair as gray uint8 ``(N, size, size)`` onset and apex arrays.
 
     Relative paths resolve against ``root`` (the manifest's folder). A missing or unreadable
-    image raises :class:`~affectlab.errors.MediaReadError` naming the row and the file.
+    image raises :class:`~affectlab.errors.MediaReadError` naming the row and the file; an onset
+    and apex of different sizes (frames of one clip share a size; resizing them apart would
+    misalign the apex - onset difference) raise :class:`~affectlab.errors.DataError` naming both.
     """
     from affectlab.data.media import read_image
 
     base = Path(root) if root is not None else Path.cwd()
     onsets, apexes = [], []
     for record in records:
-        pair = []
+        pair, files = [], []
         for which in ("onset", "apex"):
             file = Path(getattr(record, which))
             file = file if file.is_absolute() else base / file
@@ -105,10 +107,16 @@ def load_pair_images(records: Sequence[PairRecord], *, root: str | Path | None =
                 image = read_image(file, mode="gray")
             except MediaReadError as exc:
                 raise MediaReadError(f"row {record.row} ({which}): {exc}") from None
+            pair.append(image)
+            files.append(file)
+        if pair[0].shape != pair[1].shape:
+            (h0, w0), (h1, w1) = pair[0].shape, pair[1].shape
+            raise DataError(f"row {record.row}: onset {files[0]} is {w0}x{h0} but apex {files[1]} is {w1}x{h1}; "
+                            "the two images of a pair must have one size")
+        for k, image in enumerate(pair):
             if image.shape != (size, size):
                 shrink = image.shape[0] > size or image.shape[1] > size
-                image = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-            pair.append(image)
+                pair[k] = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
         onsets.append(pair[0])
         apexes.append(pair[1])
     if not onsets:

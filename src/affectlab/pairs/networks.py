@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Literal
 
 import torch
@@ -112,8 +113,10 @@ class PairNet(AffectNet):
     def __init__(self, name: str, *, channels: Sequence[int], fc: Sequence[int],
                  input_size: tuple[int, int], cam_layer: str) -> None:
         super().__init__(_config(name, input_size, cam_layer))
-        if len(channels) != 3 or len(fc) != 2 or min(*channels, *fc) < 1:
-            raise ValueError(f"channels must be 3 and fc 2 positive sizes, got {tuple(channels)} and {tuple(fc)}")
+        sizes = (channels, fc)
+        if not all(isinstance(v, list | tuple) and all(isinstance(c, Integral) and not isinstance(c, bool) for c in v)
+                   for v in sizes) or len(channels) != 3 or len(fc) != 2 or min(*channels, *fc) < 1:
+            raise ValueError(f"channels must be 3 and fc 2 positive integer sizes, got {channels!r} and {fc!r}")
         h, w = input_size
         if min(h, w) < 8:
             raise ValueError(f"input_size {input_size} is too small (three 2x2 pools need >= 8 pixels)")
@@ -200,7 +203,11 @@ def build_pair_network(name: str, *, channels: Sequence[int] = (32, 64, 64), fc:
                        input_size: tuple[int, int] = (44, 44),
                        comb_init: Literal["random", "subtraction"] = "random") -> PairNet:
     """A network of :data:`PAIR_MODELS` by name (``"DiffCNN"``, ``"CompCNN-Sub@2"``, ...)."""
+    if comb_init not in ("random", "subtraction"):  # checked for every net, so a config's typo never passes unseen
+        raise ConfigError(f"pair model {name!r}: comb_init must be 'random' or 'subtraction', got {comb_init!r}")
     try:
+        if not isinstance(name, str):
+            raise ConfigError(f"pair model {name!r} is unknown (known: {', '.join(PAIR_MODELS)})")
         if name.lower() == "diffcnn":
             return DiffCNN(channels=channels, fc=fc, input_size=input_size)
         match = _NAME.match(name)

@@ -22,11 +22,12 @@ Examples
 from __future__ import annotations
 
 import copy
+from numbers import Integral
 
 import numpy as np
 import torch
 
-from affectlab.errors import DataError
+from affectlab.errors import ConfigError, DataError
 from affectlab.models.train import (
     TrainConfig,
     TrainResult,
@@ -52,6 +53,17 @@ def _fit_size(net: PairNet, x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(center_crop(x, size[0]))
 
 
+def _pair_labels(labels: np.ndarray, n: int, part: str) -> np.ndarray:
+    """``labels`` as int64 class indices 0 (posed) / 1 (spontaneous), one per pair; anything else is refused."""
+    y = np.asarray(labels)
+    if y.ndim != 1 or len(y) != n:
+        raise DataError(f"{part}: {n} pairs but labels of shape {y.shape} (need one label per pair)")
+    if y.dtype == bool or not np.issubdtype(y.dtype, np.number) or not np.isin(y, (0, 1)).all():
+        found = np.unique(y).tolist() if y.dtype != object else sorted(set(y.tolist()), key=str)
+        raise DataError(f"{part}: labels must be the class indices 0 and 1 (posed, spontaneous), got {found[:6]}")
+    return y.astype(np.int64)
+
+
 def fit_pair_network(
     net: PairNet,
     *,
@@ -60,13 +72,24 @@ def fit_pair_network(
     config: TrainConfig | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train ``net`` on uint8 pairs ``(N, 2, H, W)`` and keep the epoch best on ``val`` (accuracy)."""
+    """Train ``net`` on uint8 pairs ``(N, 2, H, W)`` and keep the epoch best on ``val`` (accuracy).
+
+    Labels are class indices, 0 (posed) and 1 (spontaneous); training pairs must be at least the
+    net's input size (larger ones are randomly cropped to it).
+    """
     from dataclasses import replace
 
     cfg = config or TrainConfig()
+    if isinstance(cfg.epochs, bool) or not isinstance(cfg.epochs, Integral) or cfg.epochs < 1:
+        raise ConfigError(f"train: epochs must be an int >= 1, got {cfg.epochs!r}")
     x_train = np.asarray(train[0])
     if x_train.ndim != 4 or x_train.shape[1] != 2:
         raise DataError(f"training pairs must be (N, 2, H, W), got {x_train.shape}")
+    height, width = net.config.input_size
+    if x_train.shape[2] < height or x_train.shape[3] < width:
+        raise DataError(f"training pairs of {x_train.shape[2]}x{x_train.shape[3]} are smaller than the net's "
+                        f"{height}x{width} input")
+    y_train, y_val = _pair_labels(train[1], len(x_train), "train"), _pair_labels(val[1], len(val[0]), "val")
     side = net.config.input_size[0]
     crop = side if x_train.shape[-1] > side else None
     cfg = replace(cfg, crop_size=crop)
@@ -77,7 +100,7 @@ def fit_pair_network(
             best["acc"] = row["val_accuracy"]
             best["state"] = copy.deepcopy(net.state_dict())
 
-    result = fit_classifier(net, train=(x_train, np.asarray(train[1])), val=(_fit_size(net, val[0]), np.asarray(val[1])),
+    result = fit_classifier(net, train=(x_train, y_train), val=(_fit_size(net, val[0]), y_val),
                             config=cfg, progress=progress, on_epoch_end=keep_best)
     if best["state"] is not None:
         net.load_state_dict(best["state"])  # type: ignore[arg-type]

@@ -36,6 +36,8 @@ def stack_pairs(onset: np.ndarray, apex: np.ndarray) -> np.ndarray:
 def center_crop(x: np.ndarray | torch.Tensor, size: int) -> np.ndarray | torch.Tensor:
     """The central ``size`` x ``size`` window of ``(..., H, W)`` images."""
     h, w = x.shape[-2:]
+    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+        raise DataError(f"crop size must be a positive int, got {size!r}")
     if size > h or size > w:
         raise DataError(f"crop {size} is larger than the {h}x{w} images")
     top, left = (h - size) // 2, (w - size) // 2
