@@ -176,3 +176,11 @@ def test_min_face_finds_the_small_faces_of_a_group_photo(tmp_path):
     assert default["status"] == "no_face"  # the default looks for faces of >= 10 % of the shorter side
     small = runner.invoke(cli, ["analyze", str(path), "--device", "cpu", "--min-face", "0.05"])
     assert small.exit_code == 0 and len(json.loads(small.stdout)["faces"]) == 9
+
+
+def test_fool_warns_when_the_face_already_has_the_target_class(tmp_path):
+    result = CliRunner().invoke(cli, ["fool", "--target", "happy", "--device", "cpu", "--out", str(tmp_path / "f")])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.splitlines()[0])
+    assert record["original_class"] == "happy" and record["success"] is False and record["steps"] == 0
+    assert "is already 'happy'; left unchanged" in result.stderr

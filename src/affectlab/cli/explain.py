@@ -253,5 +253,8 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
                                    "figure": f"{name}_fooling.png", "status": "ok"})
                 sink.write(line + "\n")
                 click.echo(line)
+                if record["target"] == record["original_class"]:
+                    tqdm.write(f"affectlab: warning: {face.source} face {face.index} is already "
+                               f"'{record['target']}'; left unchanged (success false)", file=sys.stderr)
     if failures:
         click.get_current_context().exit(1)
