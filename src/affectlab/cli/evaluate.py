@@ -100,8 +100,10 @@ def evaluate_command(model_spec: str, source: Path, split: str | None, data_form
     """
     from affectlab.models import load_model
     from affectlab.models.evaluation import evaluate_model
+    from affectlab.models.train import resolve_device
 
     show = progress if progress is not None else sys.stderr.isatty()
+    resolve_device(device)  # before the model and the data are read
     model = load_model(model_spec)
     dataset = _load(source, data_format, split, show)
     result = evaluate_model(model, dataset, split=split, batch_size=batch_size, device=device, progress=show)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 from pathlib import Path
@@ -43,7 +44,8 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--val-fraction", type=click.FloatRange(0.01, 0.9), default=0.1, show_default=True,
               help="Without --val-split: fraction of subjects held out for selection.")
 @click.option("--init", default=None, metavar="NAME_OR_PATH",
-              help="Start from these weights (fine-tuning): 'default', a model name or a checkpoint.")
+              help="Start from these weights (fine-tuning): 'default' (the bundled weights of --model), "
+                   "a model name (its bundled weights) or a checkpoint.")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True)
@@ -89,12 +91,18 @@ def train_command(model_name: str, source: Path, out_dir: Path, train_split: str
           --out runs/ck-finetune --epochs 15 --lr 1e-3
     """
     from affectlab.data.loader import load_dataset
+    from affectlab.errors import ConfigError
     from affectlab.models import create_model
     from affectlab.models.augment import AugmentConfig
-    from affectlab.models.train import TrainConfig
+    from affectlab.models.train import TrainConfig, resolve_device
     from affectlab.models.training import train_on_dataset
 
-    net = create_model(model_name)  # unknown names fail before the data is read
+    net = create_model(model_name)  # unknown names, devices and run folders fail before the data is read
+    resolve_device(device)
+    existing = next(p for p in (out_dir.absolute(), *out_dir.absolute().parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise ConfigError(f"--out {str(out_dir)!r}: cannot create the run folder there "
+                          f"({existing} is {'not a folder' if not existing.is_dir() else 'not writable'})")
     dataset = load_dataset(source)
     splits = {s.split for s in dataset.samples}
     if train_split is None and val_split is None and {"Training", "PublicTest"} <= splits:
@@ -115,8 +123,6 @@ def train_command(model_name: str, source: Path, out_dir: Path, train_split: str
                                   val_split=val_split, val_fraction=val_fraction, init=init, command=command,
                                   progress=progress)
     except ValueError as exc:  # e.g. resuming a run folder made with other settings
-        from affectlab.errors import ConfigError
-
         raise ConfigError(str(exc)) from None
     if install:
         weights = Path(__file__).resolve().parents[1] / "weights"

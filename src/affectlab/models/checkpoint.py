@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +17,49 @@ __all__ = ["load_model", "load_weights", "save_weights"]
 
 
 def save_weights(model: AffectNet, path: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``{"state_dict", "config", "extra"}`` to ``path`` (float32 tensors)."""
+    """Write ``{"state_dict", "config", "extra"}`` to ``path`` (float32 tensors).
+
+    The file is written next to ``path`` and then renamed, so an interruption never leaves half a file;
+    a ``path`` that is a folder, or below a file, is a :class:`~affectlab.errors.ModelError`.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder; give a file name for the weights (e.g. {path / 'model.pt'})")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot create its folder ({exc.strerror or type(exc).__name__})") from None
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     payload = {"state_dict": state, "config": dataclasses.asdict(model.config), "extra": extra or {}}
-    torch.save(payload, path)
+    partial = path.with_name(path.name + ".partial")
+    try:
+        torch.save(payload, partial)
+        os.replace(partial, path)
+    except (OSError, RuntimeError) as exc:
+        partial.unlink(missing_ok=True)
+        raise ModelError(f"{path}: cannot write the weights ({exc})") from None
     return path
+
+
+def _misfit(model: AffectNet, payload: Any, state: dict[str, Any]) -> str:
+    """Why ``state`` does not load into ``model``: another network, other classes, or the tensors that differ."""
+    config = payload.get("config") if isinstance(payload, dict) else None
+    if isinstance(config, dict) and config.get("name") and config["name"] != model.config.name:
+        return f"the file holds {config['name']} weights, not {model.config.name}"
+    names = list(config.get("class_names") or ()) if isinstance(config, dict) else []
+    if names and tuple(names) != tuple(model.config.class_names) and len(names) != model.config.num_classes:
+        return (f"the file has {len(names)} classes ({', '.join(map(str, names))}), the model "
+                f"{model.config.num_classes}; build it with class_names=... or fine-tune (transfer_weights)")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}" for k, v in state.items()
+              if k in own and hasattr(v, "shape") and tuple(v.shape) != tuple(own[k].shape)]
+    parts = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)):
+        if items:
+            parts.append(f"{label}: {', '.join(map(str, items[:3]))}" + (f" (+{len(items) - 3} more)" if len(items) > 3 else ""))
+    return "; ".join(parts) or "tensors do not match"
 
 
 def load_weights(model: AffectNet, path: str | Path) -> dict[str, Any]:
@@ -38,13 +76,13 @@ def load_weights(model: AffectNet, path: str | Path) -> dict[str, Any]:
         raise ModelError(f"{path}: no state dict inside")
     try:
         model.load_state_dict(state)
-    except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
-        raise ModelError(f"{path}: weights do not fit {model.config.name} ({first})") from None
+    except RuntimeError:
+        raise ModelError(f"{path}: weights do not fit {model.config.name} ({_misfit(model, payload, state)})") from None
     return payload.get("extra", {}) if isinstance(payload, dict) else {}
 
 
-def load_model(spec: str | Path, *, default: str | None = None, fallback: str | None = None) -> AffectNet:
+def load_model(spec: str | Path, *, default: str | None = None, fallback: str | None = None,
+               option: str = "--model") -> AffectNet:
     """A ready network from a registered name, ``"default"`` or a checkpoint path.
 
     Parameters
@@ -56,6 +94,8 @@ def load_model(spec: str | Path, *, default: str | None = None, fallback: str | 
     fallback
         For a weights file that does not name its network (a bare state dict): build this
         registered model and load the file into it.
+    option
+        The argument named in error messages (``--init`` for ``affectlab train``).
 
     Raises
     ------
@@ -81,13 +121,16 @@ def load_model(spec: str | Path, *, default: str | None = None, fallback: str | 
     path = Path(text).expanduser()
     if not path.is_file():
         raise ModelError(
-            f"--model {text!r}: neither a registered model ({', '.join(list_models())}) nor a weights file"
+            f"{option} {text!r}: neither a registered model ({', '.join(list_models())}) nor a weights file"
         )
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt files
         raise ModelError(f"{path}: not a readable weights file ({type(exc).__name__})") from None
     config = payload.get("config") if isinstance(payload, dict) else None
+    if isinstance(payload, dict) and {"model", "optimizer", "epoch"} <= set(payload):
+        raise ModelError(f"{path}: a training state (to resume a run), not weights; use best.pt from the same "
+                         "run folder")
     if (not isinstance(config, dict) or config.get("name") not in _REGISTRY) and fallback is not None:
         model = create_model(fallback)
         load_weights(model, path)
@@ -97,6 +140,9 @@ def load_model(spec: str | Path, *, default: str | None = None, fallback: str | 
     kwargs: dict[str, Any] = {"class_names": tuple(config.get("class_names") or ())}
     if config.get("channels") is not None:
         kwargs["channels"] = int(config["channels"])
+    accepted = inspect.signature(_REGISTRY[config["name"]]).parameters
+    if "input_size" in accepted and config.get("input_size"):  # e.g. vgg_identity trained on larger faces
+        kwargs["input_size"] = tuple(int(v) for v in config["input_size"])
     model = create_model(config["name"], **kwargs)
     load_weights(model, path)
     return model

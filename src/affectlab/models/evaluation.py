@@ -31,14 +31,15 @@ if TYPE_CHECKING:
 __all__ = ["dataset_images", "evaluate_model", "match_labels", "select_split"]
 
 
-def select_split(dataset: Dataset, split: str | None) -> Dataset:
-    """The samples whose split is ``split`` (all when ``None``); the error lists the splits present."""
+def select_split(dataset: Dataset, split: str | None, *, option: str = "--split") -> Dataset:
+    """The samples whose split is ``split`` (all when ``None``); the error names ``option`` and lists the
+    splits present."""
     if split is None:
         return dataset
     present = sorted({s.split for s in dataset.samples if s.split is not None})
     if split not in present:
         listed = ", ".join(present) if present else "none (the source has no named splits)"
-        raise ConfigError(f"--split {split!r} is not in {dataset.name} (splits present: {listed})")
+        raise ConfigError(f"{option} {split!r} is not in {dataset.name} (splits present: {listed})")
     return dataset.filter(split=split)
 
 
@@ -77,12 +78,20 @@ def dataset_images(dataset: Dataset, model: AffectNet, *, progress: bool = False
 
 
 def match_labels(labels: np.ndarray, class_names: tuple[str, ...] | list[str]) -> np.ndarray:
-    """Dataset label strings -> the model's class names (canonical spelling when that matches)."""
+    """Dataset label strings -> the model's class names: the same name, else the class with the same
+    canonical spelling (``"angry"`` -> a CK+-trained model's ``"anger"`` and ``"anger"`` -> ``"angry"``).
+
+    >>> match_labels(["angry", "sadness", "contempt"], ("anger", "sad")).tolist()
+    ['anger', 'sad', 'contempt']
+    """
     known = set(class_names)
+    by_canonical: dict[str, str] = {}
+    for name in class_names:
+        by_canonical.setdefault(canonical_expression(str(name)), name)
     out = []
     for label in labels:
         text = str(label)
-        out.append(text if text in known else canonical_expression(text) if canonical_expression(text) in known else text)
+        out.append(text if text in known else by_canonical.get(canonical_expression(text), text))
     return np.array(out, dtype=object)
 
 

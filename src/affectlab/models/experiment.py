@@ -151,7 +151,8 @@ def _finetune_fold(method: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
     probe = create_model(method["model"], class_names=class_names)
     if cfg.crop_size is None and tuple(images.shape[1:3]) != tuple(probe.config.input_size):
         cfg.crop_size = int(probe.config.input_size[0])  # the 10-crop CNN: random crops of larger faces
-    init = load_model(method["init"]) if method.get("init") is not None else None
+    # "default" is the bundled weights of this method's own network (docs/experiments.md)
+    init = load_model(method["init"], default=method["model"]) if method.get("init") is not None else None
 
     def fresh():
         model = create_model(method["model"], class_names=class_names)
@@ -293,7 +294,8 @@ def run_deep_experiment(
         kind, label = method["type"], method["label"]
         matrix = None
         if kind == "features":
-            net = load_model(method["init"]) if method.get("init") else create_model(method["model"], pretrained=True)
+            net = (load_model(method["init"], default=method["model"]) if method.get("init")
+                   else create_model(method["model"], pretrained=True))
             layer = method.get("layer") or net.config.feature_layers[0]
             matrix = extract_features(net, images, [layer], spatial=method.get("spatial", "avg"))[layer]
         method_images = _resize_for(method["model"], images) if kind == "finetune" else images

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from affectlab.errors import ModelError
 from affectlab.models.registry import AffectNet
-from affectlab.models.train import resolve_device
+from affectlab.models.train import check_batch_size, resolve_device
 
 __all__ = ["LayerRecorder", "extract_features", "layer_names", "prepare_images"]
 
@@ -84,23 +84,36 @@ class LayerRecorder(contextlib.AbstractContextManager):
 
 
 def prepare_images(images: np.ndarray | torch.Tensor, model: AffectNet) -> torch.Tensor:
-    """uint8 / [0, 1] float images ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)`` -> model input.
+    """uint8 / uint16 / [0, 1] float images ``(N, H, W)``, ``(N, H, W, C)`` or ``(N, C, H, W)`` -> model input.
 
-    Gray images are repeated for 3-channel models and colour ones averaged for gray models; images
-    of another size are resized (bilinear, antialiased) to ``model.config.input_size``.
+    Gray images are repeated for 3-channel models and colour ones averaged for gray models; an alpha
+    channel (4 channels) is dropped; 16-bit images are scaled by 65535; float images outside
+    ``[0, 1]`` are refused. Images of another size are resized (bilinear, antialiased) to
+    ``model.config.input_size``.
     """
-    x = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(images))
+    if not isinstance(images, torch.Tensor):
+        array = np.asarray(images)
+        images = torch.from_numpy(np.ascontiguousarray(array.astype(np.int32) if array.dtype == np.uint16 else array))
+        scale = 65535.0 if array.dtype == np.uint16 else 255.0
+    else:
+        scale = 255.0
+    x = images
     is_int = not torch.is_floating_point(x)
     x = x.float()
     if is_int:
-        x = x / 255.0
+        x = x / scale
+    elif x.numel() and (float(x.amin()) < -1e-3 or float(x.amax()) > 1.0 + 1e-3):
+        raise ModelError(f"images: float values must lie in [0, 1], got {float(x.amin()):g} to {float(x.amax()):g} "
+                         "(pass uint8 images or divide by 255)")
     channels = model.config.channels
     if x.ndim == 3:
         x = x.unsqueeze(1)
-    elif x.ndim == 4 and x.shape[1] not in (1, 3) and x.shape[-1] in (1, 3):
+    elif x.ndim == 4 and x.shape[1] not in (1, 3, 4) and x.shape[-1] in (1, 3, 4):
         x = x.permute(0, 3, 1, 2)
     if x.ndim != 4:
         raise ModelError(f"images: expected (N, H, W) or (N, C, H, W), got shape {tuple(x.shape)}")
+    if x.shape[1] == 4:
+        x = x[:, :3]  # RGBA: the alpha channel is not part of the face
     if x.shape[1] != channels:
         if channels == 1:
             x = x.mean(dim=1, keepdim=True)
@@ -152,8 +165,12 @@ def extract_features(
         raise ModelError(f"{model.config.name}: no layers named and no default feature_layers")
     if spatial not in ("flatten", "avg", "max"):
         raise ModelError(f"spatial must be flatten, avg or max, got {spatial!r}")
+    batch_size = check_batch_size(batch_size)
     dev = resolve_device(device) if isinstance(device, str) else device
     x = prepare_images(images, model)
+    n = len(x)
+    if n == 0:  # one blank image tells each layer's width; its rows are dropped below
+        x = torch.zeros((1, model.config.channels, *model.config.input_size))
     was_training = model.training
     model.eval().to(dev)
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in names}
@@ -168,4 +185,4 @@ def extract_features(
                     chunks[name].append(_reduce(recorder.outputs[name], spatial).float().cpu().numpy())
     finally:
         model.train(was_training)
-    return {name: (np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)) for name, parts in chunks.items()}
+    return {name: np.concatenate(parts)[:n] for name, parts in chunks.items()}

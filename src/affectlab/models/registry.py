@@ -136,6 +136,17 @@ def create_model(
     """
     if name not in _REGISTRY:
         raise ModelError(f"unknown model {name!r}; known: {', '.join(list_models()) or 'none'}")
+    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
+                                    or num_classes < 1):
+        raise ModelError(f"{name}: num_classes must be a positive integer, got {num_classes!r}")
+    if class_names is not None:
+        if isinstance(class_names, str):
+            raise ModelError(f"{name}: class_names must be a sequence of names, not the string {class_names!r}")
+        class_names = tuple(class_names)
+        if not class_names or len(set(class_names)) != len(class_names):
+            raise ModelError(f"{name}: class_names must be distinct and not empty, got {class_names!r}")
+        if num_classes is not None and num_classes != len(class_names):
+            raise ModelError(f"{name}: num_classes={num_classes} but {len(class_names)} class_names")
     if class_names is None and num_classes is not None and num_classes != len(EXPRESSIONS):
         class_names = tuple(f"class_{i}" for i in range(num_classes))
     if class_names is not None:

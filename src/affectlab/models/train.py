@@ -11,8 +11,10 @@ Typical use::
 from __future__ import annotations
 
 import json
+import os
 import platform
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -24,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from affectlab.errors import ConfigError
+from affectlab.errors import ConfigError, ModelError
 from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.checkpoint import save_weights
 from affectlab.models.registry import AffectNet
@@ -75,24 +77,45 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; a name torch does not know, or CUDA where there is none,
-    is a :class:`~affectlab.errors.ConfigError` naming the device."""
+    """``"auto"`` -> CUDA when available, else CPU; a name torch does not know, a device type that cannot
+    train or classify here (``meta``, ``mps`` without MPS, ...), CUDA where there is none or a CUDA index
+    beyond the GPUs present is a :class:`~affectlab.errors.ConfigError` naming the device."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError):
         raise ConfigError(f"device {device!r}: expected auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {device!r}: CUDA is not available on this machine (use auto or cpu)")
-    return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r}: CUDA is not available on this machine (use auto or cpu)")
+        count = torch.cuda.device_count()
+        if dev.index is not None and dev.index >= count:
+            raise ConfigError(f"device {device!r}: this machine has {count} CUDA device(s) (cuda:0 to cuda:{count - 1})")
+        return dev
+    if dev.type == "cpu" or (dev.type == "mps" and torch.backends.mps.is_available()):
+        return dev
+    raise ConfigError(f"device {device!r}: not usable here; expected auto, cpu, cuda or cuda:N")
+
+
+def check_batch_size(batch_size: int) -> int:
+    """``batch_size`` when it is a positive integer, else a :class:`~affectlab.errors.ModelError`."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+        raise ModelError(f"batch_size must be a positive integer, got {batch_size!r}")
+    return int(batch_size)
 
 
 def _as_tensor(images: np.ndarray) -> torch.Tensor:
-    x = torch.from_numpy(np.ascontiguousarray(images))
+    """uint8 (or 16-bit) images ``(N, H, W)``, ``(N, C, H, W)`` or channel-last ``(N, H, W, C)`` -> float
+    ``(N, C, H, W)`` in ``[0, 1]`` (floats are taken as they are)."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] not in (1, 3) and images.shape[-1] in (1, 3):
+        images = images.transpose(0, 3, 1, 2)  # channel-last colour images (what dataset_images gives)
+    scale = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}.get(images.dtype)
+    x = torch.from_numpy(np.ascontiguousarray(images if images.dtype != np.uint16 else images.astype(np.int32)))
     if x.ndim == 3:
         x = x.unsqueeze(1)
-    return x.float().div_(255.0) if x.dtype == torch.uint8 or images.dtype == np.uint8 else x.float()
+    return x.float().div_(scale) if scale else x.float()
 
 
 def _proba(model: AffectNet, batch: torch.Tensor) -> torch.Tensor:
@@ -114,6 +137,7 @@ def predict_proba(model: AffectNet, images: np.ndarray | torch.Tensor, *, batch_
     says ``extras["ten_crop"]``: those average the softmax over the 10 crops (corners, centre,
     mirrored) of the larger image. ``tta_flip`` also averages with the mirrored image.
     """
+    batch_size = check_batch_size(batch_size)
     dev = resolve_device(device) if isinstance(device, str) else device
     x = images if isinstance(images, torch.Tensor) else _as_tensor(images)
     was_training = model.training
@@ -132,6 +156,18 @@ def predict_proba(model: AffectNet, images: np.ndarray | torch.Tensor, *, batch_
 def _uar(y: np.ndarray, pred: np.ndarray) -> float:
     recalls = [np.mean(pred[y == c] == c) for c in np.unique(y)]
     return float(np.mean(recalls))
+
+
+def _check_config(cfg: TrainConfig) -> None:
+    """Refuse settings the trainer would otherwise replace silently (an unknown optimizer ran AdamW)."""
+    choices = {"optimizer": ("adamw", "sgd"), "schedule": ("onecycle", "cosine", "constant")}
+    for key, allowed in choices.items():
+        if getattr(cfg, key) not in allowed:
+            raise ConfigError(f"TrainConfig.{key} {getattr(cfg, key)!r}: expected one of {', '.join(allowed)}")
+    for key in ("epochs", "batch_size"):
+        value = getattr(cfg, key)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ConfigError(f"TrainConfig.{key} must be a positive integer, got {value!r}")
 
 
 def _make_optimizer(model: AffectNet, cfg: TrainConfig, steps_per_epoch: int):
@@ -173,6 +209,7 @@ def fit_classifier(
     may return ``True`` to stop training there.
     """
     cfg = config or TrainConfig()
+    _check_config(cfg)
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
     seed_everything(cfg.seed)
@@ -183,6 +220,7 @@ def fit_classifier(
         model.to(memory_format=torch.channels_last)
     x_train, y_train = _as_tensor(train[0]), torch.as_tensor(train[1], dtype=torch.long)
     x_val, y_val = (None, None) if val is None else (_as_tensor(val[0]), np.asarray(val[1]))
+    n_val = 0 if y_val is None else len(y_val)
     if len(x_train) == 0 or (x_val is not None and len(x_val) == 0):
         raise ValueError("fit_classifier needs a non-empty training set and, when given, a non-empty validation set")
     steps = max(1, len(x_train) // cfg.batch_size)
@@ -199,18 +237,24 @@ def fit_classifier(
         out.mkdir(parents=True, exist_ok=True)
         last = out / "last.pt"
         if resume and last.is_file():
-            state = torch.load(last, map_location=device, weights_only=False)
+            state = _load_training_state(last, device)
             if state.get("epochs") not in (None, cfg.epochs):
-                raise ValueError(
-                    f"{last} belongs to a {state['epochs']}-epoch run, not {cfg.epochs}: "
-                    "use another out folder (--out), delete its last.pt, or pass resume=False (Python)"
-                )
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"])
+                raise ValueError(f"{last} belongs to a {state['epochs']}-epoch run, not {cfg.epochs}: {_ELSEWHERE}")
+            changed = _changes(state.get("run"), _run_signature(model, cfg, len(x_train), n_val))
+            if changed:
+                raise ValueError(f"{last} belongs to another run ({'; '.join(changed)}): {_ELSEWHERE}")
+            try:
+                model.load_state_dict(state["model"])
+                opt.load_state_dict(state["optimizer"])
+                sched.load_state_dict(state["scheduler"])
+            except (RuntimeError, ValueError, KeyError) as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise ValueError(f"{last} does not fit this model ({first}): {_ELSEWHERE}") from None
+            torch.set_rng_state(state["rng"].cpu())
             start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
     generator = torch.Generator().manual_seed(cfg.seed + start_epoch)
+    if start_epoch:
+        _restore_rngs(state, generator)  # the resumed run repeats the uninterrupted one
     t0 = time.time() - sum(h.get("epoch_time_s", 0.0) for h in history)
 
     for epoch in range(start_epoch, cfg.epochs):
@@ -266,24 +310,29 @@ def fit_classifier(
             tqdm.write(
                 f"epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.4f} train acc {row['train_accuracy']:.4f}"
                 f" val acc {val_acc:.4f} val UAR {val_uar:.4f}{'  *best' if improved else ''}"
-                f" ({row['epoch_time_s']:.0f}s)"
+                f" ({row['epoch_time_s']:.0f}s)",
+                file=sys.stderr,
             )
         if out is not None:
             if improved:
                 save_weights(model, out / "best.pt", extra={"epoch": epoch + 1, "val_accuracy": val_acc})
-            torch.save(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": opt.state_dict(),
-                    "scheduler": sched.state_dict(),
-                    "rng": torch.get_rng_state(),
-                    "epoch": epoch,
-                    "history": history,
-                    "best": best,
-                    "epochs": cfg.epochs,
-                },
-                out / "last.pt",
-            )
+            state = {
+                "model": model.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "rng": torch.get_rng_state(),
+                "generator": generator.get_state(),
+                "numpy_rng": _numpy_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+                "epoch": epoch,
+                "history": history,
+                "best": best,
+                "epochs": cfg.epochs,
+                "run": _run_signature(model, cfg, len(x_train), n_val),
+            }
+            partial = out / "last.pt.partial"  # an interruption while saving never leaves a broken last.pt
+            torch.save(state, partial)
+            os.replace(partial, out / "last.pt")
             (out / "history.json").write_text(json.dumps(history, indent=1))
         if x_val is not None and cfg.patience is not None and epoch + 1 - best["epoch"] >= cfg.patience:
             break
@@ -297,6 +346,53 @@ def fit_classifier(
         wall_time_s=time.time() - t0,
         best_path=(out / "best.pt") if out is not None and x_val is not None else None,
     )
+
+
+_ELSEWHERE = "use another out folder (--out), delete its last.pt, or pass resume=False (Python)"
+#: Settings that may change between an interrupted run and its resumption.
+_FREE_ON_RESUME = ("epochs", "device", "num_threads", "channels_last", "patience")
+_STATE_KEYS = {"model", "optimizer", "scheduler", "rng", "epoch", "history", "best"}
+
+
+def _run_signature(model: AffectNet, cfg: TrainConfig, n_train: int, n_val: int) -> dict[str, Any]:
+    """What must stay the same for ``last.pt`` to be resumed: network, classes, data sizes and settings."""
+    settings = {k: v for k, v in asdict(cfg).items() if k not in _FREE_ON_RESUME}
+    return {"model": model.config.name, "class_names": list(model.config.class_names), "n_train": int(n_train),
+            "n_val": int(n_val), **settings}
+
+
+def _changes(saved: dict[str, Any] | None, now: dict[str, Any]) -> list[str]:
+    """``"name saved -> now"`` for every signature entry that differs (none for files without one)."""
+    if not isinstance(saved, dict):
+        return []
+    return [f"{key} {saved[key]!r} -> {value!r}" for key, value in now.items() if key in saved and saved[key] != value]
+
+
+def _load_training_state(path: Path, device: torch.device) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # noqa: BLE001  (torch raises many types for truncated or foreign files)
+        raise ValueError(f"{path}: not a readable training state ({type(exc).__name__}); {_ELSEWHERE}") from None
+    if not isinstance(state, dict) or not _STATE_KEYS <= set(state):
+        raise ValueError(f"{path}: not a training state written by fit_classifier; {_ELSEWHERE}")
+    return state
+
+
+def _numpy_rng_state() -> list[Any]:
+    name, keys, pos, has_gauss, cached = np.random.get_state()  # type: ignore[misc]
+    return [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def _restore_rngs(state: dict[str, Any], generator: torch.Generator) -> None:
+    """Batch order, augmentation, mixup and (GPU) dropout streams as they were after the saved epoch."""
+    if state.get("generator") is not None:
+        generator.set_state(state["generator"].cpu())
+    if state.get("numpy_rng") is not None:
+        name, keys, pos, has_gauss, cached = state["numpy_rng"]
+        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    cuda_rng = state.get("cuda_rng")
+    if cuda_rng is not None and torch.cuda.is_available() and len(cuda_rng) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda_rng])
 
 
 def machine_description() -> dict[str, Any]:

@@ -79,12 +79,19 @@ def subject_holdout(groups: np.ndarray, y: np.ndarray, fraction: float, seed: in
     if not 0.0 < fraction < 1.0:
         raise ConfigError(f"validation fraction must be between 0 and 1, got {fraction}")
     index = np.arange(len(y))
-    if has_subjects(groups):
-        split = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-        train, val = next(split.split(index, y, groups=groups.astype(str)))
-    else:
-        split = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
-        train, val = next(split.split(index, y))
+    by_subject = has_subjects(groups)
+    try:
+        if by_subject:
+            split = GroupShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+            train, val = next(split.split(index, y, groups=groups.astype(str)))
+        else:
+            split = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+            train, val = next(split.split(index, y))
+    except ValueError as exc:  # too few samples, subjects or members of a class for this fraction
+        what = (f"{len(set(groups.astype(str).tolist()))} subjects" if by_subject
+                else f"{len(y)} samples, stratified by class (no subjects named)")
+        raise ConfigError(f"validation fraction {fraction} (--val-fraction): cannot hold out a validation part of "
+                          f"{what}: {str(exc).rstrip('.')}. Name a validation split (--val-split) or use more data") from None
     return np.sort(train), np.sort(val)
 
 
@@ -126,7 +133,8 @@ def train_on_dataset(
         ``None`` the validation part holds out ``val_fraction`` of the subjects of the training part
         (of its samples, stratified, when the data names no subjects).
     init
-        Weights to start from: a registered name (its bundled weights), ``"default"`` or a checkpoint.
+        Weights to start from: a registered name (its bundled weights), ``"default"`` (the bundled
+        weights of ``model_name`` itself) or a checkpoint.
     command
         The command line recorded in the card.
 
@@ -149,9 +157,9 @@ def train_on_dataset(
     if val_split is not None and val_split == train_split:
         raise ConfigError(f"--train-split and --val-split are both {val_split!r}: the epoch would be selected "
                           "on training data; give two different splits")
-    train_part = select_split(labelled, train_split)
+    train_part = select_split(labelled, train_split, option="--train-split")
     if val_split is not None:
-        val_part = select_split(labelled, val_split)
+        val_part = select_split(labelled, val_split, option="--val-split")
         selection = val_split
     else:
         tr, va = subject_holdout(train_part.groups, train_part.labels.astype(str), val_fraction, cfg.seed)
@@ -169,7 +177,7 @@ def train_on_dataset(
     model = create_model(model_name, class_names=class_names)
     copied: list[str] = []
     if init is not None:
-        copied = transfer_weights(model, load_model(init))
+        copied = transfer_weights(model, load_model(init, default=model_name, option="--init"))
     x_train = dataset_images(train_part, model, progress=progress)
     x_val = dataset_images(val_part, model, progress=progress)
     y_train, y_val = _targets(train_part.labels, class_names), _targets(val_part.labels, class_names)
