@@ -138,6 +138,7 @@ def test_finetuned_network_joins_as_an_out_of_fold_member(toy_folder, tmp_path):
     config["images"] = {"size": 48}
     config["features"] = config["features"][:1]
     config["networks"] = [{"label": "cnn_toy", "type": "finetune", "model": "mini_xception",
+                           "init": "default",  # the bundled weights of mini_xception (not of the default model)
                            "train": {"epochs": 1, "batch_size": 8, "num_threads": 1}}]
     result = run_experiment(config, tmp_path / "run", progress=False)
     members = [r["members"] for r in result.rows if r["method"] == "member"]

@@ -118,11 +118,12 @@ def _decisions(proba: np.ndarray, class_names: tuple[str, ...], labels: list[str
     return np.log(np.clip(proba[:, columns], 1e-7, None)).astype(np.float64)
 
 
-def _load(spec_path: str, key: str):
+def _load(spec_path: str, key: str, default: str | None = None):
+    """``load_model`` with errors naming the config key; ``default``: what ``"default"`` means here."""
     from affectlab.models import load_model
 
     try:
-        return load_model(spec_path)
+        return load_model(spec_path, default=default)
     except ModelError as exc:
         raise ConfigError(f"{key}: {exc}") from None
 
@@ -188,7 +189,7 @@ def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
         if cfg.crop_size is None and tuple(images.shape[1:3]) != tuple(model.config.input_size):
             cfg.crop_size = int(model.config.input_size[0])  # the 10-crop CNN: random crops of larger faces
         if spec.get("init") is not None:
-            transfer_weights(model, _load(spec["init"], f"{spec['_key']}.init"))
+            transfer_weights(model, _load(spec["init"], f"{spec['_key']}.init", default=spec["model"]))
         index = {c: i for i, c in enumerate(class_names)}
         targets = np.array([index[c] for c in y[fit_idx]], dtype=np.int64)
         fit_classifier(model, train=(images[fit_idx], targets), val=None, config=cfg, progress=False)
