@@ -10,7 +10,7 @@ import numpy as np
 
 from affectlab.errors import ConfigError, MediaReadError
 
-__all__ = ["read_image", "to_gray", "to_rgb", "sample_photo", "IMAGE_SUFFIXES"]
+__all__ = ["read_image", "to_gray", "to_rgb", "sample_photo", "pixel_values_problem", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".pgm", ".ppm", ".tif", ".tiff", ".webp"})
 ColorMode = Literal["rgb", "gray"]
@@ -53,6 +53,29 @@ def read_image(path: str | Path, *, mode: ColorMode = "rgb") -> np.ndarray:
     if mode == "rgb":
         image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
     return image
+
+
+def pixel_values_problem(images: np.ndarray) -> str | None:
+    """Why an image array is not uint8 (0..255) or finite floats in ``[0, 1]``; ``None`` when it is.
+
+    The one rule of every array input (detector, explainers, Siamese training): 0..255 floats or
+    NaN would otherwise be read as nonsense without a word. Callers raise their own error with it.
+
+    >>> pixel_values_problem(np.array([[0.0, 255.0]]))
+    'float values must lie in [0, 1], got values in [0, 255] (divide 0..255 images by 255, or pass uint8)'
+    >>> pixel_values_problem(np.zeros((2, 2), np.uint8)) is None
+    True
+    """
+    if images.dtype == np.uint8:
+        return None
+    if not np.issubdtype(images.dtype, np.floating):
+        return f"expected uint8 (0..255) or float in [0, 1], got dtype {images.dtype}"
+    if images.size and not np.all(np.isfinite(images)):
+        return "float values must be finite (NaN or inf found)"
+    if images.size and (images.min() < 0.0 or images.max() > 1.0):
+        return (f"float values must lie in [0, 1], got values in [{float(images.min()):g}, {float(images.max()):g}]"
+                " (divide 0..255 images by 255, or pass uint8)")
+    return None
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -68,20 +68,14 @@ def as_batch(images: Any, channels: int | None = None, *, check_range: bool = Tr
     if isinstance(images, torch.Tensor):
         x = images.detach().float()
     else:
+        from affectlab.data.media import pixel_values_problem
+
         arr = np.asarray(images)
-        if arr.dtype == np.uint8:
-            x = torch.from_numpy(arr.astype(np.float32) / 255.0)
-        elif np.issubdtype(arr.dtype, np.floating):
-            if check_range and arr.size and not np.all(np.isfinite(arr)):
-                raise ConfigError("images: float values must be finite (NaN or inf found)")
-            if check_range and arr.size and (arr.min() < 0.0 or arr.max() > 1.0):
-                raise ConfigError(f"images: float values must lie in [0, 1], got {arr.min():g}..{arr.max():g}"
-                                  " (divide 0-255 images by 255, or pass uint8)")
-            x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-        elif np.issubdtype(arr.dtype, np.integer):
-            raise ConfigError(f"images: integer dtype {arr.dtype} is ambiguous; pass uint8 (0-255) or float in [0, 1]")
-        else:
-            raise ConfigError(f"images: expected a numeric array, got dtype {arr.dtype}")
+        floating = np.issubdtype(arr.dtype, np.floating)
+        problem = pixel_values_problem(arr) if check_range or not floating else None  # without: floats as given
+        if problem:
+            raise ConfigError(f"images: {problem}")
+        x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32) if floating else arr.astype(np.float32) / 255.0)
     if x.ndim == 2:
         x = x[None, None]
     elif x.ndim == 3:

@@ -121,19 +121,12 @@ def as_uint8_image(image: Any, *, name: str = "image") -> np.ndarray:
         )
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"{name}: empty image of shape {image.shape}")
-    if image.dtype == np.uint8:
-        return image
-    if np.issubdtype(image.dtype, np.floating):
-        if not np.all(np.isfinite(image)):
-            raise ValueError(f"{name}: float image contains NaN or inf")
-        lo, hi = float(image.min()), float(image.max())
-        if lo < 0.0 or hi > 1.0:
-            raise ValueError(
-                f"{name}: float images must lie in [0, 1], got values in [{lo:g}, {hi:g}]; "
-                "pass uint8 for 0..255 data"
-            )
-        return np.round(image * 255.0).astype(np.uint8)
-    raise ValueError(f"{name}: expected dtype uint8 or float in [0, 1], got {image.dtype}")
+    from affectlab.data.media import pixel_values_problem
+
+    problem = pixel_values_problem(image)
+    if problem:
+        raise ValueError(f"{name}: {problem}")
+    return image if image.dtype == np.uint8 else np.round(image * 255.0).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------

@@ -95,13 +95,12 @@ class SiameseTrainResult:
 
 def _tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (divided by 255) or ``[0, 1]`` float images ``(N, H, W)`` / ``(N, C, H, W)`` as a float tensor."""
+    from affectlab.data.media import pixel_values_problem
+
     images = np.asarray(images)
-    if images.dtype != np.uint8:
-        if not np.issubdtype(images.dtype, np.floating):
-            raise ConfigError(f"images: pass uint8 (0-255) or float in [0, 1], got dtype {images.dtype}")
-        if images.size and not (np.all(np.isfinite(images)) and images.min() >= 0.0 and images.max() <= 1.0):
-            raise ConfigError("images: float images must be finite and in [0, 1] (divide 0-255 images by 255, "
-                              "or pass uint8)")
+    problem = pixel_values_problem(images)
+    if problem:
+        raise ConfigError(f"images: {problem}")
     if images.ndim not in (3, 4):
         raise ConfigError(f"images: expected (N, H, W) or (N, C, H, W), got shape {images.shape}")
     x = torch.from_numpy(np.ascontiguousarray(images))
