@@ -180,11 +180,12 @@ def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
     def train_and_score() -> np.ndarray:
         from affectlab.models import create_model
         from affectlab.models.experiment import train_config_from_mapping
-        from affectlab.models.train import fit_classifier, predict_proba
+        from affectlab.models.train import fit_classifier, predict_proba, seed_everything
         from affectlab.models.training import transfer_weights
 
         class_names = tuple(labels)
         cfg = train_config_from_mapping(spec, seed, "auto", spec["_key"])
+        seed_everything(cfg.seed)  # the new class layer's initial weights too (not whatever state the worker has)
         model = create_model(spec["model"], class_names=class_names)
         if cfg.crop_size is None and tuple(images.shape[1:3]) != tuple(model.config.input_size):
             cfg.crop_size = int(model.config.input_size[0])  # the 10-crop CNN: random crops of larger faces

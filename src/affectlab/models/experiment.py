@@ -144,7 +144,7 @@ def _finetune_fold(method: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
                    device: str) -> dict[str, Any]:
     """Select the epoch on held-out training subjects; optionally refit on all training subjects."""
     from affectlab.models import create_model, load_model, load_weights
-    from affectlab.models.train import fit_classifier, predict_proba
+    from affectlab.models.train import fit_classifier, predict_proba, seed_everything
     from affectlab.models.training import subject_holdout, transfer_weights
 
     cfg = train_config_from_mapping(method, seed, device, method["_key"])
@@ -155,6 +155,7 @@ def _finetune_fold(method: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
     init = load_model(method["init"], default=method["model"]) if method.get("init") is not None else None
 
     def fresh():
+        seed_everything(cfg.seed)  # the new class layer's initial weights too (not whatever state the worker has)
         model = create_model(method["model"], class_names=class_names)
         copied = len(transfer_weights(model, init)) if init is not None else 0
         return model, copied

@@ -33,6 +33,7 @@ from affectlab.models.train import (
     fit_classifier,
     machine_description,
     predict_proba,
+    seed_everything,
 )
 
 if TYPE_CHECKING:
@@ -174,6 +175,7 @@ def train_on_dataset(
         class_names = own_names
     else:
         class_names = tuple(c for c in dataset.classes if c in present) + tuple(sorted(present - set(dataset.classes)))
+    seed_everything(cfg.seed)  # the new class layer's initial weights too
     model = create_model(model_name, class_names=class_names)
     copied: list[str] = []
     if init is not None:
