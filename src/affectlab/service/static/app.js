@@ -8,7 +8,10 @@ const COLORS = {  // the same fixed palette as affectlab.viz.EXPRESSION_COLORS
   happy: "rgb(250,200,0)", sad: "rgb(40,110,220)", surprise: "rgb(250,120,20)", neutral: "rgb(200,200,200)",
 };
 const $ = (id) => document.getElementById(id);
-const state = { blob: null, name: null, bitmap: null, result: null, selected: 0, classes: [], stream: null };
+const state = {
+  blob: null, name: null, bitmap: null, overlay: null, result: null, selected: 0, classes: [], stream: null,
+  limits: null, healthy: false, request: 0,
+};
 
 function setStatus(text, isError = false) {
   const el = $("status");
@@ -16,11 +19,17 @@ function setStatus(text, isError = false) {
   el.classList.toggle("error", isError);
 }
 
+function megabytes(bytes) {
+  return `${(bytes / 1048576).toFixed(bytes < 1048576 ? 2 : 1)} MB`;
+}
+
 async function loadHealth() {
   try {
     const res = await fetch("/health");
     const info = await res.json();
     state.classes = info.classes || [];
+    state.limits = info.limits || null;
+    state.healthy = true;
     $("model-info").textContent = `model ${info.model} (${info.device}), v${info.version}`;
     const box = $("heatmap");
     box.disabled = !info.capabilities.heatmap;
@@ -28,6 +37,35 @@ async function loadHealth() {
       ? "Grad-CAM overlay" : `Grad-CAM unavailable: ${info.unavailable.heatmap || "not in this build"}`;
   } catch (err) {
     $("model-info").textContent = "server not reachable";
+    setStatus(`The AffectLab server at ${location.origin} is not reachable; start it (affectlab serve) and reload this page.`, true);
+  }
+}
+
+// The result area back to "nothing analysed", so that an error is never shown beside an older image's result.
+function clearResult() {
+  state.result = null; state.bitmap = null; state.overlay = null; state.selected = 0;
+  const view = $("view");
+  view.width = 480; view.height = 360;
+  view.setAttribute("aria-label", "no image analysed");
+  const chart = $("chart");
+  chart.getContext("2d").clearRect(0, 0, chart.width, chart.height);
+  chart.setAttribute("aria-label", "class probabilities: none");
+  $("top-label").textContent = "\u2013";
+  $("faces").innerHTML = "";
+}
+
+function showError(text) {
+  clearResult();
+  setStatus(text, true);
+}
+
+// The answer's JSON, or (a proxy's or a crashed server's plain-text page) {detail: its text}.
+async function readAnswer(res) {
+  const text = await res.text();
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    return { detail: text.trim().slice(0, 300) || res.statusText || "the server's answer was not JSON" };
   }
 }
 
@@ -51,34 +89,59 @@ function loadOverlay(dataUrl) {
 }
 
 async function analyze(blob, name) {
+  const request = ++state.request;  // a newer upload wins: an older answer arriving late is dropped
   state.blob = blob; state.name = name;
+  const limit = state.limits && state.limits.max_upload_bytes;
+  if (limit && blob.size > limit) {
+    showError(`${name} is ${megabytes(blob.size)}; this server accepts files up to ${megabytes(limit)} (affectlab serve --max-upload-mb).`);
+    return;
+  }
   setStatus(`Analysing ${name}\u2026`);
+  $("result").setAttribute("aria-busy", "true");
   const form = new FormData();
   form.append("file", blob, name);
-  const params = $("heatmap").checked ? "?heatmap=true" : "";
+  const wantOverlay = $("heatmap").checked;
   let res, body;
   try {
-    res = await fetch("/v1/faces" + params, { method: "POST", body: form });
-    body = await res.json();
+    res = await fetch("/v1/faces" + (wantOverlay ? "?heatmap=true" : ""), { method: "POST", body: form });
+    body = await readAnswer(res);
   } catch (err) {
-    setStatus(`Request failed: ${err.message}`, true);
+    if (request !== state.request) return;
+    $("result").removeAttribute("aria-busy");
+    showError(`${name} was not analysed: the AffectLab server at ${location.origin} did not answer `
+      + `(is affectlab serve still running?). Details: ${err.message}`);
     return;
   }
-  if (!res.ok) {
-    setStatus(`Error ${res.status}: ${body.detail || res.statusText}`, true);
+  if (request !== state.request) return;
+  $("result").removeAttribute("aria-busy");
+  if (!res.ok || !Array.isArray(body.faces)) {
+    let detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail || body);
+    if (!detail.includes(name)) detail = `${name}: ${detail}`;
+    showError(`Error ${res.status}: ${detail}`);
     return;
   }
+  let bitmap = null;
   try {
-    state.bitmap = await toBitmap(blob);
+    bitmap = await toBitmap(blob);
   } catch (err) {
-    state.bitmap = null;
+    bitmap = null;  // e.g. TIFF: the server reads it, this browser cannot draw it
   }
-  state.overlay = body.heatmap_png ? await loadOverlay(body.heatmap_png) : null;
+  const overlay = body.heatmap_png ? await loadOverlay(body.heatmap_png) : null;
+  if (request !== state.request) return;
+  state.bitmap = bitmap; state.overlay = overlay;
   state.result = body;
   state.selected = largestFace(body.faces);
   render();
+  if (!state.healthy) loadHealth();  // the server was down when the page loaded
+  setStatus(summary(name, body) + (bitmap ? "" : " (this browser cannot display this image format, so only the face boxes are drawn)"));
+}
+
+function summary(name, body) {
   const n = body.faces.length;
-  setStatus(n ? `${name}: ${n} face${n > 1 ? "s" : ""} in ${body.seconds.toFixed(2)} s` : `${name}: no face found`);
+  if (!n) return `${name}: no face found`;
+  const face = body.faces[state.selected];
+  const top = `${face.label} ${(100 * face.probabilities[face.label]).toFixed(1)}%`;
+  return `${name}: ${n} face${n > 1 ? "s" : ""} in ${body.seconds.toFixed(2)} s; ${n > 1 ? "largest face" : "top label"}: ${top}`;
 }
 
 function largestFace(faces) {
@@ -100,6 +163,7 @@ function drawImage() {
   canvas.width = w; canvas.height = h;
   ctx.clearRect(0, 0, w, h);
   if (bmp) ctx.drawImage(bmp, 0, 0);
+  else { ctx.fillStyle = "#ccc"; ctx.fillRect(0, 0, w, h); }
   if (state.overlay && $("heatmap").checked) {
     ctx.globalAlpha = 0.6; ctx.drawImage(state.overlay, 0, 0, w, h); ctx.globalAlpha = 1;
   }
@@ -116,6 +180,9 @@ function drawImage() {
     ctx.fillStyle = color; ctx.fillRect(x, top, tw, font + 6);
     ctx.fillStyle = "#000"; ctx.fillText(text, x + 4, top + font);
   });
+  const n = r.faces.length;
+  canvas.setAttribute("aria-label", `${state.name}: ${n ? `${n} face${n > 1 ? "s" : ""} boxed` : "no face found"}`
+    + (state.overlay && $("heatmap").checked ? ", with the Grad-CAM overlay" : ""));
 }
 
 function drawChart() {
@@ -124,6 +191,7 @@ function drawChart() {
   const face = state.result.faces[state.selected];
   if (!face) {
     $("top-label").textContent = "no face";
+    canvas.setAttribute("aria-label", "class probabilities: no face found");
     return;
   }
   $("top-label").textContent = face.label;
@@ -137,17 +205,20 @@ function drawChart() {
     ctx.fillStyle = COLORS[c] || "#4a8"; ctx.fillRect(left, y + 3, width * p, rowH - 6);
     ctx.fillStyle = "#333"; ctx.textAlign = "left"; ctx.fillText(`${(100 * p).toFixed(1)}%`, left + width + 4, y + rowH / 2);
   });
+  canvas.setAttribute("aria-label", `class probabilities of face ${state.selected + 1}: `
+    + classes.map((c) => `${c} ${(100 * (face.probabilities[c] || 0)).toFixed(1)}%`).join(", "));
 }
 
 function listFaces() {
   const list = $("faces");
   list.innerHTML = "";
   state.result.faces.forEach((f, i) => {
-    const item = document.createElement("li");
-    item.textContent = `${f.label} (${(100 * f.probabilities[f.label]).toFixed(1)}%) at [${f.box.join(", ")}]`;
-    item.style.cursor = "pointer";
-    item.style.fontWeight = i === state.selected ? "bold" : "normal";
-    item.onclick = () => { state.selected = i; render(); };
+    const item = document.createElement("li"), pick = document.createElement("button");
+    pick.type = "button";  // a button, so that the keyboard can select a face too
+    pick.textContent = `${f.label} (${(100 * f.probabilities[f.label]).toFixed(1)}%) at [${f.box.join(", ")}]`;
+    pick.setAttribute("aria-pressed", String(i === state.selected));
+    pick.onclick = () => { state.selected = i; render(); list.querySelectorAll("button")[i].focus(); };
+    item.appendChild(pick);
     list.appendChild(item);
   });
 }
@@ -187,10 +258,14 @@ function snapshot() {
 
 $("file").addEventListener("change", (ev) => {
   const file = ev.target.files[0];
+  ev.target.value = "";  // choosing the same file again (after an error, say) fires "change" again
   if (file) analyze(file, file.name);
 });
 $("camera-start").addEventListener("click", startCamera);
 $("camera-stop").addEventListener("click", stopCamera);
 $("camera-snap").addEventListener("click", snapshot);
-$("heatmap").addEventListener("change", () => { if (state.blob) analyze(state.blob, state.name); });
+$("heatmap").addEventListener("change", () => {
+  if (state.result && (state.overlay || !$("heatmap").checked)) drawImage();  // the overlay is already here
+  else if (state.blob) analyze(state.blob, state.name);
+});
 loadHealth();
