@@ -198,3 +198,14 @@ def test_report_out_in_a_missing_folder_is_one_line(tmp_path, capsys):
     assert main(["report", str(run), "-o", str(target)]) == 1
     err = capsys.readouterr().err
     assert err.startswith(f"affectlab: error: --out {target}: cannot write") and "Traceback" not in err
+
+
+def test_a_dataset_object_for_another_kind_is_refused_not_ignored(tmp_path):
+    from affectlab.data import Dataset
+    from affectlab.errors import ConfigError
+    from affectlab.evaluate import run_experiment
+
+    config = {"kind": "sequences", "name": "x", "data": {"source": str(tmp_path / "no-such-folder")}}
+    with pytest.raises(ConfigError, match="dataset= is read by kind 'features' only, not 'sequences'"):
+        run_experiment(config, tmp_path / "run", dataset=Dataset(name="x", samples=[], classes=[]), progress=False)
+    assert not (tmp_path / "run").exists()

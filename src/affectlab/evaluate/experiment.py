@@ -521,6 +521,8 @@ def run_experiment(
     raw, raw_path = read_experiment_file(config)
     kind = experiment_kind(raw)
     if kind != "features":  # another runner owns this kind (speech, sequences, fusion...)
+        if dataset is not None:
+            raise ConfigError(f"dataset= is read by kind 'features' only, not {kind!r}: give data.source in the config")
         raw["_path"] = raw_path
         return experiment_runner(kind)(raw, out_dir, data=data, progress=progress, overwrite=overwrite,
                                        n_jobs=n_jobs, cache=cache)

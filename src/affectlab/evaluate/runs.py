@@ -58,7 +58,8 @@ def prepare_run_dir(out_dir: str | Path, *, overwrite: bool = False, create: boo
     if path.exists() and not path.is_dir():
         raise ConfigError(f"--out {path}: exists and is not a folder")
     if path.is_dir() and any(path.iterdir()) and not overwrite:
-        raise ConfigError(f"--out {path}: folder is not empty (choose a new folder, or overwrite)")
+        raise ConfigError(f"--out {path}: folder is not empty (choose a new folder, or pass --overwrite; "
+                          "overwrite=True in Python)")
     if not create:
         return path
     try:
