@@ -131,3 +131,18 @@ def test_a_deep_run_folder_config_runs_again_and_images_size_is_checked(ck_folde
         experiment_runner("deep")({**raw, "images": {"size": 48, "colour": True}}, tmp_path / "bad", progress=False)
     with pytest.raises(ConfigError, match=r"images.size must be a positive integer or \[height, width\]"):
         experiment_runner("deep")({**raw, "images": {"size": [48]}}, tmp_path / "bad2", progress=False)
+
+
+def test_a_finetune_run_repeats_whatever_random_state_the_process_had(ck_folders, tmp_path):
+    import torch
+
+    def run(out):
+        config = _config(ck_folders, refit=False)
+        config["methods"] = config["methods"][:1]  # the fine-tuned net only
+        return experiment_runner("deep")(config, out, progress=False).rows[0]["folds"]
+
+    first = run(tmp_path / "a")
+    torch.manual_seed(12345)  # before the fix the new class layer was drawn from this state (the test failed)
+    again = run(tmp_path / "b")
+    assert [f["val_accuracy"] for f in first] == [f["val_accuracy"] for f in again]
+    assert (tmp_path / "a" / "predictions.csv").read_text() == (tmp_path / "b" / "predictions.csv").read_text()
