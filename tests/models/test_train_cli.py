@@ -101,3 +101,17 @@ def test_model_card_states_data_metrics_and_command(tmp_path):
     text = write_model_card(report, tmp_path / "card.md").read_text()
     assert "accuracy **0.7500**, UAR **0.5000**" in text
     assert "| a | 2 | 0 |" in text and "`run me`" in text and "2.0 min" in text and "PrivateTest" in text
+
+
+def test_a_fine_tuning_run_repeats_whatever_random_state_the_process_had(ck_folders, tmp_path):
+    def run(out):
+        args = ["train", "--model", "mini_xception", "--data", str(ck_folders), "--out", str(out), "--epochs", "1",
+                "--init", "mini_xception", "--val-fraction", "0.25", *FAST]
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 0, result.output
+        return load_model(out / "best.pt").state_dict()
+
+    first = run(tmp_path / "a")
+    torch.manual_seed(12345)  # before the fix the new class layer was drawn from this state
+    again = run(tmp_path / "b")
+    assert all(torch.equal(first[name], again[name]) for name in first)
