@@ -61,6 +61,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError
 from affectlab.evaluate import runs
 from affectlab.evaluate.config import parse_image_size, resolve_source
@@ -123,7 +124,7 @@ def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> d
 
 
 def _int(value: Any, key: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if not is_integer(value) or value < low:
         raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
     return value
 
@@ -188,8 +189,7 @@ def run_siamese_experiment(
     if identity_cfg is not None:
         for key, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
             _int(identity_cfg[key], f"identity.{key}", low)
-        if not isinstance(identity_cfg["lr"], int | float) or isinstance(identity_cfg["lr"], bool) \
-                or not identity_cfg["lr"] > 0:
+        if not is_number(identity_cfg["lr"]) or not identity_cfg["lr"] > 0:
             raise ConfigError(f"identity.lr must be a number > 0, got {identity_cfg['lr']!r}")
         for key in ("train_images", "val_images"):
             if not isinstance(identity_cfg[key], list) or not identity_cfg[key]:
@@ -204,7 +204,7 @@ def run_siamese_experiment(
     aug_cfg = _section(train_cfg, "augment", _TRAIN_KEYS["augment"])
     train_cfg["augment"] = aug_cfg
     n_nets = train_cfg["ensemble"]
-    if not isinstance(n_nets, int) or isinstance(n_nets, bool) or n_nets < 1:
+    if not is_integer(n_nets) or n_nets < 1:
         raise ConfigError(f"train.ensemble must be an int >= 1, got {n_nets!r}")
     try:
         tcfg = SiameseTrainConfig(**{k: v for k, v in train_cfg.items() if k not in ("ensemble", "augment")},
@@ -448,7 +448,7 @@ def _handcrafted_section(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     if cfg["method"] != "fisherfaces":
         raise ConfigError(f"handcrafted.method: only 'fisherfaces' is available, got {cfg['method']!r}")
     for key, low in (("n_components", 1), ("calibration_folds", 2), ("seed", 0)):
-        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < low:
+        if not is_integer(cfg[key]) or cfg[key] < low:
             raise ConfigError(f"handcrafted.{key} must be an int >= {low}, got {cfg[key]!r}")
     return cfg
 
@@ -489,9 +489,9 @@ def _extra_section(raw: Mapping[str, Any], base: Path | None) -> dict[str, Any] 
     cfg = _section(raw, "extra_identities", EXTRA_KEYS)
     cfg["source"] = resolve_source(cfg["source"], base, "extra_identities.source")
     for key, low in (("epochs", 1), ("batch_size", 2)):
-        if not isinstance(cfg[key], int) or isinstance(cfg[key], bool) or cfg[key] < low:
+        if not is_integer(cfg[key]) or cfg[key] < low:
             raise ConfigError(f"extra_identities.{key} must be an int >= {low}, got {cfg[key]!r}")
-    if not isinstance(cfg["lr"], int | float) or isinstance(cfg["lr"], bool) or not cfg["lr"] > 0:
+    if not is_number(cfg["lr"]) or not cfg["lr"] > 0:
         raise ConfigError(f"extra_identities.lr must be a number > 0, got {cfg['lr']!r}")
     if not isinstance(cfg["prefix"], str):
         raise ConfigError(f"extra_identities.prefix must be a string, got {cfg['prefix']!r}")

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import combinations
-from numbers import Integral
 
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, ProtocolError
 
 __all__ = ["Pairs", "balanced_pairs", "SubjectFold", "subject_folds"]
@@ -48,9 +48,7 @@ def balanced_pairs(subjects: np.ndarray, *, seed: int = 0, max_same_per_subject:
     ConfigError
         Fewer than two subjects, or no subject with two images.
     """
-    if max_same_per_subject is not None and (isinstance(max_same_per_subject, bool)
-                                             or not isinstance(max_same_per_subject, Integral)
-                                             or max_same_per_subject < 1):
+    if max_same_per_subject is not None and (not is_integer(max_same_per_subject) or max_same_per_subject < 1):
         raise ConfigError(f"max_same_per_subject must be None or an int >= 1, got {max_same_per_subject!r}")
     subjects = np.asarray(subjects, dtype=object)
     rng = np.random.default_rng(seed)
@@ -109,10 +107,10 @@ def subject_folds(subjects: np.ndarray, *, n_folds: int = 4, n_val: int = 5, see
     needs at least two subjects (a different-subject pair), so ``n_folds`` is at most half the subjects.
     """
     names = sorted(set(np.asarray(subjects, dtype=object).tolist()), key=str)
-    if isinstance(n_folds, bool) or not isinstance(n_folds, Integral) or not 2 <= n_folds <= len(names) // 2:
+    if not is_integer(n_folds) or not 2 <= n_folds <= len(names) // 2:
         raise ConfigError(f"n_folds must be an int in 2..{len(names) // 2} (each test group needs at least 2 of the "
                           f"{len(names)} subjects), got {n_folds!r}")
-    if isinstance(n_val, bool) or not isinstance(n_val, Integral):
+    if not is_integer(n_val):
         raise ConfigError(f"n_val must be an int, got {n_val!r}")
     rng = np.random.default_rng(seed)
     order = [names[i] for i in rng.permutation(len(names))]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import dataclass, field, replace
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError
 from affectlab.identity.pairs import Pairs
 from affectlab.models.augment import AugmentConfig, random_affine
@@ -127,25 +127,19 @@ def _check_pairs(pairs: Pairs, n_images: int, what: str) -> None:
 
 def check_train_config(cfg: SiameseTrainConfig) -> None:
     """Refuse settings :func:`fit_siamese` cannot train with (one :class:`ConfigError` naming the field)."""
-    def integer(value: Any) -> bool:
-        return isinstance(value, Integral) and not isinstance(value, bool)
-
-    def number(value: Any) -> bool:
-        return isinstance(value, Real) and not isinstance(value, bool)
-
     for key, low in (("epochs", 1), ("subjects_per_batch", 2), ("images_per_subject", 2), ("seed", 0),
                      ("pretrain_epochs", None), ("pretrain_batch_size", 1), ("extra_subjects_per_batch", 0)):
-        if not integer(getattr(cfg, key)) or (low is not None and getattr(cfg, key) < low):
+        if not is_integer(getattr(cfg, key)) or (low is not None and getattr(cfg, key) < low):
             raise ConfigError(f"train: {key} must be an int{f' >= {low}' if low is not None else ''}, got "
                               f"{getattr(cfg, key)!r}")
     for key in ("batches_per_epoch", "num_threads"):
         value = getattr(cfg, key)
-        if value is not None and (not integer(value) or value < 1):
+        if value is not None and (not is_integer(value) or value < 1):
             raise ConfigError(f"train: {key} must be null or an int >= 1, got {value!r}")
     for key, positive in (("lr", True), ("pretrain_lr", True), ("weight_decay", False), ("identity_weight", False),
                           ("brightness", None), ("hard_negatives", None)):
         value = getattr(cfg, key)
-        if not number(value) or (positive is not None and not (value > 0 if positive else value >= 0)):
+        if not is_number(value) or (positive is not None and not (value > 0 if positive else value >= 0)):
             raise ConfigError(f"train: {key} must be a number"
                               f"{'' if positive is None else ' > 0' if positive else ' >= 0'}, got {value!r}")
     if not 0 < cfg.hard_negatives <= 1 or cfg.pretrain_epochs < 0 or cfg.brightness < 0:
@@ -340,7 +334,7 @@ def pretrain_branch(net: SiameseNet, images: np.ndarray | torch.Tensor, labels: 
     >>> [sorted(r) for r in rows][0]
     ['accuracy', 'epoch', 'loss']
     """
-    if isinstance(epochs, bool) or not isinstance(epochs, Integral) or epochs < 1:
+    if not is_integer(epochs) or epochs < 1:
         raise ConfigError(f"pretrain: epochs must be an int >= 1, got {epochs!r}")
     dev = resolve_device(device) if isinstance(device, str) else device
     x = images if isinstance(images, torch.Tensor) else _tensor(images)

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, ModelError
 from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.checkpoint import save_weights
@@ -100,7 +101,7 @@ def resolve_device(device: str = "auto") -> torch.device:
 
 def check_batch_size(batch_size: int) -> int:
     """``batch_size`` when it is a positive integer, else a :class:`~affectlab.errors.ModelError`."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or batch_size < 1:
+    if not is_integer(batch_size) or batch_size < 1:
         raise ModelError(f"batch_size must be a positive integer, got {batch_size!r}")
     return int(batch_size)
 
@@ -166,7 +167,7 @@ def _check_config(cfg: TrainConfig) -> None:
             raise ConfigError(f"TrainConfig.{key} {getattr(cfg, key)!r}: expected one of {', '.join(allowed)}")
     for key in ("epochs", "batch_size"):
         value = getattr(cfg, key)
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        if not is_integer(value) or value < 1:
             raise ConfigError(f"TrainConfig.{key} must be a positive integer, got {value!r}")
 
 

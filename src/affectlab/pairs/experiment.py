@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError, DataError
 from affectlab.evaluate import runs
 from affectlab.evaluate.config import resolve_source
@@ -89,26 +90,22 @@ def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> d
 
 
 def _int(value: Any, key: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if not is_integer(value) or value < low:
         raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
     return value
 
 
 def _check_train(cfg: TrainConfig) -> None:
     """Refuse ``train`` values the trainer would only stumble on after the run folder exists."""
-    def number(value: Any) -> bool:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-
     for key, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
         value = getattr(cfg, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        if not is_integer(value) or value < low:
             raise ConfigError(f"train.{key} must be an integer >= {low}, got {value!r}")
-    if cfg.num_threads is not None and (not isinstance(cfg.num_threads, int) or isinstance(cfg.num_threads, bool)
-                                        or cfg.num_threads < 1):
+    if cfg.num_threads is not None and (not is_integer(cfg.num_threads) or cfg.num_threads < 1):
         raise ConfigError(f"train.num_threads must be null or an integer >= 1, got {cfg.num_threads!r}")
-    if not number(cfg.lr) or not cfg.lr > 0:
+    if not is_number(cfg.lr) or not cfg.lr > 0:
         raise ConfigError(f"train.lr must be a number > 0, got {cfg.lr!r}")
-    if not number(cfg.weight_decay) or cfg.weight_decay < 0:
+    if not is_number(cfg.weight_decay) or cfg.weight_decay < 0:
         raise ConfigError(f"train.weight_decay must be a number >= 0, got {cfg.weight_decay!r}")
     if cfg.schedule not in ("cosine", "onecycle", "constant"):
         raise ConfigError(f"train.schedule must be cosine, onecycle or constant, got {cfg.schedule!r}")
