@@ -133,21 +133,44 @@ def test_cli_runs_a_fusion_yaml(toy_folder, tmp_path, capsys):
     assert "| fusion network |" in capsys.readouterr().out
 
 
-def test_finetuned_network_joins_as_an_out_of_fold_member(toy_folder, tmp_path):
+def test_finetuned_network_joins_as_an_out_of_fold_member(toy_folder, tmp_path, monkeypatch):
     config = _config(toy_folder, methods=["net_svm", "net_all"])
     config["images"] = {"size": 48}
     config["features"] = config["features"][:1]
     config["networks"] = [{"label": "cnn_toy", "type": "finetune", "model": "mini_xception",
                            "init": "default",  # the bundled weights of mini_xception (not of the default model)
                            "train": {"epochs": 1, "batch_size": 8, "num_threads": 1}}]
-    result = run_experiment(config, tmp_path / "run", progress=False)
+    cache = tmp_path / "cache"
+    result = run_experiment(config, tmp_path / "run", progress=False, cache=cache)
     members = [r["members"] for r in result.rows if r["method"] == "member"]
     assert members == ["pixels / linear_svm", "pixels / pls", "cnn_toy / cnn"]
     assert "| fusion network | SVM members + networks (2) |" in result.table()
     assert "| fusion network | SVM + PLS members + networks (3) |" in result.table()
     # a second run reuses the cached network decisions (no training): identical rows
-    again = run_experiment(config, tmp_path / "again", progress=False)
+    from affectlab.classify import fusion_networks
+    from affectlab.models import train as train_module
+
+    trainings = []
+    real_fit = train_module.fit_classifier
+    monkeypatch.setattr(train_module, "fit_classifier", lambda *a, **k: trainings.append(1) or real_fit(*a, **k))
+    again = run_experiment(config, tmp_path / "again", progress=False, cache=cache)
     assert [r["accuracy"] for r in again.rows] == [r["accuracy"] for r in result.rows]
+    assert trainings == []
+    # other training code (a changed models/ file) retrains instead of reusing nets the old code trained
+    monkeypatch.setattr(fusion_networks, "_training_code_hash", lambda: "other code")
+    run_experiment(config, tmp_path / "changed", progress=False, cache=cache)
+    assert len(trainings) == 3 * (1 + 2)  # per outer fold: the test net and one per out-of-fold split
+
+
+def test_network_cache_key_names_the_training_code(monkeypatch):
+    from affectlab.classify import fusion_networks
+
+    args = ("images", {"model": "mini_xception", "_key": "x"}, ["a", "b"], np.arange(4), np.arange(4, 6), 0)
+    key = fusion_networks._cache_key(*args)
+    assert fusion_networks._cache_key(*args) == key
+    assert "torch=2." in fusion_networks._training_code_hash()
+    monkeypatch.setattr(fusion_networks, "_training_code_hash", lambda: "edited")
+    assert fusion_networks._cache_key(*args) != key
 
 
 def test_network_settings_are_checked_before_running(toy_folder, tmp_path):

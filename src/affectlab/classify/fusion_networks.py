@@ -160,11 +160,34 @@ def _network_cache(cache_dir: str | None, images_hash: str | None) -> FeatureCac
     return None if cache_dir is None or images_hash is None else FeatureCache(Path(cache_dir) / "networks")
 
 
+def _training_code_hash() -> str:
+    """Contents of the code a fine-tuned net's scores depend on (``affectlab.models`` and this module) and the torch
+    version: a change there retrains instead of reusing nets trained by other code (a seeding bug hid behind
+    that cache for a day). Contents only, so a clone of the same commit shares the cache."""
+    from affectlab.features.cache import source_hash
+
+    models = Path(__file__).resolve().parents[1] / "models"
+    files = sorted(str(path) for path in models.rglob("*.py")) + [str(Path(__file__).resolve())]
+    return source_hash(tuple(files)) + f"|torch={_torch_version()}"
+
+
+def _torch_version() -> str:
+    """The installed torch version ("absent" without torch)."""
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return "absent"
+
+
 def _cache_key(images_hash: str | None, spec: Mapping[str, Any], labels: list[str], fit_idx: np.ndarray,
                score_idx: np.ndarray, seed: int) -> str:
-    """What decides a fine-tuned net's scores: its settings, the labels, the seed, the images and both index sets."""
+    """What decides a fine-tuned net's scores: its settings, the labels, the seed, the images, both index sets and
+    the training code."""
     public = {k: v for k, v in spec.items() if not k.startswith("_")}
-    digest = hashlib.sha1(json.dumps([public, labels, seed, images_hash], sort_keys=True, default=str).encode())
+    digest = hashlib.sha1(json.dumps([public, labels, seed, images_hash, _training_code_hash()], sort_keys=True,
+                                     default=str).encode())
     digest.update(np.asarray(fit_idx, np.int64).tobytes())
     digest.update(b"|")
     digest.update(np.asarray(score_idx, np.int64).tobytes())

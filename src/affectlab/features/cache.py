@@ -93,7 +93,8 @@ def images_fingerprint(images: np.ndarray) -> str:
 
 
 @cache
-def _source_hash(paths: tuple[str, ...]) -> str:
+def source_hash(paths: tuple[str, ...]) -> str:
+    """SHA-256 of the files' contents in order (a missing file counts by its path); remembered per process."""
     parts = []
     for path in paths:
         try:
@@ -154,7 +155,7 @@ def extractor_fingerprint(name: str, extractor: Any) -> dict[str, Any]:
         "name": name,
         "class": f"{type(extractor).__module__}.{type(extractor).__qualname__}",
         "params": _plain(params),
-        "code": _source_hash(_code_files(extractor)),
+        "code": source_hash(_code_files(extractor)),
         "environment": _environment(),
     }
     if callable(getattr(extractor, "cache_token", None)):  # e.g. deep features: the weights in use
