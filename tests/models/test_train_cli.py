@@ -21,13 +21,17 @@ FAST = ["--batch-size", "16", "--rotation", "0", "--scale", "0", "--translate", 
 def test_train_on_named_splits_writes_card_and_resumes(fer_csv, tmp_path):
     out = tmp_path / "run"
     args = ["train", "--model", "mini_xception", "--data", str(fer_csv), "--out", str(out), "--epochs", "2", *FAST]
-    result = CliRunner().invoke(cli, args)
+    with pytest.warns(UserWarning, match="too few for a one-cycle schedule"):  # 2 steps: a constant rate, said
+        result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["train_split"] == "Training" and report["selection_split"] == "PublicTest"
     assert report["n_train"] == 30 and report["n_val"] == 12 and report["epochs_run"] == 2
     card = (out / "mini_xception_fer2013.md").read_text()
     assert "PublicTest" in card and "wall time" in card and "affectlab train --model mini_xception" in card
+    # the report and the card give the constant learning rate the run used, not the asked-for one-cycle
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["train_config"]["schedule"] == "constant" and "(constant schedule)" in card
     assert load_model(out / "best.pt").config.class_names == create_model("mini_xception").config.class_names
     again = CliRunner().invoke(cli, args)  # resumes after the last finished epoch: nothing left to train
     assert again.exit_code == 0 and json.loads(again.stdout.strip().splitlines()[-1])["epochs_run"] == 2

@@ -190,8 +190,11 @@ def analyze_command(
     from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
     from affectlab.face.detect import create_detector
     from affectlab.video.command import analyze_videos, split_video_inputs
+    from affectlab.models import check_weights_network
     from affectlab.viz.overlay import draw_faces, save_rgb
 
+    if model_name is not None and weights is not None:  # an explicit --model must be the file's network
+        check_weights_network(weights, model_name)
     # ---- VIDEO branch: video files and --frames folders (affectlab.video.command) ----
     inputs, videos = split_video_inputs(inputs, frame_folders)
     output_mode, media_errors = "w", 0

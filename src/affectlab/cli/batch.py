@@ -93,8 +93,12 @@ def batch_command(
     from affectlab.batch import BatchOptions, run_batch
     from affectlab.errors import ConfigError
 
+    from affectlab.models import check_weights_network
+
     if scheduler is not None and cluster is not None:
         raise ConfigError("--scheduler and --cluster: give one of them, not both")
+    if model_name is not None and weights is not None:  # an explicit --model must be the file's network
+        check_weights_network(weights, model_name)
     options = BatchOptions(
         model=model_name or DEFAULT_MODEL,
         weights=weights,

@@ -100,7 +100,10 @@ def _with_common(func):
 
 def _analyzer(model_name, weights, max_faces, whole_frame, device):
     from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
+    from affectlab.models import check_weights_network
 
+    if model_name is not None and weights is not None:  # an explicit --model must be the file's network
+        check_weights_network(weights, model_name)
     return ExpressionAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces,
                               whole_frame=whole_frame, device=device)
 

@@ -89,8 +89,11 @@ def serve_command(
     import uvicorn
 
     from affectlab.analysis import DEFAULT_MODEL
+    from affectlab.models import check_weights_network
     from affectlab.service import ServiceSettings, create_app
 
+    if model_name is not None and weights is not None:  # an explicit --model must be the file's network
+        check_weights_network(weights, model_name)
     settings = ServiceSettings(
         model=model_name or DEFAULT_MODEL,
         weights=weights,

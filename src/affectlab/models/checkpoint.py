@@ -13,7 +13,7 @@ import torch
 from affectlab.errors import ModelError
 from affectlab.models.registry import AffectNet
 
-__all__ = ["load_model", "load_weights", "save_weights"]
+__all__ = ["check_weights_network", "load_model", "load_weights", "save_weights"]
 
 
 def save_weights(model: AffectNet, path: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
@@ -79,6 +79,31 @@ def load_weights(model: AffectNet, path: str | Path) -> dict[str, Any]:
     except RuntimeError:
         raise ModelError(f"{path}: weights do not fit {model.config.name} ({_misfit(model, payload, state)})") from None
     return payload.get("extra", {}) if isinstance(payload, dict) else {}
+
+
+def check_weights_network(weights: str | Path, model_name: str, *, option: str = "--model") -> None:
+    """Refuse a weights file that names another network than the one asked for by name.
+
+    ``affectlab analyze --weights FILE`` alone runs the network FILE names; with an explicit ``--model NAME`` as
+    well the two must agree (otherwise NAME would be silently ignored). Files that name no network (bare state
+    dicts) and unreadable files pass here; loading them reports what is wrong.
+
+    Raises
+    ------
+    ModelError
+        The file holds another registered network than ``model_name``.
+    """
+    from affectlab.models.registry import _REGISTRY
+
+    try:
+        payload = torch.load(Path(weights).expanduser(), map_location="cpu", weights_only=True)
+    except Exception:  # missing or corrupt: the loader's own message says so
+        return
+    config = payload.get("config") if isinstance(payload, dict) else None
+    name = config.get("name") if isinstance(config, dict) else None
+    if name in _REGISTRY and name != model_name:
+        raise ModelError(f"--weights {weights}: holds a {name} network, not {option} {model_name}; "
+                         f"leave out {option} to run the file's own network")
 
 
 def load_model(spec: str | Path, *, default: str | None = None, fallback: str | None = None,

@@ -16,6 +16,7 @@ import platform
 import random
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -69,6 +70,7 @@ class TrainResult:
     history: list[dict[str, float]]
     wall_time_s: float
     best_path: Path | None
+    schedule: str = "onecycle"  # the learning-rate schedule used (a run too short for one-cycle is constant)
 
 
 def seed_everything(seed: int) -> None:
@@ -172,19 +174,24 @@ def _check_config(cfg: TrainConfig) -> None:
 
 
 def _make_optimizer(model: AffectNet, cfg: TrainConfig, steps_per_epoch: int):
+    """The optimiser, its learning-rate scheduler and the name of the schedule used."""
     if cfg.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum,
                               weight_decay=cfg.weight_decay, nesterov=True)
     else:
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.epochs * steps_per_epoch
-    if cfg.schedule == "onecycle" and total >= 10:  # (a one-cycle warm-up needs a few steps to exist)
-        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.2)
-    elif cfg.schedule == "cosine":
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
-    else:
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
-    return opt, sched
+    if cfg.schedule == "onecycle" and total >= _ONECYCLE_MIN_STEPS:  # (its warm-up needs a few steps to exist)
+        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.2), "onecycle"
+    if cfg.schedule == "cosine":
+        return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total), "cosine"
+    if cfg.schedule == "onecycle":
+        warnings.warn(f"{total} optimisation step(s) are too few for a one-cycle schedule (it needs "
+                      f"{_ONECYCLE_MIN_STEPS}): the learning rate stays at {cfg.lr}", stacklevel=3)
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0), "constant"
+
+
+_ONECYCLE_MIN_STEPS = 10
 
 
 def fit_classifier(
@@ -225,7 +232,7 @@ def fit_classifier(
     if len(x_train) == 0 or (x_val is not None and len(x_val) == 0):
         raise ValueError("fit_classifier needs a non-empty training set and, when given, a non-empty validation set")
     steps = max(1, len(x_train) // cfg.batch_size)
-    opt, sched = _make_optimizer(model, cfg, steps)
+    opt, sched, schedule = _make_optimizer(model, cfg, steps)
     weights = None
     if cfg.class_weighting:
         counts = torch.bincount(y_train, minlength=model.config.num_classes).float().clamp(min=1)
@@ -346,6 +353,7 @@ def fit_classifier(
         history=history,
         wall_time_s=time.time() - t0,
         best_path=(out / "best.pt") if out is not None and x_val is not None else None,
+        schedule=schedule,
     )
 
 

@@ -209,7 +209,7 @@ def train_on_dataset(
         "confusion_matrix": metrics["confusion"],
         "class_names": names,
         "wall_time_s": round(result.wall_time_s, 1),
-        "train_config": asdict(cfg),
+        "train_config": {**asdict(cfg), "schedule": result.schedule},  # as run (too few steps: constant)
         "machine": {**machine_description(), "python": platform.python_version()},
         "command": command,
     }
