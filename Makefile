@@ -23,5 +23,9 @@ test: install
 	-sh scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
 
+test-fast: install
+	# the suite without the tests marked slow (real-data training and long runs)
+	$(BIN)/python -m pytest -q -m "not slow"
+
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache

@@ -20,7 +20,8 @@ __all__ = ["experiment_command"]
 @click.option("--jobs", "-j", "n_jobs", type=int, default=-1, show_default=True,
               help="Processes for feature extraction and folds (-1: all cores, 1: no parallelism).")
 @click.option("--cache", "cache_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Feature cache folder [default: $AFFECTLAB_CACHE_DIR/features or ~/.cache/affectlab/features].")
+              help="Feature cache folder [default: $AFFECTLAB_CACHE_DIR/features, else "
+                   "$XDG_CACHE_HOME/affectlab/features, else ~/.cache/affectlab/features].")
 @click.option("--no-cache", is_flag=True, help="Compute every feature afresh; read and write no cache.")
 @click.option("--progress/--no-progress", default=True, show_default=True,
               help="Progress bars on stderr.")

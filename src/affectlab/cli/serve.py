@@ -42,7 +42,8 @@ def _listen(host: str, port: int) -> socket.socket:
 @click.option("--max-pixels", type=click.IntRange(min=1), default=40_000_000, show_default=True,
               help="Largest accepted image in pixels (width x height).")
 @click.option("--timeout", "timeout_s", type=click.FloatRange(min=0.01), default=30.0, show_default=True,
-              help="Seconds a request may wait for and run inference (then 504).")
+              help="Seconds an upload may take to arrive (then 408) and a request may wait for and run inference "
+                   "(then 504).")
 @click.option("--torch-threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Torch CPU threads for inference (more rarely helps the small bundled models).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
