@@ -39,6 +39,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from affectlab._checks import is_number
+
 __all__ = [
     "FusionNetwork",
     "FusionNetworkCV",
@@ -142,8 +144,7 @@ class FusionNetwork(ClassifierMixin, BaseEstimator):
         check_classification_targets(y)
         if not np.isfinite(X).all():
             raise ValueError("decision values must be finite (a member gave NaN or inf)")
-        if isinstance(self.lam, bool) or not isinstance(self.lam, int | float | np.integer | np.floating) \
-                or not self.lam >= 0:
+        if not is_number(self.lam) or not self.lam >= 0:
             raise ValueError(f"lam must be a number >= 0, got {self.lam!r}")
         encoder = LabelEncoder().fit(y)
         self.classes_ = encoder.classes_

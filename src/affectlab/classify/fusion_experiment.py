@@ -54,6 +54,7 @@ from typing import Any
 
 import numpy as np
 
+from affectlab._checks import is_integer, is_number
 from affectlab.classify.fusion_networks import (
     NETWORK_CLASSIFIER,
     network_member,
@@ -95,10 +96,10 @@ def _fusion_spec(raw: Any, feature_labels: list[str], classifier_labels: list[st
     if test_decisions not in TEST_DECISIONS:
         raise ConfigError(f"fusion.test_decisions {test_decisions!r} is unknown (known: {', '.join(TEST_DECISIONS)})")
     oof = spec.setdefault("oof_splits", 5)
-    if isinstance(oof, bool) or not isinstance(oof, int) or oof < 2:
+    if not is_integer(oof) or oof < 2:
         raise ConfigError(f"fusion.oof_splits must be an integer >= 2, got {oof!r}")
     lams = spec.setdefault("lams", list(DEFAULT_LAMBDAS))
-    if not isinstance(lams, list) or not lams or not all(isinstance(v, int | float) and v >= 0 for v in lams):
+    if not isinstance(lams, list) or not lams or not all(is_number(v) and v >= 0 for v in lams):
         raise ConfigError(f"fusion.lams must be a non-empty list of numbers >= 0, got {lams!r}")
     methods = spec.setdefault("methods", list(FUSION_METHODS))
     bad = [m for m in methods if m not in FUSION_METHODS] if isinstance(methods, list) else [methods]

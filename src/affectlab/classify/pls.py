@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.classify._linear import LinearGridClassifier, fold_classes, gram
 
 __all__ = ["PLSClassifier", "pls2", "PLSComponents", "DEFAULT_COMPONENTS_GRID"]
@@ -166,7 +167,7 @@ class PLSClassifier(LinearGridClassifier):
         auto = isinstance(spec, str) and spec == "auto"
         values = [self.n_components] if spec is None else DEFAULT_COMPONENTS_GRID if auto else spec
         values = list(values) if isinstance(values, list | tuple | np.ndarray) else None
-        if not values or not all(isinstance(v, int | np.integer) and not isinstance(v, bool) and v > 0 for v in values):
+        if not values or not all(is_integer(v) and v > 0 for v in values):
             if spec is None:
                 raise ValueError(f"n_components must be a positive integer, got {self.n_components!r}")
             raise ValueError(

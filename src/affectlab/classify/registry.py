@@ -27,6 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
+from affectlab._checks import is_integer, is_number
 from affectlab.classify.pls import PLSClassifier
 from affectlab.classify.search import InnerCVSearch
 from affectlab.classify.svm import LinearSVMCV
@@ -100,13 +101,13 @@ def _check_grid(grid: Any, key: str, what: str, valid: Callable[[Any], bool]) ->
     if isinstance(grid, str) and grid == "auto":
         return
     values = list(grid) if isinstance(grid, list | tuple | np.ndarray) else None
-    if not values or not all(not isinstance(v, bool) and valid(v) for v in values):
+    if not values or not all(valid(v) for v in values):
         raise ValueError(f"{key} must be a non-empty list of {what} or 'auto', got {grid!r}")
 
 
 def _check_inner_splits(n: Any) -> None:
     """A grid search needs at least 2 inner folds (refused here, not half-way through a run)."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 2:
+    if not is_integer(n) or n < 2:
         raise ValueError(f"inner_splits must be an integer >= 2, got {n!r}")
 
 
@@ -115,8 +116,7 @@ def _with_search(pipeline: Pipeline, key: str, grid: Sequence[float] | None, **s
         return pipeline
     _check_inner_splits(search.get("n_splits"))
     values = list(grid) if isinstance(grid, list | tuple | np.ndarray) else None
-    if not values or not all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-                             and v > 0 for v in values):
+    if not values or not all(is_number(v) and v > 0 for v in values):
         raise ValueError(f"C_grid must be a non-empty list of positive numbers, got {grid!r}")
     return InnerCVSearch(pipeline, {key: values}, **search)
 
@@ -152,7 +152,7 @@ def linear_svm(
     iterations, or 100 Newton steps of the primal solver.
     """
     if C_grid is not None:
-        _check_grid(C_grid, "C_grid", "positive numbers", lambda v: isinstance(v, int | float) and v > 0)
+        _check_grid(C_grid, "C_grid", "positive numbers", lambda v: is_number(v) and v > 0)
         _check_inner_splits(inner_splits)
         return LinearSVMCV(C=C, C_grid=C_grid, inner_splits=inner_splits, scoring=scoring,
                            class_weight=class_weight, search_samples=search_samples, solver=solver,
@@ -183,9 +183,9 @@ def pls(
     """
     if n_components_grid is not None:
         _check_grid(n_components_grid, "n_components_grid", "positive integers",
-                    lambda v: isinstance(v, int) and v > 0)
+                    lambda v: is_integer(v) and v > 0)
         _check_inner_splits(inner_splits)
-    if isinstance(n_components, bool) or not isinstance(n_components, int) or n_components < 1:
+    if not is_integer(n_components) or n_components < 1:
         raise ValueError(f"n_components must be a positive integer, got {n_components!r}")
     return PLSClassifier(n_components=n_components, n_components_grid=n_components_grid, inner_splits=inner_splits,
                          scoring=scoring, scale=scale, search_samples=search_samples, random_state=random_state)

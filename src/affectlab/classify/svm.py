@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from affectlab._checks import is_number
 from affectlab.classify._linear import LinearGridClassifier, fold_classes
 
 __all__ = ["LinearSVMCV", "DEFAULT_C_GRID", "ovr_squared_hinge_dual", "ovr_squared_hinge_primal", "feature_gram_eigen"]
@@ -360,8 +361,7 @@ class LinearSVMCV(LinearGridClassifier):
         auto = isinstance(self.C_grid, str) and self.C_grid == "auto"
         values = [self.C] if self.C_grid is None else DEFAULT_C_GRID if auto else self.C_grid
         values = list(values) if isinstance(values, list | tuple | np.ndarray) else None
-        if not values or not all(isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-                                 and v > 0 for v in values):
+        if not values or not all(is_number(v) and v > 0 for v in values):
             if self.C_grid is None:
                 raise ValueError(f"C must be a positive number, got {self.C!r}")
             raise ValueError(f"C_grid must be a non-empty list of positive numbers or 'auto', got {self.C_grid!r}")

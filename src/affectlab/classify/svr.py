@@ -33,6 +33,8 @@ from sklearn.svm import SVC, SVR
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from affectlab._checks import is_integer, is_number
+
 __all__ = [
     "DEFAULT_KBEST_C_GRID",
     "DEFAULT_K_GRID",
@@ -67,7 +69,7 @@ def _gamma(gamma: float | str, A: np.ndarray) -> float:
     """The RBF width: ``"scale"`` (:func:`gamma_scale` of ``A``) or a positive number."""
     if isinstance(gamma, str) and gamma == "scale":
         return gamma_scale(A)
-    if isinstance(gamma, bool) or not isinstance(gamma, int | float | np.integer | np.floating) or not gamma > 0:
+    if not is_number(gamma) or not gamma > 0:
         raise ValueError(f"gamma must be 'scale' or a positive number, got {gamma!r}")
     return float(gamma)
 
@@ -147,7 +149,7 @@ class MinMaxRBFSVR(RegressorMixin, BaseEstimator):
         if self.C_grid is None:
             return [float(self.C)]
         values = list(DEFAULT_SVR_C_GRID) if _is_auto(self.C_grid) else list(self.C_grid)
-        if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
+        if not values or not all(is_number(v) and v > 0 for v in values):
             raise ValueError(f"C_grid must be a non-empty list of positive numbers or 'auto', got {self.C_grid!r}")
         return [float(v) for v in values]
 
@@ -255,7 +257,7 @@ class RBFSVMCV(ClassifierMixin, BaseEstimator):
         if self.C_grid is None:
             return [float(self.C)]
         values = list(DEFAULT_SVM_C_GRID) if _is_auto(self.C_grid) else list(self.C_grid)
-        if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in values):
+        if not values or not all(is_number(v) and v > 0 for v in values):
             raise ValueError(f"C_grid must be a non-empty list of positive numbers or 'auto', got {self.C_grid!r}")
         return [float(v) for v in values]
 
@@ -411,11 +413,11 @@ class KBestLinearSVM(ClassifierMixin, BaseEstimator):
 
     def _grids(self, n_features: int) -> tuple[list[int], list[float]]:
         ks = list(DEFAULT_K_GRID) + [n_features] if _is_auto(self.k_grid) else list(self.k_grid)
-        if not ks or not all(isinstance(k, int | np.integer) and not isinstance(k, bool) and k > 0 for k in ks):
+        if not ks or not all(is_integer(k) and k > 0 for k in ks):
             raise ValueError(f"k_grid must be a non-empty list of positive integers or 'auto', got {self.k_grid!r}")
         ks = sorted({min(k, n_features) for k in ks})
         Cs = list(DEFAULT_KBEST_C_GRID) if _is_auto(self.C_grid) else list(self.C_grid)
-        if not Cs or not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in Cs):
+        if not Cs or not all(is_number(v) and v > 0 for v in Cs):
             raise ValueError(f"C_grid must be a non-empty list of positive numbers or 'auto', got {self.C_grid!r}")
         return ks, sorted(float(c) for c in Cs)
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError
 
 __all__ = [
@@ -233,12 +234,12 @@ def parse_image_size(value: Any) -> tuple[int, int] | None:
     size = images.get("size")
     if size is None:
         return None
-    if isinstance(size, int) and not isinstance(size, bool) and size > 0:
-        return size, size
+    if is_integer(size) and size > 0:
+        return int(size), int(size)
     if (
         isinstance(size, list | tuple)
         and len(size) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in size)
+        and all(is_integer(v) and v > 0 for v in size)
     ):
         return int(size[0]), int(size[1])
     raise ConfigError(f"images.size must be a positive integer or [height, width], got {size!r}")

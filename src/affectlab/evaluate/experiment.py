@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from affectlab._checks import is_number
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate.config import ExperimentConfig, load_config
 from affectlab.evaluate.metrics import classification_metrics
@@ -240,7 +241,7 @@ def summarise_chosen(selected: list[dict[str, Any]]) -> dict[str, Any]:
     names = [k for k in dict.fromkeys(k for row in selected for k in row) if k != "fold"]
     for name in names:
         values = [row.get(name) for row in selected]
-        numeric = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        numeric = [v for v in values if is_number(v)]
         if numeric and len(numeric) == len(values):
             ordered = sorted(numeric)
             middle: Any = ordered[(len(ordered) - 1) // 2]

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, ProtocolError
 
 if TYPE_CHECKING:
@@ -231,7 +232,7 @@ class GroupKFoldProtocol(Protocol):
     kind = "group_kfold"
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_splits, bool) or not isinstance(self.n_splits, int) or self.n_splits < 2:
+        if not is_integer(self.n_splits) or self.n_splits < 2:
             raise ConfigError(f"protocol.n_splits must be an integer >= 2, got {self.n_splits!r}")
 
     def _folds(self, y: np.ndarray, groups: np.ndarray | None, splits: np.ndarray | None) -> Iterator[Fold]:
@@ -334,7 +335,7 @@ def make_protocol(spec: Mapping[str, Any] | Protocol) -> Protocol:
     for key in ("stratified", "shuffle"):
         if key in params and not isinstance(params[key], bool):
             raise ConfigError(f"protocol.{key} must be true or false, got {params[key]!r}")
-    if "random_state" in params and (isinstance(params["random_state"], bool) or not isinstance(params["random_state"], int)):
+    if "random_state" in params and not is_integer(params["random_state"]):
         raise ConfigError(f"protocol.random_state must be an integer, got {params['random_state']!r}")
     return PROTOCOL_KINDS[kind](**params)
 

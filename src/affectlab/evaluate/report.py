@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from affectlab._checks import is_integer
 from affectlab.errors import DataError
 
 __all__ = ["METRIC_COLUMNS", "NAME_COLUMNS", "collect_results", "results_csv", "results_markdown", "sort_results"]
@@ -100,7 +101,7 @@ def _columns(table: Sequence[dict[str, Any]]) -> list[str]:
 def _cell(value: Any, key: str) -> str:
     if value is None:
         return ""
-    if key == "n_test" or isinstance(value, int) and not isinstance(value, bool):
+    if key == "n_test" or is_integer(value):
         return str(int(value))
     if isinstance(value, float):
         return f"{value:.3f}"

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from affectlab._checks import is_number
 from affectlab.errors import ConfigError
 
 __all__ = [
@@ -114,8 +115,7 @@ def format_chosen(chosen: Mapping[str, Any] | None) -> str:
     parts = []
     for name, info in chosen.items():
         value = info.get("median") if isinstance(info, Mapping) else info
-        parts.append(f"{name}={value:g}" if isinstance(value, int | float) and not isinstance(value, bool)
-                     else f"{name}={value}")
+        parts.append(f"{name}={value:g}" if is_number(value) else f"{name}={value}")
     return ", ".join(parts)
 
 
@@ -168,8 +168,7 @@ def scalar_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | Non
 
     if columns is None:
         columns = list(dict.fromkeys(k for r in rows for k, v in r.items() if scalar(v) and v is not None))
-    numeric = [all(isinstance(r.get(c), int | float | np.integer | np.floating) and not isinstance(r.get(c), bool)
-                   for r in rows if r.get(c) is not None) for c in columns]
+    numeric = [all(is_number(r.get(c)) for r in rows if r.get(c) is not None) for c in columns]
     lines = ["| " + " | ".join(columns) + " |",
              "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"]
     for r in rows:

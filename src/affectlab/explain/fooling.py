@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError
 from affectlab.explain.base import as_batch
 from affectlab.explain.targets import (
@@ -181,12 +182,12 @@ def fool(
         raise ConfigError(f"value_range must be two numbers (low, high), got {value_range!r}") from None
     if not hi_v > lo_v:
         raise ConfigError(f"value_range must be (low, high) with high > low, got {value_range!r}")
-    if not isinstance(bound, int | float | np.number) or isinstance(bound, bool) or not 0.0 < bound <= 1.0:
+    if not is_number(bound) or not 0.0 < bound <= 1.0:
         raise ConfigError(f"bound must lie in (0, 1] (a fraction of the value range), got {bound!r}")
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 0:
+    if not is_integer(max_steps) or max_steps < 0:
         raise ConfigError(f"max_steps must be a non-negative int, got {max_steps!r}")
     eps = bound * (hi_v - lo_v)
-    if step_size is not None and (not isinstance(step_size, int | float | np.number) or isinstance(step_size, bool)):
+    if step_size is not None and not is_number(step_size):
         raise ConfigError(f"step_size must be a positive number, got {step_size!r}")
     alpha = (hi_v - lo_v) / 255.0 if step_size is None else float(step_size)
     if not alpha > 0:

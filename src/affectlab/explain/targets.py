@@ -32,6 +32,7 @@ from typing import Union
 import numpy as np
 import torch
 
+from affectlab._checks import is_number
 from affectlab.errors import ConfigError
 
 __all__ = [
@@ -79,7 +80,7 @@ def most_likely_wrong(exclude: Sequence[int] | np.ndarray | torch.Tensor | None 
 
 def reaches_probability(threshold: float = 0.9) -> SuccessCriterion:
     """Success when the target class has probability ``>= threshold``."""
-    if not isinstance(threshold, int | float | np.number) or isinstance(threshold, bool) or not 0.0 < threshold <= 1.0:
+    if not is_number(threshold) or not 0.0 < threshold <= 1.0:
         raise ConfigError(f"threshold must lie in (0, 1], got {threshold!r}")
 
     def success(probabilities: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

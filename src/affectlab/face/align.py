@@ -27,6 +27,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from affectlab._checks import is_integer, is_number
 from affectlab.data.media import to_gray, to_rgb
 from affectlab.errors import ConfigError
 from affectlab.face.detect import EyePair, FaceBox, as_uint8_image
@@ -81,9 +82,9 @@ class AlignedFace:
 
 
 def _check_params(size: int, margin: float, color: str, border: str) -> None:
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1:
+    if not is_integer(size) or size < 1:
         raise ConfigError(f"size must be a positive int, got {size!r}")
-    if not isinstance(margin, (int, float, np.floating, np.integer)) or not 0.0 <= float(margin) <= 5.0:
+    if not is_number(margin) or not 0.0 <= float(margin) <= 5.0:
         raise ConfigError(f"margin must be a number in [0, 5], got {margin!r}")
     if color not in ("gray", "rgb"):
         raise ConfigError(f"color must be 'gray' or 'rgb', got {color!r}")

@@ -26,6 +26,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import cv2
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.data.media import to_gray
 from affectlab.errors import ConfigError
 
@@ -325,7 +326,7 @@ class HaarCascadeDetector:
     ) -> None:
         self.cascade = cascade
         self.scale_factor = _check_range("scale_factor", scale_factor, 1.0, 4.0, lo_open=True)
-        if isinstance(min_neighbors, bool) or not isinstance(min_neighbors, (int, np.integer)) or min_neighbors < 0:
+        if not is_integer(min_neighbors) or min_neighbors < 0:
             raise ConfigError(f"min_neighbors must be a non-negative int, got {min_neighbors!r}")
         self.min_neighbors = int(min_neighbors)
         self.min_size_fraction = _check_range("min_size_fraction", min_size_fraction, 0.0, 1.0)
@@ -336,7 +337,7 @@ class HaarCascadeDetector:
         )
         if self.max_size_fraction is not None and self.max_size_fraction < self.min_size_fraction:
             raise ConfigError("max_size_fraction must be >= min_size_fraction")
-        if not isinstance(upscale_to, (int, np.integer)) or upscale_to < 0:
+        if not is_integer(upscale_to) or upscale_to < 0:
             raise ConfigError(f"upscale_to must be a non-negative int, got {upscale_to!r}")
         self.upscale_to = int(upscale_to)
         self.pad_fraction = _check_range("pad_fraction", pad_fraction, 0.0, 1.0)

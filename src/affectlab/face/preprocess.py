@@ -19,6 +19,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.data.media import to_gray, to_rgb
 from affectlab.errors import ConfigError, NoFaceError
 from affectlab.face.align import AlignedFace, _check_params, align_face
@@ -103,9 +104,7 @@ class FacePreprocessor:
         whole_frame_fallback: bool = False,
     ) -> None:
         _check_params(size, margin, color, "constant")
-        if max_faces is not None and (
-            isinstance(max_faces, bool) or not isinstance(max_faces, (int, np.integer)) or max_faces < 1
-        ):
+        if max_faces is not None and (not is_integer(max_faces) or max_faces < 1):
             raise ConfigError(f"max_faces must be None or a positive int, got {max_faces!r}")
         if isinstance(detector, str):
             detector = create_detector(detector)

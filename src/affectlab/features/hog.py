@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.features.basic import _Stateless, check_images
 from affectlab.features.pyramid import pyramid_grids, spatial_pyramid_histograms
 from affectlab.features.registry import register_feature
@@ -44,7 +45,7 @@ _NEAR_EDGE = 1e-4  # in bin units: float32 angles this close to a bin edge are r
 
 
 def _pair(value: int | tuple[int, int] | list[int], name: str) -> tuple[int, int]:
-    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+    if is_integer(value):
         pair = (int(value), int(value))
     else:
         try:

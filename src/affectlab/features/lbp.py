@@ -24,6 +24,7 @@ from functools import lru_cache
 import numpy as np
 from numpy.typing import DTypeLike
 
+from affectlab._checks import is_integer
 from affectlab.features.basic import _Stateless, check_images
 from affectlab.features.pyramid import pyramid_grids, spatial_pyramid_histograms
 from affectlab.features.registry import register_feature
@@ -45,7 +46,7 @@ def lbp_n_bins(P: int = 8) -> int:
 
 
 def _check_PR(P: int, R: float) -> tuple[int, float]:
-    if isinstance(P, bool) or not isinstance(P, int | np.integer) or P < 1:
+    if not is_integer(P) or P < 1:
         raise ValueError(f"lbp: P (number of neighbours) must be a positive integer, got {P!r}")
     if not np.isfinite(R) or R <= 0:
         raise ValueError(f"lbp: R (radius) must be positive, got {R!r}")

@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 from threadpoolctl import threadpool_limits
 
+from affectlab._checks import is_integer
 from affectlab.features.basic import _Stateless, check_images
 from affectlab.features.pyramid import pyramid_grids, spatial_pyramid_histograms
 from affectlab.features.registry import register_feature
@@ -40,7 +41,7 @@ LPQ_BINS = 256
 
 
 def _check_window(win_size: int) -> int:
-    if isinstance(win_size, bool) or not isinstance(win_size, int | np.integer) or win_size < 3 or win_size % 2 == 0:
+    if not is_integer(win_size) or win_size < 3 or win_size % 2 == 0:
         raise ValueError(f"lpq: win_size must be an odd integer >= 3, got {win_size!r}")
     return int(win_size)
 

@@ -22,6 +22,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
+from affectlab._checks import is_integer
+
 __all__ = ["pyramid_grids", "pyramid_size", "cell_histograms", "spatial_pyramid_histograms", "NORMALIZE"]
 
 NORMALIZE = ("l1", "none")
@@ -36,7 +38,7 @@ def pyramid_grids(levels: int) -> tuple[int, ...]:
     >>> pyramid_grids(4)
     (1, 2, 4, 8)
     """
-    if isinstance(levels, bool) or not isinstance(levels, int | np.integer) or levels < 1:
+    if not is_integer(levels) or levels < 1:
         raise ValueError(f"levels must be a positive integer, got {levels!r}")
     return tuple(2**level for level in range(int(levels)))
 

@@ -47,6 +47,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError
 from affectlab.features.basic import as_array, check_finite
 from affectlab.features.dsift import dense_sift, limit_threads
@@ -311,7 +312,7 @@ def lpq_top(
     (768,)
     """
     for key, value in (("win_size", win_size), ("win_size_t", win_size_t)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 3 or value % 2 == 0:
+        if not is_integer(value) or value < 3 or value % 2 == 0:
             raise ValueError(f"lpq_top: {key} must be an odd integer >= 3, got {value!r}")
     r_xy, r_t = (int(win_size) - 1) // 2, (int(win_size_t) - 1) // 2
     r = max(r_xy, r_t)

@@ -512,7 +512,7 @@ def _pretrain_on_extra(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[st
 
 def _build_net(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[str, Any]):
     pool_after = model_cfg["pool_after"]
-    if not isinstance(pool_after, list | tuple) or not all(isinstance(v, int) and 1 <= v <= 10 for v in pool_after):
+    if not isinstance(pool_after, list | tuple) or not all(is_integer(v) and 1 <= v <= 10 for v in pool_after):
         raise ConfigError(f"model.pool_after must be a list of conv indices in 1..10, got {pool_after!r}")
     try:
         net = siamese_vgg(input_size=size, hidden=int(model_cfg["hidden"]), embedding=str(model_cfg["embedding"]),

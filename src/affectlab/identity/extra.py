@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, DataError
 
 __all__ = [
@@ -103,9 +104,9 @@ def parse_face_layout(value: Any) -> FaceLayout:
         raise ConfigError(f"extra_identities.layout: unknown key(s) {', '.join(unknown)} (known: height, top, left)")
     merged = {**EXTRA_KEYS["layout"], **value}
     for key in ("top", "left"):
-        if not isinstance(merged[key], int) or isinstance(merged[key], bool):
+        if not is_integer(merged[key]):
             raise ConfigError(f"extra_identities.layout.{key} must be an int, got {merged[key]!r}")
-    if merged["height"] is not None and (not isinstance(merged["height"], int) or merged["height"] < 1):
+    if merged["height"] is not None and (not is_integer(merged["height"]) or merged["height"] < 1):
         raise ConfigError(f"extra_identities.layout.height must be an int >= 1, got {merged['height']!r}")
     return FaceLayout(merged["height"], merged["top"], merged["left"])
 

@@ -25,8 +25,6 @@ True
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.decomposition import PCA
@@ -34,6 +32,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError
 from affectlab.identity.pairs import Pairs, balanced_pairs
 from affectlab.identity.train import (
@@ -97,11 +96,11 @@ class FisherfaceVerifier(BaseEstimator):
         if images.ndim != 3 or len(images) != len(subjects):
             raise ConfigError(f"fisherfaces: need (N, H, W) images and N subjects, got {images.shape} and "
                               f"{len(subjects)}")
-        if isinstance(self.n_components, bool) or not isinstance(self.n_components, Integral) or self.n_components < 1:
+        if not is_integer(self.n_components) or self.n_components < 1:
             raise ConfigError(f"fisherfaces: n_components must be an int >= 1, got {self.n_components!r}")
         names = sorted(set(subjects.tolist()), key=str)
         k = self.calibration_folds
-        if isinstance(k, bool) or not isinstance(k, Integral) or k < 2 or len(names) < 2 * k:
+        if not is_integer(k) or k < 2 or len(names) < 2 * k:
             raise ConfigError(f"fisherfaces: calibration_folds must be an int >= 2 with at least 2 subjects per group,"
                               f" got {k!r} for {len(names)} subjects")
         rng = np.random.default_rng(self.seed)

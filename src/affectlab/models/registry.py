@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from affectlab._checks import is_integer
 from affectlab.errors import ModelError
 from affectlab.labels import EXPRESSIONS
 
@@ -136,8 +137,7 @@ def create_model(
     """
     if name not in _REGISTRY:
         raise ModelError(f"unknown model {name!r}; known: {', '.join(list_models()) or 'none'}")
-    if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
-                                    or num_classes < 1):
+    if num_classes is not None and (not is_integer(num_classes) or num_classes < 1):
         raise ModelError(f"{name}: num_classes must be a positive integer, got {num_classes!r}")
     if class_names is not None:
         if isinstance(class_names, str):

@@ -254,7 +254,7 @@ def run_pairs_experiment(
     _check_train(tcfg)
     svm_cfg = _section(raw, "svm", _SVM)
     grid = svm_cfg["C"]
-    if not isinstance(grid, list) or not grid or not all(isinstance(c, int | float) and c > 0 for c in grid):
+    if not isinstance(grid, list) or not grid or not all(is_number(c) and c > 0 for c in grid):
         raise ConfigError(f"svm.C must be a non-empty list of positive numbers, got {grid!r}")
     baselines = _section(raw, "baselines", _BASELINES)
     if not isinstance(baselines["pixel_svm"], bool):

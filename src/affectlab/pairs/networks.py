@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from numbers import Integral
 from typing import Literal
 
 import torch
 from torch import nn
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError
 from affectlab.models.registry import AffectNet, ModelConfig
 from affectlab.pairs.proxy import PAIR_CLASSES
@@ -114,7 +114,7 @@ class PairNet(AffectNet):
                  input_size: tuple[int, int], cam_layer: str) -> None:
         super().__init__(_config(name, input_size, cam_layer))
         sizes = (channels, fc)
-        if not all(isinstance(v, list | tuple) and all(isinstance(c, Integral) and not isinstance(c, bool) for c in v)
+        if not all(isinstance(v, list | tuple) and all(is_integer(c) for c in v)
                    for v in sizes) or len(channels) != 3 or len(fc) != 2 or min(*channels, *fc) < 1:
             raise ValueError(f"channels must be 3 and fc 2 positive integer sizes, got {channels!r} and {fc!r}")
         h, w = input_size

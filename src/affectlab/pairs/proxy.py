@@ -41,6 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError, DataError
 
 __all__ = [
@@ -212,17 +213,18 @@ class ProxyConfig:
             default = getattr(cls(), name)
             if isinstance(default, tuple):
                 if not isinstance(value, list | tuple) or len(value) != 2 or not all(
-                        isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+                        is_number(v) for v in value):
                     raise ConfigError(f"{key}.{name} must be [low, high], got {value!r}")
                 if value[0] > value[1] or value[0] < 0:
                     raise ConfigError(f"{key}.{name} must satisfy 0 <= low <= high, got {value!r}")
                 value = (float(value[0]), float(value[1]))
-            elif isinstance(default, int) and not isinstance(default, bool) and name in ("pairs_per_face", "seed"):
-                if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name == "pairs_per_face" else 0):
+            elif is_integer(default) and name in ("pairs_per_face", "seed"):
+                if not is_integer(value) or value < (1 if name == "pairs_per_face" else 0):
                     raise ConfigError(f"{key}.{name} must be a {'positive' if name == 'pairs_per_face' else 'non-negative'}"
                                       f" integer, got {value!r}")
+                value = int(value)
             else:
-                if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                if not is_number(value) or value < 0:
                     raise ConfigError(f"{key}.{name} must be a number >= 0, got {value!r}")
                 value = float(value)
             kwargs[name] = value

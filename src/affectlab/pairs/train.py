@@ -22,11 +22,11 @@ Examples
 from __future__ import annotations
 
 import copy
-from numbers import Integral
 
 import numpy as np
 import torch
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, DataError
 from affectlab.models.train import (
     TrainConfig,
@@ -80,7 +80,7 @@ def fit_pair_network(
     from dataclasses import replace
 
     cfg = config or TrainConfig()
-    if isinstance(cfg.epochs, bool) or not isinstance(cfg.epochs, Integral) or cfg.epochs < 1:
+    if not is_integer(cfg.epochs) or cfg.epochs < 1:
         raise ConfigError(f"train: epochs must be an int >= 1, got {cfg.epochs!r}")
     x_train = np.asarray(train[0])
     if x_train.ndim != 4 or x_train.shape[1] != 2:

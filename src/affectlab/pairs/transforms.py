@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from affectlab._checks import is_integer
 from affectlab.errors import DataError
 from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.tencrop_cnn import random_crop
@@ -36,7 +37,7 @@ def stack_pairs(onset: np.ndarray, apex: np.ndarray) -> np.ndarray:
 def center_crop(x: np.ndarray | torch.Tensor, size: int) -> np.ndarray | torch.Tensor:
     """The central ``size`` x ``size`` window of ``(..., H, W)`` images."""
     h, w = x.shape[-2:]
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or size < 1:
+    if not is_integer(size) or size < 1:
         raise DataError(f"crop size must be a positive int, got {size!r}")
     if size > h or size > w:
         raise DataError(f"crop {size} is larger than the {h}x{w} images")

@@ -36,6 +36,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
 from affectlab.data.media import to_gray
 from affectlab.errors import ConfigError, MediaReadError
@@ -359,16 +360,16 @@ class VideoAnalyzer:
         self.whole_frame = bool(whole_frame) or bool(analyzer.preprocess.whole_frame_fallback)
         if pooling not in POOLINGS:
             raise ConfigError(f"pooling must be one of {', '.join(POOLINGS)}, got {pooling!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_integer(batch_size) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
         self.tracking = {"scan_every": scan_every, "iou_threshold": iou_threshold, "max_missed": max_missed,
                          "roi_margin": roi_margin, "max_faces": max_faces}
         FaceTracker(self.analyzer.preprocess.detector, **self.tracking)  # validates the settings now
-        if isinstance(min_track_frames, bool) or not isinstance(min_track_frames, int) or min_track_frames < 1:
+        if not is_integer(min_track_frames) or min_track_frames < 1:
             raise ConfigError(f"min_track_frames must be a positive integer, got {min_track_frames!r}")
-        self.min_track_frames = min_track_frames
+        self.min_track_frames = int(min_track_frames)
         self.pooling = pooling
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self.threads = threads
         self.prefetch_frames = int(prefetch_frames)
 
@@ -408,8 +409,7 @@ class VideoAnalyzer:
         MediaReadError
             Missing, empty or corrupt video (named).
         """
-        if crop_size is not None and (isinstance(crop_size, bool) or not isinstance(crop_size, int | np.integer)
-                                      or crop_size < 1):
+        if crop_size is not None and (not is_integer(crop_size) or crop_size < 1):
             raise ConfigError(f"crop_size must be a positive integer or None, got {crop_size!r}")
         if annotate is not None and Path(annotate).resolve() == Path(source).resolve():
             raise ConfigError(f"--annotate {annotate}: that is the input video; refusing to overwrite it")

@@ -35,6 +35,7 @@ from typing import Literal, TypeVar
 import cv2
 import numpy as np
 
+from affectlab._checks import is_integer, is_number
 from affectlab.data.folders import VIDEO_SUFFIXES
 from affectlab.data.media import IMAGE_SUFFIXES, read_image
 from affectlab.errors import ConfigError, MediaReadError
@@ -165,12 +166,12 @@ def _keep(index: int, source_fps: float, every: int, fps: float | None) -> bool:
 
 
 def _check_sampling(every: int, fps: float | None) -> tuple[int, float | None]:
-    if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
+    if not is_integer(every) or every < 1:
         raise ConfigError(f"every must be a positive integer (keep every N-th frame), got {every!r}")
     if fps is not None:
         if every != 1:
             raise ConfigError("give either every (keep every N-th frame) or fps (target frame rate), not both")
-        if isinstance(fps, bool) or not isinstance(fps, int | float) or not math.isfinite(fps) or fps <= 0:
+        if not is_number(fps) or not math.isfinite(fps) or fps <= 0:
             raise ConfigError(f"fps must be a positive number of frames per second, got {fps!r}")
         fps = float(fps)
     return int(every), fps
@@ -220,11 +221,10 @@ class VideoReader:
     ) -> None:
         self.source = Path(source)
         self.every, self.fps = _check_sampling(every, fps)
-        if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, int | np.integer)
-                                       or max_frames < 1):
+        if max_frames is not None and (not is_integer(max_frames) or max_frames < 1):
             raise ConfigError(f"max_frames must be a positive integer or None, got {max_frames!r}")
         self.max_frames = None if max_frames is None else int(max_frames)
-        if not isinstance(frames_fps, int | float) or not frames_fps > 0:
+        if not is_number(frames_fps) or not frames_fps > 0:
             raise ConfigError(f"frames_fps must be a positive number, got {frames_fps!r}")
         self.problems: list[str] = []
         self._count_known = True

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.data.sample import Dataset
 from affectlab.errors import ConfigError, DataError
 
@@ -160,7 +161,7 @@ def load_sequences(
         raise ConfigError(f"sequences have {lengths[0]} to {lengths[-1]} frames; set sequences: {{frames: N}} "
                           "to keep the last N of each")
     if frames is not None:
-        if isinstance(frames, bool) or not isinstance(frames, int) or frames < 1:
+        if not is_integer(frames) or frames < 1:
             raise ConfigError(f"sequences.frames must be a positive integer, got {frames!r}")
         short = [i for i, f in zip(seqs.ids, seqs.frames) if len(f) < frames]
         if short:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.data.media import to_gray
 from affectlab.errors import ConfigError
 from affectlab.face import (
@@ -116,7 +117,7 @@ class IoUTracker:
     def __init__(self, iou_threshold: float = 0.3, max_missed: int = 10) -> None:
         if not 0.0 < float(iou_threshold) <= 1.0:
             raise ConfigError(f"iou_threshold must be in (0, 1], got {iou_threshold!r}")
-        if isinstance(max_missed, bool) or not isinstance(max_missed, int) or max_missed < 0:
+        if not is_integer(max_missed) or max_missed < 0:
             raise ConfigError(f"max_missed must be a non-negative integer, got {max_missed!r}")
         self.iou_threshold = float(iou_threshold)
         self.max_missed = int(max_missed)
@@ -215,7 +216,7 @@ class FaceTracker:
         eye_retry: int = 10,
         min_hits: int = 3,
     ) -> None:
-        if isinstance(scan_every, bool) or not isinstance(scan_every, int) or scan_every < 1:
+        if not is_integer(scan_every) or scan_every < 1:
             raise ConfigError(f"scan_every must be a positive integer, got {scan_every!r}")
         if not 0.1 <= float(roi_margin) <= 2.0:
             raise ConfigError(f"roi_margin must be in [0.1, 2], got {roi_margin!r}")
