@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.audio._deps import require
 from affectlab.audio.io import MIN_DURATION, TARGET_SAMPLE_RATE, read_audio
 from affectlab.errors import ConfigError, ModelError
@@ -86,13 +87,13 @@ class SSLEmbedder:
 
     def __init__(self, model_dir: str | Path, *, layer: int | None = None, device: str = "auto",
                  batch_size: int = 8, max_seconds: float | None = None) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_integer(batch_size) or batch_size < 1:
             raise ConfigError(f"batch_size must be a positive integer, got {batch_size!r}")
-        if layer is not None and (isinstance(layer, bool) or not isinstance(layer, int)):
+        if layer is not None and not is_integer(layer):
             raise ConfigError(f"layer must be an integer or None, got {layer!r}")
         self.model_dir = Path(model_dir)
-        self.layer = layer
-        self.batch_size = batch_size
+        self.layer = None if layer is None else int(layer)
+        self.batch_size = int(batch_size)
         self.max_seconds = max_seconds
         self.device = resolve_device(device)
         self.model, self.feature_extractor = self._load()
@@ -125,9 +126,17 @@ class SSLEmbedder:
             raise ModelError(f"{self.model_dir}: model type {config.model_type!r} is not one of "
                              f"{', '.join(SSL_MODEL_TYPES)}")
         try:
-            model = transformers.AutoModel.from_pretrained(self.model_dir, local_files_only=True)
+            model, loading = transformers.AutoModel.from_pretrained(self.model_dir, local_files_only=True,
+                                                                    output_loading_info=True)
         except (OSError, ValueError, RuntimeError) as exc:
             raise ModelError(f"{self.model_dir}: cannot load the weights ({str(exc).splitlines()[0]})") from None
+        # transformers fills weights the files lack with random values from the process's current random state, so
+        # the embeddings would change from run to run; masked_spec_embed only masks frames in pre-training
+        missing = sorted(k for k in loading.get("missing_keys", ()) if not k.endswith("masked_spec_embed"))
+        if missing:
+            shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            raise ModelError(f"{self.model_dir}: the weights lack {len(missing)} tensor(s) of the {config.model_type} "
+                             f"model ({shown}); the folder is incomplete or holds another architecture")
         try:
             extractor = transformers.AutoFeatureExtractor.from_pretrained(self.model_dir, local_files_only=True)
         except (OSError, ValueError):  # no preprocessor_config.json: the wav2vec2 defaults

@@ -28,11 +28,12 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError
 from affectlab.features.basic import check_images
 from affectlab.features.registry import register_feature
 
-__all__ = ["DeepFeatures"]
+__all__ = ["RANDOM_INIT_SEED", "DeepFeatures"]
 
 
 @lru_cache(maxsize=16)
@@ -42,12 +43,22 @@ def _file_sha(path: str, size: int, mtime_ns: int) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
+#: Seed of the initial weights of a ``pretrained=False`` network (one fixed network in every process).
+RANDOM_INIT_SEED = 0
+
+
 @lru_cache(maxsize=4)
 def _load_model(name: str, weights: str | None, pretrained: bool):
+    import torch
+
     from affectlab.models import create_model
 
     source: bool | str = weights if weights is not None else pretrained
-    return create_model(name, pretrained=source).eval()
+    # Built from a fixed seed on a forked stream: a random-init network used to take its weights from whatever
+    # state the process had, so runs and worker processes (each building its own copy) computed different features.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(RANDOM_INIT_SEED)
+        return create_model(name, pretrained=source).eval()
 
 
 def _check_range(X: np.ndarray) -> np.ndarray:
@@ -80,7 +91,8 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
     weights
         A checkpoint path; ``None`` loads the bundled weights (when ``pretrained``).
     pretrained
-        Load the bundled weights when ``weights`` is ``None`` (``False``: random init, for tests).
+        Load the bundled weights when ``weights`` is ``None`` (``False``: a random initialisation,
+        always the same one: seed :data:`RANDOM_INIT_SEED`, whatever the process's random state).
     spatial
         ``"avg"`` (global average pooling), ``"max"`` or ``"flatten"``: how a 4-D map becomes a vector.
     batch_size, device
@@ -133,7 +145,7 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
         from affectlab.models.features import extract_features
 
         X = _check_range(check_images(X, name="deep"))
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int | np.integer) or self.batch_size < 1:
+        if not is_integer(self.batch_size) or self.batch_size < 1:
             raise ValueError(f"deep: batch_size must be a positive integer, got {self.batch_size!r}")
         net = self._network()
         layer = self.layer or net.config.feature_layers[0]
