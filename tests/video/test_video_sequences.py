@@ -92,3 +92,13 @@ def test_sequence_experiment_rejects_unknown_keys_and_features(tmp_path):
         run_experiment({**base, "frames": 3}, tmp_path / "a", progress=False)
     with pytest.raises(ConfigError, match="features\\[0\\].*lbp_xyz"):
         run_experiment({**base, "features": ["lbp_xyz"]}, tmp_path / "b", progress=False)
+
+
+@pytest.mark.parametrize("size", [True, 2.0, [32, True], 0])
+def test_sequence_experiment_refuses_image_sizes_the_other_kinds_refuse(tmp_path, size):
+    root = _write_dataset(tmp_path / "data", n_subjects=3)
+    config = {"kind": "sequences", "data": {"source": str(root)}, "images": {"size": size},
+              "features": ["lbp_top"], "classifiers": ["linear_svm"]}
+    with pytest.raises(ConfigError, match="images.size must be a positive integer"):
+        run_experiment(config, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()

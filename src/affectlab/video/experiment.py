@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate import runs
 from affectlab.evaluate.experiment import (
@@ -84,7 +85,7 @@ def _components(value: Any, key: str, create: Any) -> list[tuple[str, str, dict[
 
 def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
     from affectlab.classify.registry import create_classifier
-    from affectlab.evaluate.config import resolve_source
+    from affectlab.evaluate.config import parse_image_size, resolve_source
     from affectlab.features.temporal import create_sequence_feature
 
     unknown = [k for k in raw if k not in SEQUENCE_CONFIG_KEYS]
@@ -107,9 +108,9 @@ def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]
     if not isinstance(images, Mapping) or set(images) - {"size"}:
         raise ConfigError("images must be a mapping with only 'size'")
     size = images.get("size", 48)
-    if size is not None and not (isinstance(size, int) and size > 0 or
-                                 isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-        raise ConfigError(f"images.size must be a positive integer or [height, width], got {size!r}")
+    if size is not None:  # one rule for every kind (True and 2.0 refused); kept as written: 48 or [h, w]
+        height, width = parse_image_size({"size": size})
+        size = int(height) if is_integer(size) else [int(height), int(width)]
     seq = raw.get("sequences") or {}
     if not isinstance(seq, Mapping) or set(seq) - {"pattern", "frames"}:
         raise ConfigError("sequences must be a mapping with 'pattern' and/or 'frames'")
