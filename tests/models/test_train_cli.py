@@ -119,3 +119,22 @@ def test_a_fine_tuning_run_repeats_whatever_random_state_the_process_had(ck_fold
     torch.manual_seed(12345)  # before the fix the new class layer was drawn from this state
     again = run(tmp_path / "b")
     assert all(torch.equal(first[name], again[name]) for name in first)
+
+
+def test_install_copies_weights_and_card_under_one_name(tmp_path):
+    from affectlab.errors import ModelError as _ModelError
+    from affectlab.models.training import artefact_stem, install_run
+
+    stem = artefact_stem("mini_xception", "My CK+ set, fold 1")
+    assert stem == "mini_xception_my_ck_set_fold_1"
+    run, weights = tmp_path / "run", tmp_path / "weights"
+    run.mkdir()
+    weights.mkdir()
+    with pytest.raises(_ModelError, match="best.pt: missing"):
+        install_run(run, "mini_xception", "My CK+ set, fold 1", weights)
+    (run / "best.pt").write_bytes(b"w")
+    (run / f"{stem}.md").write_text("card")
+    (run / "mini_xception_other.md").write_text("another dataset's card")  # not installed
+    pt, md = install_run(run, "mini_xception", "My CK+ set, fold 1", weights)
+    assert (pt.name, md.name) == (f"{stem}.pt", f"{stem}.md")  # the old code named them ..._my ck+ set_ fold 1.pt
+    assert sorted(p.name for p in weights.iterdir()) == [f"{stem}.md", f"{stem}.pt"]

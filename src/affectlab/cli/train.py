@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import shutil
 from pathlib import Path
 
 import click
@@ -95,7 +94,7 @@ def train_command(model_name: str, source: Path, out_dir: Path, train_split: str
     from affectlab.models import create_model
     from affectlab.models.augment import AugmentConfig
     from affectlab.models.train import TrainConfig, resolve_device
-    from affectlab.models.training import train_on_dataset
+    from affectlab.models.training import install_run, train_on_dataset
 
     net = create_model(model_name)  # unknown names, devices and run folders fail before the data is read
     resolve_device(device)
@@ -125,9 +124,5 @@ def train_command(model_name: str, source: Path, out_dir: Path, train_split: str
     except ValueError as exc:  # e.g. resuming a run folder made with other settings
         raise ConfigError(str(exc)) from None
     if install:
-        weights = Path(__file__).resolve().parents[1] / "weights"
-        slug = dataset.name.lower().replace("[", "_").replace("]", "").replace(",", "_")
-        shutil.copy(out_dir / "best.pt", weights / f"{model_name}_{slug}.pt")
-        for card in out_dir.glob(f"{model_name}_*.md"):
-            shutil.copy(card, weights / card.name)
+        install_run(out_dir, model_name, dataset.name)
     click.echo(json.dumps({k: v for k, v in report.items() if k not in ("train_config",)}))

@@ -39,7 +39,7 @@ from affectlab.models.train import (
 if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
 
-__all__ = ["subject_holdout", "train_on_dataset", "transfer_weights"]
+__all__ = ["artefact_stem", "install_run", "subject_holdout", "train_on_dataset", "transfer_weights"]
 
 
 def transfer_weights(target: AffectNet, source: AffectNet | dict[str, torch.Tensor]) -> list[str]:
@@ -214,11 +214,32 @@ def train_on_dataset(
         "command": command,
     }
     (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
-    write_model_card(report, out / f"{model_name}_{_slug(dataset.name)}.md")
+    write_model_card(report, out / f"{artefact_stem(model_name, dataset.name)}.md")
     return report
 
 
-def _slug(text: str) -> str:
+def artefact_stem(model_name: str, dataset_name: str) -> str:
+    """``<model>_<dataset>`` with the dataset's name as a lower-case slug: the card's (and installed weights') name.
+
+    >>> artefact_stem("mini_xception", "CK+48 [fold 1]")
+    'mini_xception_ck_48_fold_1'
+    """
     import re
 
-    return re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower() or "data"
+    return f"{model_name}_{re.sub(r'[^A-Za-z0-9]+', '_', dataset_name).strip('_').lower() or 'data'}"
+
+
+def install_run(out_dir: str | Path, model_name: str, dataset_name: str,
+                weights_dir: str | Path | None = None) -> tuple[Path, Path]:
+    """Copy a training run's ``best.pt`` and model card into ``weights_dir`` (default: the package's bundled
+    weights folder) under one name, ``artefact_stem(model_name, dataset_name)`` + ``.pt`` / ``.md``."""
+    import shutil
+
+    out = Path(out_dir)
+    target = Path(weights_dir) if weights_dir is not None else Path(__file__).resolve().parents[1] / "weights"
+    stem = artefact_stem(model_name, dataset_name)
+    card = out / f"{stem}.md"
+    for source in (out / "best.pt", card):
+        if not source.is_file():
+            raise ModelError(f"{source}: missing; nothing was installed")
+    return Path(shutil.copy(out / "best.pt", target / f"{stem}.pt")), Path(shutil.copy(card, target / card.name))
