@@ -273,3 +273,23 @@ def test_fusion_reads_member_columns_in_the_class_order_it_was_fitted_with(tmp_p
                        None, labels, spec, False, None, None)
     for method in ("net_all", "mean_proba"):
         assert np.mean(out["fused"][method]["pred"] == y[90:]) > 0.95, method
+
+
+def test_fusion_with_a_finetuned_member_gives_the_same_predictions_with_one_or_two_jobs(toy_folder, tmp_path):
+    import random
+
+    import torch
+
+    config = _config(toy_folder, methods=["net_all", "stacking"])
+    config["images"] = {"size": 48}
+    config["features"] = config["features"][:1]
+    config["networks"] = [{"label": "cnn_toy", "type": "finetune", "model": "mini_xception", "init": "default",
+                           "train": {"epochs": 1, "batch_size": 8, "num_threads": 1}}]
+    outputs = []
+    for jobs, disturb in ((1, 7), (2, 123)):  # another process layout and another random state: the same run
+        random.seed(disturb)
+        np.random.seed(disturb)
+        torch.manual_seed(disturb)
+        run_experiment(config, tmp_path / f"j{jobs}", progress=False, n_jobs=jobs)
+        outputs.append((tmp_path / f"j{jobs}" / "predictions.csv").read_bytes())
+    assert outputs[0] == outputs[1]

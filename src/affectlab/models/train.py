@@ -74,9 +74,13 @@ class TrainResult:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python, numpy and torch (CPU and every GPU), and ask cuDNN for its deterministic kernels, so a run on
+    a GPU repeats too (cuDNN's autotuner and some of its kernels would otherwise vary between runs)."""
     random.seed(seed)
     np.random.seed(seed)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # (seeds every CUDA device as well)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
 
 
 def resolve_device(device: str = "auto") -> torch.device:
