@@ -293,3 +293,40 @@ def test_fusion_with_a_finetuned_member_gives_the_same_predictions_with_one_or_t
         run_experiment(config, tmp_path / f"j{jobs}", progress=False, n_jobs=jobs)
         outputs.append((tmp_path / f"j{jobs}" / "predictions.csv").read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def test_a_seed_ensemble_averages_the_probabilities_of_nets_from_other_seeds(tmp_path, monkeypatch):
+    from affectlab.classify import fusion_networks
+    from affectlab.features.cache import FeatureCache
+    from affectlab.models import train as train_module
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, size=(24, 48, 48)).astype(np.float32) / 255
+    y = np.array(CLASSES * 8)
+    raw = [{"label": "cnn_toy", "type": "finetune", "model": "mini_xception", "init": "default",
+            "train": {"epochs": 1, "batch_size": 8, "num_threads": 1}}]
+    single = fusion_networks.parse_networks(raw, base=None, oof_splits=2, feature_labels=[])[0]
+    pair = fusion_networks.parse_networks([{**raw[0], "seeds": 2}], base=None, oof_splits=2, feature_labels=[])[0]
+    cache = FeatureCache(tmp_path / "nets")
+    trainings = []
+    real_fit = train_module.fit_classifier
+    monkeypatch.setattr(train_module, "fit_classifier", lambda *a, **k: trainings.append(1) or real_fit(*a, **k))
+    fit, score = np.arange(18), np.arange(18, 24)
+    args = (images, y, CLASSES, fit, score)
+    first = fusion_networks._ensemble_scores(single, *args, 5, cache, "toy")
+    second = fusion_networks._finetune_scores(single, *args, 5 + fusion_networks.ENSEMBLE_SEED_STEP, None, None)
+    assert not np.allclose(first, second)  # another seed, another net
+    assert len(trainings) == 2
+    both = fusion_networks._ensemble_scores(pair, *args, 5, cache, "toy")
+    assert len(trainings) == 3  # the first net of the ensemble is the cached single net
+    np.testing.assert_allclose(both, np.log((np.exp(first) + np.exp(second)) / 2), rtol=1e-6)
+    np.testing.assert_allclose(np.exp(both).sum(1), 1, atol=1e-4)
+
+
+@pytest.mark.parametrize("seeds", [0, True, 2.5, "3", 51])
+def test_seeds_of_a_finetuned_network_must_be_a_small_positive_integer(seeds):
+    from affectlab.classify import fusion_networks
+
+    raw = [{"label": "cnn", "type": "finetune", "model": "mini_xception", "train": {"epochs": 1}, "seeds": seeds}]
+    with pytest.raises(ConfigError, match=r"networks\[0\]\.seeds must be an integer from 1 to 50"):
+        fusion_networks.parse_networks(raw, base=None, oof_splits=2, feature_labels=[])

@@ -8,7 +8,10 @@ on the members' out-of-fold decision values of each training part. Networks join
     Trained inside the run. For every outer fold a pretrained network (``init``) gets a new class
     layer and is fine-tuned for exactly ``train.epochs`` epochs (no epoch selection, so no
     validation data is needed) on the fold's training part to score its test part, and once more
-    on each inner fold's training part to score the held-out inner part.
+    on each inner fold's training part to score the held-out inner part. ``seeds: N`` (default 1)
+    makes each of those a seed ensemble: N fine-tunings from other random states (the new class
+    layer, the batch order, the augmentation), probabilities averaged; seed 0 of the ensemble is
+    the single net of ``seeds: 1`` (and is read from the cache when that was run).
 ``crossfit``
     Trained beforehand, for a protocol with one fixed split (e.g. FER2013 Training -> PublicTest):
     ``test_model`` was trained on the whole training part (e.g. the bundled default, trained on
@@ -38,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, ModelError
 from affectlab.evaluate.config import resolve_source, typed_entry
 from affectlab.evaluate.protocols import Fold, crossfit_fingerprint
@@ -47,10 +51,13 @@ if TYPE_CHECKING:
 
 __all__ = ["NETWORK_CLASSIFIER", "NETWORK_TYPES", "network_member", "parse_networks"]
 
+#: Seed offset between the nets of a seed ensemble (above the fold offsets, ``1000 * fold + inner + 1``, of any protocol).
+ENSEMBLE_SEED_STEP = 10_000_000
+
 NETWORK_TYPES = ("finetune", "crossfit")
 NETWORK_CLASSIFIER = "cnn"  # the "classifier" column of a network member's rows
 _KEYS = {
-    "finetune": {"label", "type", "model", "init", "train", "augment", "tta_flip"},
+    "finetune": {"label", "type", "model", "init", "train", "augment", "tta_flip", "seeds"},
     "crossfit": {"label", "type", "test_model", "oof_models", "tta_flip"},
 }
 
@@ -90,6 +97,11 @@ def parse_networks(raw: Any, *, base: Path | None, oof_splits: int, feature_labe
                                   f"(known: {', '.join(list_models())})")
             if item.get("init") is not None:
                 spec["init"] = _model_path(item["init"], base, f"{key}.init")
+            seeds = item.get("seeds", 1)
+            if not is_integer(seeds) or not 1 <= seeds <= 50:
+                raise ConfigError(f"{key}.seeds must be an integer from 1 to 50 (nets per seed ensemble), "
+                                  f"not {seeds!r}")
+            spec["seeds"] = int(seeds)
             if not isinstance((item.get("train") or {}).get("epochs"), int):
                 raise ConfigError(f"{key}.train.epochs (an integer) is required: a fusion member trains for a "
                                   "fixed number of epochs, chosen in advance")
@@ -184,8 +196,8 @@ def _torch_version() -> str:
 def _cache_key(images_hash: str | None, spec: Mapping[str, Any], labels: list[str], fit_idx: np.ndarray,
                score_idx: np.ndarray, seed: int) -> str:
     """What decides a fine-tuned net's scores: its settings, the labels, the seed, the images, both index sets and
-    the training code."""
-    public = {k: v for k, v in spec.items() if not k.startswith("_")}
+    the training code (not the ensemble size: one net of an ensemble is the same net on its own)."""
+    public = {k: v for k, v in spec.items() if not k.startswith("_") and k != "seeds"}
     digest = hashlib.sha1(json.dumps([public, labels, seed, images_hash, _training_code_hash()], sort_keys=True,
                                      default=str).encode())
     digest.update(np.asarray(fit_idx, np.int64).tobytes())
@@ -226,6 +238,18 @@ def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
     return cache.get_or_compute(key, train_and_score)[0]
 
 
+def _ensemble_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray, labels: list[str],
+                     fit_idx: np.ndarray, score_idx: np.ndarray, seed: int, cache: FeatureCache | None,
+                     images_hash: str | None) -> np.ndarray:
+    """Log of the mean probability of ``spec["seeds"]`` nets fine-tuned from seeds ``seed + r * ENSEMBLE_SEED_STEP``."""
+    n = int(spec.get("seeds", 1))
+    runs = [_finetune_scores(spec, images, y, labels, fit_idx, score_idx, seed + r * ENSEMBLE_SEED_STEP, cache,
+                             images_hash) for r in range(n)]
+    if n == 1:
+        return runs[0]
+    return np.log(np.mean([np.exp(r) for r in runs], axis=0))
+
+
 def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[tuple[np.ndarray, np.ndarray]],
                    images: np.ndarray, y: np.ndarray, labels: list[str], *, seed: int = 0,
                    cache_dir: str | None = None, images_hash: str | None = None) -> dict[str, Any]:
@@ -240,12 +264,12 @@ def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[
     else:
         base_seed = seed + 1000 * k
         cache = _network_cache(cache_dir, images_hash)
-        test = _finetune_scores(spec, images, y, labels, fold.train, fold.test, base_seed, cache, images_hash)
+        test = _ensemble_scores(spec, images, y, labels, fold.train, fold.test, base_seed, cache, images_hash)
         oof = np.full((fold.train.size, len(labels)), np.nan)
         for j, (fit, held) in enumerate(positions):
             s = base_seed + j + 1
             fit_idx, held_idx = fold.train[fit], fold.train[held]
-            oof[held] = _finetune_scores(spec, images, y, labels, fit_idx, held_idx, s, cache, images_hash)
+            oof[held] = _ensemble_scores(spec, images, y, labels, fit_idx, held_idx, s, cache, images_hash)
     pred = np.asarray(labels)[test.argmax(1)]
     return {"feature": spec["label"], "classifier": NETWORK_CLASSIFIER, "best_params": {}, "test": test,
             "oof": oof, "pred": pred.astype(str), "seconds": time.perf_counter() - started}
