@@ -8,26 +8,17 @@ SVR). openSMILE extraction and the folds run in worker processes with ``n_jobs=2
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 import pytest
 import torch
 
 from affectlab.audio.experiment import run_speech_experiment
+from tests.random_state import disturb_global_random_state
 
 pytest.importorskip("opensmile")
 transformers = pytest.importorskip("transformers")
 
 EMOTIONS = {"W": 140.0, "T": 90.0, "F": 200.0}  # anger, sadness, happiness: pitch differs by class
-
-
-def disturb_global_random_state(seed: int) -> None:
-    """Seed, then advance, every global generator a run could draw from (what other code may leave)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    random.random(), np.random.rand(7), torch.rand(7)
 
 
 @pytest.fixture

@@ -11,26 +11,17 @@ search and solvers that take a ``random_state``.
 from __future__ import annotations
 
 import io
-import random
 import subprocess
 import sys
 
 import numpy as np
-import torch
 
 from affectlab.data import Dataset, Sample
 from affectlab.evaluate import run_experiment
 from affectlab.features import create_feature
+from tests.random_state import disturb_global_random_state
 
 CLASSES = ["anger", "happy", "surprise"]
-
-
-def disturb_global_random_state(seed: int) -> None:
-    """Seed, then advance, every global generator a run could draw from (what other code may leave)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    random.random(), np.random.rand(7), torch.rand(7)
 
 
 def _dataset() -> Dataset:

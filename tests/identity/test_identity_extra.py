@@ -9,20 +9,13 @@ import pytest
 from affectlab.errors import ConfigError, DataError
 from affectlab.identity import run_siamese_experiment
 from affectlab.identity.extra import FaceLayout, fit_face_layout, load_extra_identities
+from tests.identity.fakes import write_tiny_ck
 
 
 @pytest.fixture
 def tiny_ck(tmp_path):
     """CK+-like folder: <emotion>/S<subj>_<seq>_<frame>.png, 48x48, 4 subjects x 3 images."""
-    rng = np.random.default_rng(1)
-    root = tmp_path / "ck"
-    for s in range(1, 5):
-        proto = np.kron(rng.uniform(0, 255, (6, 6)), np.ones((8, 8)))
-        for f, emotion in enumerate(["happy", "happy", "anger"]):
-            (root / emotion).mkdir(parents=True, exist_ok=True)
-            img = np.clip(proto + rng.normal(0, 10, proto.shape), 0, 255).astype(np.uint8)
-            cv2.imwrite(str(root / emotion / f"S{s:03d}_00{f}_0000001{f}.png"), img)
-    return root
+    return write_tiny_ck(tmp_path / "ck")
 
 
 def test_fit_face_layout_by_hand():

@@ -10,33 +10,10 @@ the validation scores must be identical. The runner trains in this process (no `
 from __future__ import annotations
 
 import json
-import random
-
-import cv2
-import numpy as np
-import torch
 
 from affectlab.evaluate.kinds import experiment_runner
-
-
-def disturb_global_random_state(seed: int) -> None:
-    """Seed, then advance, every global generator a run could draw from (what other code may leave)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    random.random(), np.random.rand(7), torch.rand(7)
-
-
-def _extra_faces(root):
-    """A CK+-like folder of 4 extra identities x 3 images (48x48)."""
-    rng = np.random.default_rng(1)
-    for s in range(1, 5):
-        proto = np.kron(rng.uniform(0, 255, (6, 6)), np.ones((8, 8)))
-        for f, emotion in enumerate(["happy", "happy", "anger"]):
-            (root / emotion).mkdir(parents=True, exist_ok=True)
-            img = np.clip(proto + rng.normal(0, 10, proto.shape), 0, 255).astype(np.uint8)
-            cv2.imwrite(str(root / emotion / f"S{s:03d}_00{f}_0000001{f}.png"), img)
-    return root
+from tests.identity.fakes import write_tiny_ck
+from tests.random_state import disturb_global_random_state
 
 
 def _config(orl, seed=0):
@@ -89,7 +66,7 @@ def test_a_siamese_run_repeats_whatever_random_state_the_process_had(tiny_orl, t
 
 
 def test_a_run_with_extra_identities_repeats_whatever_random_state_the_process_had(tiny_orl, tmp_path):
-    extra = _extra_faces(tmp_path / "ck")
+    extra = write_tiny_ck(tmp_path / "ck")
     disturb_global_random_state(7)
     files, losses, _ = _run(_with_extra_identities(tiny_orl, extra), tmp_path / "a")
     disturb_global_random_state(123)

@@ -9,7 +9,6 @@ fine-tuning case is tested in ``test_train_cli.py``.
 from __future__ import annotations
 
 import json
-import random
 
 import numpy as np
 import pytest
@@ -18,14 +17,7 @@ from click.testing import CliRunner
 
 from affectlab.cli import cli
 from affectlab.models import load_model
-
-
-def disturb_global_random_state(seed: int) -> None:
-    """Seed, then advance, every global generator a run could draw from (what other code may leave)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    random.random(), np.random.rand(7), torch.rand(7)
+from tests.random_state import disturb_global_random_state
 
 
 def _train(data, out, model, seed=0):

@@ -13,6 +13,7 @@ from affectlab.errors import ConfigError, DataError
 from affectlab.evaluate.kinds import experiment_runner
 from affectlab.pairs.experiment import PIXEL_BASELINE, SVM_MODELS, run_pairs_experiment
 from affectlab.pairs.networks import PAIR_MODELS
+from tests.pairs.fakes import fake_ckplus
 
 TINY = {
     "images": {"size": 24, "crop": 16},
@@ -22,19 +23,8 @@ TINY = {
 }
 
 
-def _fake_ckplus(root, n_subjects=8):
-    rng = np.random.default_rng(0)
-    for s in range(n_subjects):
-        folder = root / ("happy" if s % 2 else "anger")
-        folder.mkdir(parents=True, exist_ok=True)
-        face = cv2.GaussianBlur(rng.integers(0, 255, (48, 48)).astype(np.uint8), (7, 7), 2)
-        for frame in (5, 6):
-            cv2.imwrite(str(folder / f"S{s + 1:03d}_001_{frame:08d}.png"), face)
-    return root
-
-
 def test_proxy_run_writes_all_rows_and_says_proxy(tmp_path):
-    source = _fake_ckplus(tmp_path / "ck")
+    source = fake_ckplus(tmp_path / "ck")
     config = {"kind": "pairs", "name": "tiny", "data": {"proxy": {"source": str(source), "pairs_per_face": 4}},
               "protocol": {"n_folds": 4, "val_subjects": 2, "seed": 0, "run_folds": 2}, **TINY}
     result = experiment_runner("pairs")(config, tmp_path / "run", progress=False)

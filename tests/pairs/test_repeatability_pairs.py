@@ -9,32 +9,10 @@ The runner trains in this process (no ``n_jobs``), so there is no worker count t
 from __future__ import annotations
 
 import json
-import random
-
-import cv2
-import numpy as np
-import torch
 
 from affectlab.evaluate.kinds import experiment_runner
-
-
-def disturb_global_random_state(seed: int) -> None:
-    """Seed, then advance, every global generator a run could draw from (what other code may leave)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    random.random(), np.random.rand(7), torch.rand(7)
-
-
-def _fake_ckplus(root, n_subjects=8):
-    rng = np.random.default_rng(0)
-    for s in range(n_subjects):
-        folder = root / ("happy" if s % 2 else "anger")
-        folder.mkdir(parents=True, exist_ok=True)
-        face = cv2.GaussianBlur(rng.integers(0, 255, (48, 48)).astype(np.uint8), (7, 7), 2)
-        for frame in (5, 6):
-            cv2.imwrite(str(folder / f"S{s + 1:03d}_001_{frame:08d}.png"), face)
-    return root
+from tests.pairs.fakes import fake_ckplus
+from tests.random_state import disturb_global_random_state
 
 
 def _config(source, seed=0):
@@ -66,7 +44,7 @@ def _folds(metrics):
 
 
 def test_a_pairs_run_repeats_whatever_random_state_the_process_had(tmp_path):
-    source = _fake_ckplus(tmp_path / "ck")
+    source = fake_ckplus(tmp_path / "ck")
     disturb_global_random_state(7)
     predictions, metrics = _run(source, tmp_path / "a")
     disturb_global_random_state(123)

@@ -8,21 +8,11 @@ the process's random state nor with the number of processes.
 
 from __future__ import annotations
 
-import random
-
 import cv2
 import numpy as np
-import torch
 
 from affectlab.evaluate.kinds import experiment_runner
-
-
-def disturb_global_random_state(seed: int) -> None:
-    """Seed, then advance, every global generator a run could draw from (what other code may leave)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    random.random(), np.random.rand(7), torch.rand(7)
+from tests.random_state import disturb_global_random_state
 
 
 def _write_sequences(root, n_subjects=6, size=32):
