@@ -856,6 +856,14 @@ def _problems(tmp_path: Path, markdown: str) -> list[str]:
     return check_page(markdown, "README.md", tmp_path)
 
 
+def _assert_each_found_once(problems: list[str], expected: list[tuple[str, str]]) -> None:
+    """Exactly the expected problems: one per (line prefix, text) pair, nothing else."""
+    assert len(problems) == len(expected), "\n".join(problems)
+    for where, what in expected:
+        matching = [p for p in problems if p.startswith(where) and what in p]
+        assert len(matching) == 1, (where, what, problems)
+
+
 def test_an_unknown_option_fails(tmp_path: Path) -> None:
     problems = _problems(tmp_path, "# T\n\n```bash\naffectlab analyze photo.jpg \\\n    --no-such-option\n```\n")
     assert len(problems) == 1
@@ -966,10 +974,7 @@ def test_missing_paths_links_scripts_and_targets_fail(tmp_path: Path) -> None:
         ("README.md:4:", "link (docs/missing.md): no such file docs/missing.md"),
         ("README.md:4:", "link (#no-such-heading): no heading #no-such-heading in README.md"),
     ]
-    assert len(problems) == len(expected), "\n".join(problems)
-    for where, what in expected:
-        matching = [p for p in problems if p.startswith(where) and what in p]
-        assert len(matching) == 1, (where, what, problems)
+    _assert_each_found_once(problems, expected)
 
 
 def test_option_spans_and_python_names_are_checked(tmp_path: Path) -> None:
@@ -992,9 +997,7 @@ def test_option_spans_and_python_names_are_checked(tmp_path: Path) -> None:
         ("README.md:14:", "`affectlab.batch.run_batch(...)`: workers defaults to 1, not 2"),
         ("README.md:15:", "affectlab.evaluate has no attribute no_such_function"),
     ]
-    assert len(problems) == len(expected), "\n".join(problems)
-    for where, what in expected:
-        assert sum(p.startswith(where) and what in p for p in problems) == 1, (where, what, problems)
+    _assert_each_found_once(problems, expected)
 
 
 def test_github_slug_rule() -> None:
