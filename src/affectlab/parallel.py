@@ -4,7 +4,8 @@ Every experiment runner and the chunked feature extractors share this loop: ``n_
 tasks in order here (no pickling, easy to debug); more jobs hand them to joblib's process pool and
 collect results as they finish. Results always come back in task order, and a worker killed by the
 operating system (usually out of memory) becomes one :class:`~affectlab.errors.ConfigError` that
-says what to do.
+says what to do. joblib's worker pool replaces a worker whose memory grew by 300 MB (a deep model
+loaded, say) and warns that "a worker stopped"; the work is not lost, so that warning is not shown.
 
 >>> from joblib import delayed
 >>> run_tasks([delayed(pow)(2, k) for k in range(4)], n_jobs=1, progress=False)
@@ -14,12 +15,16 @@ says what to do.
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from affectlab.errors import ConfigError
 
 __all__ = ["run_tasks", "worker_deaths_explained"]
+
+#: joblib (loky) after replacing a worker it retired for growing memory: routine, the job is resubmitted.
+_WORKER_REPLACED = "A worker stopped while some jobs were given to the executor"
 
 Task = tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]
 
@@ -83,9 +88,11 @@ def run_tasks(
                     bar.update(step(results[index]))
             else:
                 indexed = [delayed(_indexed)(i, f, a, kw) for i, (f, a, kw) in enumerate(tasks)]
-                for index, result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(indexed):
-                    results[index] = result
-                    bar.update(step(result))
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message=_WORKER_REPLACED, category=UserWarning)
+                    for index, result in Parallel(n_jobs=n_jobs, return_as="generator_unordered")(indexed):
+                        results[index] = result
+                        bar.update(step(result))
         finally:
             bar.close()
     return results

@@ -21,6 +21,15 @@ def _die() -> None:
     os._exit(9)
 
 
+_KEPT: list[bytes] = []  # lives in the worker (this module is imported there): memory that grows like a loaded model
+
+
+def _grow(mb: int) -> int:
+    _KEPT.append(b"\x01" * (mb << 20))  # written, so resident
+    time.sleep(1.1)  # joblib checks a worker's memory at most once a second
+    return mb
+
+
 def test_serial_results_come_back_in_task_order() -> None:
     assert run_tasks([delayed(_slow_square)(k) for k in range(4)], n_jobs=1, progress=False) == [0, 1, 4, 9]
 
@@ -53,3 +62,14 @@ def test_advance_counts_items_not_tasks(monkeypatch: pytest.MonkeyPatch) -> None
 def test_a_killed_worker_becomes_one_config_error() -> None:
     with pytest.raises(ConfigError, match="--jobs 1"):
         run_tasks([delayed(_die)(), delayed(_die)()], n_jobs=2, progress=False)
+
+
+def test_workers_retired_for_growing_memory_lose_no_task_and_print_no_warning() -> None:
+    pytest.importorskip("psutil", reason="joblib checks workers' memory only with psutil")
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = run_tasks([delayed(_grow)(320) for _ in range(6)], n_jobs=2, progress=False)
+    assert out == [320] * 6
+    assert not [w for w in caught if "worker stopped" in str(w.message)], [str(w.message) for w in caught]
