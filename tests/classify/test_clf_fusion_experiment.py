@@ -146,6 +146,9 @@ def test_finetuned_network_joins_as_an_out_of_fold_member(toy_folder, tmp_path, 
     assert members == ["pixels / linear_svm", "pixels / pls", "cnn_toy / cnn"]
     assert "| fusion network | SVM members + networks (2) |" in result.table()
     assert "| fusion network | SVM + PLS members + networks (3) |" in result.table()
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert ("- network cnn_toy: mini_xception starting from `default`, fine-tuned for 1 epoch(s) on every outer and "
+            "inner training part\n") in report
     # a second run reuses the cached network decisions (no training): identical rows
     from affectlab.classify import fusion_networks
     from affectlab.models import train as train_module
@@ -228,6 +231,8 @@ def test_crossfit_network_checks_each_file_against_its_held_out_part(toy_fer_csv
                             progress=False)
     assert [r["members"] for r in result.rows if r["method"] == "member"] == ["pixels / linear_svm", "mx / cnn"]
     assert all(r["n_test"] == 12 for r in result.rows)
+    assert ("- network mx: test part scored by `mini_xception`, out-of-fold values by 2 cross-fitted files\n"
+            in (tmp_path / "ok" / "report.md").read_text())
     with pytest.raises(ConfigError, match=r"oof_models\[0\].*--crossfit-fold 0"):
         run_experiment(_crossfit_config(toy_fer_csv, [paths[1], paths[0]]), tmp_path / "swapped", progress=False)
 
@@ -297,6 +302,7 @@ def test_fusion_with_a_finetuned_member_gives_the_same_predictions_with_one_or_t
 
 def test_a_seed_ensemble_averages_the_probabilities_of_nets_from_other_seeds(tmp_path, monkeypatch):
     from affectlab.classify import fusion_networks
+    from affectlab.classify.fusion_experiment import describe_network
     from affectlab.features.cache import FeatureCache
     from affectlab.models import train as train_module
 
@@ -317,6 +323,7 @@ def test_a_seed_ensemble_averages_the_probabilities_of_nets_from_other_seeds(tmp
     second = fusion_networks._finetune_scores(single, *args, 5 + fusion_networks.ENSEMBLE_SEED_STEP, None, None)
     assert not np.allclose(first, second)  # another seed, another net
     assert len(trainings) == 2
+    assert describe_network(pair).endswith("part, a 2-seed ensemble (probabilities averaged)")
     both = fusion_networks._ensemble_scores(pair, *args, 5, cache, "toy")
     assert len(trainings) == 3  # the first net of the ensemble is the cached single net
     np.testing.assert_allclose(both, np.log((np.exp(first) + np.exp(second)) / 2), rtol=1e-6)

@@ -321,6 +321,19 @@ def _read_config(raw: Mapping[str, Any], data: str | Path | None) -> tuple[Exper
     return cfg, fusion_raw, path
 
 
+def describe_network(spec: Mapping[str, Any]) -> str:
+    """One line for a run's report: how a network member was trained and how it scores."""
+    flip = ", flip test-time augmentation" if spec.get("tta_flip") else ""
+    if spec["type"] == "crossfit":
+        return (f"{spec['label']}: test part scored by `{spec['test_model']}`, out-of-fold values by "
+                f"{len(spec['oof_models'])} cross-fitted files{flip}")
+    epochs = (spec.get("train") or {}).get("epochs")
+    seeds = int(spec.get("seeds", 1))
+    ensemble = f", a {seeds}-seed ensemble (probabilities averaged)" if seeds > 1 else ""
+    return (f"{spec['label']}: {spec['model']} starting from `{spec.get('init') or 'random weights'}`, fine-tuned for {epochs} "
+            f"epoch(s) on every outer and inner training part{ensemble}{flip}")
+
+
 def run_fusion_experiment(
     config: Mapping[str, Any],
     out_dir: str | Path,
@@ -472,7 +485,8 @@ def run_fusion_experiment(
             f"- fusion methods are fitted on out-of-fold decision values of each training part "
             f"({spec['oof_splits']} inner folds split by subject where known; members refitted with the "
             f"hyper-parameters chosen on that training part); lambda chosen by inner CV on them\n"
-            f"- best single member: {best_member['members']} ({best_member['accuracy']:.3f})\n"
+            + "".join(f"- network {describe_network(n)}\n" for n in networks)
+            + f"- best single member: {best_member['members']} ({best_member['accuracy']:.3f})\n"
             + "".join(f"- {r['fusion']}: lambda at the edge of the grid, with the inner-CV UAR still rising there, in "
                       f"{r['lambda_at_grid_edge']}/{len(folds)} fold(s); consider widening fusion.lams\n"
                       for r in rows if r.get("lambda_at_grid_edge"))
