@@ -327,11 +327,10 @@ def describe_network(spec: Mapping[str, Any]) -> str:
     if spec["type"] == "crossfit":
         return (f"{spec['label']}: test part scored by `{spec['test_model']}`, out-of-fold values by "
                 f"{len(spec['oof_models'])} cross-fitted files{flip}")
-    epochs = (spec.get("train") or {}).get("epochs")
-    seeds = int(spec.get("seeds", 1))
+    seeds = spec["seeds"]
     ensemble = f", a {seeds}-seed ensemble (probabilities averaged)" if seeds > 1 else ""
-    return (f"{spec['label']}: {spec['model']} starting from `{spec.get('init') or 'random weights'}`, fine-tuned for {epochs} "
-            f"epoch(s) on every outer and inner training part{ensemble}{flip}")
+    return (f"{spec['label']}: {spec['model']} starting from `{spec.get('init') or 'random weights'}`, fine-tuned "
+            f"for {spec['train']['epochs']} epoch(s) on every outer and inner training part{ensemble}{flip}")
 
 
 def run_fusion_experiment(
