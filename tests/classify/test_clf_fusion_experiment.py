@@ -337,3 +337,50 @@ def test_seeds_of_a_finetuned_network_must_be_a_small_positive_integer(seeds):
     raw = [{"label": "cnn", "type": "finetune", "model": "mini_xception", "train": {"epochs": 1}, "seeds": seeds}]
     with pytest.raises(ConfigError, match=r"networks\[0\]\.seeds must be an integer from 1 to 50"):
         fusion_networks.parse_networks(raw, base=None, oof_splits=2, feature_labels=[])
+
+
+def test_inner_mean_scores_the_test_part_with_the_inner_fold_nets(tmp_path, monkeypatch):
+    """Under inner_mean a fine-tuned member gives the fusion the mean of the inner-fold nets (the nets behind its
+    out-of-fold values) on the test part; its own prediction stays the net fine-tuned on the whole training part."""
+    from affectlab.classify import fusion_networks
+    from affectlab.evaluate.protocols import Fold
+    from affectlab.models import train as train_module
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 255, size=(30, 48, 48)).astype(np.float32) / 255
+    y = np.array(CLASSES * 10)
+    spec = fusion_networks.parse_networks(
+        [{"label": "cnn_toy", "type": "finetune", "model": "mini_xception", "init": "default",
+          "train": {"epochs": 1, "batch_size": 8, "num_threads": 1}}], base=None, oof_splits=2, feature_labels=[])[0]
+    fold = Fold("f0", np.arange(24), np.arange(24, 30))
+    positions = [(np.arange(12), np.arange(12, 24)), (np.arange(12, 24), np.arange(12))]
+    trainings = []
+    real_fit = train_module.fit_classifier
+    monkeypatch.setattr(train_module, "fit_classifier", lambda *a, **k: trainings.append(1) or real_fit(*a, **k))
+    args = (spec, 0, fold, positions, images, y, CLASSES)
+    refit = fusion_networks.network_member(*args)
+    bagged = fusion_networks.network_member(*args, test_decisions="inner_mean")
+    assert len(trainings) == 6  # no cache: 1 + 2 nets each time
+    np.testing.assert_allclose(bagged["oof"], refit["oof"], rtol=1e-5, atol=1e-6)  # the same inner-fold nets
+    assert list(bagged["pred"]) == list(refit["pred"])  # the member's own row: the net of the whole training part
+    inner = [fusion_networks._finetune_scores(spec, images, y, CLASSES, fold.train[fit], fold.test, j + 1, None, None)
+             for j, (fit, _) in enumerate(positions)]
+    expected = np.log(np.mean([np.exp(s) for s in inner], axis=0))
+    np.testing.assert_allclose(bagged["test"], expected, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(bagged["test"], refit["test"])
+    assert list(bagged["pred_inner_mean"]) == list(np.asarray(CLASSES)[expected.argmax(1)])
+    assert "pred_inner_mean" not in refit
+
+
+def test_a_fusion_run_under_inner_mean_reports_each_networks_inner_fold_mean(toy_folder, tmp_path):
+    config = _config(toy_folder, methods=["net_all"], test_decisions="inner_mean")
+    config["images"] = {"size": 48}
+    config["features"] = config["features"][:1]
+    config["networks"] = [{"label": "cnn_toy", "type": "finetune", "model": "mini_xception", "init": "default",
+                           "train": {"epochs": 1, "batch_size": 8, "num_threads": 1}}]
+    result = run_experiment(config, tmp_path / "run", progress=False)
+    members = [r["members"] for r in result.rows if r["method"] == "member"]
+    assert members == ["pixels / linear_svm", "pixels / pls", "cnn_toy / cnn", "cnn_toy / cnn_inner_mean"]
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "- test decision values given to the fusion: the mean of each member's inner-fold models" in report
+    assert "cnn_toy,cnn_inner_mean" in (tmp_path / "run" / "predictions.csv").read_text()

@@ -40,7 +40,9 @@ refitted on the whole training part (``refit``), or from the mean of its inner-f
 A linear SVM's margins grow with the training size at a fixed C, so with few inner folds (2) and
 strong regularisation the refitted member's test values are on another scale than the values the
 fusion was fitted on; ``inner_mean`` keeps them comparable. The member's own row always reports the
-refitted member. Networks keep their own test model (probabilities do not grow with the training size).
+refitted member. Fine-tuned networks follow the setting too (their inner-fold nets score the test part, and
+an extra row ``<label> / cnn_inner_mean`` reports that mean on its own); cross-fitted networks always
+score the test part with their ``test_model``.
 """
 
 from __future__ import annotations
@@ -224,7 +226,8 @@ def _fusion_fold(
             })
     for network in networks or []:
         members.append(network_member(network, k, fold, positions, images, y, labels, seed=seed,
-                                      cache_dir=cache_dir, images_hash=images_hash))
+                                      cache_dir=cache_dir, images_hash=images_hash,
+                                      test_decisions=spec["test_decisions"]))
 
     # The fusion estimators read each member's columns in sorted class order (np.unique(y)); the members'
     # decision values are in the run's label order (e.g. FER2013's angry..surprise, neutral): reorder.
@@ -438,6 +441,14 @@ def run_fusion_experiment(
         rows.append(row("member", f"{first['feature']} / {first['classifier']}", preds,
                         {"feature": first["feature"], "classifier": first["classifier"], "chosen_per_fold": chosen}))
         predictions.extend(prediction_records(first["feature"], first["classifier"], preds))
+    for j, first in enumerate(ordered[0]["members"]):  # fine-tuned nets under inner_mean: the mean the fusion reads
+        if "pred_inner_mean" in first:
+            preds = [o["members"][j]["pred_inner_mean"] for o in ordered]
+            classifier = f"{first['classifier']}_inner_mean"
+            rows.append(row("member", f"{first['feature']} / {classifier}", preds,
+                            {"feature": first["feature"], "classifier": classifier,
+                             "chosen_per_fold": [{} for _ in ordered]}))
+            predictions.extend(prediction_records(first["feature"], classifier, preds))
     for method in spec["methods"]:
         name, members_text = _METHOD_TEXT[method]
         infos = [o["fused"][method]["info"] for o in ordered]
@@ -484,6 +495,10 @@ def run_fusion_experiment(
             f"- fusion methods are fitted on out-of-fold decision values of each training part "
             f"({spec['oof_splits']} inner folds split by subject where known; members refitted with the "
             f"hyper-parameters chosen on that training part); lambda chosen by inner CV on them\n"
+            f"- test decision values given to the fusion: "
+            + ("the mean of each member's inner-fold models (`test_decisions: inner_mean`)\n"
+               if spec["test_decisions"] == "inner_mean" else
+               "each member refitted on the whole training part (`test_decisions: refit`)\n")
             + "".join(f"- network {describe_network(n)}\n" for n in networks)
             + f"- best single member: {best_member['members']} ({best_member['accuracy']:.3f})\n"
             + "".join(f"- {r['fusion']}: lambda at the edge of the grid, with the inner-CV UAR still rising there, in "

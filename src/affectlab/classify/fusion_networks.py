@@ -11,7 +11,10 @@ on the members' out-of-fold decision values of each training part. Networks join
     on each inner fold's training part to score the held-out inner part. ``seeds: N`` (default 1)
     makes each of those a seed ensemble: N fine-tunings from other random states (the new class
     layer, the batch order, the augmentation), probabilities averaged; seed 0 of the ensemble is
-    the single net of ``seeds: 1`` (and is read from the cache when that was run).
+    the single net of ``seeds: 1`` (and is read from the cache when that was run). With
+    ``fusion.test_decisions: inner_mean`` the inner-fold nets score the test part as well, and the
+    fusion reads their mean there (the nets its out-of-fold values came from); the member's own row
+    stays the net fine-tuned on the whole training part.
 ``crossfit``
     Trained beforehand, for a protocol with one fixed split (e.g. FER2013 Training -> PublicTest):
     ``test_model`` was trained on the whole training part (e.g. the bundled default, trained on
@@ -19,7 +22,8 @@ on the members' out-of-fold decision values of each training part. Networks join
     each trained *without* that fold (``benchmarks/train_fer2013.py --crossfit-fold I``). Every
     such file records the fingerprint of its held-out part
     (:func:`affectlab.evaluate.protocols.crossfit_fingerprint`); a file whose fingerprint differs
-    from the runner's own inner fold stops the run.
+    from the runner's own inner fold stops the run. The test part is always scored by
+    ``test_model``, whatever ``fusion.test_decisions`` says.
 
 Decision values are log-probabilities (columns in the experiment's label order). Config::
 
@@ -252,24 +256,39 @@ def _ensemble_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
 
 def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[tuple[np.ndarray, np.ndarray]],
                    images: np.ndarray, y: np.ndarray, labels: list[str], *, seed: int = 0,
-                   cache_dir: str | None = None, images_hash: str | None = None) -> dict[str, Any]:
+                   cache_dir: str | None = None, images_hash: str | None = None,
+                   test_decisions: str = "refit") -> dict[str, Any]:
     """One network's member record for outer fold ``k``: test and out-of-fold decision values.
 
     ``positions`` are the inner folds as positions into ``fold.train`` (the same folds every
-    other member of the fold uses).
+    other member of the fold uses). ``test_decisions="inner_mean"`` (fine-tuned nets only): the
+    inner-fold nets, the ones behind the out-of-fold values, also score the test part, and the
+    fusion reads the log of their mean probability there (``test``; ``pred_inner_mean`` is its
+    prediction). The member's own prediction (``pred``) is always the net fine-tuned on the
+    whole training part.
     """
     started = time.perf_counter()
+    extra: dict[str, Any] = {}
     if spec["type"] == "crossfit":
         test, oof = _crossfit_scores(spec, fold, positions, images, y, labels)
+        pred = np.asarray(labels)[test.argmax(1)]
     else:
+        bag = test_decisions == "inner_mean"
         base_seed = seed + 1000 * k
         cache = _network_cache(cache_dir, images_hash)
         test = _ensemble_scores(spec, images, y, labels, fold.train, fold.test, base_seed, cache, images_hash)
+        pred = np.asarray(labels)[test.argmax(1)]
         oof = np.full((fold.train.size, len(labels)), np.nan)
+        inner_test = []
         for j, (fit, held) in enumerate(positions):
             s = base_seed + j + 1
             fit_idx, held_idx = fold.train[fit], fold.train[held]
-            oof[held] = _ensemble_scores(spec, images, y, labels, fit_idx, held_idx, s, cache, images_hash)
-    pred = np.asarray(labels)[test.argmax(1)]
+            score_idx = np.concatenate([held_idx, fold.test]) if bag else held_idx
+            scores = _ensemble_scores(spec, images, y, labels, fit_idx, score_idx, s, cache, images_hash)
+            oof[held] = scores[:held_idx.size]
+            inner_test.append(np.exp(scores[held_idx.size:]))
+        if bag:
+            test = np.log(np.mean(inner_test, axis=0))
+            extra["pred_inner_mean"] = np.asarray(labels)[test.argmax(1)].astype(str)
     return {"feature": spec["label"], "classifier": NETWORK_CLASSIFIER, "best_params": {}, "test": test,
-            "oof": oof, "pred": pred.astype(str), "seconds": time.perf_counter() - started}
+            "oof": oof, "pred": pred.astype(str), **extra, "seconds": time.perf_counter() - started}
