@@ -433,22 +433,21 @@ def run_fusion_experiment(
                 "per_class_recall": metrics["per_class_recall"], "confusion": metrics["confusion"],
                 "labels": labels, **extra}
 
-    n_members = len(ordered[0]["members"])
-    for j in range(n_members):
+    def add_member_row(j: int, pred_key: str, classifier: str) -> None:
+        """Member ``j``'s results row and prediction records, from its per-fold ``pred_key`` predictions."""
         first = ordered[0]["members"][j]
+        preds = [o["members"][j][pred_key] for o in ordered]
         chosen = [o["members"][j]["best_params"] for o in ordered]
-        preds = [o["members"][j]["pred"] for o in ordered]
-        rows.append(row("member", f"{first['feature']} / {first['classifier']}", preds,
-                        {"feature": first["feature"], "classifier": first["classifier"], "chosen_per_fold": chosen}))
-        predictions.extend(prediction_records(first["feature"], first["classifier"], preds))
-    for j, first in enumerate(ordered[0]["members"]):  # fine-tuned nets under inner_mean: the mean the fusion reads
-        if "pred_inner_mean" in first:
-            preds = [o["members"][j]["pred_inner_mean"] for o in ordered]
-            classifier = f"{first['classifier']}_inner_mean"
-            rows.append(row("member", f"{first['feature']} / {classifier}", preds,
-                            {"feature": first["feature"], "classifier": classifier,
-                             "chosen_per_fold": [{} for _ in ordered]}))
-            predictions.extend(prediction_records(first["feature"], classifier, preds))
+        rows.append(row("member", f"{first['feature']} / {classifier}", preds,
+                        {"feature": first["feature"], "classifier": classifier, "chosen_per_fold": chosen}))
+        predictions.extend(prediction_records(first["feature"], classifier, preds))
+
+    first_members = ordered[0]["members"]
+    for j, member in enumerate(first_members):
+        add_member_row(j, "pred", member["classifier"])
+    for j, member in enumerate(first_members):  # fine-tuned nets under inner_mean: the mean the fusion reads
+        if "pred_inner_mean" in member:
+            add_member_row(j, "pred_inner_mean", f"{member['classifier']}_inner_mean")
     for method in spec["methods"]:
         name, members_text = _METHOD_TEXT[method]
         infos = [o["fused"][method]["info"] for o in ordered]
