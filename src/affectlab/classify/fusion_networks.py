@@ -177,9 +177,10 @@ def _network_cache(cache_dir: str | None, images_hash: str | None) -> FeatureCac
 
 
 def _training_code_hash() -> str:
-    """Contents of the code a fine-tuned net's scores depend on (``affectlab.models`` and this module) and the torch
-    version: a change there retrains instead of reusing nets trained by other code (a seeding bug hid behind
-    that cache for a day). Contents only, so a clone of the same commit shares the cache."""
+    """The code a fine-tuned net's scores depend on (``affectlab.models`` and this module) and the torch version:
+    a change there retrains instead of reusing nets trained by other code (a seeding bug hid behind that cache for
+    a day). Code only (syntax trees without docstrings; not paths, comments or layout), so a clone of the same
+    commit shares the cache and a documentation edit does not retrain."""
     from affectlab.features.cache import source_hash
 
     models = Path(__file__).resolve().parents[1] / "models"
@@ -286,7 +287,8 @@ def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[
             score_idx = np.concatenate([held_idx, fold.test]) if bag else held_idx
             scores = _ensemble_scores(spec, images, y, labels, fit_idx, score_idx, s, cache, images_hash)
             oof[held] = scores[:held_idx.size]
-            inner_test.append(np.exp(scores[held_idx.size:]))
+            if bag:
+                inner_test.append(np.exp(scores[held_idx.size:]))
         if bag:
             test = np.log(np.mean(inner_test, axis=0))
             extra["pred_inner_mean"] = np.asarray(labels)[test.argmax(1)].astype(str)

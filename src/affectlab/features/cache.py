@@ -8,8 +8,8 @@ Computed features are stored as ``.npy`` files under a cache folder (default
   so the sample set, its order, the files' contents and the loading settings such as the size are
   all covered),
 - the extractor: registry name, all its parameters (defaults included), the affectlab version,
-  a hash of the source of the ``affectlab.features`` package but this module (and of the module
-  defining the extractor) and the versions of numpy, scipy, scikit-image, scikit-learn and
+  a hash of the code of the ``affectlab.features`` package but this module (and of the module
+  defining the extractor; docstrings, comments and layout do not count) and the versions of numpy, scipy, scikit-image, scikit-learn and
   OpenCV,
 - for features that learn (``stateless=False``), the samples and labels they were fitted on.
 
@@ -31,6 +31,7 @@ Examples
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import importlib.metadata
@@ -39,6 +40,7 @@ import json
 import math
 import os
 import re
+import sys
 import tempfile
 import time
 import warnings
@@ -92,15 +94,40 @@ def images_fingerprint(images: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+def code_fingerprint(source: bytes | str) -> str:
+    r"""What a Python file computes, without what only documents it: its syntax tree with docstrings removed
+    (comments, blank lines and layout are not in the tree), or the text itself where it does not parse.
+
+    >>> documented = 'def f(x):\n    "Double x."\n    return 2 * x  # twice\n'
+    >>> code_fingerprint(documented) == code_fingerprint("def f(x):\n    return 2*x\n")
+    True
+    >>> code_fingerprint("def f(x):\n    return 3 * x\n") == code_fingerprint("def f(x):\n    return 2 * x\n")
+    False
+    """
+    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return text
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+                    and isinstance(first.value.value, str)):
+                node.body = node.body[1:] or [ast.Pass()]
+    return ast.dump(tree, include_attributes=False)
+
+
 @cache
 def source_hash(paths: tuple[str, ...]) -> str:
-    """SHA-256 of the files' contents in order (a missing file counts by its path); remembered per process."""
-    parts = []
+    """SHA-256 of the files' code in order (``code_fingerprint``: docstrings, comments and layout do not count)
+    and the Python version (its syntax trees differ); a missing file counts by its path. Remembered per process."""
+    parts = [f"python={sys.version_info.major}.{sys.version_info.minor}"]
     for path in paths:
         try:
-            parts.append(Path(path).read_bytes())
+            parts.append(code_fingerprint(Path(path).read_bytes()))
         except OSError:
-            parts.append(path.encode())
+            parts.append(path)
     return _sha(*parts)
 
 
