@@ -59,6 +59,8 @@ __all__ = [
     "default_cache_dir",
     "images_fingerprint",
     "extractor_fingerprint",
+    "code_fingerprint",
+    "source_hash",
     "parallel_transform",
 ]
 
