@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import cv2
 import pytest
@@ -45,6 +48,19 @@ def test_corrupt_file_exits_nonzero_with_one_line(weights, tmp_path):
     assert len(err) == 1 and "broken.png" in err[0]
     (record,) = _lines(result.stdout)
     assert record["status"] == "error" and "broken.png" in record["error"]
+
+
+def test_corrupt_png_error_is_not_joined_by_opencv_log_lines(weights, tmp_path):
+    """OpenCV logs from C ("[ WARN:0@..] global grfmt_png.cpp ..."), past CliRunner: run the real process."""
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nGARBAGEGARBAGE")
+    env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
+    code = "import sys; from affectlab.cli import main; sys.exit(main())"
+    done = subprocess.run([sys.executable, "-c", code, "analyze", "--weights", weights, "--no-progress", str(bad)],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 1
+    assert [line for line in done.stderr.splitlines() if line.strip()] == [
+        f"affectlab: error: {bad}: not a readable image (corrupt or unsupported format)"]
 
 
 def test_folder_input_and_output_file(weights, tmp_path):

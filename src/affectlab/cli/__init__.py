@@ -6,6 +6,7 @@ become one line on stderr and exit status 1, never a traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -44,6 +45,20 @@ def cli() -> None:
 
     Every command explains itself: affectlab COMMAND --help.
     """
+    _quiet_opencv()
+
+
+def _quiet_opencv() -> None:
+    """Silence OpenCV's own log lines (``[ WARN:0@2.4] global grfmt_png.cpp ... PNG input buffer is incomplete``),
+    which would stand next to the one error the command prints for a corrupt file, unless the user set
+    ``OPENCV_LOG_LEVEL``. The variable also reaches worker processes started later; the library, used from
+    Python, leaves OpenCV's logging alone."""
+    if "OPENCV_LOG_LEVEL" in os.environ:
+        return
+    os.environ["OPENCV_LOG_LEVEL"] = "SILENT"
+    if "cv2" in sys.modules:  # read only when OpenCV starts: set the running one too
+        cv2 = sys.modules["cv2"]
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
 #: (module, attribute) of every subcommand, in --help order.
