@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo lint test test-fast clean
 
 install: $(STAMP)
 
@@ -18,12 +18,16 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/affectlab analyze
 
-test: install
+lint: install
+	# ruff (pinned in the test extra; rules in pyproject.toml): style, imports, likely bugs
+	$(BIN)/ruff check src tests benchmarks
+
+test: install lint
 	# Chromium for the browser test (apt-get as root when missing); never fails, the test skips instead.
 	-sh scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
 
-test-fast: install
+test-fast: install lint
 	# the suite without the tests marked slow (real-data training and long runs)
 	$(BIN)/python -m pytest -q -m "not slow"
 

@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> dict:
             try:
                 feature = create_feature(name)
                 feature.fit(images)
-                seconds = median_seconds(lambda f=feature: f.transform(images), args.repeats)
+                seconds = median_seconds(lambda f=feature, x=images: f.transform(x), args.repeats)
                 speeds[name] = round(batch / seconds, 1)
             except Exception as exc:  # noqa: BLE001 - a broken or missing feature must not stop the others
                 result["errors"][f"{name}@{size}"] = f"{type(exc).__name__}: {exc}"

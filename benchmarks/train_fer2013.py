@@ -94,7 +94,8 @@ def main() -> int:
         return crossfit(args, x_train, y_train)
     x_val, y_val = fer2013_arrays(data.filter(split="PublicTest"))
     if args.limit:
-        x_train, y_train, x_val, y_val = x_train[: args.limit], y_train[: args.limit], x_val[: args.limit], y_val[: args.limit]
+        x_train, y_train, x_val, y_val = (x_train[: args.limit], y_train[: args.limit],
+                                          x_val[: args.limit], y_val[: args.limit])
     model = create_model(args.model)
     cfg = train_config(args, model, x_train)
     result = fit_classifier(model, train=(x_train, y_train), val=(x_val, y_val), config=cfg, out_dir=args.out)
@@ -165,7 +166,8 @@ def train_config(args: argparse.Namespace, model, x_train: np.ndarray) -> TrainC
 def crossfit(args: argparse.Namespace, x_train: np.ndarray, y_train: np.ndarray) -> int:
     """Train on Training minus one cross-fitting part; save the last epoch with the part's fingerprint."""
     if args.install:
-        raise SystemExit("--install and --crossfit-fold exclude each other (a cross-fitted net is not the bundled model)")
+        raise SystemExit("--install and --crossfit-fold exclude each other"
+                         " (a cross-fitted net is not the bundled model)")
     names = np.asarray(FER2013_CLASSES)[y_train]
     parts = crossfit_folds(names, args.crossfit_splits, seed=args.crossfit_seed)
     if not 0 <= args.crossfit_fold < len(parts):

@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             pred[te] = model.predict(X[te])
             print(f"fold {s}: {model.best_params_}", file=sys.stderr, flush=True)
         metrics = classification_metrics(y, pred, list(EMODB_CLASSES))
-        evaluation = {"protocol": "nested leave-one-speaker-out (10 outer folds; k and C by inner LOSO over 9 speakers)",
+        evaluation = {"protocol": ("nested leave-one-speaker-out"
+                                   " (10 outer folds; k and C by inner LOSO over 9 speakers)"),
                       "normalisation": "global (training-part z-scores)", "accuracy": metrics["accuracy"],
                       "uar": metrics["uar"], "macro_f1": metrics["macro_f1"], "confusion": metrics["confusion"],
                       "labels": metrics["labels"], "per_class_recall": metrics["per_class_recall"],

@@ -2,15 +2,17 @@
 scores ONLY that fold's 5 validation subjects (never the test subjects). Appends one JSON line per
 variant to runs/orl-explore/results.jsonl.
 
-usage: python benchmarks/orl_explore/explore.py NAME '{"size": [28, 24], "pool_after": [1, 2, 4], "model": {...}, "train": {...},
-                         "folds": [0], "seeds": [0]}'
+usage: python benchmarks/orl_explore/explore.py NAME
+           '{"size": [28, 24], "pool_after": [1, 2, 4], "model": {...}, "train": {...}, "folds": [0], "seeds": [0]}'
 """
-import json, sys, time
+import json
+import sys
+import time
 
 import numpy as np
 import torch
 
-from affectlab.identity import balanced_pairs, SiameseTrainConfig, fit_siamese, pair_scores
+from affectlab.identity import SiameseTrainConfig, balanced_pairs, fit_siamese, pair_scores
 from affectlab.identity.train import eer_threshold, verification_metrics
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.siamese import siamese_vgg
@@ -35,11 +37,13 @@ extra_spec = spec.get("extra")
 extra_states = {}
 if extra_spec:  # branch pretraining on extra identities (CK+48), once per seed, cached on disk
     import hashlib
+
     from affectlab.identity.extra import load_extra_identities
     extra = load_extra_identities(str(DATA / "ckplus48"), size, layout=extra_spec.get("layout", {}))
     key = hashlib.md5(json.dumps([extra_spec, size, spec.get("pool_after"), spec.get("model"), aug,
                                   tcfg_kw.get("weight_decay")], sort_keys=True).encode()).hexdigest()[:10]
-    cache = (OUT / "cache"); cache.mkdir(exist_ok=True)
+    cache = (OUT / "cache")
+    cache.mkdir(exist_ok=True)
     for seed in spec.get("seeds", [0]):
         f = cache / f"extra_{key}_s{seed}.pt"
         extra_states[seed] = extra_pretrained(f, seed, size, spec.get("pool_after", [1, 2, 4]), mcfg, extra, extra_spec,
@@ -84,7 +88,8 @@ for k in spec.get("folds", [0]):
         print(json.dumps(per_seed[-1]), flush=True)
     ens = np.mean(seed_scores, axis=0)
     t, acc = eer_threshold(ens, val_pairs.same)
-    out["folds"].append({"fold": k, "per_seed": per_seed, "ensemble_auc_selected": verification_metrics(ens, val_pairs.same)["auc"],
+    out["folds"].append({"fold": k, "per_seed": per_seed,
+                         "ensemble_auc_selected": verification_metrics(ens, val_pairs.same)["auc"],
                          "ensemble_acc_eer_selected": acc})
 out["seconds"] = round(time.time() - tick, 1)
 f = out["folds"]

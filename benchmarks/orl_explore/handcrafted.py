@@ -8,10 +8,11 @@ import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import roc_auc_score
-from affectlab.identity.train import probability_logit
-from affectlab.features.lbp import lbp_histograms
+
 from affectlab.features.hog import hog_descriptors
+from affectlab.features.lbp import lbp_histograms
 from affectlab.identity import balanced_pairs
+from affectlab.identity.train import probability_logit
 
 from common import load, rotation_run
 
@@ -49,22 +50,26 @@ variants = [("lbp_chi2", None), ("pixels", 60), ("pixels", 100), ("lbp", 60), ("
             ("lbp+pixels", 100)]
 table = {}
 for fold in rot["folds"]:
-    k = fold["fold"]; f = folds[k]
+    k = fold["fold"]
+    f = folds[k]
     rest = f.val_subjects + f.train_subjects
     for mem in fold["members"]:
-        m = mem["m"]; group = rest[5 * m:5 * m + 5]
+        m = mem["m"]
+        group = rest[5 * m:5 * m + 5]
         assert group == mem["group"]
         train_subj = [s for s in rest if s not in group]
         tr, va = np.flatnonzero(np.isin(subjects, train_subj)), np.flatnonzero(np.isin(subjects, group))
         pairs = balanced_pairs(subjects[va], seed=1000 + k if m == 0 else 5000 + 10 * k + m)
-        same = np.array(mem["same"]); assert np.array_equal(same, pairs.same)
+        same = np.array(mem["same"])
+        assert np.array_equal(same, pairs.same)
         siam = logit(np.array(mem["scores"]))
         row = {"siamese": roc_auc_score(same, siam)}
         for kind, n in variants:
             hc = chi2_scores("lbp", va, pairs) if kind == "lbp_chi2" else lda_scores(kind, tr, va, pairs, n)
             name = f"{kind}_{n}"
             row[name] = roc_auc_score(same, hc)
-            zs = (siam - siam.mean()) / siam.std(); zh = (hc - hc.mean()) / hc.std()
+            zs = (siam - siam.mean()) / siam.std()
+            zh = (hc - hc.mean()) / hc.std()
             row[name + "+siam"] = roc_auc_score(same, zs + zh)
         table[(k, m)] = row
         print(k, m, {a: round(b, 3) for a, b in row.items()}, flush=True)

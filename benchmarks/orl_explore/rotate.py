@@ -6,14 +6,20 @@ validates on group m of the 30 non-test subjects (group 0 = the fold's usual 5 v
 trains on the other 25. Reports each member's AUC on its own group and how well thresholds transfer
 between groups: member i's group scored at (a) its own EER threshold (optimistic), (b) the threshold
 averaged (in logit space) over the OTHER members' groups (leave-one-group-out, honest), (c) 0.5.
-Appends to results_rotate.jsonl.   usage: python benchmarks/orl_explore/rotate.py NAME JSON (same spec keys as explore.py)
+Appends to results_rotate.jsonl.
+usage: python benchmarks/orl_explore/rotate.py NAME JSON (same spec keys as explore.py)
 """
 import hashlib
-import json, sys, time
-import numpy as np, torch
-from affectlab.identity import balanced_pairs, SiameseTrainConfig, fit_siamese, pair_scores
-from affectlab.identity.train import eer_threshold, probability_logit, verification_metrics
+import json
+import sys
+import time
+
+import numpy as np
+import torch
+
+from affectlab.identity import SiameseTrainConfig, balanced_pairs, fit_siamese, pair_scores
 from affectlab.identity.extra import load_extra_identities
+from affectlab.identity.train import eer_threshold, probability_logit, verification_metrics
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.siamese import siamese_vgg
 

@@ -44,7 +44,8 @@ def worker_deaths_explained() -> Iterator[None]:
         ) from None
 
 
-def _indexed(index: int, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[int, Any]:
+def _indexed(index: int, function: Callable[..., Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> tuple[int, Any]:
     return index, function(*args, **kwargs)
 
 

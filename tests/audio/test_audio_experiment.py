@@ -45,8 +45,8 @@ def test_run_folder_rows_and_report(mini_emodb, tmp_path):
     out = result.out_dir
     metrics = json.loads((out / "metrics.json").read_text())
     tasks = {(r["task"], r["normalisation"]) for r in metrics["rows"]}
-    assert tasks == {(t, n) for t in ("3class", "dim_valence_proxy", "dim_arousal_proxy",
-                                      "dim_dominance_proxy") for n in ("per_speaker", "global")} | {("arousal", "per_speaker")}
+    assert tasks == ({(t, n) for t in ("3class", "dim_valence_proxy", "dim_arousal_proxy", "dim_dominance_proxy")
+                      for n in ("per_speaker", "global")} | {("arousal", "per_speaker")})
     assert result.n_folds == 4 and len(result.rows) == 9
     by = {(r["task"], r["normalisation"]): r for r in metrics["rows"]}
     assert by["3class", "per_speaker"]["uar"] > 0.6  # pitch separates the synthetic classes

@@ -8,7 +8,6 @@ SVR). openSMILE extraction and the folds run in worker processes with ``n_jobs=2
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 

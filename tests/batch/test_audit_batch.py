@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from tests.batch.batch_fixtures import face_variants, mixed_folder  # noqa: F401  (shared fixtures)
 
 from affectlab.batch import BatchOptions, discover_items, run_batch
 from affectlab.cli import main
 from affectlab.errors import ConfigError
+from tests.batch.batch_fixtures import face_variants, mixed_folder  # noqa: F401  (shared fixtures)
 
 
 def _rows(path: Path) -> list[dict]:

@@ -14,9 +14,9 @@ from pathlib import Path
 import cv2
 import pyarrow.parquet as pq
 import pytest
-from tests.batch.batch_fixtures import face_variants  # noqa: F401  (shared fixtures)
 
 from affectlab.cli import main
+from tests.batch.batch_fixtures import face_variants  # noqa: F401  (shared fixtures)
 
 CLI = [sys.executable, "-c", "import sys; from affectlab.cli import main; sys.exit(main())"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.batch.batch_fixtures import face_variants, mixed_folder  # noqa: F401  (shared fixtures)
 
 from affectlab.batch import discover_items
 from affectlab.errors import ConfigError, DataError
+from tests.batch.batch_fixtures import face_variants, mixed_folder  # noqa: F401  (shared fixtures)
 
 
 def test_folder_gives_every_image_sorted_with_class_folder_labels(mixed_folder):
@@ -67,8 +67,10 @@ def test_several_sources_are_merged_without_duplicates(mixed_folder):
         (lambda d: d, ConfigError, "holds no image, video or audio files"),
         (lambda d: (d / "a.txt").write_text("x") and d, ConfigError, "holds no image, video or audio files"),
         (lambda d: d / "absent", ConfigError, "not found"),
-        (lambda d: (d / "x.csv").write_text("file,label\na.png,happy\n") and d / "x.csv", DataError, "no 'path' column"),
-        (lambda d: (d / "notes.txt").write_text("hi") and d / "notes.txt", ConfigError, "not an image, video or audio file, a folder or a CSV"),
+        (lambda d: (d / "x.csv").write_text("file,label\na.png,happy\n") and d / "x.csv", DataError,
+         "no 'path' column"),
+        (lambda d: (d / "notes.txt").write_text("hi") and d / "notes.txt", ConfigError,
+         "not an image, video or audio file, a folder or a CSV"),
     ],
 )
 def test_bad_sources_raise_one_clear_error(tmp_path, make, error, needle):

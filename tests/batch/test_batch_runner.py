@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from tests.batch.batch_fixtures import face_folder, face_variants, mixed_folder  # noqa: F401  (shared fixtures)
 
 from affectlab.batch import BatchOptions, discover_items, run_batch
 from affectlab.errors import ConfigError
+from tests.batch.batch_fixtures import face_folder, face_variants, mixed_folder  # noqa: F401  (shared fixtures)
 
 PROBS = ["prob_angry", "prob_disgust", "prob_fear", "prob_happy", "prob_sad", "prob_surprise", "prob_neutral"]
 

@@ -15,7 +15,8 @@ CLASSES = ["happy", "sad"]
 
 def _row(source: str, status: str = "ok", happy: float | None = 0.75) -> dict:
     return {
-        "source": source, "media": "image", "n_frames": None, "status": status, "error": "boom" if status == "error" else None,
+        "source": source, "media": "image", "n_frames": None, "status": status,
+        "error": "boom" if status == "error" else None,
         "n_faces": 1 if status == "ok" else 0, "label": "happy" if status == "ok" else None,
         "prob_happy": happy if status == "ok" else None, "prob_sad": 1 - happy if status == "ok" else None,
         "probabilities": None, "valence": None, "arousal": None, "dominance": None,

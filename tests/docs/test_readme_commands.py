@@ -25,7 +25,6 @@ from tests.docs.doc_checker import (
     unwrap,
 )
 
-
 # ------------------------------------------------------------------------------- the real pages
 
 @pytest.mark.parametrize("path", PAGES, ids=[str(p.relative_to(REPO_ROOT)) for p in PAGES])

@@ -255,7 +255,8 @@ def _hash_of(tmp_path, name: str, text: str) -> str:
     return source_hash((str(path),))
 
 
-CODE = '"""Module doc."""\n\n\nclass A:\n    """Class doc."""\n\n    def f(self, x):\n        """Doc."""\n        return 2 * x\n'
+CODE = ('"""Module doc."""\n\n\nclass A:\n    """Class doc."""\n\n'
+        '    def f(self, x):\n        """Doc."""\n        return 2 * x\n')
 
 
 def test_code_hash_ignores_docstrings_comments_and_layout(tmp_path):
@@ -267,7 +268,8 @@ def test_code_hash_ignores_docstrings_comments_and_layout(tmp_path):
 
 
 @pytest.mark.parametrize("edit", [("2 * x", "3 * x"), ("return 2 * x", "return x * 2"),
-                                  ('"""Doc."""\n        return', '"""Doc."""\n        "a string statement"\n        return'),
+                                  ('"""Doc."""\n        return',
+                                   '"""Doc."""\n        "a string statement"\n        return'),
                                   ("def f(self, x)", "def f(self, y)")])
 def test_code_hash_sees_every_code_change(tmp_path, edit):
     assert _hash_of(tmp_path, "a.py", CODE) != _hash_of(tmp_path, "b.py", CODE.replace(*edit))

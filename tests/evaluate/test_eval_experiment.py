@@ -71,7 +71,8 @@ def test_run_folder_contents(tmp_path):
         assert (out / name).is_file(), name
 
     metrics = json.loads((out / "metrics.json").read_text())
-    assert [(r["feature"], r["classifier"]) for r in metrics["rows"]] == [("pixels", "linear_svm"), ("hog", "linear_svm")]
+    assert [(r["feature"], r["classifier"]) for r in metrics["rows"]] == [("pixels", "linear_svm"),
+                                                                           ("hog", "linear_svm")]
     for row in metrics["rows"]:
         assert row["n_test"] == len(ds) and row["accuracy"] > 0.9 and row["uar"] > 0.9
         assert set(row) >= {"macro_f1", "params", "confusion", "per_class_recall", "n_folds"}

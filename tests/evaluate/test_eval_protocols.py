@@ -31,7 +31,8 @@ def test_check_disjoint_groups_names_the_subjects():
     check_disjoint_groups(None, [0], [0])
 
 
-@pytest.mark.parametrize("spec", [{"kind": "group_kfold", "n_splits": 4}, {"kind": "group_kfold", "n_splits": 3, "stratified": False},
+@pytest.mark.parametrize("spec", [{"kind": "group_kfold", "n_splits": 4},
+                                  {"kind": "group_kfold", "n_splits": 3, "stratified": False},
                                   {"kind": "logo"}])
 def test_group_folds_cover_each_sample_once_and_are_disjoint(spec):
     y, groups = _data()

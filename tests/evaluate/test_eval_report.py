@@ -23,7 +23,8 @@ def _run(tmp_path, name, rows):
 @pytest.fixture
 def runs(tmp_path):
     hand = _run(tmp_path, "ck-hand", [
-        {"feature": "hog", "classifier": "linear_svm", "accuracy": 0.90, "uar": 0.85, "n_test": 981, "confusion": [[1]]},
+        {"feature": "hog", "classifier": "linear_svm", "accuracy": 0.90, "uar": 0.85, "n_test": 981,
+         "confusion": [[1]]},
         {"feature": "lbp", "classifier": "pls", "accuracy": 0.89, "uar": 0.82, "n_test": 981},
     ])
     fusion = _run(tmp_path, "ck-fusion", [

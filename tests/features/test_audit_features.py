@@ -61,7 +61,8 @@ def test_ragged_image_list_names_the_feature():
 
 def test_deep_refuses_float_images_outside_unit_range():
     deep = create_feature("deep", pretrained=False)
-    with pytest.raises(ValueError, match=r"deep: float images must hold gray levels in \[0, 1\], found values in \[0, 255\]"):
+    with pytest.raises(ValueError, match=r"deep: float images must hold gray levels in \[0, 1\],"
+                                         r" found values in \[0, 255\]"):
         deep.fit_transform(FACES.astype(np.float32))
     with pytest.raises(ValueError, match="deep: integer images must hold gray levels in 0..255"):
         deep.fit_transform(FACES.astype(np.uint16) * 257)

@@ -280,13 +280,15 @@ def test_deep_experiment_init_default_is_the_methods_own_network(ck_folders, tmp
     # "init weights are for resnet_fer"; a features method with init: default used resnet_fer's features
     from affectlab.evaluate.kinds import experiment_runner
 
-    svm = {"type": "features", "model": "mini_xception", "layer": "pool", "classifier": {"name": "linear_svm", "C": 1.0}}
+    svm = {"type": "features", "model": "mini_xception", "layer": "pool",
+           "classifier": {"name": "linear_svm", "C": 1.0}}
     config = {
         "kind": "deep", "name": "init-default", "data": {"source": str(ck_folders)}, "_path": None,
         "protocol": {"kind": "group_kfold", "n_splits": 2, "stratified": False, "random_state": 0},
         "methods": [
-            {"label": "ft", "type": "finetune", "model": "mini_xception", "init": "default", "validation_fraction": 0.25,
-             "train": {"epochs": 1, "batch_size": 16}, "augment": {"max_rotation_deg": 0}},
+            {"label": "ft", "type": "finetune", "model": "mini_xception", "init": "default",
+             "validation_fraction": 0.25, "train": {"epochs": 1, "batch_size": 16},
+             "augment": {"max_rotation_deg": 0}},
             {"label": "svm_default", "init": "default", **svm},
             {"label": "svm_bundled", **svm},
         ],

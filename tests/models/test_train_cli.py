@@ -69,7 +69,8 @@ def test_tencrop_training_uses_random_crops(fer_csv, tmp_path):
 
 
 def test_unknown_model_fails_before_reading_data(tmp_path):
-    result = CliRunner().invoke(cli, ["train", "--model", "nope", "--data", str(tmp_path), "--out", str(tmp_path / "o")])
+    result = CliRunner().invoke(cli, ["train", "--model", "nope", "--data", str(tmp_path),
+                                      "--out", str(tmp_path / "o")])
     assert result.exit_code == 1 and "unknown model 'nope'" in result.stderr
 
 

@@ -46,7 +46,8 @@ def _config(manifest: Path, **over) -> dict:
     cfg = {"kind": "pairs", "data": {"manifest": str(manifest)}, "images": {"size": 24, "crop": 20},
            "protocol": {"n_folds": 2, "val_subjects": 1, "seed": 0, "run_folds": 1},
            "model": {"channels": [2, 2, 2], "fc": [4, 4]}, "models": ["DiffCNN"],
-           "train": {"epochs": 1, "batch_size": 8, "num_threads": 1, "device": "cpu"}, "baselines": {"pixel_svm": False}}
+           "train": {"epochs": 1, "batch_size": 8, "num_threads": 1, "device": "cpu"},
+           "baselines": {"pixel_svm": False}}
     cfg.update(over)
     return cfg
 

@@ -113,7 +113,8 @@ def test_diffcnn_sees_only_the_difference():
 
 def test_dropout_rates_follow_the_method():
     net = CompCNN("comb", 2, **SMALL)
-    rates = [m.p for part in (net.shared, net.rest, net.head) for m in part.modules() if isinstance(m, torch.nn.Dropout)]
+    rates = [m.p for part in (net.shared, net.rest, net.head) for m in part.modules()
+             if isinstance(m, torch.nn.Dropout)]
     assert rates == [0.05, 0.15, 0.25, 0.5, 0.25]
 
 

@@ -36,8 +36,8 @@ def test_augment_pairs_moves_onset_and_apex_identically():
     assert out.shape == (6, 2, 16, 16)
     torch.testing.assert_close(out[:, 0], out[:, 1])
     # and the transform really differs between pairs (not the identity, not one shared draw)
-    same_again = augment_pairs(torch.cat([images[:1]] * 2, 0).repeat(1, 2, 1, 1), augment=AugmentConfig(15.0, 0.1, 0.1, True),
-                               crop=16, generator=gen)
+    same_again = augment_pairs(torch.cat([images[:1]] * 2, 0).repeat(1, 2, 1, 1),
+                               augment=AugmentConfig(15.0, 0.1, 0.1, True), crop=16, generator=gen)
     assert not torch.allclose(same_again[0], same_again[1])
     with pytest.raises(DataError):
         augment_pairs(torch.rand(2, 3, 8, 8), augment=AugmentConfig())
@@ -63,7 +63,8 @@ def test_manifest_roundtrip_and_loading(tmp_path):
     records = _write_images(tmp_path)
     path = write_pair_manifest(tmp_path / "pairs.csv", records)
     back = read_pair_manifest(path)
-    assert [(r.onset, r.apex, r.label, r.subject) for r in back] == [(r.onset, r.apex, r.label, r.subject) for r in records]
+    assert ([(r.onset, r.apex, r.label, r.subject) for r in back]
+            == [(r.onset, r.apex, r.label, r.subject) for r in records])
     assert [r.row for r in back] == [2, 3, 4]
     onset, apex = load_pair_images(back, root=tmp_path, size=12)
     assert onset.shape == apex.shape == (3, 12, 12)

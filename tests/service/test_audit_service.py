@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.service.service_fixtures import encode, sample_png  # noqa: F401  (shared fixtures)
 
 from affectlab.analysis import ExpressionAnalyzer
 from affectlab.cli import main
 from affectlab.data import sample_photo
 from affectlab.service import ServiceSettings, create_app
+from tests.service.service_fixtures import encode, sample_png  # noqa: F401  (shared fixtures)
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from tests.service.service_fixtures import encode, face_iou, sample_png  # noqa: F401  (shared fixtures)
 
 from affectlab.analysis import ExpressionAnalyzer
 from affectlab.data import sample_photo
 from affectlab.service import STATIC_DIR, ServiceSettings, create_app
+from tests.service.service_fixtures import encode, face_iou, sample_png  # noqa: F401  (shared fixtures)
 
 LIMIT = 2_000_000
 
@@ -90,7 +90,8 @@ def test_oversized_upload_is_413_with_and_without_content_length(client):
         ({"files": {"file": ("fake.png", b"hello, not a png", "image/png")}}, 422, "fake.png: not a readable image"),
         ({"files": {"file": ("empty.png", b"", "image/png")}}, 422, "'empty.png' is empty"),
         ({"json": {"image": "x"}}, 415, "content type 'application/json' not accepted"),
-        ({"data": {"other": "1"}, "files": {"other_file": ("a.png", b"x", "image/png")}}, 422, "no file in field 'file'"),
+        ({"data": {"other": "1"}, "files": {"other_file": ("a.png", b"x", "image/png")}}, 422,
+         "no file in field 'file'"),
         ({"content": b"x", "headers": {"content-type": "multipart/form-data"}}, 400, "malformed multipart"),
     ],
 )

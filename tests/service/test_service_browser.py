@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from tests.service.service_fixtures import sample_png, sample_png_path, served  # noqa: F401  (shared fixtures)
 
 CHROMIUM_FLAGS = [

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+
 from tests.service.service_fixtures import face_iou, sample_png, served  # noqa: F401  (shared fixtures)
 
 

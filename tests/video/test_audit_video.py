@@ -107,7 +107,8 @@ def test_uncreatable_output_folder_is_one_error_line_not_a_traceback(option, fac
     assert result.exit_code == 1
     assert result.exception is None or isinstance(result.exception, SystemExit)
     (record,) = _lines(result.stdout)
-    assert record["status"] == "error" and str(target) in record["error"] and "cannot create the folder" in record["error"]
+    assert (record["status"] == "error" and str(target) in record["error"]
+            and "cannot create the folder" in record["error"])
     assert "Traceback" not in result.stderr
 
 

@@ -380,7 +380,8 @@ def run_speech_experiment(
         for component in pool:
             if task.models and component.label not in task.models:
                 continue
-            models.append((task.name, task.type, component.label, create_classifier(component.name, **component.params)))
+            models.append((task.name, task.type, component.label,
+                           create_classifier(component.name, **component.params)))
             model_of.append((task, component))
 
     summary = ds.summary()
@@ -467,7 +468,7 @@ def run_speech_experiment(
                 if selected:
                     row["chosen"] = summarise_chosen(selected)
                 rows.append(row)
-                for k, fold in enumerate(folds):
+                for _k, fold in enumerate(folds):
                     for idx in fold.test:
                         predictions.append({"id": ds.samples[idx].id, "fold": fold.name, "task": task_name,
                                             "feature": feature.label, "model": model_label, "normalisation": scheme,
@@ -485,7 +486,7 @@ def run_speech_experiment(
                     if chosen_j:
                         row["chosen"] = summarise_chosen(chosen_j)
                     rows.append(row)
-                    for k, fold in enumerate(folds):
+                    for _k, fold in enumerate(folds):
                         for idx in fold.test:
                             predictions.append({"id": ds.samples[idx].id, "fold": fold.name,
                                                 "task": row_task, "feature": feature.label,

@@ -268,7 +268,8 @@ def _tasks(value: Any, classifiers: list[Any], regressors: list[Any]) -> list[Sp
             {"features": entry.get("features"), "normalisation": entry.get("normalisation")}, key)
         pool = classifiers if kind == "classification" else regressors
         if not pool:
-            raise ConfigError(f"{key}: a {kind} task needs a '{'classifiers' if kind == 'classification' else 'regressors'}' list")
+            raise ConfigError(f"{key}: a {kind} task needs a "
+                              f"'{'classifiers' if kind == 'classification' else 'regressors'}' list")
         models = tuple(str(m) for m in entry.get("models", []) or [])
         labels = [c.label for c in pool]
         for m in models:
@@ -311,7 +312,8 @@ def load_speech_config(raw: Mapping[str, Any], *, data: str | Path | None = None
     path = Path(path) if path is not None else None
     unknown = sorted(set(raw) - set(SPEECH_CONFIG_KEYS))
     if unknown:
-        raise ConfigError(f"{unknown[0]!r} is not a key of a speech experiment (known: {', '.join(SPEECH_CONFIG_KEYS)})")
+        raise ConfigError(f"{unknown[0]!r} is not a key of a speech experiment"
+                          f" (known: {', '.join(SPEECH_CONFIG_KEYS)})")
     name = str(raw.get("name") or (path.stem if path else "speech-experiment"))
     data_cfg = _mapping(raw.get("data", {}), "data")
     if data is not None:
@@ -358,7 +360,8 @@ def load_speech_config(raw: Mapping[str, Any], *, data: str | Path | None = None
         wanted = featurewise.get("features") or [f.label for f in features if f.name in ("compare_2016", "egemaps_v02")]
         for label in wanted:
             if label not in labels:
-                raise ConfigError(f"featurewise.features: {label!r} is not a feature label (known: {', '.join(labels)})")
+                raise ConfigError(f"featurewise.features: {label!r} is not a feature label"
+                                  f" (known: {', '.join(labels)})")
         featurewise["features"] = list(wanted)
     return SpeechConfig(name=name, source=source, data={k: v for k, v in data_cfg.items() if k != "source"},
                         audio=audio, protocol=protocol, group_by=group_by, normalisations=normalisations,

@@ -261,7 +261,8 @@ def _run_dask(
         except OSError as exc:
             raise ConfigError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         except (ValueError, TypeError) as exc:  # not an address at all, e.g. 'nonsense' (no port)
-            raise ConfigError(f"--scheduler {scheduler}: not a scheduler address such as tcp://host:8786 ({exc})") from None
+            raise ConfigError(f"--scheduler {scheduler}: not a scheduler address"
+                              f" such as tcp://host:8786 ({exc})") from None
         try:
             futures = client.map(process_chunk, chunks, options=options, pure=False)
             for future in dask_completed(futures):

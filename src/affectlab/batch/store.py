@@ -93,7 +93,8 @@ class ResultStore:
                 )
             return pq.read_table(path, columns=columns)
         except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"{path}: cannot read earlier batch results ({exc}); use --restart or another --out") from None
+            raise DataError(f"{path}: cannot read earlier batch results ({exc});"
+                            " use --restart or another --out") from None
 
     def done(self) -> dict[str, str]:
         """``source -> status`` of every item already recorded (final file and journal)."""

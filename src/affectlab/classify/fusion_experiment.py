@@ -69,12 +69,12 @@ from affectlab.evaluate.experiment import (
     ExperimentResult,
     decision_values,
     fit_with_groups,
-    load_experiment_dataset,
-    open_feature_cache,
-    stateless_feature_matrices,
     fold_feature_matrix,
+    load_experiment_dataset,
     load_gray_images,
+    open_feature_cache,
     standardise_per_group,
+    stateless_feature_matrices,
 )
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold, crossfit_folds, make_protocol
@@ -504,7 +504,8 @@ def run_fusion_experiment(
                       f"{r['lambda_at_grid_edge']}/{len(folds)} fold(s); consider widening fusion.lams\n"
                       for r in rows if r.get("lambda_at_grid_edge"))
             + "\n"
-            f"{table}\n\nConfusion matrices: " + ", ".join(f"`{r['confusion_png']}`" for r in rows if "confusion_png" in r)
+            f"{table}\n\nConfusion matrices: "
+            + ", ".join(f"`{r['confusion_png']}`" for r in rows if "confusion_png" in r)
             + "\n\nFusion-network weights (member x class, mean over folds): "
             + (", ".join(f"`{r['weights_png']}`" for r in rows if "weights_png" in r) or "none")
             + f"\n\n{elapsed:.0f} s, affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}\n")

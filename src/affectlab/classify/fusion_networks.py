@@ -55,7 +55,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NETWORK_CLASSIFIER", "NETWORK_TYPES", "network_member", "parse_networks"]
 
-#: Seed offset between the nets of a seed ensemble (above the fold offsets, ``1000 * fold + inner + 1``, of any protocol).
+#: Seed offset between the nets of a seed ensemble (above the fold offsets, ``1000 * fold + inner + 1``,
+#: of any protocol).
 ENSEMBLE_SEED_STEP = 10_000_000
 
 NETWORK_TYPES = ("finetune", "crossfit")
@@ -111,7 +112,8 @@ def parse_networks(raw: Any, *, base: Path | None, oof_splits: int, feature_labe
                                   "fixed number of epochs, chosen in advance")
             from affectlab.models.experiment import train_config_from_mapping
 
-            train_config_from_mapping(spec, 0, "cpu", key)  # unknown training / augmentation settings fail here, not mid-run
+            # unknown training / augmentation settings fail here, not mid-run
+            train_config_from_mapping(spec, 0, "cpu", key)
         else:
             if "test_model" not in item or "oof_models" not in item:
                 raise ConfigError(f"{key}: a crossfit network needs test_model and oof_models")

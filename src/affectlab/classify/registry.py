@@ -31,6 +31,9 @@ from affectlab._checks import is_integer, is_number
 from affectlab.classify.pls import PLSClassifier
 from affectlab.classify.search import InnerCVSearch
 from affectlab.classify.svm import LinearSVMCV
+from affectlab.classify.svr import kbest_linear_svm as _kbest
+from affectlab.classify.svr import rbf_svm as _rbf_svm
+from affectlab.classify.svr import rbf_svr as _rbf_svr
 from affectlab.errors import ConfigError
 from affectlab.features.registry import check_params
 
@@ -212,10 +215,6 @@ def logistic_regression(
 
 
 # RBF SVM and linear SVM on the k best features (categories), min-max RBF SVR (dimensions): affectlab.classify.svr.
-from affectlab.classify.svr import kbest_linear_svm as _kbest
-from affectlab.classify.svr import rbf_svm as _rbf_svm
-from affectlab.classify.svr import rbf_svr as _rbf_svr
-
 register_classifier("rbf_svm")(_rbf_svm)
 register_classifier("rbf_svr")(_rbf_svr)
 register_classifier("select_k_linear_svm")(_kbest)

@@ -354,9 +354,11 @@ DEFAULT_K_GRID: tuple[int, ...] = (250, 500, 1000, 2000, 4000)
 
 
 def f_scores(X: np.ndarray, codes: np.ndarray, n_classes: int) -> np.ndarray:
-    """One-way ANOVA F statistic of every column (0 for constant columns), as :func:`sklearn.feature_selection.f_classif`.
+    """One-way ANOVA F statistic of every column (0 for constant columns), as
+    :func:`sklearn.feature_selection.f_classif`.
 
-    >>> f_scores(np.array([[0.0, 1.0], [0.2, 1.0], [2.0, 1.0], [2.2, 1.0]]), np.array([0, 0, 1, 1]), 2).round(1).tolist()
+    >>> f_scores(np.array([[0.0, 1.0], [0.2, 1.0], [2.0, 1.0], [2.2, 1.0]]), np.array([0, 0, 1, 1]),
+    ...          2).round(1).tolist()
     [200.0, 0.0]
     """
     X = np.asarray(X, dtype=np.float64)
@@ -422,7 +424,8 @@ class KBestLinearSVM(ClassifierMixin, BaseEstimator):
         return ks, sorted(float(c) for c in Cs)
 
     @staticmethod
-    def _ranked(X: np.ndarray, codes: np.ndarray, n_classes: int, k_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _ranked(X: np.ndarray, codes: np.ndarray, n_classes: int,
+                k_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         from affectlab.classify._linear import standardise_stats
 
         order = np.argsort(-f_scores(X, codes, n_classes), kind="stable")[:k_max]
@@ -471,7 +474,8 @@ class KBestLinearSVM(ClassifierMixin, BaseEstimator):
                     K_va += A_va[:, start:k] @ A_tr[:, start:k].T
                     start = k
                     for j, C in enumerate(Cs):
-                        A, b = ovr_squared_hinge_dual(K_tr, codes[tr], n_classes, C, positive_weight=weights, tol=self.tol)
+                        A, b = ovr_squared_hinge_dual(K_tr, codes[tr], n_classes, C, positive_weight=weights,
+                                                      tol=self.tol)
                         pooled[i, j, va] = np.argmax(K_va @ A + b, axis=1)
             seen = pooled[0, 0] >= 0
             table = np.full((len(ks), len(Cs)), np.nan)
@@ -510,7 +514,8 @@ class KBestLinearSVM(ClassifierMixin, BaseEstimator):
 def kbest_linear_svm(k_grid: Sequence[int] | str = "auto", C_grid: Sequence[float] | str = "auto",
                      inner_splits: int = 5, class_weight: str | None = "balanced", scoring: str = "uar",
                      tol: float = 1e-3, random_state: int = 0) -> KBestLinearSVM:
-    """Registry factory of :class:`KBestLinearSVM` (ANOVA-F feature ranking + linear SVM, ``k`` and ``C`` by inner CV)."""
+    """Registry factory of :class:`KBestLinearSVM` (ANOVA-F feature ranking + linear SVM, ``k`` and ``C`` by
+    inner CV)."""
     for name, grid in (("k_grid", k_grid), ("C_grid", C_grid)):
         if not _is_auto(grid) and not isinstance(grid, list | tuple | np.ndarray):
             raise ValueError(f"{name} must be a list or 'auto', got {grid!r}")

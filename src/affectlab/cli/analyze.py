@@ -91,7 +91,8 @@ def _analyze_paths(analyzer, paths: list[Path]):
               help="Also write an annotated copy of each image into this folder.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON lines to this file instead of standard output.")
-@click.option("--max-faces", type=click.IntRange(min=1), default=None, help="Keep at most N faces per image (largest first).")
+@click.option("--max-faces", type=click.IntRange(min=1), default=None,
+              help="Keep at most N faces per image (largest first).")
 @click.option("--whole-frame", is_flag=True,
               help="If no face is found, classify the whole image as one face (for pre-cropped faces).")
 @click.option("--min-face", type=click.FloatRange(0.01, 1.0), default=0.1, show_default=True,
@@ -189,8 +190,8 @@ def analyze_command(
     """
     from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
     from affectlab.face.detect import create_detector
-    from affectlab.video.command import analyze_videos, split_video_inputs
     from affectlab.models import check_weights_network
+    from affectlab.video.command import analyze_videos, split_video_inputs
     from affectlab.viz.overlay import draw_faces, save_rgb
 
     if model_name is not None and weights is not None:  # an explicit --model must be the file's network
@@ -202,7 +203,8 @@ def analyze_command(
         with (open_output(output, "w") if output else contextlib.nullcontext(sys.stdout)) as video_sink:
             media_errors = analyze_videos(
                 videos, sink=video_sink, model_name=model_name, weights=weights, device=device, max_faces=max_faces,
-                whole_frame=whole_frame, every=every, fps=target_fps, scan_every=scan_every, timeline=timeline, write_timeline=not no_timeline,
+                whole_frame=whole_frame, every=every, fps=target_fps, scan_every=scan_every, timeline=timeline,
+                write_timeline=not no_timeline,
                 annotate=annotate, csv=csv_path, progress=progress,
             )
         output_mode = "a"

@@ -92,7 +92,6 @@ def batch_command(
     from affectlab.analysis import DEFAULT_MODEL
     from affectlab.batch import BatchOptions, run_batch
     from affectlab.errors import ConfigError
-
     from affectlab.models import check_weights_network
 
     if scheduler is not None and cluster is not None:

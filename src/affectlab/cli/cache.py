@@ -18,7 +18,8 @@ __all__ = ["cache_group"]
 
 _DIR_OPTION = click.option(
     "--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help="Cache folder [default: $AFFECTLAB_CACHE_DIR/features, else $XDG_CACHE_HOME/affectlab/features, else ~/.cache/affectlab/features].")
+    help="Cache folder [default: $AFFECTLAB_CACHE_DIR/features, else $XDG_CACHE_HOME/affectlab/features,"
+         " else ~/.cache/affectlab/features].")
 
 
 def _open(directory: Path | None) -> FeatureCache:

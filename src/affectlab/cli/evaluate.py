@@ -78,7 +78,8 @@ def _load(source: Path, data_format: str, split: str | None, progress: bool | No
               help="A dataset any affectlab reader takes (FER2013 CSV, class folders, manifest...).")
 @click.option("--split", default=None, metavar="NAME",
               help="Only samples of this split (e.g. PublicTest, or any Usage value in a FER2013 CSV).")
-@click.option("--format", "data_format", default="auto", show_default=True, help="Dataset format (see affectlab data info).")
+@click.option("--format", "data_format", default="auto", show_default=True,
+              help="Dataset format (see affectlab data info).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda.")

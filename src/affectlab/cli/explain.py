@@ -88,7 +88,8 @@ _common = [
     click.option("--whole-frame", is_flag=True,
                  help="If no face is found, use the whole image as the face (for pre-cropped faces)."),
     click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda."),
-    click.option("--progress/--no-progress", default=None, help="Progress bars on stderr (default: when several inputs)."),
+    click.option("--progress/--no-progress", default=None,
+                 help="Progress bars on stderr (default: when several inputs)."),
 ]
 
 
@@ -113,7 +114,8 @@ def _analyzer(model_name, weights, max_faces, whole_frame, device):
 @click.option("--out", "-o", "out_path", type=click.Path(dir_okay=False, path_type=Path), default=Path("panel.png"),
               show_default=True, help="Panel image to write (PNG or JPEG).")
 @click.option("--layer", default=None, help="Layer for Grad-CAM (default: the model's CAM layer).")
-@click.option("--cell", type=click.IntRange(min=48), default=144, show_default=True, help="Side of one panel cell in pixels.")
+@click.option("--cell", type=click.IntRange(min=48), default=144, show_default=True,
+              help="Side of one panel cell in pixels.")
 @_with_common
 def explain_command(inputs, out_path, layer, cell, model_name, weights, max_faces, whole_frame, device, progress):
     """Explain the expression predicted for every face, as one panel image.

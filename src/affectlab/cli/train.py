@@ -50,7 +50,8 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--optimizer", type=click.Choice(["adamw", "sgd"]), default="adamw", show_default=True)
 @click.option("--lr", type=float, default=3e-3, show_default=True, help="Peak learning rate.")
 @click.option("--weight-decay", type=float, default=1e-4, show_default=True)
-@click.option("--schedule", type=click.Choice(["onecycle", "cosine", "constant"]), default="onecycle", show_default=True)
+@click.option("--schedule", type=click.Choice(["onecycle", "cosine", "constant"]), default="onecycle",
+              show_default=True)
 @click.option("--label-smoothing", type=float, default=0.0, show_default=True)
 @click.option("--mixup", type=float, default=0.0, show_default=True, help="Mixup alpha (0: off).")
 @click.option("--class-weighting", is_flag=True, help="Inverse-frequency class weights in the loss.")
@@ -67,7 +68,8 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True,
               help="NHWC memory layout (faster convolutions on CPU).")
 @click.option("--install", is_flag=True, help="Copy best.pt and the card into the package's weights folder.")
-@click.option("--progress/--no-progress", default=True, show_default=True, help="Epoch lines and progress bars on stderr.")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Epoch lines and progress bars on stderr.")
 def train_command(model_name: str, source: Path, out_dir: Path, train_split: str | None, val_split: str | None,
                   val_fraction: float, init: str | None, epochs: int, batch_size: int, optimizer: str, lr: float,
                   weight_decay: float, schedule: str, label_smoothing: float, mixup: float, class_weighting: bool,

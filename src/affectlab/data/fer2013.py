@@ -102,7 +102,8 @@ def load_fer2013(
                     f"{path}: wrong columns {','.join(header)}; expected {','.join(FER2013_COLUMNS)}"
                     f" (missing {','.join(missing)})"
                 )
-            rows = tqdm(reader, desc=f"reading {path.name}", unit=" rows", disable=None if progress else True, leave=False)
+            rows = tqdm(reader, desc=f"reading {path.name}", unit=" rows", disable=None if progress else True,
+                        leave=False)
             for row_number, row in enumerate(rows, start=2):  # line 1 is the header
                 if wanted is not None and (row.get("Usage") or "").strip() not in wanted:
                     continue

@@ -10,7 +10,6 @@ from typing import Any
 
 from affectlab.data.emodb import EMODB_NAME_PATTERN, emodb_wav_folder, load_emodb
 from affectlab.data.fer2013 import load_fer2013
-from affectlab.data.textio import csv_errors, open_text
 from affectlab.data.folders import (
     CKPLUS_SUBJECT_PATTERN,
     _entries,
@@ -22,6 +21,7 @@ from affectlab.data.folders import (
 from affectlab.data.manifest import load_manifest
 from affectlab.data.orl import ORL_SUBJECT_PATTERN, load_orl
 from affectlab.data.sample import Dataset
+from affectlab.data.textio import csv_errors, open_text
 from affectlab.errors import ConfigError, DataError
 
 __all__ = ["load_dataset", "detect_format", "FORMATS"]

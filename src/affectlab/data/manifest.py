@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from affectlab.data.textio import csv_errors, open_text
 from affectlab.data.folders import _check_errors, _finish, _normalise_label, _problem, _vocabulary, media_kind
 from affectlab.data.sample import Dataset, Sample
+from affectlab.data.textio import csv_errors, open_text
 from affectlab.errors import DataError
 
 __all__ = ["load_manifest", "MANIFEST_COLUMNS", "DIMENSIONS"]

@@ -40,7 +40,8 @@ __all__ = [
 ]
 
 #: Top-level keys of an experiment file (``run`` holds provenance written by a run; ignored).
-CONFIG_KEYS = ("kind", "name", "description", "data", "images", "protocol", "normalisation", "features", "classifiers", "run")
+CONFIG_KEYS = ("kind", "name", "description", "data", "images", "protocol", "normalisation", "features", "classifiers",
+               "run")
 NORMALISATIONS = ("global", "per_subject")
 DEFAULT_PROTOCOL: dict[str, Any] = {"kind": "group_kfold", "n_splits": 10}
 

@@ -28,10 +28,10 @@ from tqdm.auto import tqdm
 
 from affectlab._checks import is_number
 from affectlab.errors import ConfigError, ProtocolError
+from affectlab.evaluate import runs
 from affectlab.evaluate.config import ExperimentConfig, load_config
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold, make_protocol
-from affectlab.evaluate import runs
 from affectlab.parallel import run_tasks, worker_deaths_explained
 
 if TYPE_CHECKING:
@@ -514,10 +514,9 @@ def run_experiment(
     from joblib import delayed, effective_n_jobs
 
     from affectlab.classify.registry import create_classifier
+    from affectlab.evaluate.kinds import experiment_kind, experiment_runner, read_experiment_file
     from affectlab.features.cache import images_fingerprint
     from affectlab.features.registry import create_feature
-
-    from affectlab.evaluate.kinds import experiment_kind, experiment_runner, read_experiment_file
 
     raw, raw_path = read_experiment_file(config)
     kind = experiment_kind(raw)
@@ -559,7 +558,7 @@ def run_experiment(
         resolved["data"]["source"] = str(ds.root) if ds.root is not None else ds.name
     resolved["run"] = {
         **runs.package_versions(),
-        "timestamp": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
         "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
         "data_sha256": ds.fingerprint(),
         "dataset": {"path": resolved["data"]["source"], "name": ds.name, "samples": len(ds),

@@ -75,7 +75,8 @@ def as_batch(images: Any, channels: int | None = None, *, check_range: bool = Tr
         problem = pixel_values_problem(arr) if check_range or not floating else None  # without: floats as given
         if problem:
             raise ConfigError(f"images: {problem}")
-        x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32) if floating else arr.astype(np.float32) / 255.0)
+        x = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32) if floating
+                             else arr.astype(np.float32) / 255.0)
     if x.ndim == 2:
         x = x[None, None]
     elif x.ndim == 3:

@@ -27,7 +27,6 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Union
 
 import numpy as np
 import torch
@@ -45,7 +44,7 @@ __all__ = [
 ]
 
 TargetFn = Callable[[torch.Tensor], torch.Tensor]
-Target = Union[None, int, Sequence[int], np.ndarray, torch.Tensor, TargetFn]
+Target = None | int | Sequence[int] | np.ndarray | torch.Tensor | TargetFn
 SuccessCriterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 

@@ -127,7 +127,8 @@ def eye_angle(eyes: EyePair) -> float:
     return math.degrees(math.atan2(ry - ly, rx - lx))
 
 
-def _warp(img: np.ndarray, forward: np.ndarray, size: int, side: float, border: BorderMode) -> tuple[np.ndarray, np.ndarray]:
+def _warp(img: np.ndarray, forward: np.ndarray, size: int, side: float,
+          border: BorderMode) -> tuple[np.ndarray, np.ndarray]:
     """Warp with a 2x3 ``forward`` map (input -> native-resolution crop of width ``side``).
 
     Downscaling goes through a native-resolution warp and an INTER_AREA resize (no aliasing);

@@ -9,8 +9,8 @@ Computed features are stored as ``.npy`` files under a cache folder (default
   all covered),
 - the extractor: registry name, all its parameters (defaults included), the affectlab version,
   a hash of the code of the ``affectlab.features`` package but this module (and of the module
-  defining the extractor; docstrings, comments and layout do not count) and the versions of numpy, scipy, scikit-image, scikit-learn and
-  OpenCV,
+  defining the extractor; docstrings, comments and layout do not count) and the versions of numpy,
+  scipy, scikit-image, scikit-learn and OpenCV,
 - for features that learn (``stateless=False``), the samples and labels they were fitted on.
 
 A changed image, parameter or code gives a new key (a miss); stale entries are never read.

@@ -59,7 +59,8 @@ def nearest_codewords(
     X = np.asarray(X)
     B = np.asarray(codebook)
     if X.ndim != 2 or B.ndim != 2 or X.shape[1] != B.shape[1]:
-        raise ValueError(f"nearest_codewords: need (n, d) descriptors and (m, d) codewords, got {X.shape} and {B.shape}")
+        raise ValueError(f"nearest_codewords: need (n, d) descriptors and (m, d) codewords,"
+                         f" got {X.shape} and {B.shape}")
     k = int(k)
     if not 1 <= k <= B.shape[0]:
         raise ValueError(f"nearest_codewords: k must be in [1, {B.shape[0]}] (the number of codewords), got {k}")

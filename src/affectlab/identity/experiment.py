@@ -25,7 +25,8 @@ is trained on the remaining subjects minus ``val_subjects`` of them; those valid
 choose the epoch and the decision threshold on their own balanced pairs. The test subjects
 (never seen in training or selection) give balanced pairs: every same-subject pair and as many
 random different-subject pairs. Accuracy, UAR (mean of the true-accept and true-reject rates)
-and ROC AUC are computed on the pooled test pairs, and per fold (mean +- sd). The optional ``identity`` section also trains the ``vgg_identity``
+and ROC AUC are computed on the pooled test pairs, and per fold (mean +- sd). The optional
+``identity`` section also trains the ``vgg_identity``
 classifier on all 40 subjects split by image (:mod:`affectlab.identity.classify`) and adds its
 row. The optional ``extra_identities`` section first trains each net's branch as a classifier of
 the subjects of another dataset (:mod:`affectlab.identity.extra`; people who are not in the
@@ -300,7 +301,8 @@ def run_siamese_experiment(
         net = nets[0]
         if n_nets == 1:
             threshold, val_acc, scores = fits[0].threshold, fits[0].best_val_accuracy, scores[0]
-        elif rotate or no_validation:  # each net's score shifted by its own threshold (0.5 without validation), averaged
+        elif rotate or no_validation:
+            # each net's score shifted by its own threshold (0.5 without validation), averaged
             scores = calibrated_average(scores, [f.threshold for f in fits])
             threshold, val_acc = 0.5, float(np.mean([f.best_val_accuracy for f in fits]))
         else:  # the ensemble's threshold comes from its own (averaged) validation scores
@@ -457,7 +459,8 @@ def _handcrafted_verifiers(cfg: Mapping[str, Any], images: np.ndarray, subjects:
                            test: np.ndarray, pairs, siamese_logit: np.ndarray) -> dict[tuple[str, str], tuple]:
     """Test scores and decisions of the Fisherface verifier alone and summed with the Siamese logit."""
     rest = np.flatnonzero(np.isin(subjects, list(fold.train_subjects) + list(fold.val_subjects)))
-    verifier = FisherfaceVerifier(n_components=int(cfg["n_components"]), calibration_folds=int(cfg["calibration_folds"]),
+    verifier = FisherfaceVerifier(n_components=int(cfg["n_components"]),
+                                  calibration_folds=int(cfg["calibration_folds"]),
                                   seed=int(cfg["seed"])).fit(images[rest], subjects[rest])
     logit = verifier.decision_function(images[test], pairs)
     alone = fuse_logits(logit)

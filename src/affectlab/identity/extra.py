@@ -87,7 +87,8 @@ def fit_face_layout(image: np.ndarray, size: tuple[int, int], layout: FaceLayout
     if rows < 1:
         raise ConfigError(f"extra_identities.layout.height must be >= 1, got {layout.height!r}")
     cols = max(1, round(image.shape[1] * rows / image.shape[0]))
-    resized = cv2.resize(image, (cols, rows), interpolation=cv2.INTER_AREA if rows < image.shape[0] else cv2.INTER_LINEAR)
+    resized = cv2.resize(image, (cols, rows),
+                         interpolation=cv2.INTER_AREA if rows < image.shape[0] else cv2.INTER_LINEAR)
     pad_top, pad_left = max(0, layout.top), max(0, layout.left)
     pad_bottom, pad_right = max(0, h - layout.top - rows), max(0, w - layout.left - cols)
     canvas = cv2.copyMakeBorder(resized, pad_top, pad_bottom, pad_left, pad_right, cv2.BORDER_REPLICATE)

@@ -32,8 +32,8 @@ def options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = No
         lines.append(f"- each pair batch also holds {train['extra_subjects_per_batch']} extra-identity subjects"
                      " (their pairs enter the same loss; never in validation or test pairs).")
     if train["hard_negatives"] < 1:
-        lines.append(f"- hard negatives: only the hardest {100 * train['hard_negatives']:.0f} % of the different pairs of"
-                     " each batch enter their mean.")
+        lines.append(f"- hard negatives: only the hardest {100 * train['hard_negatives']:.0f} %"
+                     " of the different pairs of each batch enter their mean.")
     if train["pretrain_epochs"]:
         lines.append(f"- pretraining: each net's branch is first trained as a classifier of the fold's training"
                      f" subjects ({train['pretrain_epochs']} epochs, softmax on the embedding, head discarded), then"
@@ -42,7 +42,8 @@ def options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = No
         lines.append(f"- ensemble: {train['ensemble']} nets per fold (seeds {train['seed']}.."
                      f"{train['seed'] + train['ensemble'] - 1}); their pair scores are averaged"
                      + (" as described under validation rotation." if rotate else
-                        " in logit space (mean logit) and 'same' is decided above 0.5." if train.get("select_on") == "none"
+                        " in logit space (mean logit) and 'same' is decided above 0.5."
+                        if train.get("select_on") == "none"
                         else " and the threshold is set on the averaged validation scores."))
     return lines
 
@@ -71,11 +72,13 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
         *([f"- validation rotation: ensemble net m validates on the m-th group of {protocol['val_subjects']} of the"
            " fold's non-test subjects (group 0 as above) and trains on the others, so the ensemble together trains on"
            " every non-test subject; each net's test scores are shifted by its own threshold (threshold_rule on its"
-           " group; 0.5 for 'fixed') as logit(p) - logit(t) and averaged, and the ensemble decides 'same' above 0.5. The fold table's val acc"
-           " and AUC are the nets' means on their own groups."] if protocol.get("val_rotation") else []),
+           " group; 0.5 for 'fixed') as logit(p) - logit(t) and averaged, and the ensemble decides 'same' above 0.5."
+           " The fold table's val acc and AUC are the nets' means on their own groups."]
+          if protocol.get("val_rotation") else []),
         f"- model: Siamese VGG (10 conv layers per shared branch, 2 x 64 + 8 x 128, pooling after layers"
         f" {', '.join(map(str, cfg['model']['pool_after']))};"
-        f" {cfg['model']['embedding']} embeddings (l2-normalised: {cfg['model']['l2_normalize']}) joined as [|a-b|, a*b]"
+        f" {cfg['model']['embedding']} embeddings (l2-normalised: {cfg['model']['l2_normalize']})"
+        " joined as [|a-b|, a*b]"
         f" -> dropout {cfg['model']['dropout']} -> fc({cfg['model']['hidden']}) -> ReLU -> fc(1)); loss = mean BCE of"
         " same pairs + mean BCE of different pairs over all pairs of each subject-balanced batch.",
         *options_lines(cfg["train"], cfg.get("extra_identities"), bool(protocol.get("val_rotation"))),
@@ -84,8 +87,9 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
     table = ["| fold | test subjects | best epoch | val acc | threshold | test accuracy | UAR | AUC | pairs |",
              "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for f in folds:
-        table.append(f"| {f['fold']} | {', '.join(f['test_subjects'])} | {f['best_epoch']} | {_number(f['val_accuracy'])} |"
-                     f" {f['threshold']:.3f} | {f['accuracy']:.3f} | {f['uar']:.3f} | {f['auc']:.3f} | {f['n_pairs']} |")
+        table.append(f"| {f['fold']} | {', '.join(f['test_subjects'])} | {f['best_epoch']} |"
+                     f" {_number(f['val_accuracy'])} | {f['threshold']:.3f} | {f['accuracy']:.3f} | {f['uar']:.3f} |"
+                     f" {f['auc']:.3f} | {f['n_pairs']} |")
     sections = [("Data and protocol", "\n".join(lines)), ("Folds", "\n".join(table)),
                 ("Pooled test pairs", f"accuracy {row['accuracy']:.4f}, UAR {row['uar']:.4f}, AUC {row['auc']:.4f}, "
                                       f"true-accept rate {row['true_accept_rate']:.4f}, true-reject rate "
@@ -119,6 +123,7 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
                          + "\n".join(f"- [{f}]({f})" for f in curve_files)))
     if heat_files:
         sections.append(("Same / different heatmaps (fold 0 test pairs)",
-                         "Grad-CAM of the 'same' logit (and of its negative, 'different') on each branch's last map.\n\n"
+                         "Grad-CAM of the 'same' logit (and of its negative, 'different')"
+                         " on each branch's last map.\n\n"
                          + "\n".join(f"- [{f}]({f})" for f in heat_files)))
     runs.write_report(out, title=f"Siamese verification: {cfg['name']}", sections=sections, rows=rows)

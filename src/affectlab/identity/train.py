@@ -67,7 +67,8 @@ class SiameseTrainConfig:
     tta_flip: bool = False  # score pairs also mirrored (validation here, and test in the experiment)
     identity_weight: float = 0.0  # weight of an auxiliary softmax over the training subjects (0: off)
     threshold_rule: str = "best"  # "best": highest validation accuracy; "eer": true-accept = true-reject rate;
-    #                               "fixed": 0.5, the balanced pair loss's own decision point (validation only picks the epoch)
+    #                               "fixed": 0.5, the balanced pair loss's own decision point
+    #                               (validation only picks the epoch)
     select_on: str = "accuracy"  # epoch choice on validation "accuracy" (at the rule's threshold) or "auc";
     #                              "none": no choice, the last epoch's weights (needs threshold_rule "fixed")
     pretrain_epochs: int = 0  # first train the branch as a classifier of the training subjects (0: off)

@@ -4,6 +4,10 @@ from affectlab.models import mini_xception as _mini_xception  # noqa: F401  (reg
 from affectlab.models import resnet as _resnet  # noqa: F401
 from affectlab.models import tencrop_cnn as _tencrop_cnn  # noqa: F401
 from affectlab.models import vgg as _vgg  # noqa: F401
+
+# Kept in this order: sorting would change this package's syntax trees, which key the fine-tuned
+# networks' cache (classify.fusion_networks._training_code_hash), and retrain them.
+# isort: split
 from affectlab.models import identity as _identity  # noqa: F401  (vgg_identity)
 from affectlab.models import siamese as _siamese  # noqa: F401  (pair net: siamese_vgg(), not in create_model)
 from affectlab.models.checkpoint import check_weights_network, load_model, load_weights, save_weights

@@ -58,7 +58,8 @@ def _misfit(model: AffectNet, payload: Any, state: dict[str, Any]) -> str:
     parts = []
     for label, items in (("missing", missing), ("unexpected", unexpected), ("shape mismatch", shapes)):
         if items:
-            parts.append(f"{label}: {', '.join(map(str, items[:3]))}" + (f" (+{len(items) - 3} more)" if len(items) > 3 else ""))
+            parts.append(f"{label}: {', '.join(map(str, items[:3]))}"
+                         + (f" (+{len(items) - 3} more)" if len(items) > 3 else ""))
     return "; ".join(parts) or "tensors do not match"
 
 

@@ -79,7 +79,8 @@ def train_config_from_mapping(method: Mapping[str, Any], seed: int, device: str,
     aug_known = {f.name for f in fields(AugmentConfig)}
     bad = sorted(set(augment) - aug_known)
     if bad:
-        raise ConfigError(f"{key}.augment.{bad[0]} is not an augmentation setting (known: {', '.join(sorted(aug_known))})")
+        raise ConfigError(f"{key}.augment.{bad[0]} is not an augmentation setting"
+                          f" (known: {', '.join(sorted(aug_known))})")
     train.setdefault("seed", seed)
     train.setdefault("device", device)
     try:
@@ -242,7 +243,8 @@ def run_deep_experiment(
     base = Path(path).resolve().parent if path else None
     unknown = sorted(set(raw) - _TOP_KEYS)
     if unknown:
-        raise ConfigError(f"{unknown[0]!r} is not a setting of a deep experiment (known: {', '.join(sorted(_TOP_KEYS - {'_path'}))})")
+        raise ConfigError(f"{unknown[0]!r} is not a setting of a deep experiment"
+                          f" (known: {', '.join(sorted(_TOP_KEYS - {'_path'}))})")
     data_cfg = raw.get("data") or {}
     if not isinstance(data_cfg, Mapping) or "source" not in data_cfg and data is None:
         raise ConfigError("data.source: the dataset to use is required")
@@ -306,7 +308,8 @@ def run_deep_experiment(
         probabilities[label] = []
         for i, fold in enumerate(bar):
             if kind == "finetune":
-                outcome = _finetune_fold(method, method_images, y, groups, fold.train, fold.test, class_names, seed, device)
+                outcome = _finetune_fold(method, method_images, y, groups, fold.train, fold.test, class_names, seed,
+                                         device)
             elif kind == "mean":
                 proba = np.mean([probabilities[o][i] for o in method["of"]], axis=0)
                 outcome = {"pred": proba.argmax(1), "decision": proba, "seconds": 0.0}

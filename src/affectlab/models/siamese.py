@@ -4,9 +4,10 @@ Each branch is the 10-layer :class:`~affectlab.models.identity.VGGStack` (2 x 64
 3x3 convolutions with pooling). Its last map is the face's embedding, flattened (``embedding=
 "flatten"``, default: 128 x 3 x 3 = 1152 values for a 28 x 24 face, which keeps where things are
 on the face) or globally averaged (``"gap"``, 128 values). The pair is joined symmetrically,
-``[|e_a - e_b|, e_a * e_b]``, then ``fc1`` (ReLU) and ``fc2`` give one logit for "same person". This is a pair model, not a classifier of single
-images, so it is built with :func:`siamese_vgg` rather than ``create_model``; it still exposes
-``normalize`` / ``forward_features`` (one image -> the branch's last map) for heatmaps.
+``[|e_a - e_b|, e_a * e_b]``, then ``fc1`` (ReLU) and ``fc2`` give one logit for "same person".
+This is a pair model, not a classifier of single images, so it is built with :func:`siamese_vgg`
+rather than ``create_model``; it still exposes ``normalize`` / ``forward_features`` (one image ->
+the branch's last map) for heatmaps.
 
 Examples
 --------

@@ -98,7 +98,8 @@ def resolve_device(device: str = "auto") -> torch.device:
             raise ConfigError(f"device {device!r}: CUDA is not available on this machine (use auto or cpu)")
         count = torch.cuda.device_count()
         if dev.index is not None and dev.index >= count:
-            raise ConfigError(f"device {device!r}: this machine has {count} CUDA device(s) (cuda:0 to cuda:{count - 1})")
+            raise ConfigError(f"device {device!r}: this machine has {count} CUDA device(s)"
+                              f" (cuda:0 to cuda:{count - 1})")
         return dev
     if dev.type == "cpu" or (dev.type == "mps" and torch.backends.mps.is_available()):
         return dev
@@ -186,7 +187,8 @@ def _make_optimizer(model: AffectNet, cfg: TrainConfig, steps_per_epoch: int):
         opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     total = cfg.epochs * steps_per_epoch
     if cfg.schedule == "onecycle" and total >= _ONECYCLE_MIN_STEPS:  # (its warm-up needs a few steps to exist)
-        return opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.2), "onecycle"
+        return (opt, torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=total, pct_start=0.2),
+                "onecycle")
     if cfg.schedule == "cosine":
         return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total), "cosine"
     if cfg.schedule == "onecycle":
@@ -274,7 +276,8 @@ def fit_classifier(
         tick = time.time()
         order = torch.randperm(len(x_train), generator=generator)
         running, seen, correct = 0.0, 0, 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None if progress else True, leave=False)
+        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None if progress else True,
+                   leave=False)
         for step in bar:
             idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
             xb = random_affine(x_train[idx].to(device), cfg.augment, generator)

@@ -92,7 +92,8 @@ def subject_holdout(groups: np.ndarray, y: np.ndarray, fraction: float, seed: in
         what = (f"{len(set(groups.astype(str).tolist()))} subjects" if by_subject
                 else f"{len(y)} samples, stratified by class (no subjects named)")
         raise ConfigError(f"validation fraction {fraction} (--val-fraction): cannot hold out a validation part of "
-                          f"{what}: {str(exc).rstrip('.')}. Name a validation split (--val-split) or use more data") from None
+                          f"{what}: {str(exc).rstrip('.')}. Name a validation split (--val-split)"
+                          " or use more data") from None
     return np.sort(train), np.sort(val)
 
 

@@ -324,7 +324,8 @@ def run_pairs_experiment(
                              "train_seconds": round(time.time() - t0, 1)})
             histories[f"{name}/{fold.name}"] = fit.history
             if name.startswith("CompCNN"):
-                features[name] = {part: second_fc_features(net, X[idx], device=tcfg.device) for part, idx in parts.items()}
+                features[name] = {part: second_fc_features(net, X[idx], device=tcfg.device)
+                                  for part, idx in parts.items()}
             bar.update(1)
             bar.set_postfix_str(f"{fold.name} {name} err {1 - accuracy(y[fold.test], p):.3f}")
         for svm_name, mode in zip(SVM_MODELS, ("Sub", "Comb")):
@@ -430,8 +431,10 @@ def _report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], table
             " apex = the same face under a smooth local warp of Gaussian bumps. 'posed' raises the mouth corners"
             f" ({p['mouth_amplitude']} px); 'spontaneous' raises the mouth corners the same way and also raises the"
             f" cheeks ({p['cheek_amplitude']} px) and the lower eyelids ({p['lid_ratio']} of the cheek raise). Per-side"
-            f" asymmetry ±{p['asymmetry']}, landmark jitter sd {p['center_jitter']} px, apex rotation ±{p['rotation_deg']}°,"
-            f" scale ±{p['scale']}, shift ±{p['translate']} px, brightness ±{p['brightness']}, contrast ±{p['contrast']},"
+            f" asymmetry ±{p['asymmetry']}, landmark jitter sd {p['center_jitter']} px,"
+            f" apex rotation ±{p['rotation_deg']}°,"
+            f" scale ±{p['scale']}, shift ±{p['translate']} px, brightness ±{p['brightness']},"
+            f" contrast ±{p['contrast']},"
             f" pixel noise sd {p['noise']} on both images; {p['pairs_per_face']} pairs per face (half of each class),"
             f" seed {p['seed']}. Numbers here say how the architectures compare on this synthetic task, not how they"
             " do on real posed/spontaneous expressions."),

@@ -69,8 +69,8 @@ def _block(cin: int, cout: int, dropout: float) -> nn.Sequential:
 
 
 def _config(name: str, input_size: tuple[int, int], cam_layer: str) -> ModelConfig:
-    return ModelConfig(name=name, input_size=input_size, channels=2, cam_layer=cam_layer, mean=(0.5, 0.5), std=(0.25, 0.25),
-                       class_names=PAIR_CLASSES, classifier="head.7", extras={"pair": True})
+    return ModelConfig(name=name, input_size=input_size, channels=2, cam_layer=cam_layer, mean=(0.5, 0.5),
+                       std=(0.25, 0.25), class_names=PAIR_CLASSES, classifier="head.7", extras={"pair": True})
 
 
 class ComparisonLayer(nn.Module):

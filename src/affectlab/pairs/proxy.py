@@ -220,7 +220,8 @@ class ProxyConfig:
                 value = (float(value[0]), float(value[1]))
             elif is_integer(default) and name in ("pairs_per_face", "seed"):
                 if not is_integer(value) or value < (1 if name == "pairs_per_face" else 0):
-                    raise ConfigError(f"{key}.{name} must be a {'positive' if name == 'pairs_per_face' else 'non-negative'}"
+                    raise ConfigError(f"{key}.{name} must be a"
+                                      f" {'positive' if name == 'pairs_per_face' else 'non-negative'}"
                                       f" integer, got {value!r}")
                 value = int(value)
             else:

@@ -50,7 +50,8 @@ def _upload_body(kind: str) -> dict[str, Any]:
                     "schema": {
                         "type": "object",
                         "required": ["file"],
-                        "properties": {"file": {"type": "string", "format": "binary", "description": f"the {kind} file"}},
+                        "properties": {"file": {"type": "string", "format": "binary",
+                                                "description": f"the {kind} file"}},
                     }
                 },
                 f"{kind}/*": {"schema": {"type": "string", "format": "binary"}},

@@ -457,7 +457,8 @@ class VideoAnalyzer:
             if not pending:
                 return
             started = time.perf_counter()
-            probs = self.analyzer.classify_crops(np.stack(pending_crops)) if pending_crops else np.zeros((0, len(names)))
+            probs = (self.analyzer.classify_crops(np.stack(pending_crops)) if pending_crops
+                     else np.zeros((0, len(names))))
             stage["classify"] += time.perf_counter() - started
             k = 0
             for index, when, image, faces, aligned in pending:

@@ -21,7 +21,8 @@ from affectlab.video.reader import is_video_path
 __all__ = ["analyze_videos", "check_output_options", "output_path", "plan_outputs", "split_video_inputs", "video_name"]
 
 
-def split_video_inputs(inputs: Sequence[str], frame_folders: Sequence[str | Path] = ()) -> tuple[tuple[str, ...], list[Path]]:
+def split_video_inputs(inputs: Sequence[str],
+                       frame_folders: Sequence[str | Path] = ()) -> tuple[tuple[str, ...], list[Path]]:
     """``(other inputs, videos)``: video files by suffix plus the ``--frames`` folders.
 
     >>> split_video_inputs(["a.png", "b.MP4", "dir"], ["frames"])

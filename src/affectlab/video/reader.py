@@ -139,7 +139,8 @@ def frame_files(folder: str | Path) -> list[Path]:
     return sorted(files, key=lambda p: _natural_key(p.name))
 
 
-def sampled(n_or_indices: Iterable[int], *, source_fps: float, every: int = 1, fps: float | None = None) -> Iterator[int]:
+def sampled(n_or_indices: Iterable[int], *, source_fps: float, every: int = 1,
+            fps: float | None = None) -> Iterator[int]:
     """The source frame indices kept by the sampling rule, from an iterable of indices.
 
     ``every`` keeps indices ``0, every, 2 every, ...``; ``fps`` keeps the first frame of each

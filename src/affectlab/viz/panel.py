@@ -86,7 +86,8 @@ def explanation_panel(rows: Sequence[PanelRow], *, cell: int = 144,
     lines = [np.concatenate([text_cell(t, (_HEADER, cell), background=(0, 0, 0)) for t in PANEL_COLUMNS], 1)]
     for i, row in enumerate(rows):
         face = upscale(to_rgb(np.asarray(row.face, np.uint8)), cell)
-        face = cv2.resize(face, (cell, cell), interpolation=cv2.INTER_NEAREST) if face.shape[:2] != (cell, cell) else face
+        face = (cv2.resize(face, (cell, cell), interpolation=cv2.INTER_NEAREST) if face.shape[:2] != (cell, cell)
+                else face)
         shown = np.ascontiguousarray(face.copy())
         if captions is not None and captions[i]:
             cv2.putText(shown, captions[i][:24], (3, cell - 5), _FONT, 0.35, (255, 255, 0), 1, cv2.LINE_AA)
