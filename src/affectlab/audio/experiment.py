@@ -468,7 +468,7 @@ def run_speech_experiment(
                 if selected:
                     row["chosen"] = summarise_chosen(selected)
                 rows.append(row)
-                for _k, fold in enumerate(folds):
+                for fold in folds:
                     for idx in fold.test:
                         predictions.append({"id": ds.samples[idx].id, "fold": fold.name, "task": task_name,
                                             "feature": feature.label, "model": model_label, "normalisation": scheme,
@@ -486,7 +486,7 @@ def run_speech_experiment(
                     if chosen_j:
                         row["chosen"] = summarise_chosen(chosen_j)
                     rows.append(row)
-                    for _k, fold in enumerate(folds):
+                    for fold in folds:
                         for idx in fold.test:
                             predictions.append({"id": ds.samples[idx].id, "fold": fold.name,
                                                 "task": row_task, "feature": feature.label,
