@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 
 import numpy as np
@@ -86,6 +87,8 @@ def test_compare_run_rows_reads_methods_by_their_columns(tmp_path):
     result = compare_run_rows(run, "hog/svm", "lbp")  # "lbp" alone is unambiguous
     assert result.n == 12 and result.accuracy_a == 1.0 and result.accuracy_b == pytest.approx(11 / 12)
     assert result.resampled == "subjects (4)"
+    spaced = compare_run_rows(run, "hog / svm", " lbp ")  # as tables print the names
+    assert dataclasses.replace(spaced, a=result.a, b=result.b) == result
     with pytest.raises(DataError, match="'hog' is ambiguous; name one of hog/pls, hog/svm"):
         compare_run_rows(run, "hog", "lbp")
     with pytest.raises(DataError, match="no predictions of 'vgg'.*hog/pls, hog/svm, lbp/svm"):

@@ -188,13 +188,14 @@ def read_predictions(path: str | Path) -> tuple[list[dict[str, str]], list[str]]
 def _method_rows(rows: list[dict[str, str]], columns: list[str], method: str,
                  where: str) -> dict[str, dict[str, str]]:
     """The predictions of one method, keyed by sample id. ``method`` gives the method columns' values
-    joined by ``/``, left to right; leading values are enough when they single one method out."""
-    parts = method.split("/")
+    joined by ``/``, left to right; leading values are enough when they single one method out. Spaces around
+    a ``/`` do not count (``lbp / pls``, as tables print it, is ``lbp/pls``)."""
+    parts = [part.strip() for part in method.split("/")]
     if len(parts) > len(columns):
         raise DataError(f"{where}: {method!r} has {len(parts)} parts; methods there have {len(columns)} "
                         f"({'/'.join(columns)})")
     known = sorted({"/".join(r[c] for c in columns) for r in rows})
-    chosen = [r for r in rows if all(r[c] == v for c, v in zip(columns, parts))]
+    chosen = [r for r in rows if all(r[c].strip() == v for c, v in zip(columns, parts))]
     if not chosen:
         raise DataError(f"{where}: no predictions of {method!r} (methods there, as {'/'.join(columns)}: "
                         f"{', '.join(known)})")
