@@ -1,10 +1,15 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from affectlab.audio.io import (
     AUDIO_SUFFIXES,
+    QUIET_DECODERS_ENV,
     check_signal,
     is_audio_path,
     read_audio,
@@ -58,6 +63,42 @@ def test_resample_keeps_a_tone_and_length():
 def test_to_mono_rejects_3d():
     with pytest.raises(ValueError):
         to_mono(np.zeros((2, 2, 2)))
+
+
+def _corrupt_mp3(tmp_path):
+    import soundfile as sf
+
+    if "MP3" not in sf.available_formats():
+        pytest.skip("this libsndfile has no MP3 support")
+    bad = tmp_path / "bad.mp3"
+    bad.write_bytes(np.random.default_rng(0).integers(0, 256, 2000, dtype=np.uint8).tobytes())
+    return bad
+
+
+def test_decoder_notes_on_stderr_are_dropped_only_on_request(tmp_path, capfd, monkeypatch):
+    bad = _corrupt_mp3(tmp_path)
+    monkeypatch.delenv(QUIET_DECODERS_ENV, raising=False)
+    with pytest.raises(MediaReadError, match="bad.mp3: cannot read audio"):
+        read_audio(bad)
+    if "MPEG" not in capfd.readouterr().err:
+        pytest.skip("this mpg123 prints no notes for the file")
+    monkeypatch.setenv(QUIET_DECODERS_ENV, "1")
+    with pytest.raises(MediaReadError, match="bad.mp3: cannot read audio"):
+        read_audio(bad)
+    os.write(2, b"stderr is back\n")
+    assert capfd.readouterr().err == "stderr is back\n"
+
+
+def test_cli_error_for_a_corrupt_mp3_is_one_line(tmp_path):
+    bad = _corrupt_mp3(tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != QUIET_DECODERS_ENV}
+    code = "import sys; from affectlab.cli import main; sys.exit(main())"
+    done = subprocess.run([sys.executable, "-c", code, "analyze", "--no-progress", str(bad)], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert done.returncode == 1
+    assert [line for line in done.stderr.splitlines() if line.strip()] == [
+        f"affectlab: error: {bad}: cannot read audio (corrupt, truncated or unsupported format: the data could not "
+        "be decoded)"]
 
 
 def test_missing_file(tmp_path):

@@ -45,14 +45,18 @@ def cli() -> None:
 
     Every command explains itself: affectlab COMMAND --help.
     """
-    _quiet_opencv()
+    _quiet_native_libraries(decoders=click.get_current_context().invoked_subcommand != "serve")
 
 
-def _quiet_opencv() -> None:
-    """Silence OpenCV's own log lines (``[ WARN:0@2.4] global grfmt_png.cpp ... PNG input buffer is incomplete``),
-    which would stand next to the one error the command prints for a corrupt file, unless the user set
-    ``OPENCV_LOG_LEVEL``. The variable also reaches worker processes started later; the library, used from
-    Python, leaves OpenCV's logging alone."""
+def _quiet_native_libraries(*, decoders: bool) -> None:
+    """Silence what native decoders print of a corrupt file, which would stand next to the one error the command
+    prints for it: OpenCV's log lines (``[ WARN:0@2.4] global grfmt_png.cpp ... PNG input buffer is
+    incomplete``) unless the user set ``OPENCV_LOG_LEVEL``, and with ``decoders`` mpg123's notes while audio is
+    decoded (``affectlab.audio.io.QUIET_DECODERS_ENV``; not for the server, whose other threads log to stderr
+    meanwhile) unless the user set that. Environment variables, so worker processes started later follow; the
+    library, used from Python, leaves both alone."""
+    if decoders and "AFFECTLAB_QUIET_DECODERS" not in os.environ:
+        os.environ["AFFECTLAB_QUIET_DECODERS"] = "1"
     if "OPENCV_LOG_LEVEL" in os.environ:
         return
     os.environ["OPENCV_LOG_LEVEL"] = "SILENT"
