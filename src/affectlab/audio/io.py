@@ -77,7 +77,11 @@ def _decoder_stderr_dropped() -> Iterator[None]:
     with _STDERR_LOCK:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             sys.stderr.flush()
-        saved = os.dup(2)
+        try:
+            saved = os.dup(2)
+        except OSError:  # no file descriptor 2 (a closed stderr): nothing to drop
+            yield
+            return
         devnull = os.open(os.devnull, os.O_WRONLY)
         try:
             os.dup2(devnull, 2)
