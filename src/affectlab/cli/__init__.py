@@ -55,8 +55,10 @@ def _quiet_native_libraries(*, decoders: bool) -> None:
     decoded (``affectlab.audio.io.QUIET_DECODERS_ENV``; not for the server, whose other threads log to stderr
     meanwhile) unless the user set that. Environment variables, so worker processes started later follow; the
     library, used from Python, leaves both alone."""
-    if decoders and "AFFECTLAB_QUIET_DECODERS" not in os.environ:
-        os.environ["AFFECTLAB_QUIET_DECODERS"] = "1"
+    from affectlab.audio.io import QUIET_DECODERS_ENV
+
+    if decoders and QUIET_DECODERS_ENV not in os.environ:
+        os.environ[QUIET_DECODERS_ENV] = "1"
     if "OPENCV_LOG_LEVEL" in os.environ:
         return
     os.environ["OPENCV_LOG_LEVEL"] = "SILENT"
