@@ -60,11 +60,16 @@ def _command_line(ctx: click.Context) -> str:
 @click.option("--scale", type=float, default=0.1, show_default=True, help="Max random scale change.")
 @click.option("--translate", type=float, default=0.1, show_default=True, help="Max random shift (fraction of side).")
 @click.option("--flip/--no-flip", default=True, show_default=True, help="Random horizontal flips.")
+@click.option("--erase", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Random-erasing probability per image (one noise-filled rectangle; 0: off).")
 @click.option("--crop-size", type=click.IntRange(min=1), default=None,
               help="Random square crops (default: the model's input when smaller than its evaluation size).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="CPU threads for torch.")
+@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto", show_default=True,
+              help="Training arithmetic: bf16 autocast, fp32, or auto (bf16 where the CPU has avx512_bf16/AMX or the "
+                   "GPU supports it, else fp32). Recorded in results.json and the card.")
 @click.option("--channels-last/--no-channels-last", default=True, show_default=True,
               help="NHWC memory layout (faster convolutions on CPU).")
 @click.option("--install", is_flag=True, help="Copy best.pt and the card into the package's weights folder.")
@@ -73,9 +78,9 @@ def _command_line(ctx: click.Context) -> str:
 def train_command(model_name: str, source: Path, out_dir: Path, train_split: str | None, val_split: str | None,
                   val_fraction: float, init: str | None, epochs: int, batch_size: int, optimizer: str, lr: float,
                   weight_decay: float, schedule: str, label_smoothing: float, mixup: float, class_weighting: bool,
-                  patience: int | None, rotation: float, scale: float, translate: float, flip: bool,
-                  crop_size: int | None, seed: int, device: str, threads: int | None, channels_last: bool,
-                  install: bool, progress: bool) -> None:
+                  patience: int | None, rotation: float, scale: float, translate: float, flip: bool, erase: float,
+                  crop_size: int | None, seed: int, device: str, threads: int | None, precision: str,
+                  channels_last: bool, install: bool, progress: bool) -> None:
     """Train an expression network; select the epoch on a validation split only.
 
     Writes OUT/best.pt (weights of the selected epoch), OUT/last.pt (run it again to
@@ -95,11 +100,11 @@ def train_command(model_name: str, source: Path, out_dir: Path, train_split: str
     from affectlab.errors import ConfigError
     from affectlab.models import create_model
     from affectlab.models.augment import AugmentConfig
-    from affectlab.models.train import TrainConfig, resolve_device
+    from affectlab.models.train import TrainConfig, resolve_device, resolve_precision
     from affectlab.models.training import install_run, train_on_dataset
 
     net = create_model(model_name)  # unknown names, devices and run folders fail before the data is read
-    resolve_device(device)
+    resolve_precision(precision, resolve_device(device))
     existing = next(p for p in (out_dir.absolute(), *out_dir.absolute().parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         raise ConfigError(f"--out {str(out_dir)!r}: cannot create the run folder there "
@@ -115,8 +120,9 @@ def train_command(model_name: str, source: Path, out_dir: Path, train_split: str
         epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr, weight_decay=weight_decay,  # type: ignore[arg-type]
         schedule=schedule, label_smoothing=label_smoothing, class_weighting=class_weighting,  # type: ignore[arg-type]
         mixup_alpha=mixup, patience=patience, seed=seed, device=device, num_threads=threads,
-        augment=AugmentConfig(max_rotation_deg=rotation, max_scale=scale, max_translate=translate, flip=flip),
-        channels_last=channels_last, crop_size=crop_size,
+        augment=AugmentConfig(max_rotation_deg=rotation, max_scale=scale, max_translate=translate, flip=flip,
+                              erase_prob=erase),
+        channels_last=channels_last, crop_size=crop_size, precision=precision,  # type: ignore[arg-type]
     )
     command = _command_line(click.get_current_context())
     try:

@@ -47,6 +47,8 @@ def _training_text(tc: Mapping[str, Any]) -> str:
         parts.append(f"random {tc['crop_size']}x{tc['crop_size']} crops")
     if tc.get("patience"):
         parts.append(f"early stopping patience {tc['patience']}")
+    if tc.get("precision"):
+        parts.append(f"{tc['precision']} arithmetic")
     parts.append(f"seed {tc.get('seed')}")
     return ", ".join(str(p) for p in parts)
 

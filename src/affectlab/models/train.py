@@ -10,6 +10,7 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -29,12 +30,25 @@ from tqdm.auto import tqdm
 
 from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, ModelError
-from affectlab.models.augment import AugmentConfig, random_affine
+from affectlab.models.augment import AugmentConfig, random_affine, random_erase
 from affectlab.models.checkpoint import save_weights
 from affectlab.models.registry import AffectNet
 from affectlab.models.tencrop_cnn import random_crop, ten_crop_predict
 
-__all__ = ["TrainConfig", "TrainResult", "fit_classifier", "predict_proba", "resolve_device", "seed_everything"]
+__all__ = [
+    "PRECISIONS",
+    "TrainConfig",
+    "TrainResult",
+    "cpu_supports_bf16",
+    "fit_classifier",
+    "predict_proba",
+    "resolve_device",
+    "resolve_precision",
+    "seed_everything",
+]
+
+#: Values of ``TrainConfig.precision`` (``affectlab train --precision``).
+PRECISIONS = ("auto", "fp32", "bf16")
 
 
 @dataclass
@@ -58,6 +72,10 @@ class TrainConfig:
     num_threads: int | None = None
     channels_last: bool = False  # NHWC memory layout: faster convolutions on CPU
     crop_size: int | None = None  # random square crops of this side after augmentation (10-crop CNN)
+    #: Arithmetic of the training steps: ``fp32``, ``bf16`` (autocast: convolutions and matrix products in
+    #: bfloat16, weights, optimiser and loss in float32) or ``auto`` (bf16 where the device runs it natively:
+    #: a CPU with avx512_bf16 or AMX, a CUDA GPU with bf16; fp32 otherwise). Validation always runs in fp32.
+    precision: Literal["auto", "fp32", "bf16"] = "fp32"
 
 
 @dataclass
@@ -71,6 +89,7 @@ class TrainResult:
     wall_time_s: float
     best_path: Path | None
     schedule: str = "onecycle"  # the learning-rate schedule used (a run too short for one-cycle is constant)
+    precision: str = "fp32"  # the arithmetic used (``auto`` resolved)
 
 
 def seed_everything(seed: int) -> None:
@@ -106,6 +125,49 @@ def resolve_device(device: str = "auto") -> torch.device:
     raise ConfigError(f"device {device!r}: not usable here; expected auto, cpu, cuda or cuda:N")
 
 
+def cpu_supports_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes bfloat16 natively (the ``avx512_bf16`` or ``amx_bf16`` flag of
+    ``cpuinfo``); ``False`` where the flags cannot be read (not Linux)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError:
+        return False
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), [])
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+
+
+def resolve_precision(precision: str, device: str | torch.device = "cpu") -> str:
+    """``"fp32"`` or ``"bf16"``: ``precision`` itself, or for ``"auto"`` bf16 where ``device`` runs it natively
+    (:func:`cpu_supports_bf16`; a CUDA GPU with bf16 support) and fp32 elsewhere.
+
+    Raises
+    ------
+    ConfigError
+        ``precision`` is not one of :data:`PRECISIONS`, or bf16 is asked for on a device without autocast.
+
+    >>> resolve_precision("fp32")
+    'fp32'
+    >>> resolve_precision("auto") in ("fp32", "bf16")
+    True
+    """
+    if precision not in PRECISIONS:
+        raise ConfigError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    dev = torch.device(device) if isinstance(device, str) else device
+    if precision == "auto":
+        if dev.type == "cuda":
+            return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+        return "bf16" if dev.type == "cpu" and cpu_supports_bf16() else "fp32"
+    if precision == "bf16" and dev.type not in ("cpu", "cuda"):
+        raise ConfigError(f"precision bf16: not available on device {dev.type!r} (use fp32)")
+    return precision
+
+
+def _autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager:
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def check_batch_size(batch_size: int) -> int:
     """``batch_size`` when it is a positive integer, else a :class:`~affectlab.errors.ModelError`."""
     if not is_integer(batch_size) or batch_size < 1:
@@ -132,8 +194,22 @@ def _proba(model: AffectNet, batch: torch.Tensor) -> torch.Tensor:
     if tuple(batch.shape[-2:]) != size:
         if model.config.extras.get("ten_crop"):
             return ten_crop_predict(model, batch)
-        batch = F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=True)
+        if model.config.extras.get("crop") == "center":
+            batch = center_crop(batch, model)
+        else:
+            batch = F.interpolate(batch, size=size, mode="bilinear", align_corners=False, antialias=True)
     return F.softmax(model(batch), dim=1)
+
+
+def center_crop(batch: torch.Tensor, model: AffectNet) -> torch.Tensor:
+    """The centre ``input_size`` crop of ``batch`` ``(N, C, H, W)`` after resizing it to the model's
+    ``extras["eval_size"]`` (the face size it was cropped from in training) when it has another size."""
+    eval_size = tuple(int(v) for v in model.config.extras.get("eval_size") or model.config.input_size)
+    if tuple(batch.shape[-2:]) != eval_size:
+        batch = F.interpolate(batch, size=eval_size, mode="bilinear", align_corners=False, antialias=True)
+    (h, w), (ch, cw) = eval_size, tuple(model.config.input_size)
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return batch[..., top : top + ch, left : left + cw]
 
 
 @torch.no_grad()
@@ -168,7 +244,7 @@ def _uar(y: np.ndarray, pred: np.ndarray) -> float:
 
 def _check_config(cfg: TrainConfig) -> None:
     """Refuse settings the trainer would otherwise replace silently (an unknown optimizer ran AdamW)."""
-    choices = {"optimizer": ("adamw", "sgd"), "schedule": ("onecycle", "cosine", "constant")}
+    choices = {"optimizer": ("adamw", "sgd"), "schedule": ("onecycle", "cosine", "constant"), "precision": PRECISIONS}
     for key, allowed in choices.items():
         if getattr(cfg, key) not in allowed:
             raise ConfigError(f"TrainConfig.{key} {getattr(cfg, key)!r}: expected one of {', '.join(allowed)}")
@@ -228,6 +304,7 @@ def fit_classifier(
         torch.set_num_threads(cfg.num_threads)
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
     model.to(device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     if cfg.channels_last:
@@ -283,18 +360,20 @@ def fit_classifier(
             xb = random_affine(x_train[idx].to(device), cfg.augment, generator)
             if cfg.crop_size:
                 xb = random_crop(xb, cfg.crop_size, generator)
+            xb = random_erase(xb, cfg.augment.erase_prob, generator)
             xb = xb.contiguous(memory_format=memory_format)
             yb = y_train[idx].to(device)
-            if cfg.mixup_alpha > 0:
-                lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))
-                perm = torch.randperm(len(xb), generator=generator).to(device)
-                logits = model(lam * xb + (1 - lam) * xb[perm])
-                loss = lam * F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing) + (
-                    1 - lam
-                ) * F.cross_entropy(logits, yb[perm], weight=weights, label_smoothing=cfg.label_smoothing)
-            else:
-                logits = model(xb)
-                loss = F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing)
+            with _autocast(precision, device):
+                if cfg.mixup_alpha > 0:
+                    lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))
+                    perm = torch.randperm(len(xb), generator=generator).to(device)
+                    logits = model(lam * xb + (1 - lam) * xb[perm])
+                    loss = lam * F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing) + (
+                        1 - lam
+                    ) * F.cross_entropy(logits, yb[perm], weight=weights, label_smoothing=cfg.label_smoothing)
+                else:
+                    logits = model(xb)
+                    loss = F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -316,6 +395,7 @@ def fit_classifier(
             "val_uar": val_uar,
             "lr": float(opt.param_groups[0]["lr"]),
             "epoch_time_s": time.time() - tick,
+            "precision": precision,
         }
         history.append(row)
         improved = x_val is not None and val_acc > best["acc"]
@@ -361,12 +441,13 @@ def fit_classifier(
         wall_time_s=time.time() - t0,
         best_path=(out / "best.pt") if out is not None and x_val is not None else None,
         schedule=schedule,
+        precision=precision,
     )
 
 
 _ELSEWHERE = "use another out folder (--out), delete its last.pt, or pass resume=False (Python)"
 #: Settings that may change between an interrupted run and its resumption.
-_FREE_ON_RESUME = ("epochs", "device", "num_threads", "channels_last", "patience")
+_FREE_ON_RESUME = ("epochs", "device", "num_threads", "channels_last", "patience", "precision")
 _STATE_KEYS = {"model", "optimizer", "scheduler", "rng", "epoch", "history", "best"}
 
 
@@ -378,10 +459,22 @@ def _run_signature(model: AffectNet, cfg: TrainConfig, n_train: int, n_val: int)
 
 
 def _changes(saved: dict[str, Any] | None, now: dict[str, Any]) -> list[str]:
-    """``"name saved -> now"`` for every signature entry that differs (none for files without one)."""
+    """``"name saved -> now"`` for every signature entry that differs (none for files without one).
+
+    A setting added to the code after the file was written (absent from ``saved``, also inside a nested
+    setting such as ``augment``) counts as unchanged while it is off (0, False, None)."""
     if not isinstance(saved, dict):
         return []
-    return [f"{key} {saved[key]!r} -> {value!r}" for key, value in now.items() if key in saved and saved[key] != value]
+    out = []
+    for key, value in now.items():
+        if key not in saved:
+            continue
+        old = saved[key]
+        if isinstance(old, dict) and isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k in old or v}
+        if old != value:
+            out.append(f"{key} {old!r} -> {value!r}")
+    return out
 
 
 def _load_training_state(path: Path, device: torch.device) -> dict[str, Any]:

@@ -210,7 +210,8 @@ def train_on_dataset(
         "confusion_matrix": metrics["confusion"],
         "class_names": names,
         "wall_time_s": round(result.wall_time_s, 1),
-        "train_config": {**asdict(cfg), "schedule": result.schedule},  # as run (too few steps: constant)
+        # as run (too few steps: constant schedule; precision auto resolved)
+        "train_config": {**asdict(cfg), "schedule": result.schedule, "precision": result.precision},
         "machine": {**machine_description(), "python": platform.python_version()},
         "command": command,
     }
