@@ -202,8 +202,9 @@ def test_an_output_option_naming_the_input_video_never_overwrites_it(option, mak
     result = CliRunner().invoke(cli, ["analyze", str(video), option, str(video), "--no-timeline"])
     assert result.exit_code == 1
     assert video.read_bytes() == before  # --annotate used to truncate it before reading, --csv to replace it
-    (record,) = _lines(result.stdout)
-    assert record["status"] == "error" and "refusing to overwrite" in record["error"]
+    assert result.stdout == ""  # refused before any work: no video analysed
+    assert result.stderr.strip().splitlines() == [
+        f"affectlab: error: {option} {video}: that is an input file ({video}); refusing to overwrite it"]
 
 
 def test_api_annotate_onto_the_source_is_refused(make_video, make_face_frames, tmp_path):

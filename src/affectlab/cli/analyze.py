@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 
 from affectlab.data.media import IMAGE_SUFFIXES, sample_photo
 from affectlab.errors import ConfigError
+from affectlab.outputs import skip_tool_outputs
 
 __all__ = ["analyze_command", "empty_folder_message", "expand_inputs", "open_output", "unique_stem"]
 
@@ -25,7 +26,8 @@ def empty_folder_message(path: Path) -> str:
 
 
 def expand_inputs(inputs: tuple[str, ...], *, keep_empty_folders: bool = False) -> list[Path]:
-    """Files as given; folders expand to the images inside them (recursively, sorted).
+    """Files as given; folders expand to the images inside them (recursively, sorted), but not the
+    files affectlab wrote there (``analyze --save``, ``fool --out``: :func:`affectlab.outputs.skip_tool_outputs`).
 
     A folder without images raises :class:`ConfigError`, or, with ``keep_empty_folders``, stays in
     the list as itself so the caller reports it as one bad item and keeps the others.
@@ -34,7 +36,8 @@ def expand_inputs(inputs: tuple[str, ...], *, keep_empty_folders: bool = False) 
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+            found = skip_tool_outputs(sorted(p for p in path.rglob("*")
+                                             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
             if not found and not keep_empty_folders:
                 raise ConfigError(empty_folder_message(path))
             paths.extend(found or [path])
@@ -191,13 +194,31 @@ def analyze_command(
     from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
     from affectlab.face.detect import create_detector
     from affectlab.models import check_weights_network
-    from affectlab.video.command import analyze_videos, split_video_inputs
+    from affectlab.outputs import check_outputs, record_outputs
+    from affectlab.video.command import analyze_videos, plan_video_outputs, split_video_inputs
     from affectlab.viz.overlay import draw_faces, save_rgb
 
     if model_name is not None and weights is not None:  # an explicit --model must be the file's network
         check_weights_network(weights, model_name)
-    # ---- VIDEO branch: video files and --frames folders (affectlab.video.command) ----
+    from affectlab.audio.io import is_audio_path
+
     inputs, videos = split_video_inputs(inputs, frame_folders)
+    audio_inputs = [item for item in inputs if is_audio_path(item) and not Path(item).is_dir()]
+    inputs = tuple(item for item in inputs if item not in audio_inputs)
+    paths = expand_inputs(inputs, keep_empty_folders=True) if inputs else []
+    # ---- outputs: none may be an input, refused before any work (affectlab.outputs) ----
+    image_files = [p for p in paths if not p.is_dir()]
+    input_files = [*image_files, *map(Path, audio_inputs), *(v for v in videos if not v.is_dir()),
+                   *(f for v in videos if v.is_dir() for f in v.iterdir() if f.is_file())]
+    used_stems: dict[str, str] = {}  # the stems of the annotated copies, decided now for the check
+    sources = [str(p) for p in image_files] if inputs or videos or audio_inputs else [SAMPLE_SOURCE]
+    saves = [] if save_dir is None else [save_dir / f"{unique_stem(s, used_stems)}_annotated.png" for s in sources]
+    video_outputs = plan_video_outputs(videos, other_inputs=input_files, timeline=timeline,
+                                       write_timeline=not no_timeline, annotate=annotate, csv=csv_path)
+    check_outputs([("--output", output), *(("--save", target) for target in saves),
+                   *((f"--{'annotate' if what == 'annotated' else what}", target)
+                     for plan in video_outputs for what, target in plan.items())], input_files)
+    # ---- VIDEO branch: video files and --frames folders (affectlab.video.command) ----
     output_mode, media_errors = "w", 0
     if videos:
         with (open_output(output, "w") if output else contextlib.nullcontext(sys.stdout)) as video_sink:
@@ -205,7 +226,7 @@ def analyze_command(
                 videos, sink=video_sink, model_name=model_name, weights=weights, device=device, max_faces=max_faces,
                 whole_frame=whole_frame, every=every, fps=target_fps, scan_every=scan_every, timeline=timeline,
                 write_timeline=not no_timeline,
-                annotate=annotate, csv=csv_path, progress=progress,
+                annotate=annotate, csv=csv_path, progress=progress, other_inputs=input_files,
             )
         output_mode = "a"
         if not inputs:
@@ -215,13 +236,9 @@ def analyze_command(
     # ---- end VIDEO branch ----
 
     # ---- AUDIO branch: speech files (.wav .flac .mp3 .ogg) -> affectlab.audio.analyze ----
-    from affectlab.audio.io import is_audio_path
-
-    audio_inputs = [item for item in inputs if is_audio_path(item) and not Path(item).is_dir()]
     if audio_inputs:
         from affectlab.audio.analyze import SpeechAnalyzer
 
-        inputs = tuple(item for item in inputs if item not in audio_inputs)
         speech = SpeechAnalyzer()
         audio_bar = progress if progress is not None else len(audio_inputs) > 1
         with (open_output(output, output_mode) if output else contextlib.nullcontext(sys.stdout)) as audio_sink:
@@ -249,7 +266,6 @@ def analyze_command(
         except OSError as exc:
             raise ConfigError(f"--save {save_dir}: cannot create the folder ({exc.strerror or exc})") from None
     if inputs:
-        paths = expand_inputs(inputs, keep_empty_folders=True)
         items = _analyze_paths(analyzer, paths)
         total = len(paths)
     else:
@@ -258,7 +274,7 @@ def analyze_command(
         total = 1
     show_bar = progress if progress is not None else total > 1
     sink = open_output(output, output_mode) if output else sys.stdout
-    errors, used_stems = 0, {}
+    errors = 0
     try:
         for result, image in tqdm(items, total=total, disable=not show_bar, unit="image"):
             sink.write(json.dumps(result.to_dict()) + "\n")
@@ -273,7 +289,9 @@ def analyze_command(
                     [f.label for f in result.faces],
                     [f.probabilities[f.label] for f in result.faces],
                 )
-                save_rgb(annotated, save_dir / f"{unique_stem(result.source, used_stems)}_annotated.png")
+                target = save_dir / f"{unique_stem(result.source, used_stems)}_annotated.png"
+                save_rgb(annotated, target)
+                record_outputs(save_dir, [target.name])  # a folder given as input skips it next time
     finally:
         if output:
             sink.close()

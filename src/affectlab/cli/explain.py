@@ -27,18 +27,26 @@ class _Face:
     crop: np.ndarray  # uint8 (H, W) or (H, W, C), the model's input size
 
 
-def _collect_faces(analyzer, inputs: tuple[str, ...], progress: bool | None) -> tuple[list[_Face], list[dict]]:
+def _input_paths(inputs: tuple[str, ...]) -> list[Path]:
+    """The files (and image-less folders) the inputs stand for; none for the sample photograph."""
+    from affectlab.cli.analyze import expand_inputs
+
+    return expand_inputs(inputs, keep_empty_folders=True) if inputs else []
+
+
+def _collect_faces(analyzer, inputs: tuple[str, ...], progress: bool | None,
+                   paths: list[Path] | None = None) -> tuple[list[_Face], list[dict]]:
     """Faces of every input (the sample photograph when none) and one error record per bad input.
 
     Bad files and image-less folders are reported on stderr and returned as
     ``{"source", "status": "error", "error"}`` records, never fatal; inputs without a face get a
     warning on stderr.
     """
-    from affectlab.cli.analyze import empty_folder_message, expand_inputs
+    from affectlab.cli.analyze import empty_folder_message
     from affectlab.data.media import read_image, sample_photo, to_gray
     from affectlab.errors import AffectLabError
 
-    paths = expand_inputs(inputs, keep_empty_folders=True) if inputs else []
+    paths = _input_paths(inputs) if paths is None else paths
 
     def images() -> Iterator[tuple[str, np.ndarray | None, str | None]]:
         if not inputs:
@@ -138,12 +146,15 @@ def explain_command(inputs, out_path, layer, cell, model_name, weights, max_face
     """
     from affectlab.cli.analyze import unique_stem
     from affectlab.explain import explain_all
+    from affectlab.outputs import check_not_input
     from affectlab.viz.overlay import check_image_path, save_rgb
     from affectlab.viz.panel import PanelRow, explanation_panel
 
     check_image_path(out_path)
+    paths = _input_paths(inputs)
+    check_not_input(out_path, paths, option="--out")
     analyzer = _analyzer(model_name, weights, max_faces, whole_frame, device)
-    faces, failures = _collect_faces(analyzer, inputs, progress)
+    faces, failures = _collect_faces(analyzer, inputs, progress, paths)
     for record in failures:
         click.echo(json.dumps(record))
     _require_faces(faces, inputs)
@@ -169,6 +180,29 @@ def explain_command(inputs, out_path, layer, cell, model_name, weights, max_face
     click.echo(f"panel: {out_path} ({len(rows)} face(s))", err=True)
     if failures:
         click.get_current_context().exit(1)
+
+
+FOOLING_LOG = "fooling.jsonl"
+
+
+def _check_fool_outputs(out_dir: Path, paths: list[Path], inputs: tuple[str, ...]) -> None:
+    """Refuse, before any work, a ``fool --out`` folder where an output would overwrite an input: the log, or
+    an input named like a figure of this run (``<name>_face<k>_fooling.png``, ``..._adversarial.png``)."""
+    import re
+
+    from affectlab.cli.analyze import unique_stem
+    from affectlab.outputs import check_not_input
+
+    files = [p for p in paths if not p.is_dir()]
+    check_not_input(out_dir / FOOLING_LOG, files, option="--out")
+    stems: dict[str, str] = {}
+    for source in [str(p) for p in files] if inputs else [SAMPLE_SOURCE]:
+        unique_stem(source, stems)
+    pattern = re.compile("(" + "|".join(re.escape(s) for s in stems.values()) + r")_face\d+_(fooling|adversarial)\.png")
+    for path in files:
+        if pattern.fullmatch(path.name) and path.parent.resolve() == out_dir.resolve():
+            raise ConfigError(f"--out {out_dir}: the input {path} is named like an output of this run and would be "
+                              "overwritten; choose another --out folder")
 
 
 @click.command("fool")
@@ -218,10 +252,15 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
     """
     from affectlab.cli.analyze import unique_stem
     from affectlab.explain import fool
+    from affectlab.outputs import record_outputs
     from affectlab.viz.fooling import save_fooling_figure
     from affectlab.viz.heatmap import to_uint8
     from affectlab.viz.overlay import save_rgb
 
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ConfigError(f"--out {out_dir}: exists and is not a folder")
+    paths = _input_paths(inputs)
+    _check_fool_outputs(out_dir, paths, inputs)
     analyzer = _analyzer(model_name, weights, max_faces, whole_frame, device)
     names = list(analyzer.class_names)
     target = None
@@ -229,13 +268,12 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
         if target_name not in names:
             raise ConfigError(f"--target {target_name!r} is not a class of the model ({', '.join(names)})")
         target = names.index(target_name)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ConfigError(f"--out {out_dir}: exists and is not a folder")
-    faces, failures = _collect_faces(analyzer, inputs, progress)
+    faces, failures = _collect_faces(analyzer, inputs, progress, paths)
     out_dir.mkdir(parents=True, exist_ok=True)
+    record_outputs(out_dir, [FOOLING_LOG])
     stems: dict[str, str] = {}
     batch = 64
-    with open(out_dir / "fooling.jsonl", "w", encoding="utf-8") as sink:
+    with open(out_dir / FOOLING_LOG, "w", encoding="utf-8") as sink:
         for record in failures:
             sink.write(json.dumps(record) + "\n")
             click.echo(json.dumps(record))
@@ -250,6 +288,7 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
                           max_steps=max_steps, step_size=step_size, method=method)
             for i, (face, record) in enumerate(zip(faces[start: start + batch], result.to_records(names))):
                 name = f"{unique_stem(face.source, stems)}_face{face.index}"
+                record_outputs(out_dir, [f"{name}_fooling.png", f"{name}_adversarial.png"])
                 save_fooling_figure(out_dir / f"{name}_fooling.png", result.original[i], result.adversarial[i])
                 adversarial = to_uint8(result.adversarial[i].transpose(1, 2, 0))
                 save_rgb(adversarial[..., 0] if adversarial.shape[2] == 1 else adversarial,

@@ -16,9 +16,11 @@ from typing import IO, Any
 
 from affectlab.data.media import IMAGE_SUFFIXES
 from affectlab.errors import AffectLabError, ConfigError
+from affectlab.outputs import check_not_input
 from affectlab.video.reader import is_video_path
 
-__all__ = ["analyze_videos", "check_output_options", "output_path", "plan_outputs", "split_video_inputs", "video_name"]
+__all__ = ["analyze_videos", "check_output_options", "output_path", "plan_outputs", "plan_video_outputs",
+           "split_video_inputs", "video_name"]
 
 
 def split_video_inputs(inputs: Sequence[str],
@@ -129,8 +131,9 @@ def plan_outputs(
 ) -> dict[str, Path]:
     """The files one video will write (``annotated``, ``timeline``, ``csv``), decided before analysing it.
 
-    Raises :class:`ConfigError` when one of them is an input video (it would be overwritten) or
-    an image inside a frame folder of this run (a later run would read it as a frame).
+    Raises :class:`ConfigError` when one of them is an input (``inputs``: videos, frame folders and
+    any other input file of the command; it would be overwritten) or an image inside a frame folder
+    of this run (a later run would read it as a frame).
     """
     planned: dict[str, Path | None] = {
         "annotated": output_path(annotate, source, "_annotated.mp4", several=several, default_dir=None,
@@ -140,7 +143,7 @@ def plan_outputs(
         "csv": output_path(csv, source, "_frames.csv", several=several, default_dir=None, name="csv",
                            used=used["csv"]),
     }
-    files = {p.resolve() for p in inputs if not p.is_dir()}
+    files = [p for p in inputs if not p.is_dir()]
     folders = {p.resolve() for p in inputs if p.is_dir()}
     out: dict[str, Path] = {}
     for what, path in planned.items():
@@ -148,14 +151,28 @@ def plan_outputs(
             continue
         option = "--annotate" if what == "annotated" else f"--{what}"
         where = path.resolve()
-        if where in files:
-            raise ConfigError(f"{option} {path}: that is an input video; refusing to overwrite it")
+        check_not_input(path, files, option=option)
         if where.parent in folders and where.suffix.lower() in IMAGE_SUFFIXES:
             raise ConfigError(f"{what} {path}: would be written inside the frame folder {where.parent}, where a "
                               f"later run would read it as a frame; give {option} elsewhere"
                               + (" or --no-timeline" if what == "timeline" else ""))
         out[what] = path
     return out
+
+
+def plan_video_outputs(videos: Sequence[Path], *, other_inputs: Sequence[Path] = (), timeline: Path | None = None,
+                       write_timeline: bool = True, annotate: Path | None = None, csv: Path | None = None,
+                       default_dir: Path | None = None) -> list[dict[str, Path]]:
+    """The files each video will write (:func:`plan_outputs`), all decided and checked before any is analysed:
+    bad options (:func:`check_output_options`) and outputs that are inputs (a video, or one of
+    ``other_inputs``) raise :class:`ConfigError`."""
+    several = len(videos) > 1
+    check_output_options(several=several, timeline=timeline, write_timeline=write_timeline, annotate=annotate, csv=csv)
+    used: dict[str, set[Path]] = {"annotate": set(), "timeline": set(), "csv": set()}
+    inputs = [*videos, *other_inputs]
+    return [plan_outputs(source, inputs=inputs, several=several, timeline=timeline, write_timeline=write_timeline,
+                         annotate=annotate, csv=csv, default_dir=default_dir or Path.cwd(), used=used)
+            for source in videos]
 
 
 def analyze_videos(
@@ -176,12 +193,14 @@ def analyze_videos(
     csv: Path | None = None,
     default_dir: Path | None = None,
     progress: bool | None = None,
+    other_inputs: Sequence[Path] = (),
 ) -> int:
     """Analyse each video, write one JSON line per video to ``sink``; returns the number of errors.
 
     Timelines go to ``timeline`` (file or folder), else to ``default_dir`` (the CWD by default)
     as ``<name>_timeline.png``; the paths written are reported on stderr. Bad output options
-    (:func:`check_output_options`) raise :class:`ConfigError` before any video is analysed.
+    (:func:`check_output_options`) and outputs that are inputs (the videos, or ``other_inputs``: the
+    command's other input files) raise :class:`ConfigError` before any video is analysed.
     ``whole_frame``: frames without a detected face are classified whole (``--whole-frame``).
     """
     from tqdm.auto import tqdm
@@ -191,21 +210,16 @@ def analyze_videos(
 
     if fps is not None and every != 1:
         raise ConfigError("give either --every or --fps, not both")
-    several = len(videos) > 1
-    check_output_options(several=several, timeline=timeline, write_timeline=write_timeline, annotate=annotate, csv=csv)
-    used: dict[str, set[Path]] = {"annotate": set(), "timeline": set(), "csv": set()}
+    plans = plan_video_outputs(videos, other_inputs=other_inputs, timeline=timeline, write_timeline=write_timeline,
+                               annotate=annotate, csv=csv, default_dir=default_dir)
     analyzer = ExpressionAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, device=device,
                                   whole_frame=whole_frame)
     video_analyzer = VideoAnalyzer(analyzer, scan_every=scan_every, max_faces=max_faces)
     show = progress if progress is not None else sys.stderr.isatty()
     errors = 0
-    inputs = list(videos)
-    for source in videos:
+    for source, targets in zip(videos, plans):
         record: dict[str, Any]
         try:
-            targets = plan_outputs(source, inputs=inputs, several=several, timeline=timeline,
-                                   write_timeline=write_timeline, annotate=annotate, csv=csv,
-                                   default_dir=default_dir or Path.cwd(), used=used)
             result = video_analyzer.analyze(source, every=every, fps=fps, annotate=targets.get("annotated"),
                                             progress=show)
             record = result.to_dict()
