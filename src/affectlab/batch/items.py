@@ -14,6 +14,7 @@ from affectlab.data import detect_format, load_dataset, media_kind
 from affectlab.data.fer2013 import parse_pixels
 from affectlab.data.textio import csv_errors, open_text
 from affectlab.errors import AffectLabError, ConfigError, DataError
+from affectlab.outputs import skip_tool_outputs
 
 __all__ = ["BatchItem", "discover_items", "BATCH_MEDIA"]
 
@@ -60,7 +61,7 @@ def _absolute(path: Path) -> str:
 
 
 def _folder_items(folder: Path) -> list[BatchItem]:
-    files = sorted(p for p in folder.rglob("*") if p.is_file() and media_kind(p) is not None)
+    files = skip_tool_outputs(sorted(p for p in folder.rglob("*") if p.is_file() and media_kind(p) is not None))
     media = [p for p in files if media_kind(p) in BATCH_MEDIA]
     if not media:
         raise ConfigError(f"{folder}: folder holds no image, video or audio files")
@@ -143,8 +144,10 @@ def discover_items(sources: str | Path | Iterable[str | Path]) -> list[BatchItem
     """The items of one or more sources, in a stable order, each source key once.
 
     A folder contributes every image, video and audio file below it (sorted; ``label`` from
-    its class folders when it has that layout); a ``.csv``/``.csv.gz`` lists files in a ``path`` column (relative to the
-    CSV; optional ``label``) or holds FER2013 ``pixels`` rows; a media file is one item.
+    its class folders when it has that layout; not the files affectlab wrote there, e.g. with
+    ``analyze --save``: :func:`affectlab.outputs.skip_tool_outputs`); a ``.csv``/``.csv.gz``
+    lists files in a ``path`` column (relative to the CSV; optional ``label``) or holds FER2013
+    ``pixels`` rows; a media file is one item.
 
     Raises
     ------

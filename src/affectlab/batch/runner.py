@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from affectlab.batch.items import BatchItem, discover_items
 from affectlab.batch.store import ResultStore, probability_column
 from affectlab.data.media import to_rgb
 from affectlab.errors import AffectLabError, ConfigError
+from affectlab.outputs import check_not_input, exclusive_lock
 
-__all__ = ["BatchOptions", "BatchSummary", "run_batch", "process_chunk", "result_row", "video_row", "speech_row"]
+__all__ = ["BatchOptions", "BatchSummary", "run_batch", "process_chunk", "result_row", "video_row", "speech_row",
+           "result_settings", "RESULT_NEUTRAL_OPTIONS"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,58 @@ class BatchOptions:
     video_max_frames: int | None = None
     #: Recordings: a speech model (``.npz``) instead of the bundled one.
     speech_weights: str | None = None
+
+
+#: :class:`BatchOptions` fields that change where and how fast rows are computed, not the rows. Every other
+#: field, one added later included, is recorded with the results, and a resume needs the same values.
+RESULT_NEUTRAL_OPTIONS = frozenset({"device", "torch_threads"})
+
+
+def _file_setting(path: str | Path) -> str:
+    """``sha256:<hex>`` of a file's content; ``unreadable:<path>`` for a file that cannot be read (its items
+    become error rows)."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return f"unreadable:{Path(path).absolute()}"
+    return f"sha256:{digest.hexdigest()}"
+
+
+def result_settings(options: BatchOptions) -> tuple[dict[str, Any], dict[str, str]]:
+    """``(settings, files)``: what a batch's rows depend on, and the files behind it.
+
+    ``settings`` holds every :class:`BatchOptions` field but :data:`RESULT_NEUTRAL_OPTIONS` (a file
+    option, a field named ``*weights``, by the SHA-256 of its content, so a renamed copy counts as the
+    same) and the affectlab version; ``files`` the absolute paths of those files, for the record.
+
+    >>> settings, files = result_settings(BatchOptions(model="mini_xception", device="cuda"))
+    >>> settings["model"], "device" in settings, files
+    ('mini_xception', False, {})
+    """
+    from affectlab import __version__
+
+    settings: dict[str, Any] = {}
+    files: dict[str, str] = {}
+    for field in fields(options):
+        if field.name in RESULT_NEUTRAL_OPTIONS:
+            continue
+        value = getattr(options, field.name)
+        if field.name.endswith("weights") and value is not None:
+            files[field.name] = str(Path(value).absolute())
+            value = _file_setting(value)
+        settings[field.name] = value
+    settings["affectlab"] = __version__
+    return json.loads(json.dumps(settings, default=str)), files
+
+
+def _row_model(item: BatchItem, options: BatchOptions) -> str:
+    """The ``model`` column: the face model, or the speech model for a recording."""
+    if item.media == "audio":
+        return "speech" if options.speech_weights is None else f"speech:{Path(options.speech_weights).name}"
+    return options.model if options.weights is None else f"{options.model}:{Path(options.weights).name}"
 
 
 @dataclass
@@ -212,7 +267,10 @@ def process_chunk(items: Sequence[BatchItem], options: BatchOptions) -> list[dic
 
         torch.set_num_threads(options.torch_threads)
     analyzer = _analyzer(options)
-    return [_process_item(item, analyzer, options) for item in items]
+    rows = [_process_item(item, analyzer, options) for item in items]
+    for item, row in zip(items, rows):
+        row["model"] = _row_model(item, options)
+    return rows
 
 
 def _chunks(items: Sequence[BatchItem], size: int) -> list[list[BatchItem]]:
@@ -299,7 +357,9 @@ def run_batch(
         ``n_faces``, ``n_frames`` (videos), ``label`` and ``prob_<class>`` of the largest face
         (videos: pooled over all face-frames), ``probabilities`` (JSON of every class, also for
         recordings), ``valence``/``arousal``/``dominance`` (recordings), ``boxes`` (JSON),
-        ``dataset_label``.
+        ``dataset_label``, ``model`` (the network that made the row). Its parts record the settings
+        the rows were made with (:func:`result_settings`); while a batch writes ``out``, a second
+        one refuses it (a lock beside it). ``out`` is never one of the inputs.
     workers
         Local worker processes (1: this process), or the number of workers of ``cluster="local"``.
     scheduler
@@ -312,7 +372,9 @@ def run_batch(
         Process items again whose earlier row has ``status == "error"``.
     restart
         Discard earlier results in ``out`` instead of resuming. When resuming, rows of earlier
-        items that ``source`` no longer lists are kept (after the others).
+        items that ``source`` no longer lists are kept (after the others); earlier results made
+        with other settings (model, weights, options, affectlab version) are refused, naming the
+        difference, unless ``restart``.
     on_error
         Called with the message of each item that fails (the CLI prints it on stderr).
 
@@ -332,41 +394,46 @@ def run_batch(
     if cluster is not None and scheduler is not None:
         raise ConfigError("give either a scheduler address or cluster='local', not both")
     start = time.perf_counter()
+    named: list[str | Path] = []  # the sources as given: files among them are inputs too (CSV lists)
     if isinstance(source, Sequence) and not isinstance(source, str) and source and isinstance(source[0], BatchItem):
         items = list(source)  # type: ignore[arg-type]
     else:
-        items = discover_items(source)  # type: ignore[arg-type]
+        named = [source] if isinstance(source, (str, Path)) else list(source)  # type: ignore[arg-type]
+        items = discover_items(named)
     out = Path(out)
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a folder, expected a .parquet file path")
     if out.suffix.lower() != ".parquet":  # never overwrite (or --restart: delete) a CSV, image... given by mistake
         raise ConfigError(f"--out {out}: expected a file name ending in .parquet")
-    store = ResultStore(out, _class_names(options))
-    if restart:
-        store.clear()
-    done = store.done()
-    todo = [i for i in items if i.source not in done or (retry_errors and done[i.source] == "error")]
-    counts = {"ok": 0, "no_face": 0, "error": 0}
-    chunks = _chunks(todo, chunk_size)
-    if not chunks:
-        results: Iterator[list[dict[str, Any]]] = iter(())
-    elif scheduler is not None or cluster is not None:
-        results = _run_dask(chunks, options, scheduler, workers)
-    elif workers > 1:
-        results = _run_pool(chunks, options, min(workers, len(chunks)))
-    else:
-        results = _run_here(chunks, options)
-    with tqdm(total=len(todo), disable=not progress, unit="item", file=sys.stderr, desc="batch") as bar:
-        for rows in results:
-            store.write_chunk(rows)
-            for row in rows:
-                counts[row["status"]] += 1
-            bar.update(len(rows))
-            if on_error is not None:
+    check_not_input(out, [*named, *(i.path for i in items if i.path is not None)], option="--out")
+    settings, files = result_settings(options)
+    store = ResultStore(out, _class_names(options), settings, files)
+    with exclusive_lock(out, option="--out", what="batch"):
+        if restart:
+            store.clear()
+        done = store.done()
+        todo = [i for i in items if i.source not in done or (retry_errors and done[i.source] == "error")]
+        counts = {"ok": 0, "no_face": 0, "error": 0}
+        chunks = _chunks(todo, chunk_size)
+        if not chunks:
+            results: Iterator[list[dict[str, Any]]] = iter(())
+        elif scheduler is not None or cluster is not None:
+            results = _run_dask(chunks, options, scheduler, workers)
+        elif workers > 1:
+            results = _run_pool(chunks, options, min(workers, len(chunks)))
+        else:
+            results = _run_here(chunks, options)
+        with tqdm(total=len(todo), disable=not progress, unit="item", file=sys.stderr, desc="batch") as bar:
+            for rows in results:
+                store.write_chunk(rows)
                 for row in rows:
-                    if row["status"] == "error":
-                        on_error(str(row["error"]))
-    total_rows = store.finalize([i.source for i in items])
+                    counts[row["status"]] += 1
+                bar.update(len(rows))
+                if on_error is not None:
+                    for row in rows:
+                        if row["status"] == "error":
+                            on_error(str(row["error"]))
+        total_rows = store.finalize([i.source for i in items])
     return BatchSummary(
         out=str(out),
         total=len(items),

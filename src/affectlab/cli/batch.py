@@ -38,7 +38,8 @@ __all__ = ["batch_command"]
 @click.option("--speech-weights", type=click.Path(dir_okay=False, exists=True), default=None,
               help="Recordings: speech model (.npz) instead of the bundled one.")
 @click.option("--retry-errors", is_flag=True, help="Process again the items recorded with status error.")
-@click.option("--restart", is_flag=True, help="Discard earlier results in --out instead of resuming.")
+@click.option("--restart", is_flag=True,
+              help="Discard earlier results in --out instead of resuming (needed to change the model or settings).")
 @click.option("--progress/--no-progress", default=True, help="Progress bar on stderr.")
 def batch_command(
     sources: tuple[str, ...],
@@ -71,10 +72,13 @@ def batch_command(
     error, n_faces, n_frames (videos), label and prob_<class> of the largest face
     (videos: pooled over every tracked face-frame), probabilities (JSON, every class;
     also the speech classes of recordings), valence / arousal / dominance (recordings),
-    boxes (JSON list of [x, y, w, h]), dataset_label.
+    boxes (JSON list of [x, y, w, h]), dataset_label, model.
 
     Interrupted? Run the same command again: items already recorded (in --out or its
-    .parts journal, written after every chunk) are skipped. A bad file becomes a row with
+    .parts journal, written after every chunk) are skipped. The results record the model,
+    the weights' hash, every option that changes them and the affectlab version; a rerun
+    with others is refused, naming the difference (--restart starts over). While one batch
+    writes --out, a second one on the same --out is refused. A bad file becomes a row with
     status error (also printed on stderr) and never stops the batch; the exit status
     stays 0. A JSON summary is printed at the end.
 
