@@ -28,6 +28,12 @@ def _open(directory: Path | None) -> FeatureCache:
     return FeatureCache(directory or default_cache_dir())
 
 
+def _require_marker(cache: FeatureCache, directory: Path | None) -> None:
+    """Refuse, naming the option, a folder that holds entry-like files but no cache marker: it is not ours."""
+    if cache.entries():
+        cache.require_marker(f"--dir {directory}" if directory is not None else "cache folder")
+
+
 def _human(n_bytes: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(n_bytes) < 1024 or unit == "GiB":
@@ -93,6 +99,7 @@ def prune_command(directory: Path | None, max_size: str | None, unused_for: floa
     except ValueError as exc:
         raise ConfigError(f"--max-size: {exc}") from None
     cache = _open(directory)
+    _require_marker(cache, directory)
     removed = cache.prune(max_bytes, unused_for_days=unused_for, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     left = cache.usage()["bytes"] - (sum(e.size for e in removed) if dry_run else 0)
@@ -104,12 +111,17 @@ def prune_command(directory: Path | None, max_size: str | None, unused_for: floa
 @_DIR_OPTION
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def clear_command(directory: Path | None, yes: bool) -> None:
-    """Remove every entry."""
+    """Remove every entry.
+
+    Only a folder with affectlab's cache marker is touched, and in it only the entries'
+    own files (<key[:2]>/<key>.npy and .json); anything else stays.
+    """
     cache = _open(directory)
     usage = cache.usage()
     if not usage["entries"]:
         click.echo(f"nothing to remove in {cache.directory}")
         return
+    _require_marker(cache, directory)
     if not yes:
         click.confirm(f"remove {usage['entries']} entries ({_human(usage['bytes'])}) from {cache.directory}?",
                       abort=True)

@@ -192,8 +192,19 @@ def extractor_fingerprint(name: str, extractor: Any) -> dict[str, Any]:
     return fingerprint
 
 
+#: Marker kind of a cache folder (:mod:`affectlab.outputs`): written with the first entry, required to remove any.
+CACHE_KIND = "feature-cache"
+#: The file stem of an entry: its hex key (``<dir>/<key[:2]>/<key>.npy``); nothing else under the folder is one.
+_ENTRY_KEY = re.compile(r"[0-9a-f]{16,64}")
+
+
 class FeatureCache:
     """Feature matrices on disk, one ``<key>.npy`` (+ ``<key>.json`` description) per entry.
+
+    The folder carries the marker :data:`affectlab.outputs.MARKER_NAME` (written with the first entry);
+    :meth:`prune` and :meth:`clear` refuse a folder without it, and only ever remove files of the
+    entries' own naming (``<key[:2]>/<key>.npy`` and its ``.json``), so a folder given by mistake
+    loses nothing.
 
     Parameters
     ----------
@@ -211,6 +222,7 @@ class FeatureCache:
         self.hits = 0
         self.misses = 0
         self._warned = False
+        self._marked = False
 
     def key(
         self,
@@ -251,6 +263,7 @@ class FeatureCache:
         path = self._path(key)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            self._mark()
             handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npy")
             with os.fdopen(handle, "wb") as out:
                 np.save(out, np.asarray(X), allow_pickle=False)
@@ -279,13 +292,34 @@ class FeatureCache:
         self.put(key, X, description)
         return X, False
 
+    def _mark(self) -> None:
+        """Write the folder's marker once (it says the folder is an affectlab cache, see :meth:`prune`)."""
+        if not self._marked:
+            from affectlab.outputs import read_marker, write_marker
+
+            if read_marker(self.directory, CACHE_KIND) is None:
+                write_marker(self.directory, CACHE_KIND)
+            self._marked = True
+
+    def require_marker(self, what: str | None = None) -> None:
+        """Raise :class:`~affectlab.errors.ConfigError` (naming ``what``, default the folder) unless the folder
+        carries the cache marker."""
+        from affectlab.outputs import require_marker
+
+        require_marker(self.directory, CACHE_KIND, what=what or f"feature cache {self.directory}",
+                       hint="; if it is an affectlab cache from before markers, delete the folder yourself")
+
     def entries(self) -> list[CacheEntry]:
-        """Every stored array under the folder (features and cached network decisions), least recently used first."""
+        """Every stored array under the folder (features and cached network decisions), least recently used first.
+
+        Only files of the entries' naming count (``<key[:2]>/<key>.npy``, a hex key): any other file is not
+        an entry, and is never removed.
+        """
         if not self.directory.is_dir():
             return []
         found = []
         for path in self.directory.rglob("*.npy"):
-            if path.name.startswith(".tmp-") or not path.is_file():
+            if not (_ENTRY_KEY.fullmatch(path.stem) and path.parent.name == path.stem[:2]) or not path.is_file():
                 continue
             try:
                 stat = path.stat()
@@ -311,9 +345,12 @@ class FeatureCache:
         """Remove entries not used for ``unused_for_days``, then the least recently used ones until the
         cache holds at most ``max_bytes``; returns what was (or, with ``dry_run``, would be) removed.
 
-        A later run that needs a removed entry simply computes it again.
+        A later run that needs a removed entry simply computes it again. A folder without the cache
+        marker raises :class:`~affectlab.errors.ConfigError` (:meth:`require_marker`): nothing is removed.
         """
         entries = self.entries()
+        if entries:
+            self.require_marker()
         doomed: list[CacheEntry] = []
         if unused_for_days is not None:
             cutoff = time.time() - 86400.0 * unused_for_days
