@@ -33,6 +33,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
         f"model {result['model']} on {result['dataset']}"
         + (f" [{result['split']}]" if result.get("split") and result["split"] not in result["dataset"] else ""),
         f"  samples   {result['n']}",
+        *([f"  TTA       {result['tta']}"] if result.get("tta") else []),
         f"  accuracy  {result['accuracy']:.4f}",
         f"  UAR       {result['uar']:.4f}",
         f"  macro-F1  {result['macro_f1']:.4f}",
@@ -50,6 +51,8 @@ def format_evaluation(result: dict[str, Any]) -> str:
     if result.get("unknown_labels"):
         missing = ", ".join(f"{k} ({v})" for k, v in result["unknown_labels"].items())
         lines += ["", f"note: the model has no class for {missing}; those samples count as errors"]
+    if isinstance(result.get("predictions"), str):
+        lines += ["", f"predictions: {result['predictions']}"]
     return "\n".join(lines)
 
 
@@ -71,6 +74,20 @@ def _load(source: Path, data_format: str, split: str | None, progress: bool | No
     return load_dataset(source, format="fer2013", progress=show)  # select_split lists the splits present
 
 
+def _check_writable(path: Path) -> None:
+    """Refuse a --predictions file that cannot be written, before the model and the data are read."""
+    import os
+
+    from affectlab.errors import ConfigError
+
+    existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
+    if existing == path.absolute():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK):
+        raise ConfigError(f"--predictions {str(path)!r}: cannot write there "
+                          f"({existing} is {'not a folder' if not existing.is_dir() else 'not writable'})")
+
+
 @click.command("evaluate")
 @click.option("--model", "model_spec", default="default", show_default=True, metavar="NAME_OR_PATH",
               help="'default' (the bundled model), a registered model name (its bundled weights) or a checkpoint file.")
@@ -83,9 +100,16 @@ def _load(source: Path, data_format: str, split: str | None, progress: bool | No
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True)
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda.")
+@click.option("--tta", type=click.Choice(["auto", "none", "mirror"]), default="auto", show_default=True,
+              help="Test-time augmentation: the model's own setting (auto), none, or mirror (mean of the face and "
+                   "its mirror image).")
+@click.option("--predictions", "predictions_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE.csv", help="Also write one row per face: index, id, true and predicted class, and the "
+                                       "probability of every class.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars on stderr (default: on a terminal).")
 def evaluate_command(model_spec: str, source: Path, split: str | None, data_format: str, as_json: bool,
-                     batch_size: int, device: str, progress: bool | None) -> None:
+                     batch_size: int, device: str, tta: str, predictions_path: Path | None,
+                     progress: bool | None) -> None:
     """Score an expression model on a labelled dataset.
 
     Prints accuracy, UAR (mean per-class recall), macro-F1, per-class recall and the
@@ -98,16 +122,22 @@ def evaluate_command(model_spec: str, source: Path, split: str | None, data_form
       affectlab evaluate --model resnet_fer --data fer2013.csv.gz --split PrivateTest --json
       affectlab evaluate --model runs/resnet-fer2013/best.pt --data fer2013.csv.gz --split PublicTest
       affectlab evaluate --model mini_xception --data ../shared/datasets/ckplus48
+      affectlab evaluate --data fer2013.csv.gz --split PublicTest --tta mirror --predictions publictest.csv
     """
     from affectlab.models import load_model
-    from affectlab.models.evaluation import evaluate_model
+    from affectlab.models.evaluation import evaluate_model, write_predictions
     from affectlab.models.train import resolve_device
 
     show = progress if progress is not None else sys.stderr.isatty()
     resolve_device(device)  # before the model and the data are read
+    if predictions_path is not None:
+        _check_writable(predictions_path)
     model = load_model(model_spec)
     dataset = _load(source, data_format, split, show)
-    result = evaluate_model(model, dataset, split=split, batch_size=batch_size, device=device, progress=show)
+    result = evaluate_model(model, dataset, split=split, batch_size=batch_size, device=device, progress=show,
+                            tta=tta, keep_predictions=predictions_path is not None)
+    if predictions_path is not None:
+        result["predictions"] = str(write_predictions(result, predictions_path))
     result["model_spec"] = str(model_spec)
     result["data"] = str(source)
     if as_json:

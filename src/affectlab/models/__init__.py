@@ -11,6 +11,7 @@ from affectlab.models import vgg as _vgg  # noqa: F401
 from affectlab.models import identity as _identity  # noqa: F401  (vgg_identity)
 from affectlab.models import siamese as _siamese  # noqa: F401  (pair net: siamese_vgg(), not in create_model)
 from affectlab.models.checkpoint import check_weights_network, load_model, load_weights, save_weights
+from affectlab.models.inference import face_size, predict_probabilities
 from affectlab.models.registry import AffectNet, ModelConfig, create_model, list_models, model_config, register_model
 
 __all__ = [
@@ -24,4 +25,6 @@ __all__ = [
     "load_weights",
     "load_model",
     "save_weights",
+    "face_size",
+    "predict_probabilities",
 ]

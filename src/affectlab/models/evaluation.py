@@ -28,7 +28,7 @@ from affectlab.models.registry import AffectNet
 if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
 
-__all__ = ["dataset_images", "evaluate_model", "match_labels", "select_split"]
+__all__ = ["dataset_images", "evaluate_model", "match_labels", "select_split", "write_predictions"]
 
 
 def select_split(dataset: Dataset, split: str | None, *, option: str = "--split") -> Dataset:
@@ -103,19 +103,28 @@ def evaluate_model(
     batch_size: int = 256,
     device: str = "auto",
     progress: bool = False,
+    tta: str | None = None,
+    keep_predictions: bool = False,
 ) -> dict[str, Any]:
     """Classify every labelled sample of ``dataset`` (or of one ``split``) and score the predictions.
+
+    ``tta`` is the test-time augmentation (:func:`affectlab.models.predict_probabilities`; ``None``: the
+    model's own). With ``keep_predictions`` the result also holds ``predictions``: per face (in dataset
+    order) its ``index``, ``id``, ``true`` and ``predicted`` class and ``probabilities`` ``(N, classes)``,
+    for :func:`write_predictions`.
 
     Returns
     -------
     dict
-        ``model``, ``dataset``, ``split``, ``n``, ``accuracy``, ``uar``, ``macro_f1``,
+        ``model``, ``dataset``, ``split``, ``tta`` (as used), ``n``, ``accuracy``, ``uar``, ``macro_f1``,
         ``per_class_recall`` (class -> recall), ``labels`` (the confusion matrix order),
         ``confusion`` (rows: true class), ``unknown_labels`` (dataset classes the model lacks,
         with counts) and ``seconds``.
     """
     from affectlab.evaluate.metrics import classification_metrics
-    from affectlab.models.train import predict_proba
+    from affectlab.models.inference import predict_probabilities, resolve_tta
+
+    mode = resolve_tta(model, tta)
 
     started = time.perf_counter()
     data = select_split(dataset, split)
@@ -126,15 +135,16 @@ def evaluate_model(
     names = tuple(model.config.class_names)
     truth = match_labels(data.labels, names)
     images = dataset_images(data, model, progress=progress)
-    proba = predict_proba(model, images, batch_size=batch_size, device=device)
+    proba = predict_probabilities(model, images, tta=mode, batch_size=batch_size, device=device)
     pred = np.array([names[i] for i in proba.argmax(1)], dtype=object)
     unknown = sorted(set(truth.tolist()) - set(names))
     labels = list(names) + unknown
     metrics = classification_metrics(truth.astype(str), pred.astype(str), labels)
-    return {
+    result = {
         "model": model.config.name,
         "dataset": data.name,
         "split": split,
+        "tta": mode,
         "n": metrics["n"],
         "accuracy": metrics["accuracy"],
         "uar": metrics["uar"],
@@ -145,3 +155,34 @@ def evaluate_model(
         "unknown_labels": {u: int(np.sum(truth == u)) for u in unknown},
         "seconds": round(time.perf_counter() - started, 3),
     }
+    if keep_predictions:
+        result["predictions"] = {"index": np.arange(len(pred)), "id": [s.id for s in data.samples],
+                                 "true": truth.astype(str), "predicted": pred.astype(str), "probabilities": proba,
+                                 "class_names": list(names)}
+    return result
+
+
+def write_predictions(result: dict[str, Any], path: str | Path) -> Path:
+    """Write the per-face predictions of :func:`evaluate_model` (``keep_predictions=True``) to a CSV file.
+
+    One row per face, in dataset order: ``index`` (0-based, among the evaluated faces), ``id`` (the sample's
+    id, e.g. ``fer2013.csv.gz:28711``, its CSV row), ``true``, ``predicted``, then one probability column per
+    class, named ``p_<class>``. Rows whose true class the model lacks keep that label in ``true``.
+    """
+    import csv
+
+    rows = result.get("predictions")
+    if rows is None:
+        raise ValueError("evaluate_model(..., keep_predictions=True) keeps the predictions to write")
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["index", "id", "true", "predicted", *(f"p_{c}" for c in rows["class_names"])])
+            for i, ident, true, predicted, p in zip(rows["index"], rows["id"], rows["true"], rows["predicted"],
+                                                    rows["probabilities"]):
+                writer.writerow([int(i), ident, true, predicted, *(f"{float(v):.6f}" for v in p)])
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write the predictions ({exc.strerror or type(exc).__name__})") from None
+    return path

@@ -123,10 +123,12 @@ def _config(name: str, channels: int, class_names: tuple[str, ...] | None, input
 def resnet_fer(class_names: tuple[str, ...] | None = None, channels: int = 1, dropout: float = 0.2) -> ResNetFER:
     """ResNet for 48x48 faces: stem 16, stages 32-64-128-256 of one block each (about 1.2 M parameters).
 
-    Sized so one FER2013 epoch takes about 1.5 minutes on one CPU core (channels-last).
+    Sized so one FER2013 epoch takes about 1.5 minutes on one CPU core (channels-last). Classified with mirror
+    test-time augmentation by default (``extras["tta"]``): PublicTest 0.646 accuracy / 0.586 UAR instead of
+    0.641 / 0.583, about 2.7 ms per face at batch size 1 on one thread.
     """
-    return ResNetFER(_config("resnet_fer", channels, class_names), widths=(32, 64, 128, 256),
-                     depths=(1, 1, 1, 1), stem_width=16, dropout=dropout)
+    return ResNetFER(_config("resnet_fer", channels, class_names, extras={"tta": "mirror"}),
+                     widths=(32, 64, 128, 256), depths=(1, 1, 1, 1), stem_width=16, dropout=dropout)
 
 
 @register_model
