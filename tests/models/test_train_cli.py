@@ -40,7 +40,7 @@ def test_train_on_named_splits_writes_card_and_resumes(fer_csv, tmp_path):
 
 
 def test_train_holds_out_subjects_and_fine_tunes(ck_folders, tmp_path):
-    out = tmp_path / "ck"
+    out = tmp_path / "ck-run"  # not tmp_path / "ck", the data folder itself: a run folder never lies in its data
     result = CliRunner().invoke(cli, ["train", "--model", "mini_xception", "--data", str(ck_folders), "--out", str(out),
                                       "--epochs", "1", "--init", "mini_xception", "--val-fraction", "0.25", *FAST])
     assert result.exit_code == 0, result.output

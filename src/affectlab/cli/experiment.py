@@ -7,7 +7,46 @@ from pathlib import Path
 
 import click
 
-__all__ = ["experiment_command"]
+__all__ = ["experiment_command", "config_paths"]
+
+
+#: Config keys whose string values name files or folders even without a ``/`` or a suffix (``source: data``).
+_PATH_KEYS = ("source", "path", "dir", "weights", "init", "file", "checkpoint", "manifest")
+
+
+def config_paths(config: Path) -> list[Path]:
+    """Existing files and folders a YAML config names (data sources, weights, manifests ...): every string
+    value that looks like a path (has a ``/`` or a file suffix, or sits under a key such as ``source``) and
+    exists relative to the config's folder, else the CWD. A config that cannot be read gives none (the
+    experiment reports it)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(config.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return []
+    found: list[Path] = []
+
+    def walk(value: object, key: str = "") -> None:
+        if isinstance(value, dict):
+            for name, item in value.items():
+                walk(item, str(name).lower())
+        elif isinstance(value, list):
+            for item in value:
+                walk(item, key)
+        elif (isinstance(value, str) and value.strip() and "\n" not in value
+              and ("/" in value or Path(value).suffix or any(k in key for k in _PATH_KEYS))):
+            raw_path = Path(value).expanduser()
+            for candidate in ([raw_path] if raw_path.is_absolute() else [config.parent / raw_path, raw_path]):
+                try:
+                    if candidate.exists():
+                        found.append(candidate)
+                        break
+                except OSError:  # a name too long for a path, say
+                    break
+
+    walk(raw)
+    return found
 
 
 @click.command("experiment")
@@ -63,12 +102,14 @@ def experiment_command(config: Path, out_dir: Path, data: Path | None, overwrite
     from affectlab.errors import ConfigError
     from affectlab.evaluate.experiment import run_experiment
     from affectlab.features.cache import default_cache_dir
+    from affectlab.outputs import check_run_folder
 
     if n_jobs == 0:
         raise ConfigError("--jobs must be a positive number of processes or -1 (all cores), not 0")
     if no_cache and cache_dir is not None:
         raise ConfigError("--cache and --no-cache contradict each other; give one")
     cache = None if no_cache else (cache_dir or default_cache_dir())
+    check_run_folder(out_dir, [config, data, *config_paths(config)], option="--out")
     result = run_experiment(config, out_dir, data=data, progress=progress, overwrite=overwrite,
                             n_jobs=n_jobs, cache=cache)
     click.echo(result.table())

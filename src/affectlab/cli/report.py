@@ -43,7 +43,9 @@ def report_command(runs: tuple[Path, ...], sort_by: str | None, top: int | None,
         results_markdown,
         sort_results,
     )
+    from affectlab.outputs import check_outputs
 
+    check_outputs([("--out", out), ("--plot", plot)], [r / "metrics.json" if r.is_dir() else r for r in runs])
     table = collect_results(runs, contains=contains)
     if sort_by is not None:
         try:

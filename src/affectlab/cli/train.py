@@ -102,9 +102,11 @@ def train_command(model_name: str, source: Path, out_dir: Path, train_split: str
     from affectlab.models.augment import AugmentConfig
     from affectlab.models.train import TrainConfig, resolve_device, resolve_precision
     from affectlab.models.training import install_run, train_on_dataset
+    from affectlab.outputs import check_run_folder
 
     net = create_model(model_name)  # unknown names, devices and run folders fail before the data is read
     resolve_precision(precision, resolve_device(device))
+    check_run_folder(out_dir, [source, Path(init) if init and Path(init).exists() else None], option="--out")
     existing = next(p for p in (out_dir.absolute(), *out_dir.absolute().parents) if p.exists())
     if not existing.is_dir() or not os.access(existing, os.W_OK):
         raise ConfigError(f"--out {str(out_dir)!r}: cannot create the run folder there "
