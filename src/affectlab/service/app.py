@@ -25,14 +25,16 @@ from starlette.concurrency import run_in_threadpool
 from affectlab import __version__
 from affectlab.analysis import AnalysisResult, ExpressionAnalyzer
 from affectlab.errors import AffectLabError
-from affectlab.service.engine import InferenceEngine
+from affectlab.service.access import AccessMiddleware
+from affectlab.service.engine import InferenceEngine, current_deadline
 from affectlab.service.heatmap import face_heatmaps, png_data_url
+from affectlab.service.limits import PixelBudget
 from affectlab.service.optional import Capability, probe
 from affectlab.service.schemas import FacesResponse, HealthResponse
 from affectlab.service.settings import ServiceSettings
 from affectlab.service.speech import analyze_speech_bytes
-from affectlab.service.uploads import UploadRejected, decode_image, read_upload
-from affectlab.service.video import analyze_video_bytes
+from affectlab.service.uploads import UploadRejected, check_image_header, decode_image, read_upload
+from affectlab.service.video import analyze_video_bytes, check_not_still_image
 
 __all__ = ["create_app", "ServiceState", "STATIC_DIR"]
 
@@ -62,9 +64,10 @@ def _upload_body(kind: str) -> dict[str, Any]:
 
 _ERRORS = {
     400: {"description": "Malformed request"},
+    401: {"description": "API key missing or wrong (when the server has one)"},
     408: {"description": "The upload did not arrive within the timeout"},
     413: {"description": "Upload larger than the limit"},
-    415: {"description": "Wrong content type"},
+    415: {"description": "Wrong content type, an image format that is not read, or a still image as a video"},
     422: {"description": "Not a readable file, empty upload or bad parameter"},
     501: {"description": "Capability not available in this build"},
     504: {"description": "Inference did not finish in time"},
@@ -79,6 +82,7 @@ class ServiceState:
     analyzer: ExpressionAnalyzer
     engine: InferenceEngine
     capabilities: dict[str, Capability]
+    pixels: PixelBudget
     speech: Any = None
 
     def require(self, name: str, what: str) -> Capability:
@@ -95,6 +99,9 @@ def _analyze(state: ServiceState, image: Any, source: str, max_faces: int | None
     if max_faces is not None and len(result.faces) > max_faces:
         result.faces = sorted(result.faces, key=lambda f: f.box.area, reverse=True)[:max_faces]
     out = result.to_dict()
+    deadline = current_deadline()
+    if heatmap and deadline is not None and time.monotonic() > deadline:  # answered 504 already: stop here
+        return out
     if heatmap:  # maps only on the faces the answer lists (not on those ``max_faces`` dropped)
         explainer = state.capabilities["heatmap"].provider
         boxes = [face.box.as_list() for face in result.faces]
@@ -128,6 +135,28 @@ def _offline_docs(app: FastAPI, assets: Path) -> None:
             swagger_css_url="/docs-assets/swagger-ui.css",
             swagger_favicon_url="/docs-assets/favicon-32x32.png",
         )
+
+
+def _document_bearer(app: FastAPI) -> None:
+    """OpenAPI: the ``/v1`` routes need ``Authorization: Bearer`` (Swagger UI's Authorize button)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes)
+            schema.setdefault("components", {})["securitySchemes"] = {
+                "apiKey": {"type": "http", "scheme": "bearer", "description": "affectlab serve --api-key"}
+            }
+            for path, operations in schema.get("paths", {}).items():
+                if path.startswith("/v1/"):
+                    for operation in operations.values():
+                        operation["security"] = [{"apiKey": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _load_speech(state: ServiceState) -> None:
@@ -178,6 +207,7 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
         analyzer=analyzer,
         engine=InferenceEngine(timeout_s=settings.timeout_s, torch_threads=settings.torch_threads),
         capabilities={name: probe(name) for name in ("speech", "video", "heatmap")},
+        pixels=PixelBudget(settings.pixel_budget),
     )
     _load_speech(state)
 
@@ -198,6 +228,10 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
     app.state.affectlab = state
     if docs_assets is not None:
         _offline_docs(app, docs_assets)
+    if settings.api_key is not None or settings.allowed_hosts:
+        app.add_middleware(AccessMiddleware, api_key=settings.api_key, allowed_hosts=settings.allowed_hosts)
+    if settings.api_key is not None:
+        _document_bearer(app)
 
     @app.exception_handler(UploadRejected)
     async def _rejected(request: Request, exc: UploadRejected) -> JSONResponse:
@@ -224,9 +258,11 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
             "limits": {
                 "max_upload_bytes": settings.max_upload_bytes,
                 "max_pixels": settings.max_pixels,
+                "max_pixels_in_flight": settings.pixel_budget,
                 "timeout_s": settings.timeout_s,
                 "torch_threads": settings.torch_threads,
             },
+            "api_key_required": settings.api_key is not None,
             "capabilities": {"faces": True, **{name: cap.available for name, cap in caps.items()}},
             "unavailable": {name: cap.reason for name, cap in caps.items() if not cap.available},
         }
@@ -247,10 +283,24 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
             state.require("heatmap", "the Grad-CAM heatmap")
         upload = await read_upload(request, kind="image", limit=settings.max_upload_bytes,
                                    deadline_s=settings.timeout_s)
-        image = await run_in_threadpool(
-            decode_image, upload.data, name=upload.filename, max_pixels=settings.max_pixels
-        )
-        return await state.engine.run(_analyze, state, image, upload.filename, max_faces, heatmap)
+        # size from the header: 413 / 415 / 422 before a pixel is decoded
+        header = check_image_header(upload.data, name=upload.filename, max_pixels=settings.max_pixels)
+        deadline = time.monotonic() + settings.timeout_s
+        try:
+            held = state.pixels.hold(header.pixels, timeout=deadline - time.monotonic())
+            async with held:  # the decoded image stays within the pixel budget until answered
+                image = await run_in_threadpool(
+                    decode_image, upload.data, name=upload.filename, max_pixels=settings.max_pixels
+                )
+                try:
+                    return await state.engine.run_until(deadline, _analyze, state, image, upload.filename,
+                                                        max_faces, heatmap)
+                finally:
+                    del image
+        except TimeoutError:  # waited for the pixel budget past the deadline
+            raise UploadRejected(
+                504, f"{upload.filename}: not started within {settings.timeout_s:g} s (server busy with large images)"
+            ) from None
 
     @app.post("/v1/speech", openapi_extra=_upload_body("audio"), responses=_ERRORS, tags=["analysis"])
     async def speech(request: Request) -> dict[str, Any]:
@@ -281,9 +331,10 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
         provider = state.require("video", "video analysis").provider
         upload = await read_upload(request, kind="video", limit=settings.max_upload_bytes,
                                    deadline_s=settings.timeout_s)
+        check_not_still_image(upload.data, upload.filename)
         return await state.engine.run(
             analyze_video_bytes, provider, state.analyzer, upload.data,
-            filename=upload.filename, fps=fps, max_frames=max_frames, frames=frames,
+            filename=upload.filename, fps=fps, max_frames=max_frames, frames=frames, max_pixels=settings.max_pixels,
         )
 
     @app.get("/", include_in_schema=False)

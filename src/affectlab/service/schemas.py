@@ -31,6 +31,7 @@ class FacesResponse(BaseModel):
 class Limits(BaseModel):
     max_upload_bytes: int
     max_pixels: int
+    max_pixels_in_flight: int
     timeout_s: float
     torch_threads: int | None = None
 
@@ -42,5 +43,6 @@ class HealthResponse(BaseModel):
     classes: list[str]
     device: str
     limits: Limits
+    api_key_required: bool = Field(False, description="requests to /v1 need 'Authorization: Bearer <key>'")
     capabilities: dict[str, bool]
     unavailable: dict[str, str]

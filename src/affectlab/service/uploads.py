@@ -6,18 +6,23 @@ Every rejection is an :class:`UploadRejected` carrying the HTTP status and one c
 from __future__ import annotations
 
 import asyncio
-import io
-import warnings
 from dataclasses import dataclass
 
-import cv2
+import cv2  # noqa: F401  (the doctest below)
 import numpy as np
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from affectlab.errors import AffectLabError, MediaReadError
+from affectlab.data.media import (
+    ImageHeader,
+    ImageTooLarge,
+    UnsupportedImageFormat,
+    decode_image_bytes,
+    image_header,
+)
+from affectlab.errors import AffectLabError
 
-__all__ = ["UploadRejected", "Upload", "read_body", "read_upload", "decode_image"]
+__all__ = ["UploadRejected", "Upload", "read_body", "read_upload", "decode_image", "check_image_header"]
 
 #: Name of the multipart form field that carries the media file.
 FILE_FIELD = "file"
@@ -144,16 +149,18 @@ async def read_upload(request: Request, *, kind: str, limit: int, deadline_s: fl
 
 
 def decode_image(data: bytes, *, name: str = "upload", max_pixels: int | None = None) -> np.ndarray:
-    """Decode image bytes (PNG, JPEG, BMP, WebP, TIFF...) to RGB uint8 ``(H, W, 3)``.
+    """Decode image bytes (PNG, JPEG, BMP, PGM/PPM, TIFF, WebP) to RGB uint8 ``(H, W, 3)``.
 
-    The header is read first so that an image over ``max_pixels`` is refused before decoding.
+    The header is read first (:func:`affectlab.data.media.image_header`) so that an image over
+    ``max_pixels`` is refused before decoding, and so is a format whose header is not read.
 
     Raises
     ------
     MediaReadError
         The bytes are not a readable image; the message names ``name``.
     UploadRejected
-        The image is larger than ``max_pixels`` (status 413).
+        The image is larger than ``max_pixels`` (status 413) or in a format that is not read,
+        such as Radiance ``.hdr`` or GIF (status 415).
 
     Examples
     --------
@@ -161,31 +168,22 @@ def decode_image(data: bytes, *, name: str = "upload", max_pixels: int | None = 
     >>> decode_image(png.tobytes()).shape
     (3, 4, 3)
     """
-    if max_pixels is not None:
-        size = _header_size(data, name)
-        if size is not None and size[0] * size[1] > max_pixels:
-            raise UploadRejected(
-                413, f"{name}: image of {size[0]}x{size[1]} pixels exceeds the limit of {max_pixels} pixels"
-            )
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
-    if image is None:
-        raise MediaReadError(f"{name}: not a readable image (corrupt or unsupported format)")
-    if max_pixels is not None and image.shape[0] * image.shape[1] > max_pixels:
-        raise UploadRejected(413, f"{name}: image of {image.shape[1]}x{image.shape[0]} pixels exceeds the limit")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _header_size(data: bytes, name: str) -> tuple[int, int] | None:
-    """``(width, height)`` from the image header without decoding pixels, or ``None`` if unknown."""
-    from PIL import Image
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as img:
-                return int(img.size[0]), int(img.size[1])
-    except Image.DecompressionBombError:
-        raise UploadRejected(413, f"{name}: image dimensions exceed the pixel limit") from None
-    except Exception:  # not something PIL knows: let OpenCV decide
-        return None
+        return decode_image_bytes(data, name=name, mode="rgb", max_pixels=max_pixels)
+    except ImageTooLarge as exc:
+        raise UploadRejected(413, str(exc)) from None
+    except UnsupportedImageFormat as exc:
+        raise UploadRejected(415, str(exc)) from None
+
+
+def check_image_header(data: bytes, *, name: str = "upload", max_pixels: int | None = None) -> ImageHeader:
+    """The image's header (format and size) without decoding it; refusals as in :func:`decode_image`."""
+    try:
+        header = image_header(data, name=name)
+    except UnsupportedImageFormat as exc:
+        raise UploadRejected(415, str(exc)) from None
+    if max_pixels is not None and header.pixels > max_pixels:
+        raise UploadRejected(
+            413, f"{name}: image of {header.width}x{header.height} pixels exceeds the limit of {max_pixels} pixels"
+        )
+    return header

@@ -23,10 +23,13 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,17 +40,19 @@ import numpy as np
 
 from affectlab._checks import is_integer, is_number
 from affectlab.data.folders import VIDEO_SUFFIXES
-from affectlab.data.media import IMAGE_SUFFIXES, read_image
-from affectlab.errors import ConfigError, MediaReadError
+from affectlab.data.media import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, read_image, sniff_image_format
+from affectlab.errors import AffectLabError, ConfigError, MediaReadError
 
 __all__ = [
     "VIDEO_SUFFIXES",
     "Frame",
+    "FrameDeadlineExceeded",
     "VideoInfo",
     "VideoReader",
     "frame_files",
     "is_video_path",
     "prefetch",
+    "read_limits",
     "sampled",
 ]
 
@@ -59,6 +64,51 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 DEFAULT_FPS = 25.0
 
 T = TypeVar("T")
+
+
+class FrameDeadlineExceeded(AffectLabError):
+    """Reading stopped between two frames because the deadline of :func:`read_limits` passed."""
+
+
+@dataclass(frozen=True)
+class _Limits:
+    deadline: float | None = None
+    max_pixels: int | None = None
+
+
+_NO_LIMITS = _Limits()
+_LIMITS: contextvars.ContextVar[_Limits | None] = contextvars.ContextVar("affectlab_video_read_limits", default=None)
+
+
+@contextlib.contextmanager
+def read_limits(*, deadline: float | None = None, max_pixels: int | None = None) -> Iterator[None]:
+    """Bounds for the :class:`VideoReader` objects created inside the block (in this thread or task).
+
+    ``deadline`` (a :func:`time.monotonic` time): reading stops between two frames once it has
+    passed, raising :class:`FrameDeadlineExceeded` (also from the background thread of
+    :func:`prefetch`), so that work given up on does not go on. ``max_pixels``: a video whose
+    frames are larger (width x height, from the container before a frame is read) raises
+    :class:`~affectlab.data.media.ImageTooLarge`.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for i in range(3):
+    ...     _ = cv2.imwrite(str(folder / f"f{i}.png"), np.zeros((24, 32, 3), np.uint8))
+    >>> with read_limits(deadline=time.monotonic() + 60):
+    ...     len(list(VideoReader(folder)))
+    3
+    >>> with read_limits(deadline=time.monotonic() - 1):
+    ...     frames = VideoReader(folder)
+    >>> next(iter(frames))
+    Traceback (most recent call last):
+    ...
+    affectlab.video.reader.FrameDeadlineExceeded: ...: reading stopped at the deadline
+    """
+    token = _LIMITS.set(_Limits(deadline, max_pixels))
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
 
 
 @dataclass(frozen=True)
@@ -228,6 +278,8 @@ class VideoReader:
         if not is_number(frames_fps) or not frames_fps > 0:
             raise ConfigError(f"frames_fps must be a positive number, got {frames_fps!r}")
         self.problems: list[str] = []
+        self._limits = _LIMITS.get() or _NO_LIMITS  # kept: frames may be read in another thread (prefetch)
+        self._image_limit = MAX_IMAGE_PIXELS if self._limits.max_pixels is None else self._limits.max_pixels
         self._count_known = True
         self._files: list[Path] | None = None
         self._first: np.ndarray | None = None
@@ -244,11 +296,16 @@ class VideoReader:
         assert self._files is not None
         for path in self._files:
             try:
-                self._first = read_image(path, mode="rgb")
+                self._first = read_image(path, mode="rgb", max_pixels=self._image_limit)
                 return self._first
             except MediaReadError as exc:
                 self.problems.append(str(exc))
         raise MediaReadError(f"{self.source}: none of the {len(self._files)} frame files could be read")
+
+    def _check_deadline(self) -> None:
+        deadline = self._limits.deadline
+        if deadline is not None and time.monotonic() > deadline:
+            raise FrameDeadlineExceeded(f"{self.source}: reading stopped at the deadline")
 
     def _open(self) -> cv2.VideoCapture:
         path = self.source
@@ -256,15 +313,33 @@ class VideoReader:
             raise MediaReadError(f"{path}: file not found")
         if path.stat().st_size == 0:
             raise MediaReadError(f"{path}: empty file")
+        with path.open("rb") as handle:
+            still = sniff_image_format(handle.read(32))
+        if still is not None and still != "GIF":  # OpenCV would read it as a one-frame video
+            raise MediaReadError(f"{path}: a {still} still image, not a video")
+        self._check_deadline()
         capture = cv2.VideoCapture(str(path))
         if not capture.isOpened():
             capture.release()
             raise MediaReadError(f"{path}: not a readable video (corrupt or unsupported format)")
         return capture
 
+    def _check_frame_size(self, capture: cv2.VideoCapture) -> None:
+        limit = self._limits.max_pixels
+        if limit is None:
+            return
+        width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if width < 1 or height < 1:
+            raise MediaReadError(f"{self.source}: not a readable video (the container states no frame size)")
+        if width * height > limit:
+            raise ImageTooLarge(f"{self.source}: video frames of {width}x{height} pixels exceed the limit of "
+                                f"{limit} pixels")
+
     def _probe_video(self) -> VideoInfo:
         capture = self._open()
         try:
+            self._check_frame_size(capture)
             ok, frame = capture.read()
             if not ok or frame is None or frame.size == 0:
                 raise MediaReadError(f"{self.source}: no frame could be decoded (empty or corrupt video)")
@@ -301,8 +376,9 @@ class VideoReader:
         for index, path in enumerate(self._files):
             if not _keep(index, self.info.fps, self.every, self.fps):
                 continue
+            self._check_deadline()
             try:
-                image = read_image(path, mode="rgb")
+                image = read_image(path, mode="rgb", max_pixels=self._image_limit)
             except MediaReadError as exc:
                 if str(exc) not in self.problems:
                     self.problems.append(str(exc))
@@ -318,6 +394,7 @@ class VideoReader:
         try:
             index = 0
             while True:
+                self._check_deadline()
                 if _keep(index, self.info.fps, self.every, self.fps):
                     ok, bgr = capture.read()
                     if not ok or bgr is None:

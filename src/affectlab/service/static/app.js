@@ -8,10 +8,34 @@ const COLORS = {  // the same fixed palette as affectlab.viz.EXPRESSION_COLORS
   happy: "rgb(250,200,0)", sad: "rgb(40,110,220)", surprise: "rgb(250,120,20)", neutral: "rgb(200,200,200)",
 };
 const $ = (id) => document.getElementById(id);
+const KEY_STORE = "affectlab-api-key";  // this tab only (sessionStorage): asked once, gone with the tab
 const state = {
   blob: null, name: null, bitmap: null, overlay: null, result: null, selected: 0, classes: [], stream: null,
-  limits: null, healthy: false, request: 0,
+  limits: null, healthy: false, request: 0, keyRequired: false, key: readKey(), pending: null,
 };
+
+function readKey() {
+  try { return sessionStorage.getItem(KEY_STORE); } catch (err) { return null; }
+}
+
+function storeKey(key) {
+  try {
+    if (key) sessionStorage.setItem(KEY_STORE, key); else sessionStorage.removeItem(KEY_STORE);
+  } catch (err) { /* storage disabled: the key lives in this page only */ }
+  state.key = key;
+}
+
+// The API key (when the server has one) goes in the Authorization header of every API request.
+function authHeaders() {
+  return state.key ? { Authorization: `Bearer ${state.key}` } : {};
+}
+
+function askKey(message) {
+  $("key-form").hidden = false;
+  $("api-key").value = "";
+  $("api-key").focus();
+  setStatus(message, true);
+}
 
 function setStatus(text, isError = false) {
   const el = $("status");
@@ -30,6 +54,8 @@ async function loadHealth() {
     state.classes = info.classes || [];
     state.limits = info.limits || null;
     state.healthy = true;
+    state.keyRequired = Boolean(info.api_key_required);
+    if (state.keyRequired && !state.key) askKey("This server needs an API key: enter it once above.");
     $("model-info").textContent = `model ${info.model} (${info.device}), v${info.version}`;
     const box = $("heatmap");
     box.disabled = !info.capabilities.heatmap;
@@ -96,6 +122,11 @@ async function analyze(blob, name) {
     showError(`${name} is ${megabytes(blob.size)}; this server accepts files up to ${megabytes(limit)} (affectlab serve --max-upload-mb).`);
     return;
   }
+  if (state.keyRequired && !state.key) {  // analysed as soon as the key is given
+    state.pending = { blob, name };
+    askKey(`${name} is waiting: this server needs an API key; enter it above.`);
+    return;
+  }
   setStatus(`Analysing ${name}\u2026`);
   $("result").setAttribute("aria-busy", "true");
   const form = new FormData();
@@ -103,7 +134,8 @@ async function analyze(blob, name) {
   const wantOverlay = $("heatmap").checked;
   let res, body;
   try {
-    res = await fetch("/v1/faces" + (wantOverlay ? "?heatmap=true" : ""), { method: "POST", body: form });
+    res = await fetch("/v1/faces" + (wantOverlay ? "?heatmap=true" : ""),
+      { method: "POST", body: form, headers: authHeaders() });
     body = await readAnswer(res);
   } catch (err) {
     if (request !== state.request) return;
@@ -114,6 +146,16 @@ async function analyze(blob, name) {
   }
   if (request !== state.request) return;
   $("result").removeAttribute("aria-busy");
+  if (res.status === 401) {  // no key yet, or a wrong one: ask (again), then send this image
+    const hadKey = Boolean(state.key);
+    storeKey(null);
+    state.keyRequired = true;
+    state.pending = { blob, name };
+    clearResult();
+    askKey(hadKey ? `The server refused the API key (error 401); enter the right key to analyse ${name}.`
+      : `This server needs an API key: enter it above to analyse ${name}.`);
+    return;
+  }
   if (!res.ok || !Array.isArray(body.faces)) {
     let detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail || body);
     if (!detail.includes(name)) detail = `${name}: ${detail}`;
@@ -260,6 +302,18 @@ $("file").addEventListener("change", (ev) => {
   const file = ev.target.files[0];
   ev.target.value = "";  // choosing the same file again (after an error, say) fires "change" again
   if (file) analyze(file, file.name);
+});
+$("key-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const key = $("api-key").value.trim();
+  if (!key) return;
+  storeKey(key);
+  $("api-key").value = "";
+  $("key-form").hidden = true;
+  const pending = state.pending;
+  state.pending = null;
+  if (pending) analyze(pending.blob, pending.name);
+  else setStatus("API key set. Choose an image or take a webcam snapshot.");
 });
 $("camera-start").addEventListener("click", startCamera);
 $("camera-stop").addEventListener("click", stopCamera);
