@@ -150,7 +150,6 @@ def test_finetuned_network_joins_as_an_out_of_fold_member(toy_folder, tmp_path, 
     assert ("- network cnn_toy: mini_xception starting from `default`, fine-tuned for 1 epoch(s) on every outer and "
             "inner training part\n") in report
     # a second run reuses the cached network decisions (no training): identical rows
-    from affectlab.classify import fusion_networks
     from affectlab.models import train as train_module
 
     trainings = []
@@ -159,20 +158,22 @@ def test_finetuned_network_joins_as_an_out_of_fold_member(toy_folder, tmp_path, 
     again = run_experiment(config, tmp_path / "again", progress=False, cache=cache)
     assert [r["accuracy"] for r in again.rows] == [r["accuracy"] for r in result.rows]
     assert trainings == []
-    # other training code (a changed models/ file) retrains instead of reusing nets the old code trained
-    monkeypatch.setattr(fusion_networks, "_training_code_hash", lambda: "other code")
+    # a bumped training version retrains instead of reusing nets the old procedure trained
+    from affectlab.models import versions
+
+    monkeypatch.setattr(versions, "TRAINING_VERSION", versions.TRAINING_VERSION + 1)
     run_experiment(config, tmp_path / "changed", progress=False, cache=cache)
     assert len(trainings) == 3 * (1 + 2)  # per outer fold: the test net and one per out-of-fold split
 
 
-def test_network_cache_key_names_the_training_code(monkeypatch):
+def test_network_cache_key_names_the_declared_versions(monkeypatch):
     from affectlab.classify import fusion_networks
 
     args = ("images", {"model": "mini_xception", "_key": "x"}, ["a", "b"], np.arange(4), np.arange(4, 6), 0)
     key = fusion_networks._cache_key(*args)
     assert fusion_networks._cache_key(*args) == key
-    assert "torch=2." in fusion_networks._training_code_hash()
-    monkeypatch.setattr(fusion_networks, "_training_code_hash", lambda: "edited")
+    assert fusion_networks.network_fingerprint(args[1], ["a", "b"], 0)["libraries"]["torch"].startswith("2.")
+    monkeypatch.setattr(fusion_networks, "FINETUNE_VERSION", fusion_networks.FINETUNE_VERSION + 1)
     assert fusion_networks._cache_key(*args) != key
 
 

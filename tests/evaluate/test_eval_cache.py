@@ -246,37 +246,3 @@ def test_a_killed_worker_is_one_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"worker process died \(The exit codes .*SIGKILL.*--jobs 1"):
         run_experiment(_config(), tmp_path / "run", dataset=_dataset(), progress=False)
 
-
-def _hash_of(tmp_path, name: str, text: str) -> str:
-    from affectlab.features.cache import source_hash
-
-    path = tmp_path / name
-    path.write_text(text)
-    return source_hash((str(path),))
-
-
-CODE = ('"""Module doc."""\n\n\nclass A:\n    """Class doc."""\n\n'
-        '    def f(self, x):\n        """Doc."""\n        return 2 * x\n')
-
-
-def test_code_hash_ignores_docstrings_comments_and_layout(tmp_path):
-    reworded = ('"""Another module doc,\nover two lines."""\nclass A:\n    """Reworded."""\n    def f(self, x):  # c\n'
-                '        # a comment\n        return 2*x\n')
-    undocumented = "class A:\n    def f(self, x):\n        return 2 * x\n"
-    assert _hash_of(tmp_path, "a.py", CODE) == _hash_of(tmp_path, "b.py", reworded)
-    assert _hash_of(tmp_path, "a.py", CODE) == _hash_of(tmp_path, "c.py", undocumented)
-
-
-@pytest.mark.parametrize("edit", [("2 * x", "3 * x"), ("return 2 * x", "return x * 2"),
-                                  ('"""Doc."""\n        return',
-                                   '"""Doc."""\n        "a string statement"\n        return'),
-                                  ("def f(self, x)", "def f(self, y)")])
-def test_code_hash_sees_every_code_change(tmp_path, edit):
-    assert _hash_of(tmp_path, "a.py", CODE) != _hash_of(tmp_path, "b.py", CODE.replace(*edit))
-
-
-def test_code_hash_of_unparsable_or_missing_files(tmp_path):
-    from affectlab.features.cache import source_hash
-
-    assert _hash_of(tmp_path, "a.py", "def f(:\n") != _hash_of(tmp_path, "b.py", "def f( :\n")  # text, not tree
-    assert source_hash((str(tmp_path / "gone.py"),)) != source_hash((str(tmp_path / "other.py"),))

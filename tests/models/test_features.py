@@ -75,4 +75,4 @@ def test_deep_feature_cache_token_follows_the_weights(tmp_path):
     first = create_feature("deep", weights=str(path)).cache_token()
     save_weights(create_model("mini_xception", num_classes=3), path)
     assert create_feature("deep", weights=str(path)).cache_token() != first
-    assert create_feature("deep", pretrained=False).cache_token() == "random-init"
+    assert create_feature("deep", pretrained=False).cache_token() == "random-init|mini_xception@1"

@@ -40,6 +40,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,7 +54,16 @@ from affectlab.evaluate.protocols import Fold, crossfit_fingerprint
 if TYPE_CHECKING:
     from affectlab.features.cache import FeatureCache
 
-__all__ = ["NETWORK_CLASSIFIER", "NETWORK_TYPES", "network_member", "parse_networks"]
+__all__ = ["FINETUNE_VERSION", "NETWORK_CLASSIFIER", "NETWORK_LIBRARIES", "NETWORK_TYPES", "network_fingerprint",
+           "network_member", "parse_networks"]
+
+#: How a fine-tuned member is made and scored here (new class layer, weight transfer, crop size, seeding,
+#: decision values), in its cache key: bump it when a change alters a member's decision values (with
+#: :data:`affectlab.models.versions.TRAINING_VERSION` for the training procedure itself).
+FINETUNE_VERSION = 1
+
+#: Libraries whose versions join a fine-tuned network's cache key.
+NETWORK_LIBRARIES = ("numpy", "torch")
 
 #: Seed offset between the nets of a seed ensemble (above the fold offsets, ``1000 * fold + inner + 1``,
 #: of any protocol).
@@ -178,34 +188,46 @@ def _network_cache(cache_dir: str | None, images_hash: str | None) -> FeatureCac
     return None if cache_dir is None or images_hash is None else FeatureCache(Path(cache_dir) / "networks")
 
 
-def _training_code_hash() -> str:
-    """The code a fine-tuned net's scores depend on (``affectlab.models`` and this module) and the torch version:
-    a change there retrains instead of reusing nets trained by other code (a seeding bug hid behind that cache for
-    a day). Code only (syntax trees without docstrings; not paths, comments or layout), so a clone of the same
-    commit shares the cache and a documentation edit does not retrain."""
-    from affectlab.features.cache import source_hash
+def _init_token(spec: Mapping[str, Any]) -> str | None:
+    """The start weights of a fine-tuned net by content (a registered name's bundled file, or a weights file),
+    so that retrained bundled weights retrain the members and a moved file does not."""
+    from affectlab.features.cache import file_digest
+    from affectlab.models import list_models
+    from affectlab.models.registry import _PRETRAINED
 
-    models = Path(__file__).resolve().parents[1] / "models"
-    files = sorted(str(path) for path in models.rglob("*.py")) + [str(Path(__file__).resolve())]
-    return source_hash(tuple(files)) + f"|torch={_torch_version()}"
+    init = spec.get("init")
+    if init is None:
+        return None
+    name = spec["model"] if init == "default" else str(init)
+    if name in list_models():
+        path = _PRETRAINED.get(name)
+        return f"{name}:{file_digest(path) if path is not None else 'no-weights'}"
+    return f"file:{file_digest(name)}"
 
 
-def _torch_version() -> str:
-    """The installed torch version ("absent" without torch)."""
-    import importlib.metadata
+def network_fingerprint(spec: Mapping[str, Any], labels: list[str], seed: int) -> dict[str, Any]:
+    """What decides a fine-tuned net's scores besides its data: the architecture and its declared version, the
+    start weights (by content), every training setting (defaults included; not the device), test-time flipping,
+    the labels, the seed, the declared versions of this fine-tuning (:data:`FINETUNE_VERSION`) and of the
+    training procedure (:data:`affectlab.models.versions.TRAINING_VERSION`), and the versions of
+    :data:`NETWORK_LIBRARIES`. Not the member's label, the ensemble size or any source code."""
+    from affectlab.features.cache import library_versions
+    from affectlab.models.experiment import train_config_from_mapping
+    from affectlab.models.versions import TRAINING_VERSION, model_version
 
-    try:
-        return importlib.metadata.version("torch")
-    except importlib.metadata.PackageNotFoundError:
-        return "absent"
+    settings = asdict(train_config_from_mapping(spec, seed, "auto", spec.get("_key", "network")))
+    settings.pop("device")
+    return {"model": spec["model"], "model_version": model_version(spec["model"]), "init": _init_token(spec),
+            "train": settings, "tta_flip": bool(spec.get("tta_flip", False)), "labels": list(labels), "seed": seed,
+            "finetune_version": FINETUNE_VERSION, "training_version": TRAINING_VERSION,
+            "libraries": library_versions(NETWORK_LIBRARIES)}
 
 
 def _cache_key(images_hash: str | None, spec: Mapping[str, Any], labels: list[str], fit_idx: np.ndarray,
                score_idx: np.ndarray, seed: int) -> str:
-    """What decides a fine-tuned net's scores: its settings, the labels, the seed, the images, both index sets and
-    the training code (not the ensemble size: one net of an ensemble is the same net on its own)."""
-    public = {k: v for k, v in spec.items() if not k.startswith("_") and k != "seeds"}
-    digest = hashlib.sha1(json.dumps([public, labels, seed, images_hash, _training_code_hash()], sort_keys=True,
+    """A fine-tuned net's cache key: :func:`network_fingerprint`, the images and both index sets (one net of a
+    seed ensemble is the same net on its own)."""
+    digest = hashlib.sha1(json.dumps([network_fingerprint(spec, labels, seed), images_hash], sort_keys=True,
                                      default=str).encode())
     digest.update(np.asarray(fit_idx, np.int64).tobytes())
     digest.update(b"|")

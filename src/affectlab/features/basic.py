@@ -101,6 +101,9 @@ class PixelFeatures(_Stateless):
     [[1.0, 1.0, 1.0, 1.0]]
     """
 
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
+
     _input_name = "pixels"
 
     def transform(self, X: np.ndarray) -> np.ndarray:

@@ -7,13 +7,16 @@ Computed features are stored as ``.npy`` files under a cache folder (default
 - the content of the images (a SHA-256 of the exact gray ``(N, H, W)`` array the extractor sees,
   so the sample set, its order, the files' contents and the loading settings such as the size are
   all covered),
-- the extractor: registry name, all its parameters (defaults included), the affectlab version,
-  a hash of the code of the ``affectlab.features`` package but this module (and of the module
-  defining the extractor; docstrings, comments and layout do not count) and the versions of numpy,
-  scipy, scikit-image, scikit-learn and OpenCV,
+- the extractor: registry name, declared ``version`` (:class:`~affectlab.features.registry.FeatureEntry`),
+  all its parameters (defaults included), what it loads beyond them (``cache_token``, e.g. the
+  weights of a ``deep`` feature) and the versions of the libraries whose numerics it relies on
+  (:data:`LIBRARIES`),
 - for features that learn (``stateless=False``), the samples and labels they were fitted on.
 
-A changed image, parameter or code gives a new key (a miss); stale entries are never read.
+Not the source code: moving, reordering or documenting code keeps the cache. A change of what an
+extractor computes bumps its ``version`` (``tests/features/test_feature_versions.py`` fails until
+it does). A changed image, parameter, version or library gives a new key (a miss); stale entries are
+never read.
 
 Examples
 --------
@@ -31,22 +34,19 @@ Examples
 
 from __future__ import annotations
 
-import ast
 import contextlib
 import hashlib
 import importlib.metadata
-import inspect
 import json
 import math
 import os
 import re
-import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,12 +59,19 @@ __all__ = [
     "default_cache_dir",
     "images_fingerprint",
     "extractor_fingerprint",
-    "code_fingerprint",
-    "source_hash",
+    "file_digest",
+    "library_versions",
+    "LIBRARIES",
     "parallel_transform",
 ]
 
-_DEPENDENCIES = ("numpy", "scipy", "scikit-image", "scikit-learn", "opencv-python-headless")
+#: Libraries whose versions join every feature key (their numerics shape the features): a
+#: distribution name, or a tuple of alternative names of one library (the first one installed counts).
+LIBRARIES: tuple[str | tuple[str, ...], ...] = (
+    "numpy", "scipy", "scikit-image", "scikit-learn",
+    ("opencv-python-headless", "opencv-python", "opencv-contrib-python-headless", "opencv-contrib-python"),
+    "torch",
+)
 
 
 def default_cache_dir() -> Path:
@@ -96,67 +103,48 @@ def images_fingerprint(images: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def code_fingerprint(source: bytes | str) -> str:
-    r"""What a Python file computes, without what only documents it: its syntax tree with docstrings removed
-    (comments, blank lines and layout are not in the tree), or the text itself where it does not parse.
+@lru_cache(maxsize=64)
+def _digest_of(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
 
-    >>> documented = 'def f(x):\n    "Double x."\n    return 2 * x  # twice\n'
-    >>> code_fingerprint(documented) == code_fingerprint("def f(x):\n    return 2*x\n")
-    True
-    >>> code_fingerprint("def f(x):\n    return 3 * x\n") == code_fingerprint("def f(x):\n    return 2 * x\n")
-    False
-    """
-    text = source.decode("utf-8", "replace") if isinstance(source, bytes) else source
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 prefix of a file's bytes (e.g. network weights), remembered per size and modification time;
+    ``"missing"`` for a file that cannot be read."""
     try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return text
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            first = node.body[0] if node.body else None
-            if (isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
-                    and isinstance(first.value.value, str)):
-                node.body = node.body[1:] or [ast.Pass()]
-    return ast.dump(tree, include_attributes=False)
+        stat = Path(path).stat()
+        return _digest_of(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+    except OSError:
+        return "missing"
 
 
-@cache
-def source_hash(paths: tuple[str, ...]) -> str:
-    """SHA-256 of the files' code in order (``code_fingerprint``: docstrings, comments and layout do not count)
-    and the Python version (its syntax trees differ); a missing file counts by its path. Remembered per process."""
-    parts = [f"python={sys.version_info.major}.{sys.version_info.minor}"]
-    for path in paths:
+def _installed_version(names: str | tuple[str, ...]) -> tuple[str, str]:
+    """``(name, version)`` of the first installed distribution among ``names``; ``"absent"`` when none is."""
+    candidates = (names,) if isinstance(names, str) else names
+    for name in candidates:
         try:
-            parts.append(code_fingerprint(Path(path).read_bytes()))
-        except OSError:
-            parts.append(path)
-    return _sha(*parts)
-
-
-@lru_cache(maxsize=1)
-def _environment() -> str:
-    from affectlab import __version__
-
-    versions = [f"affectlab={__version__}"]
-    for name in _DEPENDENCIES:
-        try:
-            versions.append(f"{name}={importlib.metadata.version(name)}")
+            return name, importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            versions.append(f"{name}=absent")
-    return ";".join(versions)
+            continue
+    return candidates[0], "absent"
 
 
-def _code_files(extractor: Any) -> tuple[str, ...]:
-    package = Path(__file__).resolve().parent
-    here = Path(__file__).resolve()
-    files = sorted(str(p) for p in package.rglob("*.py") if p.resolve() != here)  # not this module
-    try:
-        own = inspect.getsourcefile(type(extractor))
-    except TypeError:
-        own = None
-    if own and str(Path(own).resolve()) not in files:
-        files.append(str(Path(own).resolve()))
-    return tuple(files)
+@lru_cache(maxsize=8)
+def _versions_of(libraries: tuple[str | tuple[str, ...], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple(_installed_version(names) for names in libraries)
+
+
+def library_versions(libraries: tuple[str | tuple[str, ...], ...] = LIBRARIES) -> dict[str, str]:
+    """Installed versions of ``libraries`` (see :data:`LIBRARIES`), ``"absent"`` for one not installed.
+
+    >>> library_versions(("numpy", "no-such-distribution"))["no-such-distribution"]
+    'absent'
+    """
+    return dict(_versions_of(tuple(libraries)))
 
 
 def _plain(value: Any) -> Any:
@@ -178,14 +166,21 @@ def _plain(value: Any) -> Any:
 
 
 def extractor_fingerprint(name: str, extractor: Any) -> dict[str, Any]:
-    """What identifies an extractor's output: name, class, parameters, code and versions."""
+    """What identifies the output of ``extractor``, registered as ``name``: the name, its declared version,
+    its parameters (defaults included) and the libraries' versions; never where or how its code is written.
+
+    >>> from affectlab.features import create_feature
+    >>> sorted(extractor_fingerprint("lbp", create_feature("lbp")))
+    ['libraries', 'name', 'params', 'version']
+    """
+    from affectlab.features.registry import feature_info
+
     params = extractor.get_params(deep=False) if hasattr(extractor, "get_params") else {}
     fingerprint = {
         "name": name,
-        "class": f"{type(extractor).__module__}.{type(extractor).__qualname__}",
+        "version": feature_info(name).version,
         "params": _plain(params),
-        "code": source_hash(_code_files(extractor)),
-        "environment": _environment(),
+        "libraries": library_versions(),
     }
     if callable(getattr(extractor, "cache_token", None)):  # e.g. deep features: the weights in use
         fingerprint["token"] = str(extractor.cache_token())

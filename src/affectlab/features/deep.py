@@ -36,13 +36,6 @@ from affectlab.features.registry import register_feature
 __all__ = ["RANDOM_INIT_SEED", "DeepFeatures"]
 
 
-@lru_cache(maxsize=16)
-def _file_sha(path: str, size: int, mtime_ns: int) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
-
-
 #: Seed of the initial weights of a ``pretrained=False`` network (one fixed network in every process).
 RANDOM_INIT_SEED = 0
 
@@ -102,6 +95,9 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
     :class:`ValueError`.
     """
 
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
+
     def __init__(self, model: str = "mini_xception", layer: str | None = None, weights: str | None = None,
                  pretrained: bool = True, spatial: str = "avg", batch_size: int = 256,
                  device: str = "cpu") -> None:
@@ -123,17 +119,17 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
             raise ConfigError(f"feature 'deep': {exc}") from None
 
     def cache_token(self) -> str:
-        """Identity of the weights in use (SHA-256 prefix of the file), for feature caches."""
+        """Identity of the network in use, for feature caches: the weights (SHA-256 prefix of the file, or
+        ``random-init``) and the architecture's declared version (:data:`affectlab.models.versions.MODEL_VERSIONS`)."""
+        from affectlab.features.cache import file_digest
         from affectlab.models.registry import _PRETRAINED
+        from affectlab.models.versions import model_version
 
+        architecture = f"{self.model}@{model_version(self.model)}"
         path = Path(self.weights).expanduser() if self.weights is not None else _PRETRAINED.get(self.model)
         if path is None or not self.pretrained and self.weights is None:
-            return "random-init"
-        try:
-            stat = Path(path).stat()
-        except OSError:
-            return f"{path}:missing"
-        return f"{Path(path).name}:{_file_sha(str(path), stat.st_size, stat.st_mtime_ns)}"
+            return f"random-init|{architecture}"
+        return f"{Path(path).name}:{file_digest(path)}|{architecture}"
 
     def fit(self, X: np.ndarray, y: np.ndarray | None = None) -> DeepFeatures:
         """Nothing to learn (the network is fixed); checks the input and the model."""

@@ -270,6 +270,9 @@ class HOGFeatures(_Stateless):
     (2, 900)
     """
 
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
+
     _input_name = "hog"
 
     def __init__(
@@ -457,6 +460,9 @@ class PHOGFeatures(_Stateless):
     >>> PHOGFeatures(levels=3).fit_transform(np.zeros((2, 32, 32), np.uint8)).shape
     (2, 168)
     """
+
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
 
     _input_name = "phog"
 

@@ -252,6 +252,9 @@ class LBPFeatures(_Stateless):
     (2, 59)
     """
 
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
+
     _input_name = "lbp"
 
     def __init__(self, P: int = 8, R: float = 1, levels: int = 4, normalize: str | None = "l1") -> None:

@@ -264,6 +264,9 @@ class DenseSiftLLC(TransformerMixin, BaseEstimator):
     (4, 736)
     """
 
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
+
     def __init__(
         self,
         n_words: int = 800,

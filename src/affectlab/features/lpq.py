@@ -255,6 +255,9 @@ class LPQFeatures(_Stateless):
     (2, 256)
     """
 
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
+
     _input_name = "lpq"
 
     def __init__(

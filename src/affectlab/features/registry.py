@@ -31,15 +31,17 @@ T = TypeVar("T", bound=Callable[..., Any])
 
 @dataclass(frozen=True)
 class FeatureEntry:
-    """A registered feature: its factory and whether it learns from data.
+    """A registered feature: its factory, whether it learns from data and its declared version.
 
     ``stateless`` features give the same output for a sample whatever they were fitted on, so an
     experiment computes them once for all images; the others are fitted on each training part.
+    ``version`` names the feature's output in caches: bumped with every change of what it computes.
     """
 
     name: str
     factory: Callable[..., TransformerMixin]
     stateless: bool = True
+    version: int | str = 1
 
     @property
     def params(self) -> dict[str, Any]:
@@ -71,12 +73,14 @@ def check_params(kind: str, name: str, factory: Callable[..., Any], params: dict
             raise ConfigError(f"{kind} {name!r} has no parameter {key!r} (known: {listed})")
 
 
-def register_feature(name: str, *, stateless: bool = True) -> Callable[[T], T]:
+def register_feature(name: str, *, stateless: bool = True, version: int | str | None = None) -> Callable[[T], T]:
     """Class or factory decorator adding a feature under ``name``.
 
     The decorated object is called with the config's parameters and must return a transformer
     mapping ``(N, H, W)`` uint8 images to ``(N, D)`` floats. Set ``stateless=False`` for features
-    that learn from data (codebooks): experiments then fit them on each training part only::
+    that learn from data (codebooks): experiments then fit them on each training part only.
+    ``version`` (default: the factory's ``version`` attribute, else 1) keys the feature's cached
+    output together with its parameters: bump it when a change of code changes that output::
 
         @register_feature("mean_gray")
         class MeanGray(TransformerMixin, BaseEstimator):
@@ -90,7 +94,10 @@ def register_feature(name: str, *, stateless: bool = True) -> Callable[[T], T]:
     def decorate(factory: T) -> T:
         if name in _REGISTRY and _REGISTRY[name].factory is not factory:
             raise ValueError(f"feature {name!r} is already registered")
-        _REGISTRY[name] = FeatureEntry(name, factory, stateless)
+        declared = version if version is not None else getattr(factory, "version", 1)
+        if not isinstance(declared, int | str) or isinstance(declared, bool):
+            raise TypeError(f"feature {name!r}: version must be an int or a string, not {declared!r}")
+        _REGISTRY[name] = FeatureEntry(name, factory, stateless, declared)
         return factory
 
     return decorate

@@ -381,6 +381,9 @@ class _StatelessSequence(TransformerMixin, BaseEstimator):
 class LBPTOP(_StatelessSequence):
     """LBP-TOP transformer: ``(N, T, H, W)`` -> ``(N, 3 * 59 * cells)`` float32 (:func:`lbp_top`)."""
 
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
+
     def __init__(self, P: int = 8, R: float = 1, levels: int = 3, normalize: str | None = "l1",
                  planes: Sequence[str] = PLANES) -> None:
         self.P = P
@@ -397,6 +400,9 @@ class LBPTOP(_StatelessSequence):
 
 class LPQTOP(_StatelessSequence):
     """LPQ-TOP transformer: ``(N, T, H, W)`` -> ``(N, 3 * 256 * cells)`` float32 (:func:`lpq_top`)."""
+
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
 
     def __init__(self, win_size: int = 7, win_size_t: int = 3, decorrelate: bool = True, rho: float = 0.9,
                  levels: int = 3, normalize: str | None = "l1", planes: Sequence[str] = PLANES) -> None:
@@ -544,6 +550,9 @@ class SiftTOP(_BagOfSift):
     (4, 24)
     """
 
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
+
     def __init__(self, n_words: int = 200, k: int = 5, beta: float = 1e-4, levels: int | Sequence[int] = (1, 2),
                  step: int = 4, sizes: int | Sequence[int] = (8, 12, 16), t_length: int = 16, slice_step: int = 4,
                  max_descriptors: int | None = 50_000, random_state: int | None = 0,
@@ -596,6 +605,9 @@ class SiftLBP(_BagOfSift):
     >>> SiftLBP(n_words=8, levels=(1,), lbp_levels=1).fit(V).transform(V).shape  # 8 + 2 x 59
     (4, 126)
     """
+
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
 
     _sift_planes = ("xy",)
 
@@ -654,6 +666,9 @@ class PooledFrameFeatures(TransformerMixin, BaseEstimator):
     >>> PooledFrameFeatures("pixels", pooling="max").fit_transform(V).shape
     (2, 256)
     """
+
+    #: Output version, in feature cache keys: bump it when a change alters what this computes.
+    version = 1
 
     def __init__(self, feature: str = "hog", params: dict[str, Any] | None = None, pooling: str = "mean") -> None:
         self.feature = feature
