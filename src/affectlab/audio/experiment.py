@@ -31,7 +31,8 @@ Example config (``configs/emodb-loso.yaml``)::
       - {name: 7class}
       - {name: arousal, map: {high: [anger, fear, happiness], low: [boredom, disgust, neutral, sadness]}}
       - {name: dim_proxy, type: regression, norm: warriner2013}
-    featurewise: {features: [ComParE], top_k: 20, norm: warriner2013}
+    featurewise: {features: [ComParE], top_k: 20, norm: warriner2013}   # targets: auto (ratings when the
+                                                                         # data has them, else the norm)
 """
 
 from __future__ import annotations
@@ -360,6 +361,7 @@ def run_speech_experiment(
     folds = list(protocol.split(labels, groups=groups))
     if "per_speaker" in cfg.normalisations and any(s == "" for s in speakers):
         raise ProtocolError("normalisation per_speaker needs a speaker id for every sample")
+    featurewise_targets = _featurewise_targets(cfg.featurewise, labels, ds) if cfg.featurewise else None
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
     feature_cache = None if cache is None or cache is False else (
@@ -495,7 +497,7 @@ def run_speech_experiment(
                                                 "subject": speakers[idx]})
     _write_predictions(out / "predictions.csv", predictions)
 
-    featurewise_out = _featurewise(cfg, matrices, names, labels, out) if cfg.featurewise else []
+    featurewise_out = _featurewise(cfg, matrices, names, featurewise_targets, out) if featurewise_targets else []
     elapsed = time.perf_counter() - started
     norms_text = {s: describe_normalisation(s) for s in cfg.normalisations}
     runs.write_metrics(out, {
@@ -516,35 +518,85 @@ def _fold_uar(true: np.ndarray, pred: np.ndarray) -> float:
     return uar(true, pred)
 
 
+def _rated(ds: Dataset, dim: str) -> np.ndarray | None:
+    """Every sample's numeric ``dim`` rating (manifest column), or ``None`` when one has none."""
+    values = []
+    for sample in ds.samples:
+        try:
+            value = float(sample.extras[dim])
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not math.isfinite(value):
+            return None
+        values.append(value)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _featurewise_targets(spec: Mapping[str, Any], labels: np.ndarray,
+                         ds: Dataset) -> tuple[np.ndarray, list[str], bool]:
+    """``(Y, dimensions, proxy)`` for the feature-wise CCC, decided before any feature is extracted.
+
+    ``targets: extras`` reads per-utterance ratings (manifest columns named like the dimensions);
+    ``norm`` maps each category to the norm's coordinates (a proxy); ``auto`` (the default) takes
+    the ratings when every sample has them (all of ``dimensions`` when given, else at least one of
+    valence, arousal, dominance), else the norm.
+    """
+    from affectlab.audio.norms import DIMENSIONS, category_to_vad
+    from affectlab.errors import DataError
+
+    mode = str(spec.get("targets", "auto"))
+    wanted = [str(d) for d in spec["dimensions"]] if spec.get("dimensions") else None
+    ratings = {d: _rated(ds, d) for d in (wanted or DIMENSIONS)}
+    rated = [d for d, v in ratings.items() if v is not None]
+    complete = rated == wanted if wanted else bool(rated)
+    if mode == "extras" or (mode == "auto" and complete):
+        if not complete:
+            missing = next(d for d, v in ratings.items() if v is None) if wanted else "/".join(DIMENSIONS)
+            raise DataError(f"featurewise.targets extras: not every sample has a numeric {missing} rating (a "
+                            "manifest column of that name); give those, or targets: norm for category proxies")
+        return np.column_stack([ratings[d] for d in rated]), rated, False
+    dims = wanted or list(DIMENSIONS)
+    vad = category_to_vad(labels, str(spec["norm"]))
+    return vad[:, [DIMENSIONS.index(d) for d in dims]], dims, True
+
+
 def _featurewise(cfg: SpeechConfig, matrices: dict[str, np.ndarray], names: dict[str, list[str]],
-                 labels: np.ndarray, out: Path) -> list[dict[str, Any]]:
-    """Feature-wise CCC of each requested feature set against the V/A/D proxy of its labels."""
+                 targets: tuple[np.ndarray, list[str], bool], out: Path) -> list[dict[str, Any]]:
+    """Feature-wise CCC of each requested feature set against the utterances' ratings, or the V/A/D proxy
+    of their labels (:func:`_featurewise_targets`)."""
     from affectlab.audio.featurewise import analyse_featurewise, top_k_table
-    from affectlab.audio.norms import DIMENSIONS, category_to_vad, get_norm
+    from affectlab.audio.norms import get_norm
     from affectlab.viz.ccc import save_ccc_scatter
 
     assert cfg.featurewise is not None
+    Y, dims, proxy = targets
     norm = str(cfg.featurewise["norm"])
     top_k = int(cfg.featurewise["top_k"])
-    Y = category_to_vad(labels, norm)
+    source = (f"{norm} valence/arousal/dominance of each utterance's category (a proxy: {get_norm(norm).citation})"
+              if proxy else f"each utterance's own {'/'.join(dims)} ratings (manifest columns)")
     results = []
     for label in cfg.featurewise["features"]:
-        result = analyse_featurewise(matrices[label], Y, names[label], DIMENSIONS, feature_set=label)
+        result = analyse_featurewise(matrices[label], Y, names[label], dims, feature_set=label)
         stem = f"featurewise_{_safe(label)}"
         result.to_csv(out / f"{stem}.csv")
         table = top_k_table(result, top_k)
         (out / f"{stem}_top{top_k}.md").write_text(
             f"# Feature-wise CCC, {label} (top {top_k} by |CCC| per dimension)\n\n"
-            f"Labels: {norm} valence/arousal/dominance of each utterance's category (a proxy: "
-            f"{get_norm(norm).citation}). Features and labels min-max normalised over all "
+            f"Labels: {source}. Features and labels min-max normalised over all "
             f"{matrices[label].shape[0]} utterances; CCC per feature per dimension.\n\n{table}\n", encoding="utf-8")
-        save_ccc_scatter(result.ccc[:, 1], result.ccc[:, 0], out / f"{stem}_scatter.png", names=result.names,
-                         top_k=10, title=f"Feature-wise CCC, {label} (V/A proxy labels, {norm})")
-        results.append({"feature": label, "dim": int(matrices[label].shape[1]), "norm": norm, "proxy": True,
-                        "csv": f"{stem}.csv", "scatter_png": f"{stem}_scatter.png", "top_k_md": f"{stem}_top{top_k}.md",
-                        "top": {d: [{"feature": n, "ccc": round(v, 4)} for _, n, v in result.top(d, top_k)]
-                                for d in DIMENSIONS},
-                        "table": table})
+        scatter = None
+        if "valence" in dims and "arousal" in dims:  # the V/A plane; otherwise the table and CSV say it all
+            scatter = f"{stem}_scatter.png"
+            what = f"V/A proxy labels, {norm}" if proxy else "V/A ratings"
+            save_ccc_scatter(result.ccc[:, dims.index("arousal")], result.ccc[:, dims.index("valence")],
+                             out / scatter, names=result.names, top_k=10, title=f"Feature-wise CCC, {label} ({what})")
+        entry = {"feature": label, "dim": int(matrices[label].shape[1]), "proxy": proxy, "dimensions": dims,
+                 "csv": f"{stem}.csv", "scatter_png": scatter, "top_k_md": f"{stem}_top{top_k}.md",
+                 "top": {d: [{"feature": n, "ccc": round(v, 4)} for _, n, v in result.top(d, top_k)] for d in dims},
+                 "table": table}
+        if proxy:
+            entry["norm"] = norm
+        results.append(entry)
     return results
 
 
@@ -611,9 +663,12 @@ def _write_report(out: Path, cfg: SpeechConfig, resolved: dict[str, Any], rows: 
                   for r in pngs]
         lines.append("")
     if featurewise_out:
-        lines += ["## Feature-wise CCC (proxy labels)", ""]
+        proxy = featurewise_out[0]["proxy"]
+        lines += [f"## Feature-wise CCC ({'proxy labels' if proxy else 'per-utterance ratings'})", ""]
         for f in featurewise_out:
-            lines += [f"### {f['feature']}", "", (f"Scatter: [{f['scatter_png']}]({f['scatter_png']}); all features:"
-                      f" [{f['csv']}]({f['csv']}). Labels are the {f['norm']} V/A/D proxy of each category."), "",
-                      f["table"], ""]
+            scatter = f"Scatter: [{f['scatter_png']}]({f['scatter_png']}); " if f["scatter_png"] else ""
+            labels_are = (f"the {f['norm']} V/A/D proxy of each category" if f["proxy"]
+                          else f"each utterance's own {'/'.join(f['dimensions'])} ratings")
+            lines += [f"### {f['feature']}", "", (f"{scatter}all features: [{f['csv']}]({f['csv']}). "
+                      f"Labels are {labels_are}."), "", f["table"], ""]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")

@@ -352,10 +352,24 @@ def load_speech_config(raw: Mapping[str, Any], *, data: str | Path | None = None
                 raise ConfigError(f"{where}: normalisation {scheme!r} is not in normalisation: {normalisations}")
     featurewise = None
     if raw.get("featurewise") is not None:
-        featurewise = {"top_k": 20, "norm": "warriner2013", **_mapping(raw["featurewise"], "featurewise")}
-        bad = sorted(set(featurewise) - {"features", "top_k", "norm"})
+        featurewise = {"top_k": 20, "norm": "warriner2013", "targets": "auto",
+                       **_mapping(raw["featurewise"], "featurewise")}
+        bad = sorted(set(featurewise) - {"features", "top_k", "norm", "targets", "dimensions"})
         if bad:
-            raise ConfigError(f"featurewise.{bad[0]} is unknown (known: features, top_k, norm)")
+            raise ConfigError(f"featurewise.{bad[0]} is unknown (known: features, top_k, norm, targets, dimensions)")
+        if featurewise["targets"] not in ("auto", "norm", "extras"):
+            raise ConfigError("featurewise.targets must be 'auto' (ratings when every sample has them, else the "
+                              "norm), 'norm' (category coordinates, a proxy) or 'extras' (per-utterance ratings), "
+                              f"got {featurewise['targets']!r}")
+        from affectlab.audio.norms import DIMENSIONS
+
+        dims = featurewise.get("dimensions")
+        if dims is not None:
+            dims = [dims] if isinstance(dims, str) else dims
+            if (not isinstance(dims, list) or not dims or not set(map(str, dims)) <= set(DIMENSIONS)
+                    or len(set(dims)) != len(dims)):
+                raise ConfigError(f"featurewise.dimensions must be a subset of {', '.join(DIMENSIONS)}, got {dims!r}")
+            featurewise["dimensions"] = [str(d) for d in dims]
         labels = [f.label for f in features]
         wanted = featurewise.get("features") or [f.label for f in features if f.name in ("compare_2016", "egemaps_v02")]
         for label in wanted:
