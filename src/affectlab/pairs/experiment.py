@@ -268,11 +268,21 @@ def run_pairs_experiment(
     y, subjects, ids = loaded["label"], loaded["subject"], loaded["ids"]
     folds = list(make_protocol({"kind": "group_kfold", "n_splits": n_folds, "random_state": seed}).split(y, subjects))
     folds = folds[:run_folds]
+    rng = np.random.default_rng(seed)
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
     for fold in folds:  # before the run folder exists
-        n_train_subjects = len(np.unique(subjects[fold.train]))
-        if n_val >= n_train_subjects:
+        train_subjects = np.unique(subjects[fold.train])
+        if n_val >= len(train_subjects):
             raise ConfigError(f"protocol.val_subjects {n_val} leaves no training subjects in {fold.name} "
-                              f"({n_train_subjects} non-test subjects)")
+                              f"({len(train_subjects)} non-test subjects)")
+        val_subjects = rng.choice(train_subjects, size=n_val, replace=False)
+        part_val = fold.train[np.isin(subjects[fold.train], val_subjects)]
+        part_train = fold.train[~np.isin(subjects[fold.train], val_subjects)]
+        if len(np.unique(y[part_train])) < 2:  # the nets and SVMs need both classes to learn from
+            only = loaded["classes"][int(y[part_train][0])] if part_train.size else "none"
+            raise DataError(f"{fold.name}: its training part holds pairs of one class only ({only}); give more "
+                            "subjects or pairs (a proxy's pairs_per_face, the manifest's rows of each label)")
+        parts.append((part_train, part_val))
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
     if tcfg.num_threads:
         torch.set_num_threads(int(tcfg.num_threads))
@@ -291,12 +301,7 @@ def run_pairs_experiment(
                 "models": list(models), "train": {**train_cfg, "augment": augment_cfg}, "svm": svm_cfg,
                 "baselines": baselines}
     bar = tqdm(total=len(folds) * len(models), desc="pairs", unit="net", disable=not progress)
-    rng = np.random.default_rng(seed)
-    for k, fold in enumerate(folds):
-        train_subjects = np.unique(subjects[fold.train])
-        val_subjects = rng.choice(train_subjects, size=n_val, replace=False)
-        part_val = fold.train[np.isin(subjects[fold.train], val_subjects)]
-        part_train = fold.train[~np.isin(subjects[fold.train], val_subjects)]
+    for k, (fold, (part_train, part_val)) in enumerate(zip(folds, parts)):
         check_disjoint_groups(subjects, np.concatenate([part_train, part_val]), fold.test)
         check_disjoint_groups(subjects, part_train, part_val, what="train and validation")
         parts = {"train": part_train, "val": part_val, "test": fold.test}
@@ -435,7 +440,8 @@ def _report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str, Any]], table
             f" apex rotation ±{p['rotation_deg']}°,"
             f" scale ±{p['scale']}, shift ±{p['translate']} px, brightness ±{p['brightness']},"
             f" contrast ±{p['contrast']},"
-            f" pixel noise sd {p['noise']} on both images; {p['pairs_per_face']} pairs per face (half of each class),"
+            f" pixel noise sd {p['noise']} on both images; {p['pairs_per_face']} pairs per face"
+            f" ({'half of each class' if p['pairs_per_face'] % 2 == 0 else 'classes alternating over all pairs'}),"
             f" seed {p['seed']}. Numbers here say how the architectures compare on this synthetic task, not how they"
             " do on real posed/spontaneous expressions."),
             "",

@@ -163,8 +163,9 @@ class ProxyConfig:
     Attributes
     ----------
     pairs_per_face
-        Pairs drawn from each source face; even numbers give each face as many posed as
-        spontaneous pairs (labels alternate 0, 1, 0, 1...).
+        Pairs drawn from each source face; labels alternate 0, 1, 0, 1... over all pairs, so even
+        numbers give each face as many posed as spontaneous pairs, and odd ones (1 included) keep
+        the two classes balanced over the faces (with 1: one face posed, the next spontaneous).
     mouth_amplitude
         Uniform range of the mouth-corner raise (both classes).
     cheek_amplitude
@@ -296,9 +297,9 @@ def make_proxy_pairs(
     h, w = faces.shape[1:]
     onsets, apexes, labels, subj, src, mouths, cheeks = [], [], [], [], [], [], []
     names = list(LANDMARKS)
-    for face, subject, source in zip(faces, subjects, sources):
+    for i, (face, subject, source) in enumerate(zip(faces, subjects, sources)):
         for j in range(cfg.pairs_per_face):
-            label = j % 2
+            label = (i * cfg.pairs_per_face + j) % 2  # j % 2 for even pairs_per_face; balanced for odd ones
 
             def sides(low_high: tuple[float, float]) -> tuple[float, float]:
                 base = rng.uniform(*low_high)
