@@ -1,7 +1,7 @@
 """The main job: find faces in images and classify their expressions.
 
 >>> from affectlab import ExpressionAnalyzer, sample_photo
->>> analyzer = ExpressionAnalyzer()                     # bundled model, Haar detector, offline
+>>> analyzer = ExpressionAnalyzer()       # bundled model, landmark front-end if installed, offline
 >>> result = analyzer.analyze(sample_photo(), source="astronaut")
 >>> result.status, len(result.faces)
 ('ok', 1)
@@ -23,7 +23,7 @@ from affectlab.face import FaceBox, FaceDetector, FacePreprocessor, as_uint8_ima
 from affectlab.models import AffectNet, create_model, load_model
 from affectlab.models.train import resolve_device
 
-__all__ = ["DEFAULT_MODEL", "FaceResult", "AnalysisResult", "ExpressionAnalyzer", "analyze_image"]
+__all__ = ["DEFAULT_MODEL", "FaceResult", "AnalysisResult", "ExpressionAnalyzer", "analyze_image", "landmarks_list"]
 
 #: The bundled expression model used when none is named.
 DEFAULT_MODEL = "resnet_fer"
@@ -33,20 +33,40 @@ Status = Literal["ok", "no_face", "error"]
 
 @dataclass
 class FaceResult:
-    """One face: its box in the input image, the predicted label and all class probabilities."""
+    """One face: its box in the input image, the predicted label and all class probabilities.
+
+    ``landmarks`` (``(N, 2)`` image pixels) and ``pose`` (``yaw``, ``pitch``, ``roll`` in degrees)
+    are set when the front-end gives landmarks (the ``"dlib"`` detector).
+    """
 
     box: FaceBox
     label: str
     probabilities: dict[str, float]
     aligned: bool = False
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+    pose: dict[str, float] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "box": self.box.as_list(),
             "label": self.label,
             "probabilities": {k: round(v, 4) for k, v in self.probabilities.items()},
             "aligned": self.aligned,
         }
+        if self.landmarks is not None:
+            out["landmarks"] = landmarks_list(self.landmarks)
+        if self.pose is not None:
+            out["pose"] = {k: round(float(v), 2) for k, v in self.pose.items()}
+        return out
+
+
+def landmarks_list(landmarks: np.ndarray) -> list[list[float]]:
+    """``[[x, y], ...]`` rounded to 0.1 px, as the JSON outputs write landmarks.
+
+    >>> landmarks_list(np.array([[1.234, 5.0]]))
+    [[1.2, 5.0]]
+    """
+    return [[round(float(x), 1), round(float(y), 1)] for x, y in np.asarray(landmarks).reshape(-1, 2)]
 
 
 @dataclass
@@ -82,7 +102,10 @@ class ExpressionAnalyzer:
     weights
         A checkpoint to load instead of the bundled weights.
     detector
-        Face detector name (``"haar"``) or an object with ``detect(image) -> list[FaceBox]``.
+        Face detector name or an object with ``detect(image) -> list[FaceBox]``: ``"auto"`` (the
+        landmark front-end ``"dlib"`` when ``affectlab[landmarks]`` is installed, else ``"haar"``),
+        ``"dlib"`` (HOG detection, 5-point landmarks, head pose, eye-framed crops) or ``"haar"``
+        (OpenCV's cascades, no landmarks).
     max_faces
         Keep at most this many faces per image (largest first); all when ``None``.
     whole_frame
@@ -99,7 +122,7 @@ class ExpressionAnalyzer:
         model: str | AffectNet = DEFAULT_MODEL,
         *,
         weights: str | Path | None = None,
-        detector: str | FaceDetector = "haar",
+        detector: str | FaceDetector = "auto",
         max_faces: int | None = None,
         whole_frame: bool = False,
         margin: float = 0.0,
@@ -157,6 +180,8 @@ class ExpressionAnalyzer:
                 label=self.class_names[int(p.argmax())],
                 probabilities={c: float(v) for c, v in zip(self.class_names, p)},
                 aligned=face.aligned,
+                landmarks=face.landmarks,
+                pose=face.pose,
             )
             for face, p in zip(faces, probs)
         ]

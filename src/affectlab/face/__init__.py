@@ -13,7 +13,16 @@ Examples
 
 from __future__ import annotations
 
-from affectlab.face.align import AlignedFace, align_face, crop_face, crop_region, eye_angle
+from affectlab.face.align import (
+    FER2013_FRAMING,
+    AlignedFace,
+    EyeFraming,
+    align_face,
+    align_to_eyes,
+    crop_face,
+    crop_region,
+    eye_angle,
+)
 from affectlab.face.detect import (
     EyePair,
     FaceBox,
@@ -24,21 +33,29 @@ from affectlab.face.detect import (
     list_detectors,
     register_detector,
 )
+from affectlab.face.dlib_detector import DlibFrontEnd
+from affectlab.face.landmarks import eye_centres, head_pose
 from affectlab.face.preprocess import FacePreprocessor, normalize_minmax
 
 __all__ = [
+    "FER2013_FRAMING",
     "AlignedFace",
+    "DlibFrontEnd",
+    "EyeFraming",
     "EyePair",
     "FaceBox",
     "FaceDetector",
     "FacePreprocessor",
     "HaarCascadeDetector",
     "align_face",
+    "align_to_eyes",
     "as_uint8_image",
     "create_detector",
     "crop_face",
     "crop_region",
     "eye_angle",
+    "eye_centres",
+    "head_pose",
     "list_detectors",
     "normalize_minmax",
     "register_detector",

@@ -32,7 +32,16 @@ from affectlab.data.media import to_gray, to_rgb
 from affectlab.errors import ConfigError
 from affectlab.face.detect import EyePair, FaceBox, as_uint8_image
 
-__all__ = ["AlignedFace", "align_face", "crop_face", "crop_region", "eye_angle"]
+__all__ = [
+    "FER2013_FRAMING",
+    "AlignedFace",
+    "EyeFraming",
+    "align_face",
+    "align_to_eyes",
+    "crop_face",
+    "crop_region",
+    "eye_angle",
+]
 
 ColorMode = Literal["gray", "rgb"]
 BorderMode = Literal["constant", "replicate", "reflect"]
@@ -64,6 +73,10 @@ class AlignedFace:
     transform : ndarray or None
         2x3 affine matrix mapping original-image coordinates to crop coordinates (same
         continuous convention), e.g. to map a crop-space heatmap back onto the photo.
+    landmarks : ndarray or None
+        ``(N, 2)`` facial landmarks in original-image coordinates, when the detector gives them.
+    pose : dict or None
+        Head pose ``{"yaw", "pitch", "roll"}`` in degrees, when landmarks are known.
     """
 
     box: FaceBox
@@ -72,6 +85,8 @@ class AlignedFace:
     angle: float
     aligned: bool
     transform: np.ndarray | None = field(default=None, repr=False)
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+    pose: dict[str, float] | None = None
 
     def to_crop(self, points: np.ndarray) -> np.ndarray:
         """Map ``(N, 2)`` original-image points into crop coordinates."""
@@ -79,6 +94,39 @@ class AlignedFace:
             raise ValueError("this AlignedFace carries no transform")
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         return pts @ self.transform[:, :2].T + self.transform[:, 2]
+
+
+@dataclass(frozen=True)
+class EyeFraming:
+    """Where the eyes land in a square crop, as fractions of its side.
+
+    ``eye_x``, ``eye_y``: the midpoint between the eye centres; ``eye_distance``: the distance
+    between them. :data:`affectlab.face.FER2013_FRAMING` is the framing of FER2013's faces.
+    """
+
+    eye_x: float
+    eye_y: float
+    eye_distance: float
+
+    def __post_init__(self) -> None:
+        for name in ("eye_x", "eye_y", "eye_distance"):
+            value = getattr(self, name)
+            if not is_number(value) or not 0.0 < float(value) < 1.0:
+                raise ConfigError(f"{name} must be a number in (0, 1), got {value!r}")
+
+    def with_margin(self, margin: float) -> EyeFraming:
+        """The same framing with ``margin`` (a fraction of the side) added on every side.
+
+        >>> EyeFraming(0.5, 0.4, 0.36).with_margin(0.5)
+        EyeFraming(eye_x=0.5, eye_y=0.45, eye_distance=0.18)
+        """
+        k = 1.0 + 2.0 * float(margin)
+        return EyeFraming(0.5 + (self.eye_x - 0.5) / k, 0.5 + (self.eye_y - 0.5) / k, self.eye_distance / k)
+
+
+#: Where FER2013 puts the eyes in its 48x48 faces (medians over 1,168 Training faces whose
+#: landmarks were found; ``benchmarks/calibrate_framing.py``): the bundled models see this.
+FER2013_FRAMING = EyeFraming(eye_x=0.5, eye_y=0.3993, eye_distance=0.3647)
 
 
 def _check_params(size: int, margin: float, color: str, border: str) -> None:
@@ -250,4 +298,46 @@ def align_face(
     forward = rot.copy()
     forward[:, 2] -= (ccx - side / 2.0, ccy - side / 2.0)
     out, total = _warp(img, forward, size, side, border)
+    return AlignedFace(box=box, image=out, eyes=(left, right), angle=angle, aligned=True, transform=total)
+
+
+def align_to_eyes(
+    image: np.ndarray,
+    box: FaceBox,
+    eyes: EyePair,
+    framing: EyeFraming,
+    *,
+    size: int = 48,
+    color: ColorMode = "gray",
+    max_angle: float = 45.0,
+    border: BorderMode = "replicate",
+) -> AlignedFace:
+    """Rotate, scale and shift so the eyes land where ``framing`` puts them in a ``size`` crop.
+
+    The crop is a similarity transform of the image (the eye line levelled, its tilt clipped to
+    ``max_angle``); ``box`` is only recorded. Parts outside the image are filled by ``border``.
+
+    Examples
+    --------
+    >>> img = np.zeros((100, 100), np.uint8)
+    >>> face = align_to_eyes(img, FaceBox(20, 20, 60, 60), ((40.0, 40.0), (60.0, 40.0)),
+    ...                      EyeFraming(0.5, 0.4, 0.5), size=40)
+    >>> face.to_crop(np.array([[40.0, 40.0], [60.0, 40.0]])).tolist()
+    [[10.0, 16.0], [30.0, 16.0]]
+    """
+    _check_params(size, 0.0, color, border)
+    _check_box(box)
+    try:
+        left, right = sorted((tuple(map(float, eyes[0])), tuple(map(float, eyes[1]))))
+    except (TypeError, ValueError, IndexError):
+        raise ValueError(f"eyes: expected ((x, y), (x, y)), got {eyes!r}") from None
+    distance = math.hypot(right[0] - left[0], right[1] - left[1])
+    if not all(map(math.isfinite, (*left, *right))) or distance <= 0:
+        raise ValueError(f"eyes: two distinct finite points expected, got {eyes!r}")
+    angle = float(np.clip(eye_angle((left, right)), -max_angle, max_angle))
+    mid = ((left[0] + right[0]) / 2.0, (left[1] + right[1]) / 2.0)
+    side = distance / framing.eye_distance  # crop side in input pixels
+    forward = cv2.getRotationMatrix2D(mid, angle, 1.0)
+    forward[:, 2] += (framing.eye_x * side - mid[0], framing.eye_y * side - mid[1])
+    out, total = _warp(_convert(image, color), forward, size, side, border)
     return AlignedFace(box=box, image=out, eyes=(left, right), angle=angle, aligned=True, transform=total)

@@ -22,8 +22,9 @@ import numpy as np
 from affectlab._checks import is_integer
 from affectlab.data.media import to_gray, to_rgb
 from affectlab.errors import ConfigError, NoFaceError
-from affectlab.face.align import AlignedFace, _check_params, align_face
+from affectlab.face.align import FER2013_FRAMING, AlignedFace, EyeFraming, _check_params, align_face, align_to_eyes
 from affectlab.face.detect import FaceBox, FaceDetector, as_uint8_image, create_detector
+from affectlab.face.landmarks import eye_centres, head_pose
 
 __all__ = ["FacePreprocessor", "normalize_minmax"]
 
@@ -73,7 +74,9 @@ class FacePreprocessor:
         Margin added on every side of the box, as a fraction of its side.
     align : bool
         Rotate so the eyes are level when the detector can locate them (``detect_eyes``);
-        faces whose eyes are not found are cropped unrotated (``aligned=False``).
+        faces whose eyes are not found are cropped unrotated (``aligned=False``). A detector
+        with landmarks (``landmarks(image, box)``, e.g. ``"dlib"``) gives every face its landmarks
+        and head pose, and its crops are framed by the eyes (``framing``) instead of the box.
     color : {"gray", "rgb"}
         Colour mode of the crops.
     max_faces : int or None
@@ -82,6 +85,9 @@ class FacePreprocessor:
         When no face is found, return one unaligned face made of the whole frame resized to
         ``(size, size)`` (aspect ratio not kept) with ``box`` = the full image. Meant for inputs
         that are already face crops. When False (default), no face gives ``[]``.
+    framing : EyeFraming
+        Where the eyes land in crops framed from landmarks (``margin`` widens it); the default
+        is FER2013's framing, the one the bundled expression models were trained on.
 
     Examples
     --------
@@ -102,8 +108,11 @@ class FacePreprocessor:
         color: Literal["gray", "rgb"] = "gray",
         max_faces: int | None = None,
         whole_frame_fallback: bool = False,
+        framing: EyeFraming = FER2013_FRAMING,
     ) -> None:
         _check_params(size, margin, color, "constant")
+        if not isinstance(framing, EyeFraming):
+            raise ConfigError(f"framing must be an EyeFraming, got {framing!r}")
         if max_faces is not None and (not is_integer(max_faces) or max_faces < 1):
             raise ConfigError(f"max_faces must be None or a positive int, got {max_faces!r}")
         if isinstance(detector, str):
@@ -117,6 +126,12 @@ class FacePreprocessor:
         self.color: Literal["gray", "rgb"] = color
         self.max_faces = None if max_faces is None else int(max_faces)
         self.whole_frame_fallback = bool(whole_frame_fallback)
+        self.framing = framing
+
+    @property
+    def has_landmarks(self) -> bool:
+        """Whether the detector gives landmarks (and so the faces carry landmarks and pose)."""
+        return callable(getattr(self.detector, "landmarks", None))
 
     def __repr__(self) -> str:
         return (
@@ -138,12 +153,31 @@ class FacePreprocessor:
             boxes = boxes[: self.max_faces]
         if not boxes:
             return [self._whole_frame(img)] if self.whole_frame_fallback else []
+        if self.has_landmarks:
+            return [self.from_landmarks(img, box, self.detector.landmarks(img, box)) for box in boxes]
         locate = getattr(self.detector, "detect_eyes", None) if self.align else None
         faces = []
         for box in boxes:
             eyes = locate(img, box) if locate is not None else None
             faces.append(align_face(img, box, eyes, size=self.size, margin=self.margin, color=self.color))
         return faces
+
+    def from_landmarks(self, image: np.ndarray, box: FaceBox, landmarks: np.ndarray) -> AlignedFace:
+        """The face in ``box`` of a uint8 ``image``, framed by the eyes of its ``landmarks``.
+
+        Used for every face of a landmark detector, and by trackers that refit landmarks in a
+        tracked box without detecting again.
+        """
+        height, width = image.shape[:2]
+        pose = head_pose(landmarks, (width, height))
+        if self.align:
+            framing = self.framing.with_margin(self.margin) if self.margin else self.framing
+            face = align_to_eyes(image, box, eye_centres(landmarks), framing, size=self.size, color=self.color)
+        else:
+            face = align_face(image, box, None, size=self.size, margin=self.margin, color=self.color)
+        face.landmarks = landmarks
+        face.pose = pose
+        return face
 
     def largest(self, image: np.ndarray) -> AlignedFace:
         """The largest face; raises :class:`~affectlab.errors.NoFaceError` when there is none."""
