@@ -103,3 +103,13 @@ def test_an_image_over_the_limit_is_refused_from_its_header_alone(tmp_path):
 def test_a_truncated_header_is_one_clear_error(data):
     with pytest.raises(MediaReadError, match=r"^t: not a readable image \(corrupt .*header\)$"):
         decode_image_bytes(data, name="t")
+
+
+def test_a_png_chunk_longer_than_the_file_is_refused_before_opencv_allocates_it():
+    png = ENCODED["png"][1]
+    idat = png.index(b"IDAT") - 4
+    lying = png[:idat] + (0xC0000000).to_bytes(4, "big") + png[idat + 4 :]  # OpenCV 4.14 allocated 3 GB for it
+    with pytest.raises(MediaReadError, match=r"^c.png: not a readable image \(corrupt PNG: chunk b'IDAT' of "
+                                             r"3221225472 bytes at offset 33 runs past the end"):
+        decode_image_bytes(lying, name="c.png")
+    assert image_header(png).format == "PNG"  # a whole PNG passes

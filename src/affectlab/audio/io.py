@@ -57,6 +57,11 @@ __all__ = [
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg"})
 #: Sample rate every signal is brought to.
 TARGET_SAMPLE_RATE = 16_000
+#: Sample rates read (Hz); a header outside them is corrupt (a 1 Hz rate once made soxr crash the process).
+MIN_SAMPLE_RATE = 1_000
+MAX_SAMPLE_RATE = 1_000_000
+#: Most samples :func:`resample` produces (2**30: 18.6 hours at 16 kHz); soxr overflows past 2**31.
+MAX_RESAMPLED_SAMPLES = 2**30
 #: Shortest usable audio in seconds (openSMILE functionals are all NaN below ~0.1 s).
 MIN_DURATION = 0.25
 #: Peak absolute amplitude (around the signal's mean) below which audio counts as silent.
@@ -117,12 +122,21 @@ def to_mono(signal: np.ndarray) -> np.ndarray:
 
 def resample(signal: np.ndarray, orig_rate: int, target_rate: int = TARGET_SAMPLE_RATE,
              *, quality: str = "HQ") -> np.ndarray:
-    """Resample a mono signal with soxr; returns float32 (a copy even when the rates agree)."""
+    """Resample a mono signal with soxr; returns float32 (a copy even when the rates agree).
+
+    Raises ``ValueError`` for rates outside ``MIN_SAMPLE_RATE..MAX_SAMPLE_RATE`` Hz or an output
+    longer than ``MAX_RESAMPLED_SAMPLES``.
+    """
     x = np.asarray(signal, dtype=np.float32)
     if orig_rate <= 0 or target_rate <= 0:
         raise ValueError(f"sample rates must be positive, got {orig_rate} -> {target_rate}")
+    for rate in (orig_rate, target_rate):
+        if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+            raise ValueError(f"sample rate {rate} Hz is outside {MIN_SAMPLE_RATE}..{MAX_SAMPLE_RATE} Hz")
     if orig_rate == target_rate or x.size == 0:
         return x.copy()
+    if x.size * (target_rate / orig_rate) > MAX_RESAMPLED_SAMPLES:
+        raise ValueError(f"{x.size} samples at {orig_rate} Hz are too long to resample to {target_rate} Hz")
     soxr = require("soxr", "resampling audio")
     return np.asarray(soxr.resample(x, orig_rate, target_rate, quality=quality), dtype=np.float32)
 
@@ -225,9 +239,11 @@ def read_audio(
         raise MediaReadError(f"{path}: cannot read audio ({reason})") from None
     if data.shape[0] == 0:
         raise MediaReadError(f"{path}: empty audio (0 samples)")
-    mono = to_mono(data)
+    if not np.all(np.isfinite(data)):  # a corrupt float WAV: refused before mixing warns of overflows
+        raise MediaReadError(f"{path}: audio holds NaN or infinite samples")
     try:
-        mono = resample(mono, int(rate), sample_rate)
+        with np.errstate(over="ignore", invalid="ignore"):  # huge finite floats: inf, refused by check_signal
+            mono = resample(to_mono(data), int(rate), sample_rate)
     except ValueError as exc:
         raise MediaReadError(f"{path}: cannot resample ({exc})") from None
     return check_signal(mono, sample_rate, source=str(path), min_duration=min_duration,

@@ -130,6 +130,25 @@ def _webp_size(data: bytes) -> tuple[int, int]:
     raise ValueError("no VP8, VP8L or VP8X header")
 
 
+def _png_chunks_problem(data: bytes) -> str | None:
+    """Why the chunk lengths of a PNG do not fit in its bytes (``None``: they do).
+
+    OpenCV's PNG reader allocates what a chunk's length field says before reading it: one
+    corrupt length of 3 GB costs 3 GB of memory, whatever the image's size.
+    """
+    view = memoryview(data)
+    pos, end = 8, len(data)
+    while pos + 8 <= end:
+        (length,) = struct.unpack(">I", view[pos : pos + 4])
+        kind = bytes(view[pos + 4 : pos + 8])
+        if length > 0x7FFFFFFF or pos + 12 + length > end:
+            return f"chunk {kind!r} of {length} bytes at offset {pos} runs past the end of the {end} bytes"
+        if kind == b"IEND":
+            return None
+        pos += 12 + length
+    return None
+
+
 def _pillow_size(data: bytes, fmt: str) -> tuple[int, int]:
     # The plugin classes parse the header only (no pixel data), and without Pillow's global
     # decompression-bomb check, so that the caller's own limit decides.
@@ -175,6 +194,10 @@ def image_header(data: bytes, *, name: str = "image") -> ImageHeader:
         width, height = _webp_size(data) if fmt == "WebP" else _pillow_size(data, fmt)
     except Exception:  # noqa: BLE001 - any parser failure is a corrupt header
         raise MediaReadError(f"{name}: not a readable image (corrupt {fmt} header)") from None
+    if fmt == "PNG":
+        problem = _png_chunks_problem(data)
+        if problem:
+            raise MediaReadError(f"{name}: not a readable image (corrupt PNG: {problem})")
     if width < 1 or height < 1:
         raise MediaReadError(f"{name}: not a readable image ({fmt} header states {width}x{height} pixels)")
     return ImageHeader(fmt, width, height)

@@ -325,12 +325,11 @@ class VideoReader:
         return capture
 
     def _check_frame_size(self, capture: cv2.VideoCapture) -> None:
-        limit = self._limits.max_pixels
-        if limit is None:
-            return
+        # before the first frame is decoded: the size the container (stream header) states
+        limit = self._image_limit
         width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
         height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
-        if width < 1 or height < 1:
+        if (width < 1 or height < 1) and self._limits.max_pixels is not None:
             raise MediaReadError(f"{self.source}: not a readable video (the container states no frame size)")
         if width * height > limit:
             raise ImageTooLarge(f"{self.source}: video frames of {width}x{height} pixels exceed the limit of "
