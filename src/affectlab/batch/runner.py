@@ -15,11 +15,12 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from affectlab.analysis import DEFAULT_MODEL, AnalysisResult, ExpressionAnalyzer
+from affectlab.analysis import DEFAULT_MODEL, AnalysisResult, ExpressionAnalyzer, landmarks_list
 from affectlab.batch.items import BatchItem, discover_items
 from affectlab.batch.store import ResultStore, probability_column
 from affectlab.data.media import to_rgb
 from affectlab.errors import AffectLabError, ConfigError
+from affectlab.face.dlib_detector import make_frontend, resolve_detector_name
 from affectlab.outputs import check_not_input, exclusive_lock
 
 __all__ = ["BatchOptions", "BatchSummary", "run_batch", "process_chunk", "result_row", "video_row", "speech_row",
@@ -46,6 +47,9 @@ class BatchOptions:
     video_max_frames: int | None = None
     #: Recordings: a speech model (``.npz``) instead of the bundled one.
     speech_weights: str | None = None
+    #: Face front-end: "auto", "dlib" or "haar" (the settings record "auto" resolved, so they name
+    #: the front-end that ran).
+    detector: str = "auto"
 
 
 #: :class:`BatchOptions` fields that change where and how fast rows are computed, not the rows. Every other
@@ -88,6 +92,8 @@ def result_settings(options: BatchOptions) -> tuple[dict[str, Any], dict[str, st
         if field.name.endswith("weights") and value is not None:
             files[field.name] = str(Path(value).absolute())
             value = _file_setting(value)
+        if field.name == "detector":  # the front-end that runs, not "whatever is installed"
+            value = resolve_detector_name(value)
         settings[field.name] = value
     settings["affectlab"] = __version__
     return json.loads(json.dumps(settings, default=str)), files
@@ -132,6 +138,7 @@ def _analyzer(options: BatchOptions) -> ExpressionAnalyzer:
             whole_frame=options.whole_frame,
             max_faces=options.max_faces,
             device=options.device,
+            detector=make_frontend(options.detector),
         )
         _ANALYZERS[options] = analyzer
     return analyzer
@@ -153,6 +160,10 @@ def _empty_row(item: BatchItem, class_names: Sequence[str]) -> dict[str, Any]:
         "dominance": None,
         "boxes": "[]",
         "dataset_label": item.label,
+        "landmarks": None,
+        "yaw": None,
+        "pitch": None,
+        "roll": None,
     }
 
 
@@ -164,6 +175,10 @@ def result_row(item: BatchItem, result: AnalysisResult, class_names: Sequence[st
     if result.faces:
         largest = max(result.faces, key=lambda f: f.box.area)
         _set_probabilities(row, largest.label, largest.probabilities, class_names)
+        if largest.landmarks is not None:
+            row["landmarks"] = landmarks_list(largest.landmarks)
+        if largest.pose is not None:
+            row.update({k: float(v) for k, v in largest.pose.items()})
     return row
 
 

@@ -54,7 +54,8 @@ def result_schema(class_names: Sequence[str]) -> pa.Schema:
 
     >>> result_schema(["a", "b"]).names  # doctest: +NORMALIZE_WHITESPACE
     ['source', 'media', 'status', 'error', 'n_faces', 'n_frames', 'label', 'prob_a', 'prob_b',
-     'probabilities', 'valence', 'arousal', 'dominance', 'boxes', 'dataset_label', 'model']
+     'probabilities', 'valence', 'arousal', 'dominance', 'boxes', 'dataset_label', 'model',
+     'landmarks', 'yaw', 'pitch', 'roll']
     """
     fields = [
         pa.field("source", pa.string(), nullable=False),
@@ -72,6 +73,11 @@ def result_schema(class_names: Sequence[str]) -> pa.Schema:
         pa.field("boxes", pa.string(), nullable=False),
         pa.field("dataset_label", pa.string()),
         pa.field("model", pa.string()),  # the network that made the row (face model; speech model for recordings)
+        # the largest face's landmarks ([[x, y], ...] image pixels) and head pose (degrees): landmark front-end only
+        pa.field("landmarks", pa.list_(pa.list_(pa.float64()))),
+        pa.field("yaw", pa.float64()),
+        pa.field("pitch", pa.float64()),
+        pa.field("roll", pa.float64()),
     ]
     return pa.schema(fields)
 

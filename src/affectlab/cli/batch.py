@@ -28,6 +28,9 @@ __all__ = ["batch_command"]
 @click.option("--whole-frame", is_flag=True,
               help="If no face is found, classify the whole image (for pre-cropped faces such as CK+48).")
 @click.option("--max-faces", type=click.IntRange(min=1), default=None, help="Keep at most N faces per image.")
+@click.option("--detector", type=click.Choice(["auto", "dlib", "haar"]), default="auto", show_default=True,
+              help="Face front-end (see affectlab analyze --help); recorded with the results, so a resume "
+                   "with another one is refused.")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
 @click.option("--torch-threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Torch threads per worker (one worker per core is the intended layout).")
@@ -52,6 +55,7 @@ def batch_command(
     weights: str | None,
     whole_frame: bool,
     max_faces: int | None,
+    detector: str,
     device: str,
     torch_threads: int,
     video_fps: float,
@@ -72,7 +76,8 @@ def batch_command(
     error, n_faces, n_frames (videos), label and prob_<class> of the largest face
     (videos: pooled over every tracked face-frame), probabilities (JSON, every class;
     also the speech classes of recordings), valence / arousal / dominance (recordings),
-    boxes (JSON list of [x, y, w, h]), dataset_label, model.
+    boxes (JSON list of [x, y, w, h]), dataset_label, model, and with the dlib
+    front-end the largest face's landmarks ([[x, y], ...]) and yaw / pitch / roll.
 
     Interrupted? Run the same command again: items already recorded (in --out or its
     .parts journal, written after every chunk) are skipped. The results record the model,
@@ -112,6 +117,7 @@ def batch_command(
         video_fps=video_fps,
         video_max_frames=video_max_frames,
         speech_weights=speech_weights,
+        detector=detector,
     )
     summary = run_batch(
         list(sources),

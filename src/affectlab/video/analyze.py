@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,10 +38,10 @@ import cv2
 import numpy as np
 
 from affectlab._checks import is_integer
-from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
+from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer, landmarks_list
 from affectlab.data.media import to_gray
 from affectlab.errors import ConfigError, MediaReadError
-from affectlab.face import FaceBox, align_face
+from affectlab.face import FaceBox, align_face, align_to_eyes
 from affectlab.video.reader import Frame, VideoInfo, VideoReader, prefetch
 from affectlab.video.tracker import FaceTracker, TrackedFace
 
@@ -60,6 +61,8 @@ __all__ = [
 POOLINGS = ("mean", "max")
 
 STAGES = ("decode", "detect", "align", "classify", "annotate")
+#: Head-pose columns of the per-frame CSV (degrees; empty without landmarks).
+POSE_COLUMNS = ("yaw", "pitch", "roll")
 
 #: Track id of the whole-frame face used for frames without a detected face (``whole_frame``).
 WHOLE_FRAME_TRACK = 0
@@ -107,13 +110,24 @@ def pool_probabilities(probabilities: np.ndarray, method: str = "mean") -> np.nd
 
 @dataclass
 class FaceFrame:
-    """One face of one track in one frame."""
+    """One face of one track in one frame (``landmarks`` and ``pose`` with a landmark front-end)."""
 
     frame: int
     time: float
     box: FaceBox
     probabilities: np.ndarray
     aligned: bool = False
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+    pose: dict[str, float] | None = None
+
+    def extras(self) -> dict[str, Any]:
+        """``landmarks`` and ``pose`` as the JSON outputs write them (empty without landmarks)."""
+        out: dict[str, Any] = {}
+        if self.landmarks is not None:
+            out["landmarks"] = landmarks_list(self.landmarks)
+        if self.pose is not None:
+            out["pose"] = {k: round(float(v), 2) for k, v in self.pose.items()}
+        return out
 
 
 @dataclass
@@ -172,7 +186,8 @@ class TrackResult:
             out["frames"] = [
                 {"frame": f.frame, "time": round(f.time, 3), "box": f.box.as_list(),
                  "label": self.class_names[int(np.argmax(f.probabilities))],
-                 "probabilities": {c: round(float(p), 4) for c, p in zip(self.class_names, f.probabilities)}}
+                 "probabilities": {c: round(float(p), 4) for c, p in zip(self.class_names, f.probabilities)},
+                 **f.extras()}
                 for f in self.frames
             ]
         return out
@@ -236,20 +251,28 @@ class VideoResult:
         }
 
     def rows(self) -> Iterator[dict[str, Any]]:
-        """One flat record per (frame, face), frames in order: what :meth:`write_csv` writes."""
+        """One flat record per (frame, face), frames in order: what :meth:`write_csv` writes.
+
+        ``yaw``, ``pitch``, ``roll`` (degrees) and ``landmarks`` (a JSON string of ``[[x, y], ...]``)
+        are empty for faces without landmarks.
+        """
         faces = sorted(((f.frame, t.id, t, f) for t in self.tracks for f in t.frames), key=lambda r: (r[0], r[1]))
         for _, tid, _, f in faces:
             x, y, w, h = f.box.as_list()
             row: dict[str, Any] = {"frame": f.frame, "time": round(f.time, 4), "track": tid, "x": x, "y": y, "w": w,
                                    "h": h, "label": self.class_names[int(np.argmax(f.probabilities))]}
             row.update({c: round(float(v), 5) for c, v in zip(self.class_names, f.probabilities)})
+            extras = f.extras()
+            row.update({k: extras["pose"][k] if "pose" in extras else None for k in POSE_COLUMNS})
+            row["landmarks"] = json.dumps(extras["landmarks"]) if "landmarks" in extras else None
             yield row
 
     def write_csv(self, path: str | Path) -> Path:
-        """Per-frame CSV: ``frame,time,track,x,y,w,h,label,<one column per class>``."""
+        """Per-frame CSV: ``frame,time,track,x,y,w,h,label,<one column per class>,yaw,pitch,roll,landmarks``."""
         path = Path(path)
         _make_parent(path, "CSV")
-        columns = ["frame", "time", "track", "x", "y", "w", "h", "label", *self.class_names]
+        columns = ["frame", "time", "track", "x", "y", "w", "h", "label", *self.class_names, *POSE_COLUMNS,
+                   "landmarks"]
         try:
             with open(path, "w", encoding="utf-8", newline="") as handle:
                 writer = csv.DictWriter(handle, fieldnames=columns)
@@ -445,7 +468,7 @@ class VideoAnalyzer:
         indices: list[int] = []
         times: list[float] = []
         # frames waiting for their faces to be classified (the image only when annotating)
-        pending: list[tuple[int, float, np.ndarray | None, list[TrackedFace], list[bool]]] = []
+        pending: list[tuple[int, float, np.ndarray | None, list[TrackedFace], list[tuple[bool, Any]]]] = []
         pending_crops: list[np.ndarray] = []
         step = reader.every if reader.fps is None else 1
         out_fps = (reader.info.fps / step) if reader.fps is None else min(reader.fps, reader.info.fps)
@@ -463,11 +486,11 @@ class VideoAnalyzer:
             k = 0
             for index, when, image, faces, aligned in pending:
                 labels, scores = [], []
-                for face, was_aligned in zip(faces, aligned):
+                for face, (was_aligned, pose) in zip(faces, aligned):
                     p = probs[k].astype(np.float64)
                     k += 1
                     track = tracks.setdefault(face.track_id, TrackResult(face.track_id, names, pooling=self.pooling))
-                    track.frames.append(FaceFrame(index, when, face.box, p, was_aligned))
+                    track.frames.append(FaceFrame(index, when, face.box, p, was_aligned, face.landmarks, pose))
                     labels.append(names[int(np.argmax(p))])
                     scores.append(float(np.max(p)))
                 if writer is not None and image is not None:
@@ -498,14 +521,19 @@ class VideoAnalyzer:
                 for face in faces:
                     if face.track_id == WHOLE_FRAME_TRACK:  # the whole frame, resized (FacePreprocessor's fallback)
                         crop = pre._whole_frame(source_image)
+                    elif face.landmarks is not None:  # framed by the eyes, with the head pose
+                        crop = pre.from_landmarks(source_image, face.box, face.landmarks)
                     else:
                         crop = align_face(source_image, face.box, face.eyes, size=pre.size, margin=pre.margin,
                                           color="gray" if gray_model else color)
                     pending_crops.append(crop.image)
-                    aligned.append(crop.aligned)
+                    aligned.append((crop.aligned, crop.pose))
                     if crop_size is not None:
                         if face.track_id == WHOLE_FRAME_TRACK:
                             big_image = cv2.resize(gray, (int(crop_size), int(crop_size)), interpolation=cv2.INTER_AREA)
+                        elif face.landmarks is not None:
+                            big_image = align_to_eyes(gray, face.box, face.eyes, pre.framing, size=int(crop_size),
+                                                      color="gray").image
                         else:
                             big_image = align_face(gray, face.box, face.eyes, size=int(crop_size), margin=pre.margin,
                                                    color="gray").image
@@ -552,7 +580,7 @@ class VideoAnalyzer:
 def _annotate(image: np.ndarray, faces: list[TrackedFace], labels: list[str], scores: list[float]) -> np.ndarray:
     from affectlab.viz.overlay import draw_faces
 
-    canvas = draw_faces(image, [f.box.as_list() for f in faces], labels, scores)
+    canvas = draw_faces(image, [f.box.as_list() for f in faces], labels, scores, [f.landmarks for f in faces])
     for face in faces:
         x, y, _, h = face.box.as_list()
         cv2.putText(canvas, f"#{face.track_id}", (x + 2, y + h - 6), cv2.FONT_HERSHEY_SIMPLEX,

@@ -194,6 +194,7 @@ def analyze_videos(
     default_dir: Path | None = None,
     progress: bool | None = None,
     other_inputs: Sequence[Path] = (),
+    detector: Any = "auto",
 ) -> int:
     """Analyse each video, write one JSON line per video to ``sink``; returns the number of errors.
 
@@ -202,6 +203,7 @@ def analyze_videos(
     (:func:`check_output_options`) and outputs that are inputs (the videos, or ``other_inputs``: the
     command's other input files) raise :class:`ConfigError` before any video is analysed.
     ``whole_frame``: frames without a detected face are classified whole (``--whole-frame``).
+    ``detector``: the face front-end (a name or a detector object, ``--detector``).
     """
     from tqdm.auto import tqdm
 
@@ -213,7 +215,7 @@ def analyze_videos(
     plans = plan_video_outputs(videos, other_inputs=other_inputs, timeline=timeline, write_timeline=write_timeline,
                                annotate=annotate, csv=csv, default_dir=default_dir)
     analyzer = ExpressionAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, device=device,
-                                  whole_frame=whole_frame)
+                                  whole_frame=whole_frame, detector=detector)
     video_analyzer = VideoAnalyzer(analyzer, scan_every=scan_every, max_faces=max_faces)
     show = progress if progress is not None else sys.stderr.isatty()
     errors = 0

@@ -12,6 +12,13 @@ lost in its window triggers a full scan of the same frame. Each track also keeps
 positions of its base face (the first frame where the eyes were found) relative to its box, so
 every later crop is rotated like the base face (per-track alignment).
 
+With a landmark detector (``landmarks(image, box)``, the ``"dlib"`` front-end) the frames between
+scans detect nothing: each track's landmarks are refitted inside its last box, and the box follows
+them (:func:`follow_box`); faces narrower than :data:`MIN_FOLLOW_FACE` are re-detected in a window
+instead. A fit whose shape is no longer a plausible face, or a box whose pixels
+no longer look like the track's face (:func:`appearance`), counts as a loss and triggers a full
+scan; the periodic scans catch the rest.
+
 Examples
 --------
 >>> from affectlab.face import FaceBox
@@ -39,14 +46,32 @@ from affectlab.face import (
     FaceDetector,
     HaarCascadeDetector,
     create_detector,
+    eye_centres,
 )
 
-__all__ = ["ROI_FACE_PIXELS", "FaceTracker", "IoUTracker", "Track", "TrackedFace", "box_iou", "iou_matrix"]
+__all__ = [
+    "ROI_FACE_PIXELS",
+    "FaceTracker",
+    "IoUTracker",
+    "Track",
+    "TrackedFace",
+    "box_iou",
+    "appearance",
+    "follow_box",
+    "iou_matrix",
+    "plausible_landmarks",
+]
 
 #: Re-detection windows are shrunk so the tracked face is about this wide (the Haar window is 20 px).
 ROI_FACE_PIXELS = 40
 #: A track whose eyes are not found after this many attempts is cropped unrotated.
 MAX_EYE_ATTEMPTS = 5
+#: Landmark following: fit rounds per frame, and the least appearance similarity (see :func:`appearance`)
+#: between a followed face and the track's face of the frame before (lower: lost, scan the frame).
+FOLLOW_ROUNDS = 2
+MIN_APPEARANCE = 0.5
+#: Faces narrower than this (pixels) are re-detected near their last box instead of followed.
+MIN_FOLLOW_FACE = 64
 
 
 def iou_matrix(a: Sequence[FaceBox], b: Sequence[FaceBox]) -> np.ndarray:
@@ -93,6 +118,10 @@ class Track:
     missed: int = 0
     eyes: tuple[tuple[float, float], tuple[float, float]] | None = None
     eye_attempts: int = 0
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+    #: Landmark following: box centre minus landmark centroid at the last scan, and its pixels.
+    offset: tuple[float, float] = (0.0, 0.0)
+    patch: np.ndarray | None = field(default=None, repr=False)
 
     def eyes_in(self, box: FaceBox) -> EyePair | None:
         """The base face's eyes placed in ``box`` (image pixels), or ``None``."""
@@ -159,11 +188,76 @@ class IoUTracker:
 
 @dataclass
 class TrackedFace:
-    """A face in one frame: its track, box and the eyes used to align it (image pixels)."""
+    """A face in one frame: its track, box and the eyes used to align it (image pixels).
+
+    ``landmarks`` (``(N, 2)`` image pixels) are set with a landmark detector.
+    """
 
     track_id: int
     box: FaceBox
     eyes: EyePair | None = field(default=None)
+    landmarks: np.ndarray | None = field(default=None, repr=False)
+
+
+def follow_box(box: FaceBox, landmarks: np.ndarray, offset: tuple[float, float],
+               shape: tuple[int, ...]) -> FaceBox | None:
+    """``box`` (same size) centred where ``landmarks`` put the face: their centroid plus ``offset``.
+
+    ``offset`` is the box centre minus the landmarks' centroid in the frame where the box was
+    detected. The size is kept (scans refresh it): landmarks fitted in a box scale with the box, so
+    following their spread would feed on itself. Clipped to an image of ``shape``; ``None`` when
+    less than half the box is left in the image.
+
+    >>> pts = np.array([[10.0, 10.0], [30.0, 10.0], [20.0, 30.0]])
+    >>> follow_box(FaceBox(0, 0, 40, 40), pts + 5, (0.0, 3.33), (200, 200))
+    FaceBox(x=5, y=5, w=40, h=40, score=None)
+    """
+    cx, cy = np.asarray(landmarks, dtype=np.float64).mean(axis=0) + offset
+    H, W = shape[:2]
+    x0, y0 = max(0, int(round(cx - box.w / 2))), max(0, int(round(cy - box.h / 2)))
+    x1, y1 = min(W, int(round(cx + box.w / 2))), min(H, int(round(cy + box.h / 2)))
+    if x1 - x0 < 0.5 * box.w or y1 - y0 < 0.5 * box.h:
+        return None
+    return FaceBox(x0, y0, x1 - x0, y1 - y0, box.score)
+
+
+def appearance(gray: np.ndarray, box: FaceBox, size: int = 24) -> np.ndarray | None:
+    """The box's pixels resized to ``size`` x ``size``, zero-mean and unit-norm (``None`` if flat).
+
+    Two faces of one track have a dot product near 1; a face against what replaced it (a blank
+    wall, a scene cut) far less.
+    """
+    patch = cv2.resize(gray[box.y:box.y + box.h, box.x:box.x + box.w], (size, size),
+                       interpolation=cv2.INTER_AREA).astype(np.float64)
+    patch -= patch.mean()
+    norm = float(np.linalg.norm(patch))
+    return None if norm < 2.0 * size else patch / norm
+
+
+def plausible_landmarks(landmarks: np.ndarray, box: FaceBox) -> bool:
+    """Whether 5 or 68 landmarks fitted in ``box`` still look like a face there.
+
+    The eyes must be 20-70 % of the box width apart, the eye line tilted less than 45 degrees,
+    and the nose (5 points: the nose base; 68: the nose tip) below the eye line and between
+    the eyes. A box that slid off the face usually fails one of these.
+    """
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if pts.shape == (5, 2):
+        a, b, nose = pts[0:2].mean(axis=0), pts[2:4].mean(axis=0), pts[4]
+    elif pts.shape == (68, 2):
+        a, b, nose = pts[36:42].mean(axis=0), pts[42:48].mean(axis=0), pts[30]
+    else:
+        return False
+    left, right = (a, b) if a[0] <= b[0] else (b, a)
+    dx, dy = right - left
+    distance = float(np.hypot(dx, dy))
+    if not 0.2 * box.w <= distance <= 0.7 * box.w or abs(dy) > abs(dx):
+        return False
+    # the nose in the eyes' own frame: along the eye line between them, and below it
+    u = np.array([dx, dy]) / distance
+    rel = nose - (left + right) / 2
+    along, below = float(rel @ u), float(rel[0] * -u[1] + rel[1] * u[0])
+    return abs(along) < 0.5 * distance and below > 0.1 * distance
 
 
 class FaceTracker:
@@ -172,8 +266,9 @@ class FaceTracker:
     Parameters
     ----------
     detector
-        A detector name (``"haar"``) or object with ``detect(image) -> list[FaceBox]``
-        (and optionally ``detect_eyes(image, box)``).
+        A detector name (``"haar"``, ``"dlib"``) or object with ``detect(image) -> list[FaceBox]``
+        (and optionally ``detect_eyes(image, box)``, or ``landmarks(image, box)``, which switches
+        the frames between scans to landmark following).
     scan_every
         Scan the whole frame every N frames (1: every frame). In between, tracked faces are
         re-detected in a window around their last box; a face lost there triggers a full scan.
@@ -294,11 +389,76 @@ class FaceTracker:
         best = int(np.argmax(iou))
         return shifted[best] if iou[best] > 0 else None
 
+    @property
+    def follows_landmarks(self) -> bool:
+        """Whether tracks are followed by refitting landmarks (a landmark detector)."""
+        return callable(getattr(self.detector, "landmarks", None))
+
+    def _follow(self, gray: np.ndarray, track: Track) -> tuple[FaceBox, np.ndarray] | None:
+        """Refit ``track``'s landmarks near its last box; the moved box and the points, or None if lost.
+
+        Two rounds (fit, move the box to the fit, fit again): a fit lags a face that moved within
+        its box. Lost: landmarks that are no longer a face's, or pixels unlike the track's last.
+        """
+        self.n_roi += 1
+        box: FaceBox | None = track.box
+        points = track.landmarks
+        for _ in range(FOLLOW_ROUNDS):
+            points = self.detector.landmarks(gray, box)
+            if not plausible_landmarks(points, box):
+                return None
+            box = follow_box(box, points, track.offset, gray.shape)
+            if box is None:
+                return None
+        patch = appearance(gray, box)
+        if patch is None or track.patch is None or float((patch * track.patch).sum()) < MIN_APPEARANCE:
+            return None
+        track.patch = patch
+        return box, points
+
+    def _step_landmarks(self, gray: np.ndarray) -> list[TrackedFace]:
+        live = [t for t in self.tracker.tracks if t.missed == 0]
+        fitted: dict[int, np.ndarray] = {}
+        if not live or self._since_scan >= self.scan_every or self._frame == 0:
+            boxes = self._scan(gray)
+        else:
+            boxes = []
+            for track in live:
+                if track.box.w >= MIN_FOLLOW_FACE:
+                    found = self._follow(gray, track)
+                else:  # landmarks of a small face are too coarse to follow: detect it near its last box
+                    box = self._redetect(gray, track)
+                    found = None if box is None else (box, None)
+                if found is None:
+                    if track.hits >= self.min_hits:  # an established face lost: scan the whole frame now
+                        boxes, fitted = self._scan(gray), {}
+                        break
+                    continue
+                boxes.append(found[0])
+                if found[1] is not None:
+                    fitted[len(boxes) - 1] = found[1]
+        faces = []
+        for i, (track, box) in enumerate(self.tracker.update(boxes, self._frame)):
+            if i in fitted:
+                points = fitted[i]
+            else:  # a detected box: it anchors the following until the next scan
+                points = self.detector.landmarks(gray, box)
+                cx, cy = box.center
+                mx, my = points.mean(axis=0)
+                track.offset, track.patch = (cx - mx, cy - my), appearance(gray, box)
+            track.landmarks = points
+            eyes = eye_centres(points) if self.align else None
+            faces.append(TrackedFace(track.id, box, eyes, points))
+        faces.sort(key=lambda f: -f.box.area)
+        return faces
+
     def step(self, image: np.ndarray) -> list[TrackedFace]:
         """Faces of the next frame (RGB or gray uint8), each with its track id, largest first."""
         self._frame += 1
         self._since_scan += 1
         gray = to_gray(image)
+        if self.follows_landmarks:
+            return self._step_landmarks(gray)
         live = [t for t in self.tracker.tracks if t.missed == 0]
         if not live or self._since_scan >= self.scan_every or self._frame == 0:
             boxes = self._scan(gray)

@@ -29,14 +29,24 @@ def draw_faces(
     boxes: Sequence[Sequence[int]],
     labels: Sequence[str],
     scores: Sequence[float] | None = None,
+    landmarks: Sequence[np.ndarray | None] | None = None,
 ) -> np.ndarray:
-    """A copy of an RGB uint8 ``image`` with each ``[x, y, w, h]`` box and its label drawn."""
+    """A copy of an RGB uint8 ``image`` with each ``[x, y, w, h]`` box and its label drawn.
+
+    ``landmarks``: per face, ``(N, 2)`` points in image pixels (or ``None``), drawn as dots.
+    """
     canvas = np.ascontiguousarray(image.copy() if image.ndim == 3 else cv2.cvtColor(image, cv2.COLOR_GRAY2RGB))
     thickness = max(1, round(min(canvas.shape[:2]) / 250))
     font_scale = max(0.4, min(canvas.shape[:2]) / 900)
     for i, ((x, y, w, h), label) in enumerate(zip(boxes, labels)):
         color = EXPRESSION_COLORS.get(label, (0, 255, 0))
         cv2.rectangle(canvas, (int(x), int(y)), (int(x + w), int(y + h)), color, thickness)
+        points = None if landmarks is None or i >= len(landmarks) else landmarks[i]
+        if points is not None:
+            radius = max(1, round(w / 60))
+            for px, py in np.asarray(points, dtype=np.float64).reshape(-1, 2):
+                # continuous coordinates -> the pixel the point lies in
+                cv2.circle(canvas, (int(px), int(py)), radius, color, -1, cv2.LINE_AA)
         text = label if scores is None else f"{label} {scores[i]:.2f}"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, thickness)
         top = max(0, int(y) - th - base - 2)
