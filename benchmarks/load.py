@@ -5,9 +5,15 @@ Starts ``affectlab serve`` on a free loopback port (or uses ``--url``), warms it
 ``/v1/faces`` until ``--duration`` seconds have passed. A request counts as an error unless it
 answers 200 with a face list. Prints requests/s (successful requests over the wall time, which
 includes the requests still in flight at the deadline), latency percentiles of the successful
-requests (client side: upload, queueing, inference, answer) and the error count.
+requests (client side: upload, queueing, inference, answer) and the error count. Any answer
+other than 200 (a 4xx or 5xx) or a transport error counts as an error, and the exit status is 1.
+
+With ``--api-key KEY`` the started server requires that key (given to it through
+``AFFECTLAB_API_KEY``, not its command line) and every request sends ``Authorization: Bearer KEY``.
+Loopback only: the started server listens on 127.0.0.1.
 
     nice -n 10 python benchmarks/load.py --clients 16 --duration 30 --json
+    nice -n 10 python benchmarks/load.py --clients 16 --duration 30 --api-key "$(openssl rand -hex 16)"
 """
 
 from __future__ import annotations
@@ -44,13 +50,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(torch_threads: int | None) -> tuple[str, subprocess.Popen]:
+def _start_server(torch_threads: int | None, api_key: str | None = None) -> tuple[str, subprocess.Popen]:
     port = _free_port()
     cmd = [sys.executable, "-c", "import sys; from affectlab.cli import main; sys.exit(main())",
-           "serve", "--port", str(port), "--log-level", "warning"]
+           "serve", "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
     if torch_threads is not None:
         cmd += ["--torch-threads", str(torch_threads)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = dict(os.environ)
+    env.pop("AFFECTLAB_API_KEY", None)
+    if api_key is not None:
+        env["AFFECTLAB_API_KEY"] = api_key
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -70,9 +80,11 @@ def _percentile(values: list[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
-def run_load(url: str, image: tuple[str, bytes], clients: int, duration: float, timeout: float) -> dict:
+def run_load(url: str, image: tuple[str, bytes], clients: int, duration: float, timeout: float,
+             api_key: str | None = None) -> dict:
     """Run the clients against ``url``; returns the measurements as a dict."""
     name, data = image
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
     latencies: list[float] = []
     errors: Counter[str] = Counter()
@@ -81,7 +93,7 @@ def run_load(url: str, image: tuple[str, bytes], clients: int, duration: float, 
     deadline = [0.0]
 
     def client() -> None:
-        with httpx.Client(base_url=url, timeout=timeout) as http:
+        with httpx.Client(base_url=url, timeout=timeout, headers=headers) as http:
             start_gate.wait()
             while time.monotonic() < deadline[0]:
                 t0 = time.perf_counter()
@@ -126,6 +138,7 @@ def run_load(url: str, image: tuple[str, bytes], clients: int, duration: float, 
             "max": _round(max(ms) if ms else None),
         },
         "image": {"name": name, "bytes": len(data)},
+        "api_key": bool(api_key),
     }
 
 
@@ -141,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image", type=Path, help="Image to post (default: the sample photograph as PNG).")
     parser.add_argument("--timeout", type=float, default=60.0, help="Client timeout per request in seconds.")
     parser.add_argument("--torch-threads", type=int, default=None, help="--torch-threads of the started server.")
+    parser.add_argument("--api-key", help="Send 'Authorization: Bearer KEY' (and start the server with that key).")
     parser.add_argument("--json", action="store_true", help="Print one JSON object.")
     args = parser.parse_args(argv)
     if args.clients < 1 or args.duration <= 0:
@@ -149,13 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     proc = None
     url = args.url
     if url is None:
-        url, proc = _start_server(args.torch_threads)
+        url, proc = _start_server(args.torch_threads, args.api_key)
+    auth = {"Authorization": f"Bearer {args.api_key}"} if args.api_key else {}
     try:
         health = httpx.get(url + "/health", timeout=10).json()
-        warm = httpx.post(url + "/v1/faces", files={"file": (image[0], image[1])}, timeout=60)
+        warm = httpx.post(url + "/v1/faces", files={"file": (image[0], image[1])}, headers=auth, timeout=60)
         if warm.status_code != 200:
             raise SystemExit(f"warm-up request failed: {warm.status_code} {warm.text[:300]}")
-        result = run_load(url, image, args.clients, args.duration, args.timeout)
+        load_before = os.getloadavg()
+        result = run_load(url, image, args.clients, args.duration, args.timeout, args.api_key)
+        result["load_average_1min"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2)}
     finally:
         if proc is not None:
             proc.terminate()
@@ -165,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
                 proc.kill()
     result["server"] = {"model": health.get("model"), "device": health.get("device"),
                         "started_here": proc is not None,
-                        "torch_threads": health.get("limits", {}).get("torch_threads")}
+                        "torch_threads": health.get("limits", {}).get("torch_threads"),
+                        "timeout_s": health.get("limits", {}).get("timeout_s")}
     result["cpu_count"] = os.cpu_count()
     if args.json:
         print(json.dumps(result))
