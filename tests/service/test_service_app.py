@@ -53,6 +53,9 @@ def test_faces_finds_the_happy_astronaut(client, sample_png, face_iou):
     assert face_iou(face["box"]) > 0.5
     assert sum(face["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
     assert face["probabilities"]["happy"] == max(face["probabilities"].values())
+    assert len(face["landmarks"]) == 5 and set(face["pose"]) == {"yaw", "pitch", "roll"}  # the landmark front-end
+    x, y, w, h = face["box"]
+    assert all(x <= px <= x + w and y <= py <= y + h for px, py in face["landmarks"])
 
 
 def test_raw_image_body_and_jpeg_give_the_same_face(client, sample_png, encode):

@@ -14,6 +14,11 @@ class FaceOut(BaseModel):
     label: str = Field(description="most probable expression")
     probabilities: dict[str, float] = Field(description="probability per class (sums to 1)")
     aligned: bool = Field(description="whether the crop was rotated to level the eyes")
+    landmarks: list[list[float]] | None = Field(
+        None, description="[[x, y], ...] facial landmarks in pixels of the uploaded image (landmark front-end)")
+    pose: dict[str, float] | None = Field(
+        None, description="head pose in degrees: yaw (> 0 turned to the image's right), pitch (> 0 down), "
+                          "roll (> 0 clockwise) (landmark front-end)")
 
 
 class FacesResponse(BaseModel):
