@@ -69,6 +69,13 @@ def test_page_uploads_the_sample_photograph_and_shows_the_top_label(page, served
     assert page.text_content("#faces li").startswith("happy")
     size = page.evaluate("[document.getElementById('view').width, document.getElementById('view').height]")
     assert size == [512, 512]  # the canvas shows the photograph at full size, with the box drawn on it
+    assert page.get_attribute("#view", "aria-label").endswith("1 face boxed with landmarks")
+    # the first landmark is drawn as a dot in the face's colour (happy: rgb(250, 200, 0))
+    pixel = page.evaluate("""() => {
+        const [x, y] = state.result.faces[0].landmarks[0];
+        return Array.from(document.getElementById('view').getContext('2d').getImageData(x, y, 1, 1).data);
+    }""")
+    assert pixel[:3] == [250, 200, 0]
 
 
 def test_page_shows_the_server_error_for_a_non_image(page, served, tmp_path):

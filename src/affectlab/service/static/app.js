@@ -217,13 +217,19 @@ function drawImage() {
     ctx.lineWidth = i === state.selected ? line * 2 : line;
     ctx.strokeStyle = color;
     ctx.strokeRect(x, y, bw, bh);
+    ctx.fillStyle = color;  // landmarks (the landmark front-end): dots in the box colour
+    const dot = Math.max(2, Math.round(bw / 50));
+    (f.landmarks || []).forEach(([px, py]) => {
+      ctx.beginPath(); ctx.arc(px, py, dot, 0, 2 * Math.PI); ctx.fill();
+    });
     const text = `${f.label} ${f.probabilities[f.label].toFixed(2)}`;
     const tw = ctx.measureText(text).width + 8, top = Math.max(0, y - font - 6);
     ctx.fillStyle = color; ctx.fillRect(x, top, tw, font + 6);
     ctx.fillStyle = "#000"; ctx.fillText(text, x + 4, top + font);
   });
   const n = r.faces.length;
-  canvas.setAttribute("aria-label", `${state.name}: ${n ? `${n} face${n > 1 ? "s" : ""} boxed` : "no face found"}`
+  const marked = r.faces.some((f) => f.landmarks && f.landmarks.length) ? " with landmarks" : "";
+  canvas.setAttribute("aria-label", `${state.name}: ${n ? `${n} face${n > 1 ? "s" : ""} boxed${marked}` : "no face found"}`
     + (state.overlay && $("heatmap").checked ? ", with the Grad-CAM overlay" : ""));
 }
 
