@@ -173,3 +173,45 @@ def test_a_call_queued_past_its_deadline_is_dropped_and_a_running_one_sees_it():
     engine.close()
     assert started.is_set() and len(seen) == 1 and seen[0] is not None
     assert current_deadline() is None
+
+
+def test_a_recording_longer_than_ten_minutes_is_refused_from_its_header(keyed):
+    import io
+
+    import numpy as np
+    import soundfile as sf
+
+    if not keyed.get("/health").json()["capabilities"]["speech"]:
+        pytest.skip("speech analysis is not available in this build")
+    wav = io.BytesIO()  # 610 s of 8 kHz 8-bit: 4.9 MB, inside the upload limit
+    sf.write(wav, np.full(610 * 8000, 0.1, np.float32), 8000, format="WAV", subtype="PCM_U8")
+    started = time.perf_counter()
+    res = keyed.post("/v1/speech", files={"file": ("talk.wav", wav.getvalue(), "audio/wav")},
+                     headers={"authorization": f"Bearer {KEY}"})
+    assert res.status_code == 413
+    assert res.json()["detail"] == "talk.wav: recording of 610 s exceeds the limit of 600 s"
+    assert time.perf_counter() - started < 5
+
+
+def test_fields_the_analyser_adds_to_a_face_reach_the_client(analyzer, sample_png):
+    class Result:
+        def __init__(self, inner):
+            self.inner, self.faces = inner, inner.faces
+
+        def to_dict(self):
+            out = self.inner.to_dict()
+            for face in out["faces"]:
+                face["landmarks"] = [[1.0, 2.0]]  # e.g. what a landmark front-end adds
+            out["front_end"] = "test"
+            return out
+
+    class Adding:
+        def __getattr__(self, name):
+            return getattr(analyzer, name)
+
+        def analyze(self, image, source):
+            return Result(analyzer.analyze(image, source=source))
+
+    with TestClient(create_app(ServiceSettings(), analyzer=Adding())) as client:
+        body = _png(client, sample_png).json()
+    assert body["faces"][0]["landmarks"] == [[1.0, 2.0]] and body["front_end"] == "test"

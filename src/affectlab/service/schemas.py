@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = ["FaceOut", "FacesResponse", "HealthResponse", "Limits"]
 
 
 class FaceOut(BaseModel):
-    """One face in the uploaded image."""
+    """One face in the uploaded image (fields the analyser adds, e.g. landmarks, pass through)."""
+
+    model_config = ConfigDict(extra="allow")
 
     box: list[int] = Field(description="[x, y, w, h] in pixels of the uploaded image")
     label: str = Field(description="most probable expression")
@@ -23,6 +25,8 @@ class FaceOut(BaseModel):
 
 class FacesResponse(BaseModel):
     """Faces found in an image; ``status`` is ``ok`` or ``no_face``."""
+
+    model_config = ConfigDict(extra="allow")
 
     source: str = Field(description="the uploaded file name")
     status: str

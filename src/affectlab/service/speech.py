@@ -10,8 +10,32 @@ from typing import Any
 
 from affectlab.data.folders import AUDIO_SUFFIXES
 from affectlab.errors import MediaReadError
+from affectlab.service.uploads import UploadRejected
 
-__all__ = ["analyze_speech_bytes"]
+__all__ = ["analyze_speech_bytes", "MAX_AUDIO_S"]
+
+#: Longest recording analysed (seconds, from the file's header before decoding): a 10 MB MP3 can
+#: hold 40 minutes, 900 MB once decoded, and openSMILE's one call cannot be stopped at the timeout.
+MAX_AUDIO_S = 600.0
+#: Most samples (all channels) decoded: 10 minutes of 48 kHz stereo.
+MAX_AUDIO_SAMPLES = int(MAX_AUDIO_S * 48_000 * 2)
+
+
+def _check_length(path: str, filename: str) -> None:
+    """413 for a recording whose header states more than ``MAX_AUDIO_S`` s or ``MAX_AUDIO_SAMPLES``."""
+    try:
+        import soundfile as sf
+
+        info = sf.info(path)
+        frames, rate, channels = int(info.frames), float(info.samplerate), int(info.channels)
+    except Exception:  # noqa: BLE001 - not readable: read_audio says why, as for any bad file
+        return
+    if rate > 0 and frames / rate > MAX_AUDIO_S:
+        raise UploadRejected(413, f"{filename}: recording of {frames / rate:.0f} s exceeds the limit of "
+                                  f"{MAX_AUDIO_S:g} s")
+    if frames * max(channels, 1) > MAX_AUDIO_SAMPLES:
+        raise UploadRejected(413, f"{filename}: recording of {frames} frames x {channels} channels exceeds the "
+                                  f"limit of {MAX_AUDIO_SAMPLES} samples")
 
 
 def analyze_speech_bytes(speech_analyzer: Any, data: bytes, *, filename: str) -> dict[str, Any]:
@@ -21,6 +45,8 @@ def analyze_speech_bytes(speech_analyzer: Any, data: bytes, *, filename: str) ->
     ------
     MediaReadError
         The recording is unreadable, empty, too short or silent; the message names ``filename``.
+    UploadRejected
+        413: the header states more than ``MAX_AUDIO_S`` seconds (nothing is decoded).
     """
     suffix = Path(filename).suffix.lower()
     if suffix not in AUDIO_SUFFIXES:
@@ -30,6 +56,7 @@ def analyze_speech_bytes(speech_analyzer: Any, data: bytes, *, filename: str) ->
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
+        _check_length(tmp, filename)
         result = speech_analyzer.analyze_path(tmp)
     finally:
         os.unlink(tmp)
