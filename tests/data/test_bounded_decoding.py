@@ -113,3 +113,16 @@ def test_a_png_chunk_longer_than_the_file_is_refused_before_opencv_allocates_it(
                                              r"3221225472 bytes at offset 33 runs past the end"):
         decode_image_bytes(lying, name="c.png")
     assert image_header(png).format == "PNG"  # a whole PNG passes
+
+
+def test_a_png_of_a_million_empty_chunks_is_refused_quickly():
+    import struct
+    import zlib
+
+    png = ENCODED["png"][1]
+    empty = struct.pack(">I", 0) + b"tEXt" + struct.pack(">I", zlib.crc32(b"tEXt"))
+    many = png[:33] + empty * 800_000 + png[33:]  # 9.6 MB: walking every chunk took 1.2 s
+    started = time.perf_counter()
+    with pytest.raises(MediaReadError, match=r"corrupt PNG: more than 65536 chunks"):
+        image_header(many, name="many.png")
+    assert time.perf_counter() - started < 0.5

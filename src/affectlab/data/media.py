@@ -130,6 +130,10 @@ def _webp_size(data: bytes) -> tuple[int, int]:
     raise ValueError("no VP8, VP8L or VP8X header")
 
 
+#: More chunks than any encoder writes (10 MB of 8 KB IDAT chunks is 1,280); walking them stays fast.
+_MAX_PNG_CHUNKS = 65_536
+
+
 def _png_chunks_problem(data: bytes) -> str | None:
     """Why the chunk lengths of a PNG do not fit in its bytes (``None``: they do).
 
@@ -138,7 +142,9 @@ def _png_chunks_problem(data: bytes) -> str | None:
     """
     view = memoryview(data)
     pos, end = 8, len(data)
-    while pos + 8 <= end:
+    for _ in range(_MAX_PNG_CHUNKS):
+        if pos + 8 > end:
+            return None
         (length,) = struct.unpack(">I", view[pos : pos + 4])
         kind = bytes(view[pos + 4 : pos + 8])
         if length > 0x7FFFFFFF or pos + 12 + length > end:
@@ -146,7 +152,7 @@ def _png_chunks_problem(data: bytes) -> str | None:
         if kind == b"IEND":
             return None
         pos += 12 + length
-    return None
+    return f"more than {_MAX_PNG_CHUNKS} chunks"
 
 
 def _pillow_size(data: bytes, fmt: str) -> tuple[int, int]:

@@ -284,7 +284,8 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
         upload = await read_upload(request, kind="image", limit=settings.max_upload_bytes,
                                    deadline_s=settings.timeout_s)
         # size from the header: 413 / 415 / 422 before a pixel is decoded
-        header = check_image_header(upload.data, name=upload.filename, max_pixels=settings.max_pixels)
+        header = await run_in_threadpool(check_image_header, upload.data, name=upload.filename,
+                                         max_pixels=settings.max_pixels)
         deadline = time.monotonic() + settings.timeout_s
         try:
             held = state.pixels.hold(header.pixels, timeout=deadline - time.monotonic())
