@@ -117,6 +117,13 @@ def sniff_image_format(head: bytes) -> str | None:
     return None
 
 
+def _png_size(data: bytes) -> tuple[int, int]:
+    if data[12:16] != b"IHDR" or len(data) < 24:
+        raise ValueError("the first chunk is not IHDR")
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
 def _webp_size(data: bytes) -> tuple[int, int]:
     chunk = data[12:16]
     if chunk == b"VP8 " and data[23:26] == b"\x9d\x01\x2a":
@@ -158,9 +165,9 @@ def _png_chunks_problem(data: bytes) -> str | None:
 def _pillow_size(data: bytes, fmt: str) -> tuple[int, int]:
     # The plugin classes parse the header only (no pixel data), and without Pillow's global
     # decompression-bomb check, so that the caller's own limit decides.
-    from PIL import BmpImagePlugin, JpegImagePlugin, PngImagePlugin, PpmImagePlugin, TiffImagePlugin
+    from PIL import BmpImagePlugin, JpegImagePlugin, PpmImagePlugin, TiffImagePlugin
 
-    plugin = {"PNG": PngImagePlugin.PngImageFile, "JPEG": JpegImagePlugin.JpegImageFile,
+    plugin = {"JPEG": JpegImagePlugin.JpegImageFile,
               "BMP": BmpImagePlugin.BmpImageFile, "PNM": PpmImagePlugin.PpmImageFile,
               "TIFF": TiffImagePlugin.TiffImageFile}[fmt]
     with warnings.catch_warnings():
@@ -196,14 +203,15 @@ def image_header(data: bytes, *, name: str = "image") -> ImageHeader:
             f"{name}: {fmt} images are not accepted; send {', '.join(ACCEPTED_IMAGE_FORMATS[:-1])} or "
             f"{ACCEPTED_IMAGE_FORMATS[-1]} (formats whose size is checked before decoding)"
         )
-    try:
-        width, height = _webp_size(data) if fmt == "WebP" else _pillow_size(data, fmt)
-    except Exception:  # noqa: BLE001 - any parser failure is a corrupt header
-        raise MediaReadError(f"{name}: not a readable image (corrupt {fmt} header)") from None
-    if fmt == "PNG":
+    if fmt == "PNG":  # the chunks first: Pillow would walk a million of them, OpenCV allocate a lying one
         problem = _png_chunks_problem(data)
         if problem:
             raise MediaReadError(f"{name}: not a readable image (corrupt PNG: {problem})")
+    try:
+        parse = {"WebP": _webp_size, "PNG": _png_size}.get(fmt)
+        width, height = parse(data) if parse is not None else _pillow_size(data, fmt)
+    except Exception:  # noqa: BLE001 - any parser failure is a corrupt header
+        raise MediaReadError(f"{name}: not a readable image (corrupt {fmt} header)") from None
     if width < 1 or height < 1:
         raise MediaReadError(f"{name}: not a readable image ({fmt} header states {width}x{height} pixels)")
     return ImageHeader(fmt, width, height)
