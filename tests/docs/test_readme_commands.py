@@ -38,9 +38,15 @@ def test_the_check_sees_the_documented_commands() -> None:
     readme = Page.parse((REPO_ROOT / "README.md").read_text(encoding="utf-8"), "README.md", REPO_ROOT)
     calls, _ = page_invocations(readme)
     programs = [unwrap(c.argv)[0] for c in calls]
-    assert programs.count("affectlab") >= 30
+    results_path = REPO_ROOT / "docs" / "results.md"   # the research log the README's results table links into
+    results_calls, _ = page_invocations(Page.parse(results_path.read_text(encoding="utf-8"), "results.md",
+                                                   results_path.parent))
+    results_programs = [unwrap(c.argv)[0] for c in results_calls]
+    assert programs.count("affectlab") >= 20
+    assert programs.count("affectlab") + results_programs.count("affectlab") >= 40
     assert any(c.inline and c.argv[:2] == ("affectlab", "evaluate") for c in calls)   # results table
-    assert any(c.argv[:2] == ("python", "benchmarks/train_fer2013.py") for c in calls)
+    assert any(c.argv[0] == "python" and c.argv[1].startswith("benchmarks/") for c in calls)
+    assert any(c.argv[:2] == ("python", "benchmarks/train_fer2013.py") for c in results_calls)
     assert {("make", "demo"), ("make", "test"), ("make", "install")} <= {c.argv[:2] for c in calls}
     every = [c for p in PAGES[1:] for c in page_invocations(Page.parse(p.read_text(encoding="utf-8"),
                                                                          p.name, p.parent))[0]]
@@ -109,7 +115,7 @@ def test_unknown_commands_subcommands_and_short_options_fail(tmp_path: Path) -> 
 
 
 MUTATIONS = [
-    # (text in README.md, replacement, expected problem)
+    # (text in README.md, or in another page after "PAGE::", replacement, expected problem)
     ("affectlab analyze speech.wav ", "affectlab analyze speech.wav --no-such-option ",
      "'affectlab analyze' has no option --no-such-option (options: "),
     ("affectlab experiment configs/ckplus48-baseline.yaml --out runs/ck-baseline\n",
@@ -118,8 +124,10 @@ MUTATIONS = [
     ("affectlab cache info ", "affectlab cache show ", "no command 'cache show' (commands: "),
     ("make demo   #", "make demos   #", "no make target demos (Makefile has: "),
     ("[docs/index.md](docs/index.md)", "[docs/index.md](docs/indexx.md)", "no such file docs/indexx.md"),
-    ("--epochs 30 --batch-size 128", "--epochs 30 --batch 128",
+    ("docs/results.md::--epochs 30 --batch-size 128", "--epochs 30 --batch 128",
      "benchmarks/train_fer2013.py has no option --batch (options: "),
+    ("video_speed.py --json --frontends haar", "video_speed.py --json --front-ends haar",
+     "benchmarks/video_speed.py has no option --front-ends (options: "),
     ("affectlab report runs/ck-hand runs/ck-deep --sort uar ", "affectlab report --sort uar ",
      "'affectlab report' needs 1 argument(s) (RUNS...), got 0"),
 ]
@@ -127,16 +135,18 @@ MUTATIONS = [
 
 @pytest.mark.parametrize("old,new,expected", MUTATIONS, ids=[m[1].strip()[:40] for m in MUTATIONS])
 def test_a_broken_copy_of_the_readme_fails(tmp_path: Path, old: str, new: str, expected: str) -> None:
-    """The real README with one stale spot put in, written to a tmp file: exactly that spot fails."""
-    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    if old not in text:   # the README changed: the mutation must still hit a real line
-        pytest.fail(f"README.md no longer contains {old!r}: update MUTATIONS")
+    """The real README (or docs page) with one stale spot put in, written to a tmp file: exactly that spot fails."""
+    name, old = old.split("::", 1) if "::" in old else ("README.md", old)
+    source = REPO_ROOT / name
+    text = source.read_text(encoding="utf-8")
+    if old not in text:   # the page changed: the mutation must still hit a real line
+        pytest.fail(f"{name} no longer contains {old!r}: update MUTATIONS")
     line = text.count("\n", 0, text.index(old) + len(old.split("\n")[0]) - 1) + 1
-    broken = tmp_path / "README.md"
+    broken = tmp_path / source.name
     broken.write_text(text.replace(old, new, 1), encoding="utf-8")
-    problems = check_page(broken.read_text(encoding="utf-8"), "README.md", REPO_ROOT)
+    problems = check_page(broken.read_text(encoding="utf-8"), name, source.parent)
     assert len(problems) == 1, "\n".join(problems)
-    assert problems[0].startswith(f"README.md:{line}: ") and expected in problems[0], problems[0]
+    assert problems[0].startswith(f"{name}:{line}: ") and expected in problems[0], problems[0]
 
 
 def test_valid_shell_forms_pass(tmp_path: Path) -> None:
