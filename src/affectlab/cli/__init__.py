@@ -40,6 +40,7 @@ def cli() -> None:
     Start with:
       affectlab analyze                 analyse the built-in sample photograph
       affectlab analyze photo.jpg       one JSON line per input image
+      affectlab live 0                  the first camera, frame by frame, until Ctrl-C
       affectlab data info DATASET       totals per split, class and subject
       affectlab experiment CONFIG.yaml  run a subject-independent experiment
 
@@ -70,6 +71,7 @@ def _quiet_native_libraries(*, decoders: bool) -> None:
 #: (module, attribute) of every subcommand, in --help order.
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("affectlab.cli.analyze", "analyze_command"),
+    ("affectlab.cli.live", "live_command"),
     ("affectlab.cli.evaluate", "evaluate_command"),
     ("affectlab.cli.explain", "explain_command"),
     ("affectlab.cli.explain", "fool_command"),
