@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import torch
 
 from affectlab.data.media import read_image, to_gray, to_rgb
 from affectlab.errors import AffectLabError
 from affectlab.face import FaceBox, FaceDetector, FacePreprocessor, as_uint8_image
-from affectlab.models import AffectNet, create_model, load_model
+from affectlab.models import AffectNet, create_model, face_size, load_model, predict_probabilities
+from affectlab.models.inference import resolve_tta
 from affectlab.models.train import resolve_device
 
 __all__ = ["DEFAULT_MODEL", "FaceResult", "AnalysisResult", "ExpressionAnalyzer", "analyze_image", "landmarks_list"]
@@ -115,6 +115,9 @@ class ExpressionAnalyzer:
         Extra border around each detected box, as a fraction of its size.
     device
         ``"auto"`` (GPU when present), ``"cpu"`` or ``"cuda"``.
+    tta
+        Test-time augmentation: ``"auto"`` (the model's own setting, e.g. mirror averaging for the
+        bundled ``resnet_fer``), ``"none"`` or ``"mirror"``.
     """
 
     def __init__(
@@ -127,6 +130,7 @@ class ExpressionAnalyzer:
         whole_frame: bool = False,
         margin: float = 0.0,
         device: str = "auto",
+        tta: str = "auto",
     ) -> None:
         if isinstance(model, str):
             if weights is not None and model == DEFAULT_MODEL:  # the checkpoint names its own network
@@ -136,11 +140,12 @@ class ExpressionAnalyzer:
         self.model = model.eval()
         self.device = resolve_device(device)
         self.model.to(self.device)
+        self.tta = resolve_tta(model, tta)
         cfg = model.config
         self.class_names = list(cfg.class_names)
         self.preprocess = FacePreprocessor(
             detector,
-            size=cfg.input_size[0],
+            size=face_size(model)[0],
             margin=margin,
             align=True,
             color="gray" if cfg.channels == 1 else "rgb",
@@ -148,13 +153,10 @@ class ExpressionAnalyzer:
             whole_frame_fallback=whole_frame,
         )
 
-    @torch.no_grad()
     def classify_crops(self, crops: np.ndarray) -> np.ndarray:
-        """Probabilities ``(N, n_classes)`` for uint8 face crops ``(N, H, W)`` or ``(N, H, W, C)``."""
-        x = torch.from_numpy(np.ascontiguousarray(crops)).float().div_(255.0)
-        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
-        logits = self.model(x.to(self.device))
-        return torch.softmax(logits, dim=1).cpu().numpy()
+        """Probabilities ``(N, n_classes)`` for uint8 face crops ``(N, H, W)`` or ``(N, H, W, C)``,
+        with the analyser's test-time augmentation (:func:`~affectlab.models.predict_probabilities`)."""
+        return predict_probabilities(self.model, np.ascontiguousarray(crops), tta=self.tta, device=self.device)
 
     def analyze(self, image: np.ndarray, *, source: str = "<array>") -> AnalysisResult:
         """Analyse one RGB (or gray) uint8 image already in memory.

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import cv2
+import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
@@ -52,8 +53,12 @@ def test_corrupt_file_exits_nonzero_with_one_line(weights, tmp_path):
 
 def test_corrupt_png_error_is_not_joined_by_opencv_log_lines(weights, tmp_path):
     """OpenCV logs from C ("[ WARN:0@..] global grfmt_png.cpp ..."), past CliRunner: run the real process."""
-    bad = tmp_path / "broken.png"
-    bad.write_bytes(b"\x89PNG\r\n\x1a\nGARBAGEGARBAGE")
+    bad = tmp_path / "broken.png"  # a sound header (it passes the size check) over corrupt pixel data
+    ok, encoded = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    data = bytearray(encoded.tobytes())
+    at = data.find(b"IDAT")
+    data[at + 8:at + 60] = b"\x00" * 52
+    bad.write_bytes(bytes(data))
     env = {k: v for k, v in os.environ.items() if k != "OPENCV_LOG_LEVEL"}
     code = "import sys; from affectlab.cli import main; sys.exit(main())"
     done = subprocess.run([sys.executable, "-c", code, "analyze", "--weights", weights, "--no-progress", str(bad)],

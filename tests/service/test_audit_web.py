@@ -142,7 +142,7 @@ def test_results_are_text_for_screen_readers(page, sample_png_path):
     _upload_sample(page, sample_png_path)
     assert re.search(r"^astronaut\.png: 1 face in [\d.]+ s; top label: happy \d+\.\d%$", page.text_content("#status"))
     assert page.get_attribute("#view", "role") == "img"
-    assert page.get_attribute("#view", "aria-label") == "astronaut.png: 1 face boxed"
+    assert page.get_attribute("#view", "aria-label") == "astronaut.png: 1 face boxed with landmarks"
     chart = page.get_attribute("#chart", "aria-label")
     assert page.get_attribute("#chart", "role") == "img" and "happy" in chart and "neutral" in chart and "%" in chart
     face = page.locator("#faces li button")  # focusable: a face can be picked with the keyboard

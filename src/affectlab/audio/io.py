@@ -26,17 +26,13 @@ affectlab.errors.MediaReadError: zeros.wav: silent audio (peak amplitude 0 < 0.0
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from affectlab.audio._deps import require
+from affectlab.data.decoders import QUIET_DECODERS_ENV, decoder_stderr_dropped
 from affectlab.errors import MediaReadError
 
 __all__ = [
@@ -66,37 +62,6 @@ MAX_RESAMPLED_SAMPLES = 2**30
 MIN_DURATION = 0.25
 #: Peak absolute amplitude (around the signal's mean) below which audio counts as silent.
 SILENCE_THRESHOLD = 1e-4
-#: Set to "1" (the ``affectlab`` command does) to drop what the native decoders write to stderr while a file
-#: is decoded (mpg123's "Note: Illegal Audio-MPEG-Header ..."): the error raised for the file says it once.
-QUIET_DECODERS_ENV = "AFFECTLAB_QUIET_DECODERS"
-_STDERR_LOCK = threading.Lock()
-
-
-@contextlib.contextmanager
-def _decoder_stderr_dropped() -> Iterator[None]:
-    """While decoding, point file descriptor 2 at /dev/null when ``$AFFECTLAB_QUIET_DECODERS`` is "1" (C libraries
-    write there directly, past ``sys.stderr``); otherwise do nothing. One redirect at a time in a process."""
-    if os.environ.get(QUIET_DECODERS_ENV) != "1":
-        yield
-        return
-    with _STDERR_LOCK:
-        with contextlib.suppress(OSError, ValueError, AttributeError):
-            sys.stderr.flush()
-        try:
-            saved = os.dup(2)
-        except OSError:  # no file descriptor 2 (a closed stderr): nothing to drop
-            yield
-            return
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, 2)
-            yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            os.close(devnull)
-
-
 def is_audio_path(path: str | Path) -> bool:
     """Whether ``path`` has an audio suffix (:data:`AUDIO_SUFFIXES`).
 
@@ -224,7 +189,7 @@ def read_audio(
         raise MediaReadError(f"{path}: empty file")
     sf = require("soundfile", f"reading {path}")
     try:
-        with _decoder_stderr_dropped():
+        with decoder_stderr_dropped():
             data, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except sf.LibsndfileError as exc:
         # the file exists (checked above): libsndfile's "File does not exist or is not a regular file"

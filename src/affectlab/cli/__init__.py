@@ -53,10 +53,10 @@ def _quiet_native_libraries(*, decoders: bool) -> None:
     """Silence what native decoders print of a corrupt file, which would stand next to the one error the command
     prints for it: OpenCV's log lines (``[ WARN:0@2.4] global grfmt_png.cpp ... PNG input buffer is
     incomplete``) unless the user set ``OPENCV_LOG_LEVEL``, and with ``decoders`` mpg123's notes while audio is
-    decoded (``affectlab.audio.io.QUIET_DECODERS_ENV``; not for the server, whose other threads log to stderr
-    meanwhile) unless the user set that. Environment variables, so worker processes started later follow; the
-    library, used from Python, leaves both alone."""
-    from affectlab.audio.io import QUIET_DECODERS_ENV
+    decoded and libpng's while images are (``affectlab.data.decoders.QUIET_DECODERS_ENV``; not for the server,
+    whose other threads log to stderr meanwhile) unless the user set that. Environment variables, so worker
+    processes started later follow; the library, used from Python, leaves both alone."""
+    from affectlab.data.decoders import QUIET_DECODERS_ENV
 
     if decoders and QUIET_DECODERS_ENV not in os.environ:
         os.environ[QUIET_DECODERS_ENV] = "1"

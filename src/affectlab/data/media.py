@@ -19,6 +19,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
+from affectlab.data.decoders import decoder_stderr_dropped
 from affectlab.errors import ConfigError, MediaReadError
 
 __all__ = [
@@ -241,7 +242,8 @@ def decode_image_bytes(data: bytes, *, name: str = "image", mode: ColorMode = "r
             f"{name}: image of {header.width}x{header.height} pixels exceeds the limit of {max_pixels} pixels"
         )
     flag = cv2.IMREAD_GRAYSCALE if mode == "gray" else cv2.IMREAD_COLOR
-    image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
+    with decoder_stderr_dropped():  # libpng's own "libpng error: ..." line (the CLI only)
+        image = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), flag)
     if image is None or image.size == 0:
         raise MediaReadError(f"{name}: not a readable image (corrupt or unsupported format)")
     if max_pixels is not None and image.shape[0] * image.shape[1] > max_pixels:  # pragma: no cover - header lied
