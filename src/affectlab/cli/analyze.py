@@ -104,7 +104,7 @@ def _analyze_paths(analyzer, paths: list[Path]):
                    "installed, else haar).")
 @click.option("--min-face", type=click.FloatRange(0.01, 1.0), default=None,
               help="Smallest face looked for in an image, as a fraction of its shorter side (default: haar 0.1; "
-                   "dlib a 50 px face within 640x480 pixels of work); lower it for group photos (slower).")
+                   "dlib a 56 px face within 640x480 pixels of work); lower it for group photos (slower).")
 @click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when several inputs).")
 # ---- VIDEO options (affectlab.video.command) ----

@@ -134,9 +134,9 @@ def detection_scale(width: int, height: int, min_face: float, max_pixels: int) -
 
     >>> detection_scale(256, 256, 50, 307_200)
     1.6
-    >>> detection_scale(640, 480, 50, 307_200)
+    >>> detection_scale(640, 480, 56, 307_200)
     1.0
-    >>> round(detection_scale(1920, 1080, 50, 307_200), 3)
+    >>> round(detection_scale(1920, 1080, 56, 307_200), 3)
     0.436
     """
     budget = math.sqrt(max_pixels / float(width * height))
@@ -174,7 +174,7 @@ def make_frontend(name: str = "auto", *, min_face_fraction: float | None = None)
     """The face detector the commands use: ``name`` in {"auto", "dlib", "haar"}.
 
     ``min_face_fraction``: the smallest face searched, as a fraction of the image's shorter side
-    (``None``: the detector's default; Haar's is 0.1, dlib's a 50 px face within a 640x480 budget).
+    (``None``: the detector's default; Haar's is 0.1, dlib's a 56 px face within a 640x480 budget).
     """
     name = resolve_detector_name(name)
     if name == "haar":
@@ -232,7 +232,7 @@ class DlibFrontEnd:
     def __init__(
         self,
         *,
-        min_face: float = 50.0,
+        min_face: float = 56.0,
         min_face_fraction: float | None = None,
         max_pixels: int = 640 * 480,
         threshold: float = 0.0,
