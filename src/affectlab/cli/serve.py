@@ -119,6 +119,8 @@ def serve_command(
       GET  /            web page: upload an image or take a webcam snapshot
       POST /v1/faces    image (multipart field 'file', or raw image/*) -> faces,
                         labels and probabilities; ?max_faces=N, ?heatmap=true
+      WS   /v1/stream   WebSocket: JPEG/PNG frames in (binary messages), one JSON
+                        answer per analysed frame (tracked faces); ?smooth=S
       POST /v1/video    video -> tracked faces, per-frame probabilities, video label;
                         ?fps=5, ?max_frames=300, ?frames=false for the summary only
       POST /v1/speech   audio -> emotion probabilities and valence/arousal/dominance
@@ -149,6 +151,7 @@ def serve_command(
     from affectlab.models import check_weights_network
     from affectlab.service import ServiceSettings, create_app
     from affectlab.service.server import header_timeout_protocol
+    from affectlab.service.stream import websocket_support, ws_message_limit
 
     if model_name is not None and weights is not None:  # an explicit --model must be the file's network
         check_weights_network(weights, model_name)
@@ -179,9 +182,13 @@ def serve_command(
         warning = exposure_warning(host, api_key)
         if warning:
             click.echo(f"affectlab: warning: {warning}", err=True)
+        if not websocket_support():
+            click.echo("affectlab: warning: no WebSocket library, so the WebSocket /v1/stream is off: "
+                       "pip install 'affectlab[serve]' (websockets)", err=True)
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                                 access_log=log_level in ("info", "debug"),
-                                http=header_timeout_protocol(header_timeout_s))
+                                http=header_timeout_protocol(header_timeout_s),
+                                ws_max_size=ws_message_limit(settings))
         server = uvicorn.Server(config)
         try:
             server.run(sockets=[sock])

@@ -33,6 +33,7 @@ from affectlab.service.optional import Capability, probe
 from affectlab.service.schemas import FacesResponse, HealthResponse
 from affectlab.service.settings import ServiceSettings
 from affectlab.service.speech import analyze_speech_bytes
+from affectlab.service.stream import add_stream_route
 from affectlab.service.uploads import UploadRejected, check_image_header, decode_image, read_upload
 from affectlab.service.video import analyze_video_bytes, check_not_still_image
 
@@ -191,7 +192,8 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
     analyzer
         A ready analyser to serve instead of building one from ``settings``.
 
-    Routes: ``GET /health``; ``POST /v1/faces`` (image -> faces and probabilities);
+    Routes: ``GET /health``; ``POST /v1/faces`` (image -> faces and probabilities); the WebSocket
+    ``/v1/stream`` (frames in, one answer per analysed frame: :mod:`affectlab.service.stream`);
     ``POST /v1/video`` (video -> per-frame summary) and ``POST /v1/speech`` (audio -> emotion),
     each answering 501 while its module is not part of the build; ``GET /`` (the web page);
     ``/docs`` and ``/openapi.json``. Run it with ``affectlab serve`` or
@@ -337,6 +339,8 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
             analyze_video_bytes, provider, state.analyzer, upload.data,
             filename=upload.filename, fps=fps, max_frames=max_frames, frames=frames, max_pixels=settings.max_pixels,
         )
+
+    add_stream_route(app, state)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:
