@@ -13,7 +13,17 @@ import pytest
 from affectlab import ExpressionAnalyzer
 from affectlab.data.media import sample_photo
 from affectlab.errors import ConfigError
-from affectlab.face import FER2013_FRAMING, EyeFraming, FaceBox, FacePreprocessor, align_to_eyes, head_pose
+from affectlab.face import (
+    FER2013_EYE_FRAMING,
+    FER2013_FRAMING,
+    BoxFraming,
+    EyeFraming,
+    FaceBox,
+    FacePreprocessor,
+    align_to_box,
+    align_to_eyes,
+    head_pose,
+)
 from affectlab.face import dlib_detector as dd
 from affectlab.face import landmarks as lm
 
@@ -166,7 +176,7 @@ def test_align_to_eyes_puts_the_eyes_where_the_framing_says():
     rng = np.random.default_rng(1)
     img = rng.integers(0, 256, (200, 300), dtype=np.uint8)
     eyes = ((110.0, 90.0), (150.0, 100.0))
-    face = align_to_eyes(img, FaceBox(90, 70, 80, 80), eyes, FER2013_FRAMING, size=48)
+    face = align_to_eyes(img, FaceBox(90, 70, 80, 80), eyes, FER2013_EYE_FRAMING, size=48)
     crop_eyes = face.to_crop(np.array(eyes))
     assert crop_eyes[:, 1] == pytest.approx([0.3993 * 48] * 2, abs=1e-6)  # levelled, at FER2013's height
     assert crop_eyes.mean(axis=0)[0] == pytest.approx(24.0, abs=1e-6)
@@ -175,7 +185,24 @@ def test_align_to_eyes_puts_the_eyes_where_the_framing_says():
     with pytest.raises(ConfigError, match="eye_distance"):
         EyeFraming(0.5, 0.4, 1.5)
     with pytest.raises(ValueError, match="two distinct"):
-        align_to_eyes(img, FaceBox(0, 0, 10, 10), ((5.0, 5.0), (5.0, 5.0)), FER2013_FRAMING)
+        align_to_eyes(img, FaceBox(0, 0, 10, 10), ((5.0, 5.0), (5.0, 5.0)), FER2013_EYE_FRAMING)
+
+
+def test_box_framing_levels_only_the_tilt_beyond_keep_tilt():
+    img = np.random.default_rng(2).integers(0, 256, (200, 200), dtype=np.uint8)
+    box = FaceBox(60, 60, 80, 80)
+    framing = BoxFraming(0.0, -0.1, 1.125, keep_tilt=10.0)
+    slight = ((80.0, 90.0), (120.0, 90.0 + 40 * math.tan(math.radians(6))))  # 6 degrees: left as it is
+    steep = ((80.0, 90.0), (120.0, 90.0 + 40 * math.tan(math.radians(25))))  # 25 degrees: turned by 15
+    assert align_to_box(img, box, slight, framing).angle == 0.0
+    assert align_to_box(img, box, steep, framing).angle == pytest.approx(15.0)
+    face = align_to_box(img, box, slight, framing, size=45)
+    # the crop is the 90 px square centred 8 px above the box centre: its corners map to the crop's
+    assert face.to_crop(np.array([[55.0, 47.0], [145.0, 137.0]])).tolist() == [[0.0, 0.0], [45.0, 45.0]]
+    assert face.box == box
+    assert FER2013_FRAMING.keep_tilt == 10.0
+    with pytest.raises(ConfigError, match="keep_tilt"):
+        BoxFraming(0.0, 0.0, 1.0, keep_tilt=100.0)
 
 
 def test_faces_carry_landmarks_and_pose_in_the_json():

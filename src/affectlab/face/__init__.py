@@ -14,10 +14,13 @@ Examples
 from __future__ import annotations
 
 from affectlab.face.align import (
+    FER2013_EYE_FRAMING,
     FER2013_FRAMING,
     AlignedFace,
+    BoxFraming,
     EyeFraming,
     align_face,
+    align_to_box,
     align_to_eyes,
     crop_face,
     crop_region,
@@ -38,8 +41,10 @@ from affectlab.face.landmarks import eye_centres, head_pose
 from affectlab.face.preprocess import FacePreprocessor, normalize_minmax
 
 __all__ = [
+    "FER2013_EYE_FRAMING",
     "FER2013_FRAMING",
     "AlignedFace",
+    "BoxFraming",
     "DlibFrontEnd",
     "EyeFraming",
     "EyePair",
@@ -48,6 +53,7 @@ __all__ = [
     "FacePreprocessor",
     "HaarCascadeDetector",
     "align_face",
+    "align_to_box",
     "align_to_eyes",
     "as_uint8_image",
     "create_detector",

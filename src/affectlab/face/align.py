@@ -33,10 +33,13 @@ from affectlab.errors import ConfigError
 from affectlab.face.detect import EyePair, FaceBox, as_uint8_image
 
 __all__ = [
+    "FER2013_EYE_FRAMING",
     "FER2013_FRAMING",
     "AlignedFace",
+    "BoxFraming",
     "EyeFraming",
     "align_face",
+    "align_to_box",
     "align_to_eyes",
     "crop_face",
     "crop_region",
@@ -101,7 +104,7 @@ class EyeFraming:
     """Where the eyes land in a square crop, as fractions of its side.
 
     ``eye_x``, ``eye_y``: the midpoint between the eye centres; ``eye_distance``: the distance
-    between them. :data:`affectlab.face.FER2013_FRAMING` is the framing of FER2013's faces.
+    between them. :data:`FER2013_EYE_FRAMING` is where FER2013's faces have their eyes.
     """
 
     eye_x: float
@@ -125,8 +128,46 @@ class EyeFraming:
 
 
 #: Where FER2013 puts the eyes in its 48x48 faces (medians over 1,168 Training faces whose
-#: landmarks were found; ``benchmarks/calibrate_framing.py``): the bundled models see this.
-FER2013_FRAMING = EyeFraming(eye_x=0.5, eye_y=0.3993, eye_distance=0.3647)
+#: landmarks were found; ``benchmarks/calibrate_framing.py``).
+FER2013_EYE_FRAMING = EyeFraming(eye_x=0.5, eye_y=0.3993, eye_distance=0.3647)
+
+
+@dataclass(frozen=True)
+class BoxFraming:
+    """A square crop placed on a detector box, the eye tilt beyond ``keep_tilt`` degrees levelled.
+
+    The square's centre is the box centre moved by ``(dx, dy)`` box widths; its side is ``side``
+    box widths. :data:`FER2013_FRAMING` frames dlib boxes as FER2013 framed its faces.
+
+    >>> BoxFraming(0.0, -0.1, 1.2).square(FaceBox(10, 10, 50, 50))
+    (35.0, 30.0, 60.0)
+    """
+
+    dx: float
+    dy: float
+    side: float
+    keep_tilt: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("dx", "dy", "side", "keep_tilt"):
+            if not is_number(getattr(self, name)) or not math.isfinite(float(getattr(self, name))):
+                raise ConfigError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        if not 0.1 <= self.side <= 10.0 or not 0.0 <= self.keep_tilt <= 90.0:
+            raise ConfigError(f"side must be in [0.1, 10] and keep_tilt in [0, 90], got {self.side!r}, "
+                              f"{self.keep_tilt!r}")
+
+    def square(self, box: FaceBox, margin: float = 0.0) -> tuple[float, float, float]:
+        """``(cx, cy, side)`` of the crop square for ``box`` (``margin``: extra side, per side)."""
+        cx, cy = box.center
+        return (cx + self.dx * box.w, cy + self.dy * box.w, self.side * box.w * (1.0 + 2.0 * margin))
+
+
+#: The framing the bundled expression models see: the square a Haar cascade (frontalface_alt2)
+#: gives a face, placed from dlib's box of it (the fitted Haar -> dlib box map inverted), and only
+#: the eye tilt beyond 10 degrees levelled, as FER2013's faces are upright within about that
+#: (``benchmarks/calibrate_framing.py --compare``: on 1,099 pasted FER2013 Training faces it agreed
+#: best with the model on the original crops).
+FER2013_FRAMING = BoxFraming(dx=0.0028, dy=-0.0936, side=1.1249, keep_tilt=10.0)
 
 
 def _check_params(size: int, margin: float, color: str, border: str) -> None:
@@ -261,11 +302,13 @@ def align_face(
     color: ColorMode = "gray",
     max_angle: float = 30.0,
     border: BorderMode = "constant",
+    keep_tilt: float = 0.0,
 ) -> AlignedFace:
     """Rotate about the eye midpoint so the eyes are level, then crop like :func:`crop_face`.
 
     The crop is centred on where the box centre lands after the rotation; the rotation angle is
-    :func:`eye_angle` clipped to ``[-max_angle, max_angle]``. Without ``eyes`` this is a plain
+    :func:`eye_angle` less ``keep_tilt`` degrees (tilts up to that are left alone), clipped to
+    ``[-max_angle, max_angle]``. Without ``eyes`` this is a plain
     :func:`crop_face` with ``aligned=False`` and ``angle=0``. The returned ``box`` is ``box``.
 
     Examples
@@ -290,7 +333,8 @@ def align_face(
         raise ValueError(f"eyes: expected ((x, y), (x, y)), got {eyes!r}") from None
     if not all(map(math.isfinite, (*left, *right))):
         raise ValueError(f"eyes: coordinates must be finite, got {eyes!r}")
-    angle = float(np.clip(eye_angle((left, right)), -max_angle, max_angle))
+    tilt = eye_angle((left, right))
+    angle = float(np.clip(math.copysign(max(abs(tilt) - keep_tilt, 0.0), tilt), -max_angle, max_angle))
     mid = ((left[0] + right[0]) / 2.0, (left[1] + right[1]) / 2.0)
     rot = cv2.getRotationMatrix2D(mid, angle, 1.0)  # valid in continuous coords (pure rotation)
     cx, cy, side = crop_region(box, margin)
@@ -310,12 +354,15 @@ def align_to_eyes(
     size: int = 48,
     color: ColorMode = "gray",
     max_angle: float = 45.0,
+    keep_tilt: float = 0.0,
     border: BorderMode = "replicate",
 ) -> AlignedFace:
     """Rotate, scale and shift so the eyes land where ``framing`` puts them in a ``size`` crop.
 
-    The crop is a similarity transform of the image (the eye line levelled, its tilt clipped to
-    ``max_angle``); ``box`` is only recorded. Parts outside the image are filled by ``border``.
+    The crop is a similarity transform of the image: the eye line is turned towards level, all
+    but ``keep_tilt`` degrees of its tilt (a model trained on faces that lean up to that much sees
+    them as it was trained), and by at most ``max_angle``; ``box`` is only recorded. Parts outside
+    the image are filled by ``border``.
 
     Examples
     --------
@@ -334,10 +381,39 @@ def align_to_eyes(
     distance = math.hypot(right[0] - left[0], right[1] - left[1])
     if not all(map(math.isfinite, (*left, *right))) or distance <= 0:
         raise ValueError(f"eyes: two distinct finite points expected, got {eyes!r}")
-    angle = float(np.clip(eye_angle((left, right)), -max_angle, max_angle))
+    tilt = eye_angle((left, right))
+    angle = float(np.clip(math.copysign(max(abs(tilt) - keep_tilt, 0.0), tilt), -max_angle, max_angle))
     mid = ((left[0] + right[0]) / 2.0, (left[1] + right[1]) / 2.0)
     side = distance / framing.eye_distance  # crop side in input pixels
     forward = cv2.getRotationMatrix2D(mid, angle, 1.0)
     forward[:, 2] += (framing.eye_x * side - mid[0], framing.eye_y * side - mid[1])
     out, total = _warp(_convert(image, color), forward, size, side, border)
     return AlignedFace(box=box, image=out, eyes=(left, right), angle=angle, aligned=True, transform=total)
+
+
+def align_to_box(
+    image: np.ndarray,
+    box: FaceBox,
+    eyes: EyePair,
+    framing: BoxFraming,
+    *,
+    size: int = 48,
+    margin: float = 0.0,
+    color: ColorMode = "gray",
+    border: BorderMode = "replicate",
+) -> AlignedFace:
+    """Crop the square ``framing`` places on ``box``, its eye tilt beyond ``framing.keep_tilt`` levelled.
+
+    Examples
+    --------
+    >>> img = np.zeros((100, 100), np.uint8)
+    >>> face = align_to_box(img, FaceBox(30, 30, 40, 40), ((40.0, 45.0), (60.0, 45.0)), BoxFraming(0, 0, 1.5))
+    >>> face.box.as_list(), face.aligned, face.to_crop(np.array([[50.0, 50.0]])).tolist()
+    ([30, 30, 40, 40], True, [[24.0, 24.0]])
+    """
+    cx, cy, side = framing.square(box, margin)
+    square = FaceBox(int(round(cx - side / 2)), int(round(cy - side / 2)), max(1, round(side)), max(1, round(side)))
+    face = align_face(image, square, eyes, size=size, margin=0.0, color=color, max_angle=45.0, border=border,
+                      keep_tilt=framing.keep_tilt)
+    face.box = box
+    return face

@@ -22,7 +22,16 @@ import numpy as np
 from affectlab._checks import is_integer
 from affectlab.data.media import to_gray, to_rgb
 from affectlab.errors import ConfigError, NoFaceError
-from affectlab.face.align import FER2013_FRAMING, AlignedFace, EyeFraming, _check_params, align_face, align_to_eyes
+from affectlab.face.align import (
+    FER2013_FRAMING,
+    AlignedFace,
+    BoxFraming,
+    EyeFraming,
+    _check_params,
+    align_face,
+    align_to_box,
+    align_to_eyes,
+)
 from affectlab.face.detect import FaceBox, FaceDetector, as_uint8_image, create_detector
 from affectlab.face.landmarks import eye_centres, head_pose
 
@@ -76,7 +85,7 @@ class FacePreprocessor:
         Rotate so the eyes are level when the detector can locate them (``detect_eyes``);
         faces whose eyes are not found are cropped unrotated (``aligned=False``). A detector
         with landmarks (``landmarks(image, box)``, e.g. ``"dlib"``) gives every face its landmarks
-        and head pose, and its crops are framed by the eyes (``framing``) instead of the box.
+        and head pose, and its crops are framed by ``framing`` with the landmarks' eyes.
     color : {"gray", "rgb"}
         Colour mode of the crops.
     max_faces : int or None
@@ -85,9 +94,11 @@ class FacePreprocessor:
         When no face is found, return one unaligned face made of the whole frame resized to
         ``(size, size)`` (aspect ratio not kept) with ``box`` = the full image. Meant for inputs
         that are already face crops. When False (default), no face gives ``[]``.
-    framing : EyeFraming
-        Where the eyes land in crops framed from landmarks (``margin`` widens it); the default
-        is FER2013's framing, the one the bundled expression models were trained on.
+    framing : BoxFraming or EyeFraming
+        How crops are framed with landmarks (``margin`` widens it): a square on the detector box
+        with only a large eye tilt levelled (the default, :data:`~affectlab.face.FER2013_FRAMING`,
+        as the bundled expression models' training faces were framed), or the eyes put at fixed
+        places (:class:`~affectlab.face.EyeFraming`, e.g. ``FER2013_EYE_FRAMING``).
 
     Examples
     --------
@@ -108,11 +119,11 @@ class FacePreprocessor:
         color: Literal["gray", "rgb"] = "gray",
         max_faces: int | None = None,
         whole_frame_fallback: bool = False,
-        framing: EyeFraming = FER2013_FRAMING,
+        framing: BoxFraming | EyeFraming = FER2013_FRAMING,
     ) -> None:
         _check_params(size, margin, color, "constant")
-        if not isinstance(framing, EyeFraming):
-            raise ConfigError(f"framing must be an EyeFraming, got {framing!r}")
+        if not isinstance(framing, (BoxFraming, EyeFraming)):
+            raise ConfigError(f"framing must be a BoxFraming or an EyeFraming, got {framing!r}")
         if max_faces is not None and (not is_integer(max_faces) or max_faces < 1):
             raise ConfigError(f"max_faces must be None or a positive int, got {max_faces!r}")
         if isinstance(detector, str):
@@ -162,19 +173,25 @@ class FacePreprocessor:
             faces.append(align_face(img, box, eyes, size=self.size, margin=self.margin, color=self.color))
         return faces
 
-    def from_landmarks(self, image: np.ndarray, box: FaceBox, landmarks: np.ndarray) -> AlignedFace:
-        """The face in ``box`` of a uint8 ``image``, framed by the eyes of its ``landmarks``.
+    def from_landmarks(self, image: np.ndarray, box: FaceBox, landmarks: np.ndarray, *, size: int | None = None,
+                       color: Literal["gray", "rgb"] | None = None) -> AlignedFace:
+        """The face in ``box`` of a uint8 ``image``, framed with the eyes of its ``landmarks``.
 
         Used for every face of a landmark detector, and by trackers that refit landmarks in a
-        tracked box without detecting again.
+        tracked box without detecting again. ``size`` and ``color`` override the preprocessor's.
         """
+        size = self.size if size is None else size
+        color = self.color if color is None else color
         height, width = image.shape[:2]
         pose = head_pose(landmarks, (width, height))
-        if self.align:
+        eyes = eye_centres(landmarks)
+        if self.align and isinstance(self.framing, BoxFraming):
+            face = align_to_box(image, box, eyes, self.framing, size=size, margin=self.margin, color=color)
+        elif self.align:
             framing = self.framing.with_margin(self.margin) if self.margin else self.framing
-            face = align_to_eyes(image, box, eye_centres(landmarks), framing, size=self.size, color=self.color)
+            face = align_to_eyes(image, box, eyes, framing, size=size, color=color)
         else:
-            face = align_face(image, box, None, size=self.size, margin=self.margin, color=self.color)
+            face = align_face(image, box, None, size=size, margin=self.margin, color=color)
         face.landmarks = landmarks
         face.pose = pose
         return face

@@ -41,7 +41,7 @@ from affectlab._checks import is_integer
 from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer, landmarks_list
 from affectlab.data.media import to_gray
 from affectlab.errors import ConfigError, MediaReadError
-from affectlab.face import FaceBox, align_face, align_to_eyes
+from affectlab.face import FaceBox, align_face
 from affectlab.video.reader import Frame, VideoInfo, VideoReader, prefetch
 from affectlab.video.tracker import FaceTracker, TrackedFace
 
@@ -532,8 +532,8 @@ class VideoAnalyzer:
                         if face.track_id == WHOLE_FRAME_TRACK:
                             big_image = cv2.resize(gray, (int(crop_size), int(crop_size)), interpolation=cv2.INTER_AREA)
                         elif face.landmarks is not None:
-                            big_image = align_to_eyes(gray, face.box, face.eyes, pre.framing, size=int(crop_size),
-                                                      color="gray").image
+                            big_image = pre.from_landmarks(gray, face.box, face.landmarks, size=int(crop_size),
+                                                           color="gray").image
                         else:
                             big_image = align_face(gray, face.box, face.eyes, size=int(crop_size), margin=pre.margin,
                                                    color="gray").image
