@@ -88,7 +88,7 @@ def test_bad_arguments_are_clear(model, faces):
 def test_difference_bands_by_hand():
     # a 1 x 11 strip: gray values are diff / max * 255
     values = np.array([150, 151, 180, 181, 200, 201, 225, 226, 255, 0, 0], float)
-    gray = difference_gray(np.zeros((1, 11)), values[None] / 255.0)
+    gray = difference_gray(np.zeros((1, 11)), values[None] / 255.0, scale="max")
     assert gray[0].tolist() == values.astype(int).tolist()
     # isolate each value with zeros around it so neighbours do not mix
     cases = {150: "black", 151: "gray", 180: "gray", 181: "yellow", 200: "yellow", 201: "orange",
@@ -98,7 +98,7 @@ def test_difference_bands_by_hand():
         img = np.zeros((5, 5))
         img[2, 2] = value
         img[0, 0] = 255  # fixes the scale (max = 255); its own red spreads to (0..1, 0..1) only
-        rgb = difference_map(np.zeros((5, 5)), img)
+        rgb = difference_map(np.zeros((5, 5)), img, scale="max")
         assert tuple(rgb[2, 2]) == colours[name], value
         neighbour = tuple(rgb[3, 3])
         assert neighbour == (colours[name] if value > 150 else (0, 0, 0)), value
@@ -108,7 +108,7 @@ def test_difference_bands_by_hand():
 def test_difference_map_higher_band_wins_where_neighbourhoods_meet():
     img = np.zeros((1, 5))
     img[0, 0], img[0, 2] = 255, 170  # red at 0, gray at 2: pixel 1 neighbours both
-    rgb = difference_map(np.zeros((1, 5)), img / 255)
+    rgb = difference_map(np.zeros((1, 5)), img / 255, scale="max")
     assert [tuple(int(v) for v in c) for c in rgb[0]] == [(255, 0, 0), (255, 0, 0), (128, 128, 128),
                                                           (128, 128, 128), (0, 0, 0)]
 

@@ -71,7 +71,8 @@ def test_siamese_experiment_config_errors(tiny_orl, tmp_path):
     with pytest.raises(ConfigError, match="data.source"):
         run_siamese_experiment(_config(tmp_path / "missing"), tmp_path / "c", progress=False)
     for images, match in [({"size": 8}, "at least 16 pixels"), ({"size": [28]}, r"\[height, width\]"),
-                          ({"colour": True}, "images.colour is not a setting")]:
+                          ({"colour": True}, r"images: unknown key\(s\) colour"),
+                          ({"square": "crop"}, "images.square")]:
         with pytest.raises(ConfigError, match=match):
             run_siamese_experiment(_config(tiny_orl) | {"images": images}, tmp_path / "d", progress=False)
     assert not (tmp_path / "a").exists()
@@ -102,7 +103,8 @@ def test_ensemble_pretraining_pool_after_and_augment_options(tiny_orl, tmp_path)
     assert all(len(f["best_epoch"]) == 2 and 0 <= f["val_auc"] <= 1 for f in folds)
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert len(metrics["histories"]) == 2 * 2  # two nets in each of two folds
-    assert metrics["augment"] == {"max_rotation_deg": 0.0, "max_scale": 0.08, "max_translate": 0.08, "flip": False}
+    assert metrics["augment"] == {"max_rotation_deg": 0.0, "max_scale": 0.08, "max_translate": 0.08, "flip": False,
+                                  "erase_prob": 0.0}
     report = (tmp_path / "run" / "report.md").read_text()
     assert "pooling after layers 1, 3, 5" in report and "2 nets per fold" in report and "pretraining" in report
     assert "hardest 50 % of the different pairs" in report

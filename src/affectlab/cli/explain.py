@@ -108,13 +108,19 @@ def _with_common(func):
 
 
 def _analyzer(model_name, weights, max_faces, whole_frame, device):
+    """The face front-end and network: ``--weights`` alone runs the file's own network with its own classes (an
+    identity model's subjects, say); with ``--model`` too the two must agree."""
     from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
     from affectlab.models import check_weights_network
+    from affectlab.models.checkpoint import load_model
 
-    if model_name is not None and weights is not None:  # an explicit --model must be the file's network
+    if weights is None:
+        return ExpressionAnalyzer(model_name or DEFAULT_MODEL, max_faces=max_faces, whole_frame=whole_frame,
+                                  device=device)
+    if model_name is not None:  # an explicit --model must be the file's network
         check_weights_network(weights, model_name)
-    return ExpressionAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces,
-                              whole_frame=whole_frame, device=device)
+    model = load_model(weights, fallback=model_name or DEFAULT_MODEL, option="--weights")
+    return ExpressionAnalyzer(model, max_faces=max_faces, whole_frame=whole_frame, device=device)
 
 
 @click.command("explain")
@@ -218,27 +224,37 @@ def _check_fool_outputs(out_dir: Path, paths: list[Path], inputs: tuple[str, ...
 @click.option("--max-steps", type=click.IntRange(min=1), default=100, show_default=True, help="Step limit per face.")
 @click.option("--step-size", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Change per step in [0, 1] pixel units [default: 1/255].")
-@click.option("--method", type=click.Choice(["sign", "scaled"]), default="sign", show_default=True,
-              help="sign: every pixel moves one step along its gradient's sign; scaled: steps follow the "
-                   "gradient's strength (a more telling difference map, more steps).")
+@click.option("--method", type=click.Choice(["scaled", "sign"]), default="scaled", show_default=True,
+              help="scaled: each pixel's step follows its gradient's strength (the difference map shows where the "
+                   "model is sensitive); sign: every pixel moves a full step along its gradient's sign (fewer "
+                   "steps, nearly every pixel ends at the bound).")
+@click.option("--scale", "map_scale", type=click.Choice(["rank", "max"]), default="rank", show_default=True,
+              help="Difference map: rank colours each face's changes by their rank (the bands hold fixed shares); "
+                   "max scales the largest change to 255.")
 @_with_common
-def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step_size, method, model_name, weights,
-                 max_faces, whole_frame, device, progress):
-    """Fool the expression model: nudge every face towards a wrong class.
+def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step_size, method, map_scale, model_name,
+                 weights, max_faces, whole_frame, device, progress):
+    """Fool a classifier: nudge every face towards a wrong class.
 
-    Iterative signed-gradient steps on the target class's log-probability, with
-    every pixel kept within --bound (15 % of the value range by default) of its
-    original, until the target class reaches --threshold (0.90) or --max-steps.
-    For each face, DIR gets <name>_face<k>_fooling.png (original | difference
-    map | adversarial) and <name>_face<k>_adversarial.png, and one JSON line
-    (also printed) goes to DIR/fooling.jsonl: classes, success, steps, final
-    probability, largest change and the probability history.
+    The expression model by default; --model names any registered
+    classifier, and --weights runs a weights file's own network with its
+    own classes (e.g. the ORL identity model of `affectlab experiment
+    configs/orl-identity.yaml`: its model.pt, faces pushed to another person).
+    Iterative gradient steps on the target class's log-probability, with
+    every pixel kept within --bound (15 % of the value range by default) of
+    its original, until the target class reaches --threshold (0.90) or
+    --max-steps. For each face, DIR gets <name>_face<k>_fooling.png (original |
+    difference map | adversarial) and <name>_face<k>_adversarial.png, and one
+    JSON line (also printed) goes to DIR/fooling.jsonl: classes, success,
+    steps, final probability, largest change, the probability history and
+    the share of the changed pixels in each colour band.
 
-    Difference map colours (|adversarial - original| scaled so the largest
-    change is 255): <= 150 black, 151-180 gray, 181-200 yellow, 201-225 orange,
-    226-255 red; each pixel above 150 also colours its 8 neighbours. With the
-    sign method most pixels move by the same amount (mostly red); --method
-    scaled shows where the model is most sensitive.
+    Difference map: |adversarial - original| as gray 0-255 (by default each
+    changed pixel's rank among the face's changes, so the black band holds
+    the 59 % smallest changes, then gray 12 %, yellow 8 %, orange 10 %, red
+    12 %; --scale max: the largest change is 255), coloured <= 150 black,
+    151-180 gray, 181-200 yellow, 201-225 orange, 226-255 red; each pixel
+    above 150 also colours its 8 neighbours.
 
     INPUT is an image or a folder; with no INPUT the built-in sample photograph
     is used.
@@ -248,10 +264,11 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
       affectlab fool --out fooled/
       affectlab fool photo.jpg --target sad --out fooled/
       affectlab fool faces/ --whole-frame --bound 0.05 --out fooled/
-      affectlab fool photo.jpg --method scaled --out fooled/
+      affectlab fool photo.jpg --method sign --scale max --out fooled/
+      affectlab fool face.png --whole-frame --weights runs/orl-identity/model.pt --out fooled/
     """
     from affectlab.cli.analyze import unique_stem
-    from affectlab.explain import fool
+    from affectlab.explain import band_shares, fool
     from affectlab.outputs import record_outputs
     from affectlab.viz.fooling import save_fooling_figure
     from affectlab.viz.heatmap import to_uint8
@@ -289,7 +306,11 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
             for i, (face, record) in enumerate(zip(faces[start: start + batch], result.to_records(names))):
                 name = f"{unique_stem(face.source, stems)}_face{face.index}"
                 record_outputs(out_dir, [f"{name}_fooling.png", f"{name}_adversarial.png"])
-                save_fooling_figure(out_dir / f"{name}_fooling.png", result.original[i], result.adversarial[i])
+                save_fooling_figure(out_dir / f"{name}_fooling.png", result.original[i], result.adversarial[i],
+                                    scale=map_scale)
+                shares = band_shares(result.original[i].transpose(1, 2, 0), result.adversarial[i].transpose(1, 2, 0),
+                                     scale=map_scale)
+                record["bands"] = {b: round(v, 4) for b, v in shares.items()}
                 adversarial = to_uint8(result.adversarial[i].transpose(1, 2, 0))
                 save_rgb(adversarial[..., 0] if adversarial.shape[2] == 1 else adversarial,
                          out_dir / f"{name}_adversarial.png")

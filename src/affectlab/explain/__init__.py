@@ -3,7 +3,8 @@ views, and the bounded fooling attack with its difference map.
 
 Every explainer is a context manager that owns its hooks, leaves the model as it found it and
 works on batches of float32 images in ``[0, 1]`` (or uint8), returning an :class:`Explanation`
-with ``(N, H, W)`` maps in ``[0, 1]``.
+with ``(N, H, W)`` maps in ``[0, 1]``. :mod:`affectlab.explain.regions` says which face regions hold the
+fooling changes and the CAM heat; ``kind: fooling`` experiment files run both over a dataset.
 
 Examples
 --------
@@ -31,7 +32,10 @@ from affectlab.explain.base import (
 from affectlab.explain.cam import CAM, class_score_maps
 from affectlab.explain.fooling import (
     DIFFERENCE_BANDS,
+    DIFFERENCE_SCALES,
     FoolingResult,
+    band_shares,
+    difference_bands,
     difference_gray,
     difference_map,
     fool,
@@ -61,9 +65,12 @@ __all__ = [
     "ActivationMaps",
     "FoolingResult",
     "DIFFERENCE_BANDS",
+    "DIFFERENCE_SCALES",
     "activation_maps",
     "as_batch",
+    "band_shares",
     "class_score_maps",
+    "difference_bands",
     "difference_gray",
     "difference_map",
     "explain_all",

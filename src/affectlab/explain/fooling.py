@@ -7,7 +7,12 @@ soon as its target class reaches the success threshold (default probability >= 0
 ``max_steps``.
 
 :func:`difference_map` colours ``|adversarial - original|`` in fixed bands (see
-:data:`DIFFERENCE_BANDS`).
+:data:`DIFFERENCE_BANDS`). By default (``method="scaled"``) each step follows the gradient's strength, and
+the difference is ranked before it is banded (``scale="rank"``), so the bands always separate: the black
+band holds the 59 % smallest changes of the image, then gray 12 %, yellow 8 %, orange 10 % and red the 12 %
+largest (before the neighbours are coloured). ``method="sign"`` (every pixel moves a full step: iterative
+FGSM, fewer steps) and ``scale="max"`` (the largest change is 255) are the other options; with both, almost
+every pixel changes by the bound and the map is nearly all red.
 
 Examples
 --------
@@ -42,7 +47,13 @@ from affectlab.explain.targets import (
     resolve_targets,
 )
 
-__all__ = ["FoolingResult", "fool", "difference_map", "difference_gray", "DIFFERENCE_BANDS"]
+__all__ = ["FoolingResult", "fool", "difference_bands", "difference_map", "difference_gray", "band_shares",
+           "DIFFERENCE_BANDS", "DIFFERENCE_SCALES"]
+
+#: ``scale`` names of :func:`difference_gray`: ``rank`` (the default) and ``max``; a number is a fixed scale.
+DIFFERENCE_SCALES = ("rank", "max")
+#: A pixel whose change is at most this (pixel units, [0, 1] range) counts as unchanged.
+_UNCHANGED = 1e-6
 
 #: ``(lowest gray value, highest gray value, RGB colour, name)`` of each band of the difference map.
 DIFFERENCE_BANDS: tuple[tuple[int, int, tuple[int, int, int], str], ...] = (
@@ -144,7 +155,7 @@ def fool(
     max_steps: int = 100,
     step_size: float | None = None,
     value_range: tuple[float, float] = (0.0, 1.0),
-    method: Literal["sign", "scaled"] = "sign",
+    method: Literal["sign", "scaled"] = "scaled",
 ) -> FoolingResult:
     """Attack a batch towards wrong classes within a per-pixel bound.
 
@@ -169,10 +180,11 @@ def fool(
     value_range
         The valid pixel range; adversarial pixels are clipped to it.
     method
-        ``"sign"``: every pixel moves by ``step_size`` along the sign of its gradient (iterative
-        FGSM). ``"scaled"``: pixels move by ``step_size * g / max|g|`` (the largest gradient of
+        ``"scaled"`` (default): pixels move by ``step_size * g / max|g|`` (the largest gradient of
         the image moves a full step), so the change follows the gradient's strength and the
-        difference map shows where the model is most sensitive.
+        difference map shows where the model is most sensitive. ``"sign"``: every pixel moves by
+        ``step_size`` along the sign of its gradient (iterative FGSM; fewer steps, but nearly every
+        pixel ends at the bound, so its difference map says little).
 
     The model's mode is restored afterwards and its parameters' gradients are not touched.
     """
@@ -263,17 +275,23 @@ def fool(
     )
 
 
-def difference_gray(original: np.ndarray, adversarial: np.ndarray, *, scale: float | None = None) -> np.ndarray:
+def difference_gray(original: np.ndarray, adversarial: np.ndarray, *,
+                    scale: str | float | None = "rank") -> np.ndarray:
     """``|adversarial - original|`` as uint8 ``(H, W)`` scaled to 0..255.
 
-    ``scale=None`` divides by the largest difference (so it becomes 255); a number divides by
-    that value (e.g. the attack's bound, for a scale fixed across images). Colour images use the
-    largest difference over their channels, channels last ``(H, W, C)`` or first ``(C, H, W)``.
+    ``scale="rank"`` (default) gives each changed pixel 255 x the fraction of the changed pixels whose change
+    is at most its own (equal changes share a value; unchanged pixels are 0), so a band between two gray
+    levels holds a fixed share of the changed pixels whatever the attack's step rule. ``"max"`` (or ``None``)
+    divides by the largest difference (so it becomes 255); a number divides by that value (e.g. the attack's
+    bound, for a scale fixed across images). Colour images use the largest difference over their channels,
+    channels last ``(H, W, C)`` or first ``(C, H, W)``.
 
     Examples
     --------
-    >>> difference_gray(np.zeros((1, 3)), np.array([[0.0, 0.05, 0.1]])).tolist()
-    [[0, 128, 255]]
+    >>> difference_gray(np.zeros((1, 4)), np.array([[0.0, 0.01, 0.02, 0.1]])).tolist()
+    [[0, 85, 170, 255]]
+    >>> difference_gray(np.zeros((1, 4)), np.array([[0.0, 0.01, 0.02, 0.1]]), scale="max").tolist()
+    [[0, 25, 51, 255]]
     """
     a = np.asarray(original, dtype=np.float64)
     b = np.asarray(adversarial, dtype=np.float64)
@@ -290,18 +308,74 @@ def difference_gray(original: np.ndarray, adversarial: np.ndarray, *, scale: flo
             raise ConfigError(f"difference map: cannot tell the channel axis of shape {a.shape}; "
                               "give (H, W), (H, W, C) or (C, H, W) with C in 1, 3")
         diff = diff.max(axis=channel_axis)
-    top = float(diff.max()) if scale is None else float(scale)
+    if isinstance(scale, str) and scale not in DIFFERENCE_SCALES:
+        raise ConfigError(f"difference map: scale must be one of {', '.join(DIFFERENCE_SCALES)} or a number > 0, "
+                          f"got {scale!r}")
+    if scale == "rank":
+        changed = diff > _UNCHANGED
+        out = np.zeros(diff.shape, np.uint8)
+        if changed.any():
+            values = np.sort(diff[changed])
+            at_most = np.searchsorted(values, diff[changed], side="right")  # equal changes share the higher rank
+            out[changed] = np.clip(np.rint(255.0 * at_most / len(values)), 0, 255).astype(np.uint8)
+        return out
+    if scale is not None and scale != "max" and (not is_number(scale) or not float(scale) > 0):
+        raise ConfigError(f"difference map: scale must be one of {', '.join(DIFFERENCE_SCALES)} or a number > 0, "
+                          f"got {scale!r}")
+    top = float(diff.max()) if scale in (None, "max") else float(scale)
     if top <= 0:
         return np.zeros(diff.shape, np.uint8)
     return np.clip(np.rint(diff / top * 255.0), 0, 255).astype(np.uint8)
 
 
-def difference_map(original: np.ndarray, adversarial: np.ndarray, *, scale: float | None = None) -> np.ndarray:
+def difference_bands(original: np.ndarray, adversarial: np.ndarray, *, scale: str | float | None = "rank",
+                     neighbours: bool = True) -> np.ndarray:
+    """Band index ``(H, W)`` uint8 of every pixel (0 black ... 4 red, :data:`DIFFERENCE_BANDS`) of the difference
+    map; with ``neighbours`` each pixel above 150 also gives its band to its 8 neighbours (the higher band wins),
+    as drawn.
+
+    Examples
+    --------
+    >>> difference_bands(np.zeros((1, 4)), np.array([[0.0, 0.01, 0.02, 0.1]]), neighbours=False).tolist()
+    [[0, 0, 1, 4]]
+    """
+    gray = difference_gray(original, adversarial, scale=scale)
+    edges = [low for low, _, _, _ in DIFFERENCE_BANDS[1:]]
+    band = np.digitize(gray, edges).astype(np.uint8)  # 0 = black ... 4 = red
+    if neighbours:
+        band = cv2.dilate(band, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return band
+
+
+def band_shares(original: np.ndarray, adversarial: np.ndarray, *, scale: str | float | None = "rank",
+                neighbours: bool = True) -> dict[str, float]:
+    """Share of the changed pixels in each band of the (drawn) difference map, by band name; all 0 when nothing
+    changed.
+
+    Examples
+    --------
+    >>> shares = band_shares(np.zeros((1, 4)), np.array([[0.0, 0.01, 0.02, 0.1]]), neighbours=False)
+    >>> {k: round(v, 3) for k, v in shares.items()}
+    {'black': 0.333, 'gray': 0.333, 'yellow': 0.0, 'orange': 0.0, 'red': 0.333}
+    """
+    bands = difference_bands(original, adversarial, scale=scale, neighbours=neighbours)
+    diff = np.abs(np.asarray(adversarial, np.float64) - np.asarray(original, np.float64))
+    if diff.ndim == 3:
+        diff = diff.max(axis=2 if diff.shape[2] in (1, 3, 4) else 0)
+    changed = diff > _UNCHANGED
+    n = int(changed.sum())
+    return {name: (float(np.sum(bands[changed] == k)) / n if n else 0.0)
+            for k, (_, _, _, name) in enumerate(DIFFERENCE_BANDS)}
+
+
+def difference_map(original: np.ndarray, adversarial: np.ndarray, *,
+                   scale: str | float | None = "rank") -> np.ndarray:
     """Colour the difference of two images in the bands of :data:`DIFFERENCE_BANDS`.
 
-    The gray difference (:func:`difference_gray`) is cut into bands: ``<= 150`` black,
-    ``151-180`` gray, ``181-200`` yellow, ``201-225`` orange, ``226-255`` red. Every pixel above
-    150 also gives its colour to its 8 neighbours; where colours meet, the higher band wins.
+    The gray difference (:func:`difference_gray`, ``scale`` as there: by default the changes' ranks) is
+    cut into bands: ``<= 150`` black, ``151-180`` gray, ``181-200`` yellow, ``201-225`` orange, ``226-255``
+    red. Every pixel above 150 also gives its colour to its 8 neighbours; where colours meet, the higher
+    band wins.
 
     Returns
     -------
@@ -311,13 +385,10 @@ def difference_map(original: np.ndarray, adversarial: np.ndarray, *, scale: floa
     Examples
     --------
     >>> gray = np.zeros((3, 4)); gray[1, 1] = 1.0; gray[0, 3] = 0.65   # 255 (red), 166 (gray)
-    >>> rgb = difference_map(np.zeros((3, 4)), gray)
+    >>> rgb = difference_map(np.zeros((3, 4)), gray, scale="max")
     >>> [tuple(int(v) for v in rgb[r, c]) for r, c in [(0, 0), (2, 2), (1, 3), (2, 3)]]
     [(255, 0, 0), (255, 0, 0), (128, 128, 128), (0, 0, 0)]
     """
-    gray = difference_gray(original, adversarial, scale=scale)
-    edges = [low for low, _, _, _ in DIFFERENCE_BANDS[1:]]
-    band = np.digitize(gray, edges).astype(np.uint8)  # 0 = black ... 4 = red
-    band = cv2.dilate(band, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    band = difference_bands(original, adversarial, scale=scale)
     palette = np.array([colour for _, _, colour, _ in DIFFERENCE_BANDS], dtype=np.uint8)
     return palette[band]

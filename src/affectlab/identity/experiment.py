@@ -65,15 +65,17 @@ from tqdm.auto import tqdm
 from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError
 from affectlab.evaluate import runs
-from affectlab.evaluate.config import parse_image_size, resolve_source
-from affectlab.evaluate.experiment import ExperimentResult, load_gray_images
+from affectlab.evaluate.config import resolve_source
+from affectlab.evaluate.experiment import ExperimentResult
 from affectlab.evaluate.metrics import macro_f1
+from affectlab.identity.classify import read_identity_images
 from affectlab.identity.extra import (
     EXTRA_KEYS,
     load_extra_identities,
     parse_face_layout,
 )
 from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits
+from affectlab.identity.images import parse_images
 from affectlab.identity.pairs import SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.report import write_siamese_report
 from affectlab.identity.train import (
@@ -100,14 +102,17 @@ _HANDCRAFTED_KEYS = {"method": "fisherfaces", "n_components": 60, "calibration_f
 _IDENTITY_KEYS = {"epochs": 30, "lr": 0.002, "batch_size": 32, "train_images": [1, 2, 3, 4, 5, 6], "val_images": [7],
                   "seed": 0}
 # val_rotation: ensemble member m validates on the m-th group of val_subjects non-test subjects
-_PROTOCOL_KEYS = {"n_folds": 4, "val_subjects": 5, "seed": 0, "val_rotation": False}
+# folds: run only these fold indices (null: all); train_subjects: each net trains on only the first n of its
+# training subjects (in the fold's seeded order; null: all) -- for learning curves against the number of identities
+_PROTOCOL_KEYS = {"n_folds": 4, "val_subjects": 5, "seed": 0, "val_rotation": False, "folds": None,
+                  "train_subjects": None}
 _MODEL_KEYS = {"hidden": 128, "embedding": "flatten", "dropout": 0.0, "l2_normalize": False, "pool_after": [1, 2, 4],
                "input_norm": "fixed"}
 _TRAIN_KEYS = {**{f: getattr(SiameseTrainConfig(), f) for f in
                   ("epochs", "subjects_per_batch", "images_per_subject", "batches_per_epoch", "lr", "weight_decay",
                    "seed", "device", "num_threads", "tta_flip", "identity_weight", "threshold_rule", "select_on",
                    "pretrain_epochs", "pretrain_lr", "pretrain_batch_size", "brightness", "hard_negatives",
-                   "extra_subjects_per_batch")},
+                   "extra_subjects_per_batch", "precision")},
                # nets per fold (seeds seed, seed + 1, ...) whose pair scores are averaged
                "ensemble": 1,
                # random affine of each training image: degrees, scale and shift fractions, mirror
@@ -130,12 +135,14 @@ def _int(value: Any, key: str, low: int) -> int:
     return value
 
 
-def _image_size(raw: Mapping[str, Any]) -> tuple[int, int]:
-    """``images.size`` (default 28 x 24, ORL's own size); at least 16 pixels a side for the branch's pooling."""
-    size = parse_image_size(raw.get("images") or {"size": [28, 24]}) or (28, 24)
+def _image_size(raw: Mapping[str, Any]) -> tuple[tuple[int, int], str]:
+    """``images.size`` (default 28 x 24) and ``images.square`` (default ``none``: resized as they are; ``edge``:
+    padded to a square with their edge values first, :mod:`affectlab.identity.images`); at least 16 pixels a side
+    for the branch's pooling."""
+    size, square = parse_images(raw.get("images"), (28, 24), "none")
     if min(size) < 16:
         raise ConfigError(f"images.size must be at least 16 pixels a side for the Siamese branch, got {list(size)}")
-    return size
+    return size, square
 
 
 def run_siamese_experiment(
@@ -173,7 +180,7 @@ def run_siamese_experiment(
     source = data if data is not None else (raw.get("data") or {}).get("source")
     source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
                                  "--data" if data is not None else "data.source")
-    size = _image_size(raw)
+    size, square = _image_size(raw)
     protocol = _section(raw, "protocol", _PROTOCOL_KEYS)
     model_cfg = _section(raw, "model", _MODEL_KEYS)
     train_cfg = _section(raw, "train", _TRAIN_KEYS)
@@ -186,6 +193,14 @@ def run_siamese_experiment(
         raise ConfigError(f"protocol.val_rotation must be true or false, got {rotate!r}")
     for key, low in (("n_folds", 2), ("val_subjects", 0), ("seed", 0)):
         _int(protocol[key], f"protocol.{key}", low)
+    if protocol["train_subjects"] is not None:
+        _int(protocol["train_subjects"], "protocol.train_subjects", 2)
+    chosen_folds = protocol["folds"]
+    if chosen_folds is not None and (not isinstance(chosen_folds, list) or not chosen_folds or not all(
+            is_integer(v) and 0 <= v < protocol["n_folds"] for v in chosen_folds) or len(set(chosen_folds)) !=
+            len(chosen_folds)):
+        raise ConfigError(f"protocol.folds must be null or a list of distinct fold indices in 0.."
+                          f"{protocol['n_folds'] - 1}, got {chosen_folds!r}")
     _int(heat_cfg["n_pairs"], "heatmaps.n_pairs", 0)
     if identity_cfg is not None:
         for key, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
@@ -219,7 +234,7 @@ def run_siamese_experiment(
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
 
     dataset = load_orl(source_path)
-    images = load_gray_images(dataset, size, progress=progress)
+    images = read_identity_images(dataset, size, square, progress=progress)
     subjects = dataset.groups
     extra = None
     if extra_cfg is not None:
@@ -236,6 +251,11 @@ def run_siamese_experiment(
     if rotate:
         for fold in folds:
             _rotated_folds(fold, n_nets)
+    if protocol["train_subjects"] is not None:
+        folds = [_fewer_training_subjects(fold, int(protocol["train_subjects"]), n_nets if rotate else 0)
+                 for fold in folds]
+    fold_ids = list(range(len(folds))) if chosen_folds is None else sorted(chosen_folds)
+    folds = [folds[i] for i in fold_ids]
     if hand_cfg is not None:  # the Fisherface verifier is fitted after each fold's nets: check its subjects now
         fewest = min(len(f.train_subjects) + len(f.val_subjects) for f in folds)
         if fewest < 2 * hand_cfg["calibration_folds"]:
@@ -255,7 +275,7 @@ def run_siamese_experiment(
     # verifier -> per-fold test scores, truths, decisions and metrics (pooled into one row each at the end)
     pooled: dict[tuple[str, str], dict[str, list]] = {}
     heat_files: list[str] = []
-    for k, fold in enumerate(tqdm(folds, desc="folds", unit="fold", disable=not progress)):
+    for k, fold in tqdm(list(zip(fold_ids, folds)), desc="folds", unit="fold", disable=not progress):
         part = {name: np.flatnonzero(np.isin(subjects, getattr(fold, f"{name}_subjects")))
                 for name in ("train", "val", "test")}
         val_pairs = None if no_validation else balanced_pairs(subjects[part["val"]],
@@ -337,12 +357,12 @@ def run_siamese_experiment(
                                     "classifier": classifier, "true": "same" if same else "different",
                                     "pred": "same" if decided else "different",
                                     "subject": f"{sa.subject}|{sb.subject}"})
-        if k == 0 and int(heat_cfg["n_pairs"]) > 0:
+        if k == fold_ids[0] and int(heat_cfg["n_pairs"]) > 0:
             heat_files = _write_heatmaps(out, net, images[part["test"]], test_pairs, int(heat_cfg["n_pairs"]),
                                          pair_heatmaps, pair_heatmap_figure, save_rgb, int(protocol["seed"]))
         if progress:
-            tqdm.write(f"fold {k + 1}/{len(folds)}: test accuracy {metrics['accuracy']:.4f} AUC {metrics['auc']:.4f}"
-                       f" (epoch {best_epoch}, threshold {fit.threshold:.3f})")
+            tqdm.write(f"fold {k + 1}/{protocol['n_folds']}: test accuracy {metrics['accuracy']:.4f}"
+                       f" AUC {metrics['auc']:.4f} (epoch {best_epoch}, threshold {fit.threshold:.3f})")
             for (feature, _), entry in pooled.items():
                 if feature != "siamese_vgg":
                     tqdm.write(f"    {feature}: test accuracy {entry['folds'][-1]['accuracy']:.4f}"
@@ -372,7 +392,7 @@ def run_siamese_experiment(
         "name": raw.get("name", "siamese"),
         **({"description": raw["description"]} if raw.get("description") else {}),
         "data": {"source": str(source_path)},
-        "images": {"size": list(size)},
+        "images": {"size": list(size), "square": square},
         "protocol": protocol,
         "model": model_cfg,
         "train": train_cfg,
@@ -469,6 +489,16 @@ def _handcrafted_verifiers(cfg: Mapping[str, Any], images: np.ndarray, subjects:
             ("siamese_vgg+fisherfaces", "logit_sum_0"): (fused, fused >= 0.5)}
 
 
+def _fewer_training_subjects(fold: SubjectFold, n: int, rotation: int) -> SubjectFold:
+    """``fold`` with only its first ``n`` training subjects (validation and test subjects unchanged); with validation
+    rotation over ``rotation`` nets, the first ``n`` of all non-test subjects beyond the validation groups."""
+    if rotation:
+        raise ConfigError("protocol.train_subjects cannot be combined with protocol.val_rotation")
+    if n > len(fold.train_subjects):
+        raise ConfigError(f"protocol.train_subjects {n}: a fold has only {len(fold.train_subjects)} training subjects")
+    return SubjectFold(list(fold.train_subjects[:n]), list(fold.val_subjects), list(fold.test_subjects))
+
+
 def _rotated_folds(fold: SubjectFold, n_members: int) -> list[SubjectFold]:
     """One fold per ensemble member: member m validates on the m-th group of ``len(fold.val_subjects)``
     of the fold's non-test subjects (group 0 = ``fold.val_subjects``) and trains on the rest."""
@@ -509,7 +539,8 @@ def _pretrain_on_extra(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[st
     net = _build_net(siamese_vgg, size, model_cfg)
     pretrain_branch(net, extra.images, extra.subjects, epochs=int(extra_cfg["epochs"]), lr=float(extra_cfg["lr"]),
                     batch_size=int(extra_cfg["batch_size"]), weight_decay=tcfg.weight_decay, augment=tcfg.augment,
-                    brightness=tcfg.brightness, seed=seed, device=tcfg.device, progress=progress)
+                    brightness=tcfg.brightness, seed=seed, device=tcfg.device, progress=progress,
+                    precision=tcfg.precision)
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
 
 

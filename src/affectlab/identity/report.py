@@ -60,7 +60,8 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
     row = rows[0]
     lines = [
         f"- source: `{cfg['data']['source']}` ({cfg['run']['n_images']} images, {cfg['run']['n_subjects']} subjects),"
-        f" gray, resized to {cfg['images']['size'][0]}x{cfg['images']['size'][1]} (height x width),"
+        " gray, " + ("padded to a square with their own edge values, then " if cfg["images"].get("square") == "edge"
+                     else "") + f"resized to {cfg['images']['size'][0]}x{cfg['images']['size'][1]} (height x width),"
         " pixels in [0, 1], normalised inside the net (mean 0.5, sd 0.25).",
         f"- protocol: {protocol['n_folds']} folds by subject (each subject tested once); "
         + (f"per fold {protocol['val_subjects']} of the training subjects are held out for validation (epoch and"
@@ -69,13 +70,18 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
            f" ({cfg['train']['epochs']}, fixed in advance) and 'same' is P(same) >= 0.5")
         + "; test pairs: every same-subject pair of the test subjects and as many"
         " random different-subject pairs. No test pair is used for any choice.",
+        *([f"- only folds {protocol['folds']} of the {protocol['n_folds']} were run."] if protocol.get("folds")
+          is not None else []),
+        *([f"- each net trains on only the first {protocol['train_subjects']} of its fold's training subjects (a"
+           " learning curve against the number of identities)."] if protocol.get("train_subjects") is not None
+          else []),
         *([f"- validation rotation: ensemble net m validates on the m-th group of {protocol['val_subjects']} of the"
            " fold's non-test subjects (group 0 as above) and trains on the others, so the ensemble together trains on"
            " every non-test subject; each net's test scores are shifted by its own threshold (threshold_rule on its"
            " group; 0.5 for 'fixed') as logit(p) - logit(t) and averaged, and the ensemble decides 'same' above 0.5."
            " The fold table's val acc and AUC are the nets' means on their own groups."]
           if protocol.get("val_rotation") else []),
-        f"- model: Siamese VGG (10 conv layers per shared branch, 2 x 64 + 8 x 128, pooling after layers"
+        f"- model: Siamese VGG (10 3x3 conv layers per shared branch, 2 x 64 + 8 x 128, 2x2 max pooling after layers"
         f" {', '.join(map(str, cfg['model']['pool_after']))};"
         f" {cfg['model']['embedding']} embeddings (l2-normalised: {cfg['model']['l2_normalize']})"
         " joined as [|a-b|, a*b]"
@@ -122,7 +128,7 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
                          " ROC curves of the pooled test pairs, each with a dot at the verifier's own decisions:\n\n"
                          + "\n".join(f"- [{f}]({f})" for f in curve_files)))
     if heat_files:
-        sections.append(("Same / different heatmaps (fold 0 test pairs)",
+        sections.append(("Same / different heatmaps (test pairs of the first fold run)",
                          "Grad-CAM of the 'same' logit (and of its negative, 'different')"
                          " on each branch's last map.\n\n"
                          + "\n".join(f"- [{f}]({f})" for f in heat_files)))

@@ -30,7 +30,7 @@ from affectlab.errors import ConfigError
 from affectlab.identity.pairs import Pairs
 from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.siamese import SiameseNet
-from affectlab.models.train import resolve_device, seed_everything
+from affectlab.models.train import _autocast, resolve_device, resolve_precision, seed_everything
 
 __all__ = [
     "THRESHOLD_RULES",
@@ -77,6 +77,9 @@ class SiameseTrainConfig:
     brightness: float = 0.0  # photometric jitter: gain in [1 - b, 1 + b] and offset in [-b / 2, b / 2]
     hard_negatives: float = 1.0  # fraction of the hardest different pairs of a batch in the loss (1: all)
     extra_subjects_per_batch: int = 0  # subjects of fit_siamese's ``extra`` identities added to each pair batch
+    #: arithmetic of the training steps (``affectlab.models.train.PRECISIONS``): ``fp32``, ``bf16`` (autocast) or
+    #: ``auto`` (bf16 where the device runs it natively); pair scoring always runs in fp32
+    precision: str = "fp32"
 
 
 @dataclass
@@ -152,7 +155,7 @@ def check_train_config(cfg: SiameseTrainConfig) -> None:
     if cfg.select_on == "none" and cfg.threshold_rule != "fixed":
         raise ConfigError(f"train: select_on none (no validation choice) needs threshold_rule fixed, got "
                           f"{cfg.threshold_rule!r}")
-    resolve_device(cfg.device)
+    resolve_precision(cfg.precision, resolve_device(cfg.device))
 
 
 @torch.no_grad()
@@ -320,12 +323,13 @@ def _photometric(x: torch.Tensor, strength: float, generator: torch.Generator) -
 def pretrain_branch(net: SiameseNet, images: np.ndarray | torch.Tensor, labels: np.ndarray, *, epochs: int,
                     lr: float = 2e-3, batch_size: int = 32, weight_decay: float = 1e-4,
                     augment: AugmentConfig | None = None, brightness: float = 0.0, seed: int = 0,
-                    device: str | torch.device = "cpu", progress: bool = False) -> list[dict[str, float]]:
+                    device: str | torch.device = "cpu", progress: bool = False,
+                    precision: str = "fp32") -> list[dict[str, float]]:
     """Train ``net``'s branch as a classifier of ``labels`` (softmax on its embedding, cross-entropy).
 
     The linear head is thrown away afterwards; the branch keeps what it learnt, so that pair
     training starts from identity features. Returns one row per epoch (mean loss, accuracy on
-    the augmented training batches).
+    the augmented training batches). ``precision`` as in :class:`SiameseTrainConfig`.
 
     Examples
     --------
@@ -338,6 +342,7 @@ def pretrain_branch(net: SiameseNet, images: np.ndarray | torch.Tensor, labels: 
     if not is_integer(epochs) or epochs < 1:
         raise ConfigError(f"pretrain: epochs must be an int >= 1, got {epochs!r}")
     dev = resolve_device(device) if isinstance(device, str) else device
+    arithmetic = resolve_precision(precision, dev)
     x = images if isinstance(images, torch.Tensor) else _tensor(images)
     if len(np.asarray(labels)) != len(x):
         raise ConfigError(f"pretrain: {len(x)} images but {len(np.asarray(labels))} labels (need one per image)")
@@ -361,8 +366,9 @@ def pretrain_branch(net: SiameseNet, images: np.ndarray | torch.Tensor, labels: 
         for s in range(0, len(x), batch_size):
             idx = order[s: s + batch_size]
             xb = _photometric(random_affine(x[idx].to(dev), aug, generator), brightness, generator)
-            logits = head(net.embed(xb))
-            loss = F.cross_entropy(logits, y[idx].to(dev))
+            with _autocast(arithmetic, dev):
+                logits = head(net.embed(xb)).float()
+                loss = F.cross_entropy(logits, y[idx].to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -441,7 +447,8 @@ def fit_siamese(
         pretrain_history = pretrain_branch(
             net, x_train, subjects, epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr,
             batch_size=cfg.pretrain_batch_size, weight_decay=cfg.weight_decay, augment=cfg.augment,
-            brightness=cfg.brightness, seed=cfg.seed, device=device, progress=progress)
+            brightness=cfg.brightness, seed=cfg.seed, device=device, progress=progress, precision=cfg.precision)
+    arithmetic = resolve_precision(cfg.precision, device)
     aux = torch.nn.Linear(net.branch.out_channels, len(names)).to(device) if cfg.identity_weight > 0 else None
     params = list(net.parameters()) + (list(aux.parameters()) if aux is not None else [])
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -462,15 +469,17 @@ def fit_siamese(
                 extra_idx = _batch_indices(extra_by_subject, extra_cfg, rng)
                 xb, who = torch.cat([xb, x_extra[extra_idx]]), np.concatenate([who, extra_subjects[extra_idx]])
             xb = _photometric(random_affine(xb.to(device), cfg.augment, generator), cfg.brightness, generator)
-            features = net.forward_features(net.normalize(xb))
-            emb = net.embed_features(features)
             i, j = torch.triu_indices(len(who), len(who), offset=1)
             same = torch.as_tensor(who[i.numpy()] == who[j.numpy()], device=device)
-            logits = net.join(emb[i], emb[j])
-            loss = pair_loss(logits, same, hard_negatives=cfg.hard_negatives)
-            if aux is not None:  # the training subjects only
-                pooled = net.pool(features[: len(idx)]).flatten(1)
-                loss = loss + cfg.identity_weight * F.cross_entropy(aux(pooled), subject_index[idx].to(device))
+            with _autocast(arithmetic, device):
+                features = net.forward_features(net.normalize(xb))
+                emb = net.embed_features(features)
+                logits = net.join(emb[i], emb[j]).float()
+                loss = pair_loss(logits, same, hard_negatives=cfg.hard_negatives)
+                if aux is not None:  # the training subjects only
+                    pooled = net.pool(features[: len(idx)]).flatten(1)
+                    loss = loss + cfg.identity_weight * F.cross_entropy(aux(pooled).float(),
+                                                                        subject_index[idx].to(device))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -26,7 +26,7 @@ MODEL_VERSIONS: dict[str, int | str] = {
     "resnet_fer": 1,
     "resnet_fer_wide": 1,
     "tencrop_cnn": 1,
-    "vgg_face128": 1,
+    "vgg_face128": 2,  # 2: 13 convolutions (VGG-16 layout, 21 layers), He-normal initialisation
     "vgg_identity": 1,
 }
 

@@ -1,9 +1,11 @@
 """A VGG-style network for 128x128 faces: 3x3 convolutions, batch norm on the dense layers, dropout 0.3.
 
-Five blocks of two 3x3 convolutions (32, 64, 128, 256, 256 channels) with 2x2 max-pooling between
-them take a 128x128 face to an 8x8 map (``blocks``, the CAM layer); a last max-pool (``pool``,
-4x4) feeds two dense layers of 512 and 256 units, each with batch norm, ReLU and dropout 0.3
-(``fc1``, ``fc2``), then the class layer.
+21 layers in the VGG-16 layout: five blocks of 3x3 convolutions (2, 2, 3, 3 and 3 of them; 32, 64,
+128, 256, 256 channels; 13 in all) with 2x2 max-pooling between them take a 128x128 face to an 8x8
+map (``blocks``, the CAM layer); a last max-pool (``pool``, 4x4; 5 poolings in all) feeds two dense
+layers of 512 and 256 units, each with batch norm, ReLU and dropout 0.3 (``fc1``, ``fc2``), then the
+class layer (3 dense layers). Convolutions start from He-normal weights (fan-out, as VGG), so the
+13 plain convolutions train without batch norm of their own.
 
 >>> import torch
 >>> from affectlab.models import create_model
@@ -29,11 +31,14 @@ from affectlab.models.registry import (
 __all__ = ["VGGFace128", "vgg_face128"]
 
 
-def _double_conv(in_ch: int, out_ch: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, 3, padding=1), nn.ReLU(inplace=True),
-        nn.Conv2d(out_ch, out_ch, 3, padding=1), nn.ReLU(inplace=True),
-    )
+def _conv_block(in_ch: int, out_ch: int, n_convs: int) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for k in range(n_convs):
+        conv = nn.Conv2d(in_ch if k == 0 else out_ch, out_ch, 3, padding=1)
+        nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+        nn.init.zeros_(conv.bias)
+        layers += [conv, nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
 
 
 def _dense(in_features: int, out_features: int, dropout: float) -> nn.Sequential:
@@ -42,17 +47,21 @@ def _dense(in_features: int, out_features: int, dropout: float) -> nn.Sequential
 
 
 class VGGFace128(AffectNet):
-    """VGG-style net (see the module docstring); ``widths`` are the channels of the five blocks."""
+    """VGG-style net (see the module docstring); ``widths`` are the channels of the five blocks and ``depths``
+    their numbers of convolutions."""
 
     def __init__(self, config: ModelConfig, widths: tuple[int, ...] = (32, 64, 128, 256, 256),
-                 dense: tuple[int, int] = (512, 256), dropout: float = 0.3) -> None:
+                 dense: tuple[int, int] = (512, 256), dropout: float = 0.3,
+                 depths: tuple[int, ...] = (2, 2, 3, 3, 3)) -> None:
         super().__init__(config)
+        if len(depths) != len(widths):
+            raise ValueError(f"depths {depths} and widths {widths} must have one entry per block")
         layers: list[tuple[str, nn.Module]] = []
         in_ch = config.channels
-        for i, width in enumerate(widths, start=1):
+        for i, (width, depth) in enumerate(zip(widths, depths), start=1):
             if i > 1:
                 layers.append((f"pool{i - 1}", nn.MaxPool2d(2)))
-            layers.append((f"block{i}", _double_conv(in_ch, width)))
+            layers.append((f"block{i}", _conv_block(in_ch, width, depth)))
             in_ch = width
         self.blocks = nn.Sequential(OrderedDict(layers))
         side = config.input_size[0] // 2 ** len(widths)
@@ -70,7 +79,7 @@ class VGGFace128(AffectNet):
 
 @register_model
 def vgg_face128(class_names: tuple[str, ...] | None = None, channels: int = 1, dropout: float = 0.3) -> VGGFace128:
-    """VGG-style net for 128x128 faces (about 4.6 M parameters)."""
+    """VGG-style net for 128x128 faces, 21 layers (13 conv, 5 pool, 3 dense; about 5.9 M parameters)."""
     config = ModelConfig(
         name="vgg_face128",
         input_size=(128, 128),

@@ -43,11 +43,11 @@ def _channels_last(image: np.ndarray) -> np.ndarray:
 
 def fooling_figure(original: np.ndarray, adversarial: np.ndarray, *, cell: int = 192,
                    titles: tuple[str, str, str] = ("original", "difference", "adversarial"),
-                   scale: float | None = None) -> np.ndarray:
+                   scale: str | float | None = "rank") -> np.ndarray:
     """Three cells side by side with titles: original, :func:`difference_map`, adversarial.
 
     Images are ``(H, W)``, ``(H, W, C)`` or ``(C, H, W)`` floats in ``[0, 1]`` (or uint8); ``scale``
-    is passed to :func:`~affectlab.explain.difference_map`.
+    is passed to :func:`~affectlab.explain.difference_map` (default: the changes' ranks).
     """
     colours = difference_map(_channels_last(original).astype(np.float64),
                              _channels_last(adversarial).astype(np.float64), scale=scale)

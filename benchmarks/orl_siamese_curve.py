@@ -1,0 +1,117 @@
+"""Siamese verification at full resolution: a validation-only check of a recipe, and accuracy against the number of
+training subjects.
+
+    python benchmarks/orl_siamese_curve.py validate configs/orl-siamese.yaml [--fold 0] [--val-subjects 5]
+    python benchmarks/orl_siamese_curve.py curve configs/orl-siamese.yaml --subjects 10 20 [--fold 0]
+        [--out runs/orl-siamese-curve] [--data ../shared/datasets/orl_faces]
+
+``validate``: the config's recipe (images, model, train) trained on fold ``--fold``'s non-test subjects minus
+``--val-subjects`` of them (the fold's seeded order, as ``protocol.val_subjects`` would take them), scored after
+every epoch on balanced pairs of those validation subjects only; the fold's test subjects are never loaded into any
+score. Prints one JSON object: the per-epoch validation history (accuracy at P(same) = 0.5, AUC, loss) and the time.
+
+``curve``: the config as it is (its declared recipe; ``protocol.val_subjects: 0``, fixed epochs, 'same' at 0.5, so
+nothing is chosen on any pairs) run on fold ``--fold`` only, each net trained on only the first N of the fold's
+training subjects, for each N of ``--subjects``; the test pairs are the fold's unseen subjects, as in the full run.
+Nothing is selected from these numbers: they describe how verification accuracy grows with the number of training
+identities. Prints one JSON line per N (accuracy, AUC, true-accept and true-reject rates, pairs, seconds); the run
+folders go under ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from affectlab.evaluate.kinds import read_experiment_file
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
+    from affectlab.data.orl import load_orl
+    from affectlab.evaluate.config import resolve_source
+    from affectlab.identity import balanced_pairs, fit_siamese, subject_folds
+    from affectlab.identity.classify import read_identity_images
+    from affectlab.identity.experiment import _MODEL_KEYS, _TRAIN_KEYS, _build_net, _image_size, _section
+    from affectlab.identity.train import SiameseTrainConfig
+    from affectlab.models.augment import AugmentConfig
+    from affectlab.models.siamese import siamese_vgg
+
+    raw, path = read_experiment_file(config)
+    size, square = _image_size(raw)
+    source = data or resolve_source(raw["data"]["source"], Path(path).resolve().parent, "data.source")
+    protocol = raw.get("protocol") or {}
+    train = _section(raw, "train", _TRAIN_KEYS)
+    aug = {**_TRAIN_KEYS["augment"], **(train.get("augment") or {})}
+    cfg = SiameseTrainConfig(**{k: v for k, v in train.items() if k not in ("ensemble", "augment")},
+                             augment=AugmentConfig(float(aug["rotation"]), float(aug["scale"]),
+                                                   float(aug["translate"]), bool(aug["flip"])))
+    cfg = replace(cfg, select_on="none", threshold_rule="fixed")  # the validation pairs are only logged
+    dataset = load_orl(source)
+    subjects = np.asarray(dataset.groups)
+    f = subject_folds(subjects, n_folds=int(protocol.get("n_folds", 4)), n_val=n_val,
+                      seed=int(protocol.get("seed", 0)))[fold]
+    train_idx = np.flatnonzero(np.isin(subjects, f.train_subjects))
+    val_idx = np.flatnonzero(np.isin(subjects, f.val_subjects))
+    keep = np.concatenate([train_idx, val_idx])  # the fold's test subjects are not even read
+    images = np.zeros((len(subjects), *size), np.uint8)
+    images[keep] = read_identity_images(dataset.subset(keep), size, square)
+    pairs = balanced_pairs(subjects[val_idx], seed=int(protocol.get("seed", 0)) + 1000 + fold)
+    torch.manual_seed(cfg.seed + fold)
+    net = _build_net(siamese_vgg, size, _section(raw, "model", _MODEL_KEYS))
+    tick = time.time()
+    fit = fit_siamese(net, train=(images[train_idx], subjects[train_idx]), val=(images[val_idx], pairs), config=cfg,
+                      progress=False)
+    return {"config": str(config), "fold": fold, "train_subjects": len(f.train_subjects),
+            "val_subjects": f.val_subjects, "val_pairs": len(pairs), "pretrain": fit.pretrain_history,
+            "history": fit.history, "seconds": round(time.time() - tick, 1)}
+
+
+def curve(config: Path, fold: int, counts: list[int], out: Path, data: Path | None) -> list[dict]:
+    from affectlab.identity import run_siamese_experiment
+
+    raw, path = read_experiment_file(config)
+    raw["_path"] = path
+    rows = []
+    for n in counts:
+        cfg = {**raw, "protocol": {**(raw.get("protocol") or {}), "folds": [fold], "train_subjects": n},
+               "heatmaps": {"n_pairs": 0}}
+        cfg.pop("handcrafted", None)
+        tick = time.time()
+        result = run_siamese_experiment(cfg, out / f"fold{fold}_n{n}", data=data, progress=False, overwrite=True)
+        row = next(r for r in result.rows if r["feature"] == "siamese_vgg")
+        rows.append({"config": str(config), "fold": fold, "train_subjects": n,
+                     **{k: round(float(row[k]), 4) for k in ("accuracy", "auc", "true_accept_rate",
+                                                              "true_reject_rate")},
+                     "pairs": int(row["n_test"]), "seconds": round(time.time() - tick, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("mode", choices=["validate", "curve"])
+    parser.add_argument("config", type=Path)
+    parser.add_argument("--fold", type=int, default=0)
+    parser.add_argument("--val-subjects", type=int, default=5)
+    parser.add_argument("--subjects", type=int, nargs="+", default=[10, 20])
+    parser.add_argument("--out", type=Path, default=REPO / "runs" / "orl-siamese-curve")
+    parser.add_argument("--data", type=Path, default=None)
+    args = parser.parse_args()
+    if args.mode == "validate":
+        print(json.dumps(validate(args.config, args.fold, args.val_subjects, args.data)))
+    else:
+        curve(args.config, args.fold, args.subjects, args.out, args.data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
