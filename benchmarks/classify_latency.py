@@ -1,0 +1,69 @@
+"""Per-face classification latency at batch size 1 on one CPU thread, test-time augmentation included (JSON).
+
+    python benchmarks/classify_latency.py [--models resnet_fer resnet18_fer] [--tta auto] [--repeats 300]
+
+Times :func:`affectlab.models.predict_probabilities` on one uint8 face of the model's face size (what the
+front-end hands over), the model in eval mode with channels-last weights, after a warm-up; prints the median
+and the 90th percentile in milliseconds, the network's forward pass alone on the same views beside them, and
+the size of the model's weights (float32 and float16). The budget the front-end and video paths count on is
+3 ms per face. Other processes on the machine inflate the wall-clock figures (the load average is printed with
+them); ``cpu_median_ms``, the CPU time of the calling thread, leaves out the time other processes held the core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import numpy as np
+import torch
+
+from affectlab.models import create_model, face_size, predict_probabilities
+from affectlab.models.inference import resolve_tta
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", nargs="+", default=["resnet_fer", "resnet18_fer"])
+    parser.add_argument("--tta", default="auto", help="auto (each model's own), none or mirror")
+    parser.add_argument("--repeats", type=int, default=300)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = []
+    for name in args.models:
+        model = create_model(name).eval().to(memory_format=torch.channels_last)
+        face = np.random.default_rng(0).integers(0, 256, (1, *face_size(model)), dtype=np.uint8)
+        for _ in range(20):
+            predict_probabilities(model, face, tta=args.tta, device="cpu")
+        times, cpu = [], []
+        for _ in range(args.repeats):
+            start, start_cpu = time.perf_counter(), time.thread_time()
+            predict_probabilities(model, face, tta=args.tta, device="cpu")
+            times.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.thread_time() - start_cpu) * 1000)
+        views = torch.rand(2 if resolve_tta(model, args.tta) == "mirror" else 1, model.config.channels,
+                           *model.config.input_size).contiguous(memory_format=torch.channels_last)
+        raw = []
+        with torch.inference_mode():
+            for _ in range(args.repeats):
+                start = time.perf_counter()
+                model(views)
+                raw.append((time.perf_counter() - start) * 1000)
+        params = sum(p.numel() for p in model.parameters())
+        buffers = sum(b.numel() for b in model.buffers())
+        rows.append({"model": name, "tta": resolve_tta(model, args.tta), "face": list(face_size(model)),
+                     "input": list(model.config.input_size), "median_ms": round(float(np.median(times)), 3),
+                     "p90_ms": round(float(np.percentile(times, 90)), 3),
+                     "cpu_median_ms": round(float(np.median(cpu)), 3),
+                     "network_alone_median_ms": round(float(np.median(raw)), 3), "parameters": params,
+                     "weights_mb_fp32": round((params + buffers) * 4 / 1e6, 2),
+                     "weights_mb_fp16": round((params + buffers) * 2 / 1e6, 2)})
+    print(json.dumps({"benchmark": "classify_latency", "threads": 1, "batch_size": 1, "rows": rows,
+                      "load_average_1min": round(os.getloadavg()[0], 2), "torch": torch.__version__}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
