@@ -116,7 +116,8 @@ def serve_command(
 
     \b
     Routes:
-      GET  /            web page: upload an image or take a webcam snapshot
+      GET  /            web page: upload an image, take a webcam snapshot, or go
+                        Live (the webcam streamed to /v1/stream)
       POST /v1/faces    image (multipart field 'file', or raw image/*) -> faces,
                         labels and probabilities; ?max_faces=N, ?heatmap=true
       WS   /v1/stream   WebSocket: JPEG/PNG frames in (binary messages), one JSON
@@ -183,7 +184,7 @@ def serve_command(
         if warning:
             click.echo(f"affectlab: warning: {warning}", err=True)
         if not websocket_support():
-            click.echo("affectlab: warning: no WebSocket library, so the WebSocket /v1/stream is off: "
+            click.echo("affectlab: warning: no WebSocket library, so /v1/stream and the page's Live view are off: "
                        "pip install 'affectlab[serve]' (websockets)", err=True)
         config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
                                 access_log=log_level in ("info", "debug"),

@@ -1,5 +1,7 @@
 // AffectLab web page: upload an image or take a webcam snapshot, draw the face boxes, a bar chart
-// of class probabilities and (when the server has affectlab.explain) a Grad-CAM overlay.
+// of class probabilities and (when the server has affectlab.explain) a Grad-CAM overlay; or go Live:
+// the webcam streamed to the WebSocket /v1/stream, boxes and landmarks drawn on each analysed frame,
+// and a rolling 30 s chart of the seven probabilities.
 // Vanilla JS + canvas; no network access beyond this server.
 "use strict";
 
@@ -11,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const KEY_STORE = "affectlab-api-key";  // this tab only (sessionStorage): asked once, gone with the tab
 const state = {
   blob: null, name: null, bitmap: null, overlay: null, result: null, selected: 0, classes: [], stream: null,
-  limits: null, healthy: false, request: 0, keyRequired: false, key: readKey(), pending: null,
+  limits: null, healthy: false, request: 0, keyRequired: false, key: readKey(), pending: null, pendingLive: false,
 };
 
 function readKey() {
@@ -272,6 +274,7 @@ function listFaces() {
 }
 
 async function startCamera() {
+  if (live.running) stopLive();  // one camera user at a time
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
     setStatus("This browser gives no webcam access here (it needs https or localhost).", true);
     return;
@@ -304,6 +307,231 @@ function snapshot() {
   grab.toBlob((blob) => analyze(blob, "webcam.png"), "image/png");
 }
 
+// ---- Live view: the webcam streamed to the WebSocket /v1/stream, one frame in flight at a time ----
+const LIVE_WINDOW_S = 30;  // the chart's span
+const LIVE_MAX_SIDE = 640;  // frames are sent at most this wide (JPEG)
+const live = {
+  running: false, stream: null, socket: null, opened: false, inFlight: false, grab: document.createElement("canvas"),
+  waitingFrame: false, fresh: false,
+  answers: [], history: [], classes: [], dropped: 0, errors: 0, started: 0, last: null,
+};
+
+function streamUrl(key) {
+  const proto = location.protocol === "https:" ? "wss:" : "ws:";
+  // a key that is not a valid subprotocol token goes in the query instead (it may then reach logs)
+  const query = key && !TOKEN.test(key) ? `?api_key=${encodeURIComponent(key)}` : "";
+  return `${proto}//${location.host}/v1/stream${query}`;
+}
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+async function startLive() {
+  if (live.running) return;
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    setStatus("This browser gives no webcam access here (it needs https or localhost).", true);
+    return;
+  }
+  if (state.keyRequired && !state.key) {
+    state.pendingLive = true;
+    askKey("Live needs the server's API key: enter it above.");
+    return;
+  }
+  stopCamera();  // the snapshot webcam, if on: one camera user at a time
+  try {
+    live.stream = await navigator.mediaDevices.getUserMedia(
+      { video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false });
+  } catch (err) {
+    setStatus(`Webcam not available: ${err.message}`, true);
+    return;
+  }
+  const video = $("live-video");
+  video.srcObject = live.stream;
+  try { await video.play(); } catch (err) { /* autoplay: muted video plays anyway */ }
+  Object.assign(live, { running: true, opened: false, inFlight: false, waitingFrame: false, fresh: false,
+    answers: [], history: [], dropped: 0,
+    errors: 0, started: performance.now(), classes: state.classes.length ? state.classes : Object.keys(COLORS) });
+  legend();
+  $("live").hidden = false;
+  $("live-start").hidden = true; $("live-stop").hidden = false;
+  $("live-label").textContent = "\u2013"; $("live-fps").textContent = "0.0"; $("live-dropped").textContent = "0";
+  openSocket();
+}
+
+function openSocket() {
+  const protocols = ["affectlab.stream"];
+  if (state.key && TOKEN.test(state.key)) protocols.push(`bearer.${state.key}`);
+  let socket;
+  try {
+    socket = new WebSocket(streamUrl(state.key), protocols);
+  } catch (err) {
+    setStatus(`Live cannot connect: ${err.message}`, true);
+    stopLive();
+    return;
+  }
+  socket.binaryType = "arraybuffer";
+  live.socket = socket;
+  setStatus("Live: connecting\u2026");
+  socket.onopen = () => {
+    live.opened = true;
+    setStatus("Live: streaming the webcam to this server.");
+    sendFrame();
+  };
+  socket.onmessage = (ev) => {
+    let answer;
+    try { answer = JSON.parse(ev.data); } catch (err) { return; }
+    onLiveAnswer(answer);
+  };
+  socket.onclose = (ev) => {
+    if (live.socket !== socket || !live.running) return;
+    const wasOpen = live.opened;
+    stopLive();
+    if (!wasOpen && state.keyRequired) {  // refused at the handshake: the key is missing or wrong
+      storeKey(null);
+      state.pendingLive = true;
+      askKey("The server refused the live stream's API key; enter the right key to go live.");
+    } else if (!wasOpen) {
+      setStatus(`Live: the server did not accept the stream (is affectlab serve running, with the websockets package?).`, true);
+    } else {
+      setStatus(`Live stream closed by the server (code ${ev.code}${ev.reason ? `: ${ev.reason}` : ""}).`, true);
+    }
+  };
+}
+
+function sendFrame() {
+  if (!live.running || live.inFlight || !live.socket || live.socket.readyState !== WebSocket.OPEN) return;
+  const video = $("live-video");
+  if (!video.videoWidth) { setTimeout(sendFrame, 50); return; }
+  if (live.waitingFrame) return;
+  if (video.requestVideoFrameCallback && !live.fresh) {  // send each camera frame once, not the same one twice
+    live.waitingFrame = true;
+    const go = () => {
+      if (!live.waitingFrame) return;
+      live.waitingFrame = false; live.fresh = true;
+      sendFrame();
+    };
+    video.requestVideoFrameCallback(go);
+    setTimeout(go, 200);  // a browser that does not call back for this video: send anyway
+    return;
+  }
+  live.fresh = false;
+  const scale = Math.min(1, LIVE_MAX_SIDE / video.videoWidth);
+  const w = Math.round(video.videoWidth * scale), h = Math.round(video.videoHeight * scale);
+  const grab = live.grab;
+  if (grab.width !== w || grab.height !== h) { grab.width = w; grab.height = h; }
+  grab.getContext("2d").drawImage(video, 0, 0, w, h);
+  live.inFlight = true;
+  grab.toBlob(async (blob) => {
+    if (!blob || !live.running || live.socket.readyState !== WebSocket.OPEN) { live.inFlight = false; return; }
+    live.socket.send(await blob.arrayBuffer());
+  }, "image/jpeg", 0.8);
+}
+
+function onLiveAnswer(answer) {
+  live.inFlight = false;
+  if (!live.running) return;
+  const now = performance.now();
+  live.dropped = answer.dropped || 0;
+  live.last = answer;
+  if (answer.error) {
+    live.errors += 1;
+    setStatus(`Live: frame ${answer.seq}: ${answer.error} (status ${answer.status}); the stream goes on.`, true);
+    sendFrame();
+    return;
+  }
+  live.answers.push(now);
+  while (live.answers.length && now - live.answers[0] > 2000) live.answers.shift();
+  const faces = answer.faces || [];
+  const top = faces.length ? faces[largestFace(faces)] : null;
+  live.history.push({ t: now, p: top ? top.probabilities : null });
+  while (live.history.length && now - live.history[0].t > LIVE_WINDOW_S * 1000) live.history.shift();
+  drawLiveView(faces);
+  drawLiveChart(now);
+  const span = live.answers.length > 1 ? (live.answers[live.answers.length - 1] - live.answers[0]) / 1000 : 0;
+  $("live-fps").textContent = span > 0 ? ((live.answers.length - 1) / span).toFixed(1) : "0.0";
+  $("live-dropped").textContent = String(live.dropped);
+  $("live-label").textContent = top ? top.label : "no face";
+  if (live.errors === 0 || !$("status").classList.contains("error")) {
+    setStatus(`Live: ${faces.length} face${faces.length === 1 ? "" : "s"}; frame ${answer.seq} in ${(1000 * answer.seconds).toFixed(0)} ms on the server.`);
+  }
+  sendFrame();
+}
+
+// The frame that was sent (still in the grab canvas), with each face's box, track, label and landmarks.
+function drawLiveView(faces) {
+  const canvas = $("live-view"), ctx = canvas.getContext("2d"), grab = live.grab;
+  if (canvas.width !== grab.width || canvas.height !== grab.height) { canvas.width = grab.width; canvas.height = grab.height; }
+  ctx.drawImage(grab, 0, 0);
+  const w = canvas.width, h = canvas.height;
+  const line = Math.max(2, Math.round(Math.min(w, h) / 200)), font = Math.max(12, Math.round(Math.min(w, h) / 30));
+  ctx.font = `${font}px sans-serif`;
+  faces.forEach((f) => {
+    const [x, y, bw, bh] = f.box, color = COLORS[f.label] || "lime";
+    ctx.lineWidth = line; ctx.strokeStyle = color; ctx.strokeRect(x, y, bw, bh);
+    ctx.fillStyle = color;
+    const dot = Math.max(2, Math.round(bw / 50));
+    (f.landmarks || []).forEach(([px, py]) => { ctx.beginPath(); ctx.arc(px, py, dot, 0, 2 * Math.PI); ctx.fill(); });
+    const text = `#${f.track} ${f.label} ${f.probabilities[f.label].toFixed(2)}`;
+    const tw = ctx.measureText(text).width + 8, top = Math.max(0, y - font - 6);
+    ctx.fillStyle = color; ctx.fillRect(x, top, tw, font + 6);
+    ctx.fillStyle = "#000"; ctx.fillText(text, x + 4, top + font);
+  });
+  canvas.setAttribute("aria-label", faces.length
+    ? `live view: ${faces.map((f) => `face ${f.track} ${f.label}`).join(", ")}` : "live view: no face");
+}
+
+// Seven lines, one per class: the largest face's probabilities over the last 30 s (gaps where no face).
+function drawLiveChart(now) {
+  const canvas = $("live-chart"), ctx = canvas.getContext("2d");
+  const left = 34, right = 8, topPad = 8, bottom = 22, w = canvas.width - left - right, h = canvas.height - topPad - bottom;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = "#ddd"; ctx.lineWidth = 1; ctx.fillStyle = "#555"; ctx.font = "11px sans-serif";
+  ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  [0, 0.5, 1].forEach((v) => {
+    const y = topPad + h * (1 - v);
+    ctx.beginPath(); ctx.moveTo(left, y); ctx.lineTo(left + w, y); ctx.stroke();
+    ctx.fillText(v.toFixed(1), left - 4, y);
+  });
+  ctx.textAlign = "center"; ctx.textBaseline = "top";
+  [30, 20, 10, 0].forEach((s) => ctx.fillText(s ? `-${s} s` : "now", left + w * (1 - s / LIVE_WINDOW_S), topPad + h + 4));
+  const x = (t) => left + w * (1 - (now - t) / (LIVE_WINDOW_S * 1000)), y = (p) => topPad + h * (1 - p);
+  live.classes.forEach((c) => {
+    ctx.strokeStyle = COLORS[c] || "#4a8"; ctx.lineWidth = 2; ctx.beginPath();
+    let drawing = false;
+    live.history.forEach((point) => {
+      if (!point.p) { drawing = false; return; }
+      const px = x(point.t), py = y(point.p[c] || 0);
+      if (drawing) ctx.lineTo(px, py); else ctx.moveTo(px, py);
+      drawing = true;
+    });
+    ctx.stroke();
+  });
+  const last = live.history.length ? live.history[live.history.length - 1].p : null;
+  canvas.setAttribute("aria-label", last
+    ? `probabilities over the last 30 s, ${live.history.length} frames; now: `
+      + live.classes.map((c) => `${c} ${(100 * (last[c] || 0)).toFixed(0)}%`).join(", ")
+    : `probabilities over the last 30 s, ${live.history.length} frames; now: no face`);
+}
+
+function legend() {
+  const list = $("live-legend");
+  list.innerHTML = "";
+  live.classes.forEach((c) => {
+    const item = document.createElement("li");
+    item.textContent = c;
+    item.style.setProperty("--swatch", COLORS[c] || "#4a8");
+    list.appendChild(item);
+  });
+}
+
+function stopLive() {
+  const socket = live.socket;
+  live.running = false; live.socket = null; live.inFlight = false; live.waitingFrame = false; live.fresh = false;
+  if (socket && socket.readyState <= WebSocket.OPEN) socket.close(1000, "stopped");
+  if (live.stream) live.stream.getTracks().forEach((t) => t.stop());
+  live.stream = null;
+  $("live-video").srcObject = null;
+  $("live-start").hidden = false; $("live-stop").hidden = true;
+}
+
 $("file").addEventListener("change", (ev) => {
   const file = ev.target.files[0];
   ev.target.value = "";  // choosing the same file again (after an error, say) fires "change" again
@@ -316,14 +544,17 @@ $("key-form").addEventListener("submit", (ev) => {
   storeKey(key);
   $("api-key").value = "";
   $("key-form").hidden = true;
-  const pending = state.pending;
-  state.pending = null;
+  const pending = state.pending, pendingLive = state.pendingLive;
+  state.pending = null; state.pendingLive = false;
   if (pending) analyze(pending.blob, pending.name);
-  else setStatus("API key set. Choose an image or take a webcam snapshot.");
+  else if (pendingLive) startLive();
+  else setStatus("API key set. Choose an image, take a webcam snapshot, or go Live.");
 });
 $("camera-start").addEventListener("click", startCamera);
 $("camera-stop").addEventListener("click", stopCamera);
 $("camera-snap").addEventListener("click", snapshot);
+$("live-start").addEventListener("click", startLive);
+$("live-stop").addEventListener("click", () => { stopLive(); setStatus("Live stopped."); });
 $("heatmap").addEventListener("change", () => {
   if (state.result && (state.overlay || !$("heatmap").checked)) drawImage();  // the overlay is already here
   else if (state.blob) analyze(state.blob, state.name);
