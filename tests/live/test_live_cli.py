@@ -122,3 +122,16 @@ def test_a_stream_that_ends_is_a_clean_exit(tmp_path):
     assert "the source ended" in result.stderr and "error" not in result.stderr
     records = _lines(out)
     assert records and records[-1]["frame"] == 13  # 15 parts, one of them not a JPEG: frames 0-13
+
+
+def test_a_truncated_video_is_analysed_up_to_the_damage_with_a_warning(face_clip, tmp_path):
+    data = face_clip.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: len(data) * 6 // 10])
+    out = tmp_path / "o.jsonl"
+    result = _live(str(cut), "-o", str(out), "--no-progress")
+    assert result.exit_code == 0, result.stderr
+    records = _lines(out)
+    assert 20 <= len(records) < 50 and records[-1]["faces"][0]["label"] == "happy"
+    assert f"affectlab: warning: {cut}: decoding stopped after {len(records)} of 50" in result.stderr
+    assert "Traceback" not in result.output

@@ -180,6 +180,7 @@ def live_command(
         raise
     click.echo(f"affectlab live: {opened.name}: {opened.width}x{opened.height} at {opened.fps:g} fps"
                f"{' (paced, like a camera)' if realtime and not spec.is_live else ''}; Ctrl-C stops", err=True)
+    warned = set(opened.problems)
     for problem in opened.problems:
         click.echo(f"affectlab: warning: {problem}", err=True)
     show, end_line = _progress_printer(progress)
@@ -190,6 +191,9 @@ def live_command(
         with _stop_on_signals(stop):
             stats = run.run(stop)
     end_line()
+    for problem in opened.problems:  # found while reading: a truncated video, frames that failed to decode
+        if problem not in warned:
+            click.echo(f"affectlab: warning: {problem}", err=True)
     if annotate is not None and annotate.exists():
         record_outputs(annotate.parent, [annotate.name])  # a folder given to batch later skips it
     if stats.error:
