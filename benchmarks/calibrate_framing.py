@@ -80,7 +80,7 @@ def compare(data: Path, faces: int, seed: int) -> dict[str, object]:
                               "faces": len(pick), "found": len(found), "tta": "none",
                               "direct_crop_accuracy": round(float((direct == y[index]).mean()), 4)}
     for name, framing in _candidates().items():
-        pre = FacePreprocessor(front, size=48, framing=framing)
+        pre = FacePreprocessor(front, size=48, margin=0.0, framing=framing)  # as ExpressionAnalyzer frames
         crops = np.stack([pre.from_landmarks(frame, box, pts).image for _, frame, box, pts in found])
         pred = analyzer.classify_crops(crops).argmax(axis=1)
         out[name] = {"accuracy": round(float((pred == y[index]).mean()), 4),

@@ -126,8 +126,8 @@ MUTATIONS = [
     ("[docs/index.md](docs/index.md)", "[docs/index.md](docs/indexx.md)", "no such file docs/indexx.md"),
     ("docs/results.md::--epochs 30 --batch-size 128", "--epochs 30 --batch 128",
      "benchmarks/train_fer2013.py has no option --batch (options: "),
-    ("video_speed.py --json --frontends haar", "video_speed.py --json --front-ends haar",
-     "benchmarks/video_speed.py has no option --front-ends (options: "),
+    ("video_speed.py --seconds 10 --json", "video_speed.py --second 10 --json",
+     "benchmarks/video_speed.py has no option --second (options: "),
     ("affectlab report runs/ck-hand runs/ck-deep --sort uar ", "affectlab report --sort uar ",
      "'affectlab report' needs 1 argument(s) (RUNS...), got 0"),
 ]
