@@ -36,6 +36,7 @@ __all__ = [
     "EyePair",
     "FaceDetector",
     "HaarCascadeDetector",
+    "NativeHandles",
     "as_uint8_image",
     "create_detector",
     "list_detectors",
@@ -249,8 +250,29 @@ def _rotate_expanded(gray: np.ndarray, angle: float) -> tuple[np.ndarray, np.nda
     return rotated, cv2.invertAffineTransform(m)
 
 
+class NativeHandles:
+    """Base for objects holding native handles (OpenCV cascades, dlib models, locks) that pickle
+    cannot carry: ``_runtime_fields`` are dropped when pickled and rebuilt by ``_init_runtime``
+    when unpickled (Dask, multiprocessing)."""
+
+    _runtime_fields: tuple[str, ...] = ()
+
+    def _init_runtime(self) -> None:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in self._runtime_fields:
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._init_runtime()
+
+
 @register_detector("haar")
-class HaarCascadeDetector:
+class HaarCascadeDetector(NativeHandles):
     """Offline frontal-face detector built on OpenCV's Haar cascades, with an eye locator.
 
     Parameters
@@ -357,20 +379,12 @@ class HaarCascadeDetector:
 
     # OpenCV cascades are neither picklable nor documented thread-safe: reload on unpickle
     # (Dask, multiprocessing) and serialise calls with a lock (HTTP service threads).
+    _runtime_fields = ("_face", "_eyes", "_lock")
+
     def _init_runtime(self) -> None:
         self._face = _load_cascade(self._face_path)
         self._eyes: cv2.CascadeClassifier | None = None
         self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        for key in ("_face", "_eyes", "_lock"):
-            state.pop(key, None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._init_runtime()
 
     def __repr__(self) -> str:
         return (

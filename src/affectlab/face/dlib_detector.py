@@ -33,7 +33,14 @@ import numpy as np
 from affectlab._checks import is_integer, is_number
 from affectlab.data.media import to_gray
 from affectlab.errors import ConfigError
-from affectlab.face.detect import EyePair, FaceBox, HaarCascadeDetector, as_uint8_image, register_detector
+from affectlab.face.detect import (
+    EyePair,
+    FaceBox,
+    HaarCascadeDetector,
+    NativeHandles,
+    as_uint8_image,
+    register_detector,
+)
 from affectlab.face.landmarks import LANDMARK_MODELS, ShapePredictor, dlib_model_path, eye_centres, import_dlib
 
 __all__ = [
@@ -191,7 +198,7 @@ def auto_detector(**params: Any) -> Any:
 
 
 @register_detector("dlib")
-class DlibFrontEnd:
+class DlibFrontEnd(NativeHandles):
     """dlib HOG detection (Haar fallback) with landmark-based eye location.
 
     The HOG scan is itself a cascade (``filters="cascade"``): dlib's frontal-face filter first,
@@ -278,21 +285,13 @@ class DlibFrontEnd:
         return self.predictor.points
 
     # dlib objects are neither picklable nor documented thread-safe (see HaarCascadeDetector).
+    _runtime_fields = ("_hog", "_stages", "_lock")
+
     def _init_runtime(self) -> None:
         self._hog = import_dlib("the 'dlib' face detector").get_frontal_face_detector()
         blobs = _split_filters() if self.filters == "cascade" else None
         self._stages = [] if blobs is None else _load_detectors(blobs)
         self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        for key in ("_hog", "_stages", "_lock"):
-            state.pop(key, None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._init_runtime()
 
     def __repr__(self) -> str:
         return (

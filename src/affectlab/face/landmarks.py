@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 
 from affectlab.errors import ConfigError
+from affectlab.face.detect import NativeHandles
 
 __all__ = [
     "LANDMARKS_EXTRA_HINT",
@@ -92,7 +93,7 @@ def dlib_model_path(filename: str, *, what: str = "the dlib face front-end") -> 
     )
 
 
-class ShapePredictor:
+class ShapePredictor(NativeHandles):
     """dlib's landmark model for ``points`` = 5 or 68, fitted inside a face box.
 
     Thread-safe (one lock) and picklable (the model is reloaded in the receiving process).
@@ -110,19 +111,14 @@ class ShapePredictor:
         self.points = int(points)
         self._init_runtime()
 
+    _runtime_fields = ("_dlib", "_model", "_lock")
+
     def _init_runtime(self) -> None:
         what = f"the {self.points}-point landmark model"
         dlib = import_dlib(what)
         self._dlib = dlib
         self._model = dlib.shape_predictor(str(dlib_model_path(LANDMARK_MODELS[self.points], what=what)))
         self._lock = threading.Lock()
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {"points": self.points}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.points = state["points"]
-        self._init_runtime()
 
     def __repr__(self) -> str:
         return f"ShapePredictor(points={self.points})"
