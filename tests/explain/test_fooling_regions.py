@@ -127,6 +127,14 @@ def test_fooling_experiment_on_tiny_identity_faces(tiny_identity_run, tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert [r["region"] for r in metrics["regions"]] == [*FACE_REGIONS, "other"]
     assert sum(r["Grad-CAM"] for r in metrics["regions"]) == pytest.approx(1.0, abs=1e-3)
+    both = {"layout": "orl128", "cam": ["gradcam", "layercam"]}
+    layer = experiment_runner("fooling")({**cfg, "regions": both, "figures": 0}, tmp_path / "layer", progress=False)
+    assert layer.rows[0]["empty_maps_LayerCAM"] == 0 and "empty_maps_Grad-CAM" in layer.rows[0]
+    regions = json.loads((tmp_path / "layer" / "metrics.json").read_text())["regions"]
+    assert {"Grad-CAM", "LayerCAM", "fooling top bands"} <= set(regions[0])
+    with pytest.raises(ConfigError, match="regions.cam"):
+        experiment_runner("fooling")({**cfg, "regions": {"cam": ["gradcam", "gradcam"]}}, tmp_path / "b4",
+                                     progress=False)
     for name in ("fooling_panel.png", "regions.png", "region_layout.png", "regions.csv", "report.md", "config.yaml"):
         assert (out / name).is_file(), name
     report = (out / "report.md").read_text()
@@ -155,3 +163,22 @@ def test_fool_command_runs_a_weights_file_with_its_own_classes(tiny_identity_run
     wrong = CliRunner().invoke(cli, ["fool", str(orl / "s1" / "4.pgm"), "--whole-frame", "--model", "mini_xception",
                                      "--weights", str(run / "model.pt"), "--out", str(tmp_path / "f2")])
     assert wrong.exit_code == 1 and "holds a vgg_identity network" in wrong.output
+
+
+def test_layercam_keeps_what_grad_cam_averages_away():
+    import torch
+
+    from affectlab.explain import LayerCAM, gradcam_maps, layercam_maps
+    from affectlab.models import create_model
+
+    A = torch.tensor([[[[4.0, 0.0, 0.0]], [[1.0, 1.0, 1.0]]]])
+    G = torch.tensor([[[[1.0, 0.0, 0.0]], [[-1.0, -1.0, -1.0]]]])   # channel means 1/3 and -1
+    np.testing.assert_allclose(gradcam_maps(A, G).numpy(), [[[1.0 / 3.0, 0.0, 0.0]]], atol=1e-6)
+    G[0, 0, 0, 0] = 0.5                                               # mean 1/6: 4/6 - 1 < 0 everywhere
+    assert gradcam_maps(A, G).max() == 0
+    assert layercam_maps(A, G).tolist() == [[[2.0, 0.0, 0.0]]]
+    model = create_model("mini_xception")
+    with LayerCAM(model) as layercam:
+        out = layercam(np.full((2, 48, 48), 100, np.uint8), target=[1, 2])
+    assert out.maps.shape == (2, 48, 48) and out.targets.tolist() == [1, 2] and out.layer == "blocks"
+    assert not any(m._forward_hooks for m in model.modules())

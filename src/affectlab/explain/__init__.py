@@ -1,4 +1,4 @@
-"""Explanations: CAM, Grad-CAM, guided backpropagation, guided Grad-CAM, filter and activation
+"""Explanations: CAM, Grad-CAM, LayerCAM, guided backpropagation, guided Grad-CAM, filter and activation
 views, and the bounded fooling attack with its difference map.
 
 Every explainer is a context manager that owns its hooks, leaves the model as it found it and
@@ -40,7 +40,7 @@ from affectlab.explain.fooling import (
     difference_map,
     fool,
 )
-from affectlab.explain.gradcam import GradCAM, gradcam_maps
+from affectlab.explain.gradcam import GradCAM, LayerCAM, gradcam_maps, layercam_maps
 from affectlab.explain.guided import (
     GuidedBackprop,
     GuidedGradCAM,
@@ -60,6 +60,7 @@ __all__ = [
     "Explanation",
     "CAM",
     "GradCAM",
+    "LayerCAM",
     "GuidedBackprop",
     "GuidedGradCAM",
     "ActivationMaps",
@@ -78,6 +79,7 @@ __all__ = [
     "first_layer_filters",
     "fool",
     "gradcam_maps",
+    "layercam_maps",
     "most_likely_wrong",
     "normalise_maps",
     "predicted",

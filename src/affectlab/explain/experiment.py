@@ -11,7 +11,7 @@ expression model on FER2013 PublicTest faces)::
     model: {weights: runs/orl-identity/model.pt}      # or {name: resnet_fer}: a registered model's bundled weights
     attack: {bound: 0.15, threshold: 0.9, max_steps: 100, method: scaled}
     map: {scale: rank, top_bands: [orange, red]}
-    regions: {layout: orl128, cam_layer: null}
+    regions: {layout: orl128, cam: gradcam, cam_layer: null}
     figures: 6
 
 Protocol: every selected face (``data.split``, ``faces.images``) is classified; those classified correctly (the
@@ -48,7 +48,9 @@ _FACES_KEYS = {"images": None, "n": None, "batch_size": 32}
 _MODEL_KEYS = {"name": None, "weights": None}
 _ATTACK_KEYS = {"bound": 0.15, "threshold": 0.9, "max_steps": 100, "step_size": None, "method": "scaled"}
 _MAP_KEYS = {"scale": "rank", "top_bands": ["orange", "red"]}
-_REGION_KEYS = {"layout": "face48", "cam_layer": None}
+_REGION_KEYS = {"layout": "face48", "cam": "gradcam", "cam_layer": None}
+#: ``regions.cam`` -> (explainer class name in affectlab.explain, the name in tables)
+_CAMS = {"gradcam": ("GradCAM", "Grad-CAM"), "layercam": ("LayerCAM", "LayerCAM")}
 
 
 def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -91,6 +93,11 @@ def _check(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     top = dmap["top_bands"]
     if not isinstance(top, list) or not top or any(b not in band_names[1:] for b in top):
         raise ConfigError(f"map.top_bands must be a non-empty list of {', '.join(band_names[1:])}, got {top!r}")
+    cams = cfg["regions"]["cam"]
+    cams = [cams] if isinstance(cams, str) else cams
+    if not isinstance(cams, list) or not cams or any(c not in _CAMS for c in cams) or len(set(cams)) != len(cams):
+        raise ConfigError(f"regions.cam must be one or a list of {', '.join(_CAMS)}, got {cfg['regions']['cam']!r}")
+    cfg["regions"]["cam"] = cams
     if cfg["regions"]["layout"] not in REGION_LAYOUTS:
         raise ConfigError(f"regions.layout must be one of {', '.join(REGION_LAYOUTS)}, got "
                           f"{cfg['regions']['layout']!r}")
@@ -168,12 +175,13 @@ def run_fooling_experiment(
     import torch
     from tqdm.auto import tqdm
 
+    from affectlab import explain
     from affectlab.data import load_dataset
     from affectlab.evaluate import runs
     from affectlab.evaluate.config import resolve_source
     from affectlab.evaluate.experiment import ExperimentResult
     from affectlab.evaluate.kinds import read_experiment_file
-    from affectlab.explain import GradCAM, fool
+    from affectlab.explain import fool
     from affectlab.explain.fooling import DIFFERENCE_BANDS, band_shares, difference_bands
     from affectlab.explain.regions import region_masks, region_table
     from affectlab.identity.images import SQUARE_MODES
@@ -234,10 +242,13 @@ def run_fooling_experiment(
         top_masks.append(np.isin(difference_bands(o2, a2, scale=scale, neighbours=False), top_index))
     mean_shares = {b: float(np.mean([s[b] for s in shares])) for b in band_names}
     three_bands = [sum(s[b] >= 0.05 for b in band_names[1:]) >= 3 for s in shares]
-    with GradCAM(model, cfg["regions"]["cam_layer"]) as gradcam:
-        heat = np.concatenate([gradcam(original[s: s + bs]).maps for s in range(0, len(original), bs)])
+    sources = {"fooling top bands": np.stack(top_masks).astype(np.float64)}
+    for key in cfg["regions"]["cam"]:
+        cam_class, cam_name = _CAMS[key]
+        with getattr(explain, cam_class)(model, cfg["regions"]["cam_layer"]) as cam:
+            sources[cam_name] = np.concatenate([cam(original[s: s + bs]).maps for s in range(0, len(original), bs)])
     masks = region_masks(cfg["regions"]["layout"], tuple(model.config.input_size))
-    table = region_table(masks, {"fooling top bands": np.stack(top_masks).astype(np.float64), "Grad-CAM": heat})
+    table = region_table(masks, sources)
     delta = np.abs(adversarial - original).reshape(len(original), -1).max(axis=1)
     row = {"feature": model.config.name, "classifier": f"fooling_{attack['method']}",
            "n_classified": n_classified, "classified_accuracy": round(accuracy, 4), "n_faces": len(correct),
@@ -246,6 +257,7 @@ def run_fooling_experiment(
            "median_steps_all": float(np.median(steps)), "max_steps_taken": int(steps.max()),
            "max_abs_delta_over_bound": round(float(delta.max() / attack["bound"]), 4),
            "faces_with_3_bands_of_5pct": round(float(np.mean(three_bands)), 4),
+           **{f"empty_maps_{_CAMS[k][1]}": len(original) - table.n_faces[_CAMS[k][1]] for k in cfg["regions"]["cam"]},
            **{f"band_{b}": round(v, 4) for b, v in mean_shares.items()}}
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "fooling.jsonl", "w", encoding="utf-8") as sink:
@@ -331,9 +343,12 @@ def _write_report(out: Path, cfg: Mapping[str, Any], row: Mapping[str, Any], sha
         f"- difference maps: scale `{cfg['map']['scale']}`; band shares are each face's changed pixels per colour band"
         " as drawn (neighbours coloured), averaged over faces.",
         f"- regions: layout `{cfg['regions']['layout']}` (affectlab.explain.regions); fooling = share of the"
-        f" {'+'.join(cfg['map']['top_bands'])} pixels (before neighbours are coloured); Grad-CAM = share of the heat"
-        " of the originally predicted class on the model's CAM layer; both averaged over the attacked faces;"
-        " '/ area' above 1 means the region takes more than its size.",
+        f" {'+'.join(cfg['map']['top_bands'])} pixels (before neighbours are coloured);"
+        f" {', '.join(_CAMS[k][1] for k in cfg['regions']['cam'])} = share of the heat of the originally predicted"
+        f" class on the layer {cfg['regions']['cam_layer'] or 'of the model config (cam_layer)'}; all averaged over"
+        " the attacked faces, a face whose heat map is all zero left out ("
+        + ", ".join(f"{_CAMS[k][1]}: {row['empty_maps_' + _CAMS[k][1]]}" for k in cfg["regions"]["cam"])
+        + "); '/ area' above 1 means the region takes more than its size.",
     ]
     result = (f"success {row['success_rate']:.4f} ({row['n_success']} of {row['n_faces']}), median steps"
               f" {row['median_steps']} (successful faces; all faces {row['median_steps_all']}), at most"
