@@ -40,6 +40,11 @@ from affectlab.errors import ConfigError
 
 __all__ = ["FOOLING_KEYS", "run_fooling_experiment"]
 
+#: Columns of the one-line summary table (report and ``affectlab experiment`` output).
+_SUMMARY_COLUMNS = ("feature", "classifier", "n_faces", "success_rate", "median_steps", "max_steps_taken",
+                    "max_abs_delta_over_bound", "faces_with_3_bands_of_5pct", "band_gray", "band_yellow",
+                    "band_orange", "band_red")
+
 #: Top-level keys of a ``kind: fooling`` file (``run`` is provenance written by a run; ignored).
 FOOLING_KEYS = ("kind", "name", "description", "data", "faces", "images", "model", "attack", "map", "regions",
                 "figures", "run")
@@ -279,8 +284,10 @@ def run_fooling_experiment(
     runs.write_config(out, resolved)
     runs.write_metrics(out, {"rows": [row], "band_shares": mean_shares, "regions": table.rows(),
                              "regions_n_faces": table.n_faces})
-    _write_report(out, resolved, row, mean_shares, table, files)
-    return ExperimentResult(rows=[row], out_dir=out, config=resolved, n_folds=1, seconds=time.time() - tick)
+    summary = runs.scalar_table([row], _SUMMARY_COLUMNS)
+    _write_report(out, resolved, row, mean_shares, table, files, summary)
+    return ExperimentResult(rows=[row], out_dir=out, config=resolved, n_folds=1, seconds=time.time() - tick,
+                            markdown=summary + "\n\n" + table.markdown())
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
@@ -322,9 +329,7 @@ def _write_figures(out: Path, original: np.ndarray, adversarial: np.ndarray, cor
 
 
 def _write_report(out: Path, cfg: Mapping[str, Any], row: Mapping[str, Any], shares: Mapping[str, float], table,
-                  files: list[str]) -> None:
-    from affectlab.evaluate import runs
-
+                  files: list[str], summary: str) -> None:
     attack, faces = cfg["attack"], cfg["faces"]
     selection = ", ".join(filter(None, [f"split {cfg['data']['split']}" if cfg["data"]["split"] else "",
                                         f"image numbers {faces['images']}" if faces["images"] else ""])) or "all"
@@ -357,5 +362,9 @@ def _write_report(out: Path, cfg: Mapping[str, Any], row: Mapping[str, Any], sha
     sections = [("Data and protocol", "\n".join(lines)), ("Fooling", result),
                 ("Difference-map bands", f"{band_line}; faces whose map has at least three non-black bands of >= 5 %"
                                          f" of the changed pixels: {100 * row['faces_with_3_bands_of_5pct']:.1f} %."),
-                ("Regions", table.markdown()), ("Files", "\n".join(f"- [{f}]({f})" for f in files))]
-    runs.write_report(out, title=f"Fooling and regions: {cfg['name']}", sections=sections, rows=[row])
+                ("Regions", table.markdown()), ("Summary", summary),
+                ("Files", "\n".join(f"- [{f}]({f})" for f in files))]
+    lines = [f"# Fooling and regions: {cfg['name']}", ""]
+    for heading, text in sections:
+        lines += [f"## {heading}", "", text.rstrip(), ""]
+    (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
