@@ -2,11 +2,15 @@
 
 - :mod:`affectlab.clips.volume`: a clip -> the main face's aligned volume ``(T, size, size)``
   (:class:`VolumeSettings`, :class:`VolumeBuilder`, :func:`clip_volume`).
+- :mod:`affectlab.clips.dataset`: a manifest CSV, a folder of clips or a clip -> a
+  :class:`ClipSet` of volumes with labels and subjects (:func:`load_clips`); refused clips listed.
+- :mod:`affectlab.clips.features`: every sequence feature of the clips, cached (:func:`clip_features`).
 - :mod:`affectlab.clips.errors`: why a clip is refused (one exception per reason).
 """
 
 from __future__ import annotations
 
+from affectlab.clips.dataset import ClipItem, ClipSet, Refusal, list_clips, load_clips
 from affectlab.clips.errors import (
     REASONS,
     ClipMissingFrames,
@@ -15,18 +19,25 @@ from affectlab.clips.errors import (
     ClipTooShort,
     ClipUnreadable,
 )
+from affectlab.clips.features import clip_features
 from affectlab.clips.volume import VOLUME_VERSION, FaceVolume, VolumeBuilder, VolumeSettings, clip_volume
 
 __all__ = [
     "REASONS",
     "VOLUME_VERSION",
+    "ClipItem",
     "ClipMissingFrames",
     "ClipNoFace",
     "ClipRefused",
+    "ClipSet",
     "ClipTooShort",
     "ClipUnreadable",
     "FaceVolume",
+    "Refusal",
     "VolumeBuilder",
     "VolumeSettings",
+    "clip_features",
     "clip_volume",
+    "list_clips",
+    "load_clips",
 ]
