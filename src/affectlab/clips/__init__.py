@@ -5,6 +5,8 @@
 - :mod:`affectlab.clips.dataset`: a manifest CSV, a folder of clips or a clip -> a
   :class:`ClipSet` of volumes with labels and subjects (:func:`load_clips`); refused clips listed.
 - :mod:`affectlab.clips.features`: every sequence feature of the clips, cached (:func:`clip_features`).
+- :mod:`affectlab.clips.model`: a saved, named clip classifier (:func:`fit_clip_model`,
+  :func:`save_clip_model`, :func:`load_clip_model`, :func:`predict_clip`).
 - :mod:`affectlab.clips.errors`: why a clip is refused (one exception per reason).
 """
 
@@ -20,6 +22,14 @@ from affectlab.clips.errors import (
     ClipUnreadable,
 )
 from affectlab.clips.features import clip_features
+from affectlab.clips.model import (
+    ClipModel,
+    ClipPrediction,
+    fit_clip_model,
+    load_clip_model,
+    predict_clip,
+    save_clip_model,
+)
 from affectlab.clips.volume import VOLUME_VERSION, FaceVolume, VolumeBuilder, VolumeSettings, clip_volume
 
 __all__ = [
@@ -27,7 +37,9 @@ __all__ = [
     "VOLUME_VERSION",
     "ClipItem",
     "ClipMissingFrames",
+    "ClipModel",
     "ClipNoFace",
+    "ClipPrediction",
     "ClipRefused",
     "ClipSet",
     "ClipTooShort",
@@ -38,6 +50,10 @@ __all__ = [
     "VolumeSettings",
     "clip_features",
     "clip_volume",
+    "fit_clip_model",
     "list_clips",
+    "load_clip_model",
     "load_clips",
+    "predict_clip",
+    "save_clip_model",
 ]
