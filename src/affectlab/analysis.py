@@ -19,14 +19,11 @@ import numpy as np
 from affectlab.data.media import read_image, to_gray, to_rgb
 from affectlab.errors import AffectLabError
 from affectlab.face import FaceBox, FaceDetector, FacePreprocessor, as_uint8_image
-from affectlab.models import AffectNet, create_model, face_size, load_model, predict_probabilities
+from affectlab.models import DEFAULT_MODEL, AffectNet, create_model, face_size, load_model, predict_probabilities
+from affectlab.models.device import resolve_device
 from affectlab.models.inference import resolve_tta
-from affectlab.models.train import resolve_device
 
 __all__ = ["DEFAULT_MODEL", "FaceResult", "AnalysisResult", "ExpressionAnalyzer", "analyze_image", "landmarks_list"]
-
-#: The bundled expression model used when none is named.
-DEFAULT_MODEL = "resnet_fer"
 
 Status = Literal["ok", "no_face", "error"]
 

@@ -27,9 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_integer
 from affectlab.audio._deps import require
 from affectlab.audio.io import MIN_DURATION, TARGET_SAMPLE_RATE, read_audio
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError, ModelError
 
 __all__ = ["SSL_MODEL_TYPES", "SSLEmbedder", "extract_ssl", "frame_lengths", "resolve_device"]

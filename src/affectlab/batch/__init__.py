@@ -1,6 +1,6 @@
 """Batch analysis of large collections (images, videos, recordings), resumable, on local processes or Dask.
 
->>> from affectlab.analysis import DEFAULT_MODEL
+>>> from affectlab.models import DEFAULT_MODEL
 >>> from affectlab.batch import BatchOptions
 >>> BatchOptions().model == DEFAULT_MODEL   # the bundled default expression model
 True

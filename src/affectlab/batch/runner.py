@@ -15,12 +15,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from affectlab.analysis import DEFAULT_MODEL, AnalysisResult, ExpressionAnalyzer, landmarks_list
+from affectlab.analysis import AnalysisResult, ExpressionAnalyzer, landmarks_list
 from affectlab.batch.items import BatchItem, discover_items
 from affectlab.batch.store import ResultStore, probability_column
 from affectlab.data.media import to_rgb
 from affectlab.errors import AffectLabError, ConfigError
 from affectlab.face.dlib_detector import make_frontend, resolve_detector_name
+from affectlab.models import DEFAULT_MODEL
 from affectlab.outputs import check_not_input, exclusive_lock
 
 __all__ = ["BatchOptions", "BatchSummary", "run_batch", "process_chunk", "result_row", "video_row", "speech_row",

@@ -39,7 +39,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from affectlab._checks import is_number
+from affectlab.checks import is_number
 
 __all__ = [
     "FusionNetwork",

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.classify._linear import LinearGridClassifier, fold_classes, gram
 
 __all__ = ["PLSClassifier", "pls2", "PLSComponents", "DEFAULT_COMPONENTS_GRID"]

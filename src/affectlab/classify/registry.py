@@ -27,7 +27,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.classify.pls import PLSClassifier
 from affectlab.classify.search import InnerCVSearch
 from affectlab.classify.svm import LinearSVMCV

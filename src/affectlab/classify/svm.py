@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_number
+from affectlab.checks import is_number
 from affectlab.classify._linear import LinearGridClassifier, fold_classes
 
 __all__ = ["LinearSVMCV", "DEFAULT_C_GRID", "ovr_squared_hinge_dual", "ovr_squared_hinge_primal", "feature_gram_eigen"]

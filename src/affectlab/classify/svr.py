@@ -33,7 +33,7 @@ from sklearn.svm import SVC, SVR
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 
 __all__ = [
     "DEFAULT_KBEST_C_GRID",

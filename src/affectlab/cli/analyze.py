@@ -196,9 +196,9 @@ def analyze_command(
     Speech example:
       affectlab analyze speech.wav other.flac
     """
-    from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
+    from affectlab.analysis import ExpressionAnalyzer
     from affectlab.face.dlib_detector import make_frontend
-    from affectlab.models import check_weights_network
+    from affectlab.models import DEFAULT_MODEL, check_weights_network
     from affectlab.outputs import check_outputs, record_outputs
     from affectlab.video.command import analyze_videos, plan_video_outputs, split_video_inputs
     from affectlab.viz.overlay import draw_faces, save_rgb

@@ -98,10 +98,9 @@ def batch_command(
 
     from tqdm.auto import tqdm
 
-    from affectlab.analysis import DEFAULT_MODEL
     from affectlab.batch import BatchOptions, run_batch
     from affectlab.errors import ConfigError
-    from affectlab.models import check_weights_network
+    from affectlab.models import DEFAULT_MODEL, check_weights_network
 
     if scheduler is not None and cluster is not None:
         raise ConfigError("--scheduler and --cluster: give one of them, not both")

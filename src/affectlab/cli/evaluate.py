@@ -125,8 +125,8 @@ def evaluate_command(model_spec: str, source: Path, split: str | None, data_form
       affectlab evaluate --data fer2013.csv.gz --split PublicTest --tta mirror --predictions publictest.csv
     """
     from affectlab.models import load_model
+    from affectlab.models.device import resolve_device
     from affectlab.models.evaluation import evaluate_model, write_predictions
-    from affectlab.models.train import resolve_device
 
     show = progress if progress is not None else sys.stderr.isatty()
     resolve_device(device)  # before the model and the data are read

@@ -110,8 +110,8 @@ def _with_common(func):
 def _analyzer(model_name, weights, max_faces, whole_frame, device):
     """The face front-end and network: ``--weights`` alone runs the file's own network with its own classes (an
     identity model's subjects, say); with ``--model`` too the two must agree."""
-    from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
-    from affectlab.models import check_weights_network
+    from affectlab.analysis import ExpressionAnalyzer
+    from affectlab.models import DEFAULT_MODEL, check_weights_network
     from affectlab.models.checkpoint import load_model
 
     if weights is None:

@@ -153,11 +153,11 @@ def live_command(
       affectlab live rtsp://user:pass@camera/stream --timeout 5
       affectlab live clip.mp4 --realtime -o clip.jsonl  a file paced like a camera
     """
-    from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
+    from affectlab.analysis import ExpressionAnalyzer
     from affectlab.cli.analyze import open_output
     from affectlab.face.dlib_detector import make_frontend
     from affectlab.live import LiveAnalyzer, LiveRun, open_source, parse_source
-    from affectlab.models import check_weights_network
+    from affectlab.models import DEFAULT_MODEL, check_weights_network
     from affectlab.outputs import check_outputs, record_outputs
     from affectlab.video.analyze import annotate_codec
 

@@ -148,8 +148,7 @@ def serve_command(
     """
     import uvicorn
 
-    from affectlab.analysis import DEFAULT_MODEL
-    from affectlab.models import check_weights_network
+    from affectlab.models import DEFAULT_MODEL, check_weights_network
     from affectlab.service import ServiceSettings, create_app
     from affectlab.service.server import header_timeout_protocol
     from affectlab.service.stream import websocket_support, ws_message_limit

@@ -100,7 +100,8 @@ def train_command(model_name: str, source: Path, out_dir: Path, train_split: str
     from affectlab.errors import ConfigError
     from affectlab.models import create_model
     from affectlab.models.augment import AugmentConfig
-    from affectlab.models.train import TrainConfig, resolve_device, resolve_precision
+    from affectlab.models.device import resolve_device
+    from affectlab.models.train import TrainConfig, resolve_precision
     from affectlab.models.training import install_run, train_on_dataset
     from affectlab.outputs import check_run_folder
 

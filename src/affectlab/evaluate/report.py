@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import DataError
 
 __all__ = ["METRIC_COLUMNS", "NAME_COLUMNS", "collect_results", "results_csv", "results_markdown", "sort_results"]

@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.errors import ConfigError
 from affectlab.explain.base import as_batch
 from affectlab.explain.targets import (

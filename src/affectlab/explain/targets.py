@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import torch
 
-from affectlab._checks import is_number
+from affectlab.checks import is_number
 from affectlab.errors import ConfigError
 
 __all__ = [

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError
 from affectlab.features.basic import check_images
 from affectlab.features.registry import register_feature

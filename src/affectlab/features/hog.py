@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.features.basic import _Stateless, check_images
 from affectlab.features.pyramid import pyramid_grids, spatial_pyramid_histograms
 from affectlab.features.registry import register_feature

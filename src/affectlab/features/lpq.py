@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import DTypeLike
 from threadpoolctl import threadpool_limits
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.features.basic import _Stateless, check_images
 from affectlab.features.pyramid import pyramid_grids, spatial_pyramid_histograms
 from affectlab.features.registry import register_feature

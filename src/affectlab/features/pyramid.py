@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import DTypeLike
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 
 __all__ = ["pyramid_grids", "pyramid_size", "cell_histograms", "spatial_pyramid_histograms", "NORMALIZE"]
 

@@ -47,7 +47,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError
 from affectlab.features.basic import as_array, check_finite
 from affectlab.features.dsift import dense_sift, limit_threads

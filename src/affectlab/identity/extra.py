@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError, DataError
 
 __all__ = [

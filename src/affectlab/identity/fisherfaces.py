@@ -32,7 +32,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError
 from affectlab.identity.pairs import Pairs, balanced_pairs
 from affectlab.identity.train import (

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError
 
 __all__ = ["SQUARE_MODES", "parse_images", "prepare_faces", "square_frame"]

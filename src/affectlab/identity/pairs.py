@@ -20,7 +20,7 @@ from itertools import combinations
 
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError, ProtocolError
 
 __all__ = ["Pairs", "balanced_pairs", "SubjectFold", "subject_folds"]

@@ -25,12 +25,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.errors import ConfigError
 from affectlab.identity.pairs import Pairs
 from affectlab.models.augment import AugmentConfig, random_affine
+from affectlab.models.device import resolve_device
 from affectlab.models.siamese import SiameseNet
-from affectlab.models.train import _autocast, resolve_device, resolve_precision, seed_everything
+from affectlab.models.train import _autocast, resolve_precision, seed_everything
 
 __all__ = [
     "THRESHOLD_RULES",

@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_number
-from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer, landmarks_list
+from affectlab.analysis import ExpressionAnalyzer, landmarks_list
+from affectlab.checks import is_number
 from affectlab.data.media import to_gray, to_rgb
 from affectlab.errors import ConfigError
 from affectlab.face import FaceBox, align_face, as_uint8_image
+from affectlab.models import DEFAULT_MODEL
 from affectlab.video.tracker import FaceTracker
 
 __all__ = ["LiveAnalyzer", "LiveFace", "LiveFrame", "Smoother", "TrackLinker"]

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from affectlab.errors import ModelError
-from affectlab.models.registry import AffectNet
+from affectlab.models.registry import _REGISTRY, DEFAULT_MODEL, AffectNet, create_model, list_models
 
 __all__ = ["check_weights_network", "load_model", "load_weights", "save_weights"]
 
@@ -94,8 +94,6 @@ def check_weights_network(weights: str | Path, model_name: str, *, option: str =
     ModelError
         The file holds another registered network than ``model_name``.
     """
-    from affectlab.models.registry import _REGISTRY
-
     try:
         payload = torch.load(Path(weights).expanduser(), map_location="cpu", weights_only=True)
     except Exception:  # missing or corrupt: the loader's own message says so
@@ -114,7 +112,7 @@ def load_model(spec: str | Path, *, default: str | None = None, fallback: str | 
     Parameters
     ----------
     spec
-        ``"default"`` (the bundled default model, ``affectlab.analysis.DEFAULT_MODEL`` unless
+        ``"default"`` (the bundled default model, ``affectlab.models.DEFAULT_MODEL`` unless
         ``default`` is given), a registered model name (its bundled weights), or a file written by
         :func:`save_weights` (the network is rebuilt from the config stored in it).
     fallback
@@ -133,15 +131,9 @@ def load_model(spec: str | Path, *, default: str | None = None, fallback: str | 
     >>> load_model("default").config.name in ("mini_xception", "resnet_fer")
     True
     """
-    from affectlab.models.registry import _REGISTRY, create_model, list_models
-
     text = str(spec)
     if text == "default":
-        if default is None:
-            from affectlab.analysis import DEFAULT_MODEL
-
-            default = DEFAULT_MODEL
-        text = default
+        text = DEFAULT_MODEL if default is None else default
     if text in _REGISTRY:
         return create_model(text, pretrained=True)
     path = Path(text).expanduser()

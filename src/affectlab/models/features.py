@@ -27,8 +27,9 @@ import torch
 import torch.nn.functional as F
 
 from affectlab.errors import ModelError
+from affectlab.models.device import resolve_device
 from affectlab.models.registry import AffectNet
-from affectlab.models.train import check_batch_size, resolve_device
+from affectlab.models.train import check_batch_size
 
 __all__ = ["LayerRecorder", "extract_features", "layer_names", "prepare_images"]
 

@@ -28,8 +28,9 @@ import numpy as np
 import torch
 
 from affectlab.errors import ConfigError
+from affectlab.models.device import resolve_device
 from affectlab.models.registry import AffectNet
-from affectlab.models.train import _as_tensor, _proba, check_batch_size, resolve_device
+from affectlab.models.train import _as_tensor, _proba, check_batch_size
 
 __all__ = ["TTA_MODES", "face_size", "model_tta", "predict_probabilities", "resolve_tta"]
 

@@ -22,11 +22,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ModelError
 from affectlab.labels import EXPRESSIONS
 
 __all__ = [
+    "DEFAULT_MODEL",
     "ModelConfig",
     "AffectNet",
     "register_model",
@@ -86,6 +87,9 @@ class AffectNet(nn.Module):
 
 ModelFactory = Callable[..., AffectNet]
 _REGISTRY: dict[str, ModelFactory] = {}
+
+#: The bundled expression model used when none is named (``affectlab analyze``, ``ExpressionAnalyzer()``).
+DEFAULT_MODEL = "resnet_fer"
 _PRETRAINED: dict[str, Path] = {}
 
 

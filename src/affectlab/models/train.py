@@ -28,10 +28,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError, ModelError
 from affectlab.models.augment import AugmentConfig, random_affine, random_erase
 from affectlab.models.checkpoint import save_weights
+from affectlab.models.device import resolve_device
 from affectlab.models.registry import AffectNet
 from affectlab.models.tencrop_cnn import random_crop, ten_crop_predict
 
@@ -100,29 +101,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)  # (seeds every CUDA device as well)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU; a name torch does not know, a device type that cannot
-    train or classify here (``meta``, ``mps`` without MPS, ...), CUDA where there is none or a CUDA index
-    beyond the GPUs present is a :class:`~affectlab.errors.ConfigError` naming the device."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(f"device {device!r}: expected auto, cpu, cuda or cuda:N") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device {device!r}: CUDA is not available on this machine (use auto or cpu)")
-        count = torch.cuda.device_count()
-        if dev.index is not None and dev.index >= count:
-            raise ConfigError(f"device {device!r}: this machine has {count} CUDA device(s)"
-                              f" (cuda:0 to cuda:{count - 1})")
-        return dev
-    if dev.type == "cpu" or (dev.type == "mps" and torch.backends.mps.is_available()):
-        return dev
-    raise ConfigError(f"device {device!r}: not usable here; expected auto, cpu, cuda or cuda:N")
 
 
 def cpu_supports_bf16(cpuinfo: str | Path = "/proc/cpuinfo") -> bool:

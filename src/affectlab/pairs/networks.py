@@ -37,7 +37,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError
 from affectlab.models.registry import AffectNet, ModelConfig
 from affectlab.pairs.proxy import PAIR_CLASSES

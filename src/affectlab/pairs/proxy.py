@@ -41,7 +41,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.errors import ConfigError, DataError
 
 __all__ = [

@@ -26,14 +26,14 @@ import copy
 import numpy as np
 import torch
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError, DataError
+from affectlab.models.device import resolve_device
 from affectlab.models.train import (
     TrainConfig,
     TrainResult,
     fit_classifier,
     predict_proba,
-    resolve_device,
 )
 from affectlab.pairs.networks import PairNet
 from affectlab.pairs.transforms import center_crop

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import DataError
 from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.tencrop_cnn import random_crop

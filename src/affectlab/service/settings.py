@@ -6,8 +6,8 @@ import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from affectlab.analysis import DEFAULT_MODEL
 from affectlab.errors import ConfigError
+from affectlab.models import DEFAULT_MODEL
 
 __all__ = ["ServiceSettings", "ENV_PREFIX"]
 

@@ -37,11 +37,12 @@ from typing import Any
 import cv2
 import numpy as np
 
-from affectlab._checks import is_integer
-from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer, landmarks_list
+from affectlab.analysis import ExpressionAnalyzer, landmarks_list
+from affectlab.checks import is_integer
 from affectlab.data.media import to_gray
 from affectlab.errors import ConfigError, MediaReadError
 from affectlab.face import FaceBox, align_face
+from affectlab.models import DEFAULT_MODEL
 from affectlab.video.reader import Frame, VideoInfo, VideoReader, prefetch
 from affectlab.video.tracker import FaceTracker, TrackedFace
 

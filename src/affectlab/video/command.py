@@ -207,7 +207,8 @@ def analyze_videos(
     """
     from tqdm.auto import tqdm
 
-    from affectlab.analysis import DEFAULT_MODEL, ExpressionAnalyzer
+    from affectlab.analysis import ExpressionAnalyzer
+    from affectlab.models import DEFAULT_MODEL
     from affectlab.video.analyze import VideoAnalyzer
 
     if fps is not None and every != 1:

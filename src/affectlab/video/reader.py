@@ -38,7 +38,7 @@ from typing import Literal, TypeVar
 import cv2
 import numpy as np
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.data.folders import VIDEO_SUFFIXES
 from affectlab.data.media import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, read_image, sniff_image_format
 from affectlab.errors import AffectLabError, ConfigError, MediaReadError

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.data.sample import Dataset
 from affectlab.errors import ConfigError, DataError
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.data.media import to_gray
 from affectlab.errors import ConfigError
 from affectlab.face import (
