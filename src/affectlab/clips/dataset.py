@@ -179,12 +179,24 @@ def volume_cache_key(digest: str, settings: VolumeSettings) -> str:
     return _sha("clip-volume", json.dumps(spec, sort_keys=True))
 
 
+#: Face front-ends by name, made once per process (loading the landmark model takes a while).
+_FRONTENDS: dict[str, Any] = {}
+
+
+def _frontend(name: str) -> Any:
+    if name not in _FRONTENDS:
+        from affectlab.face.dlib_detector import make_frontend
+
+        _FRONTENDS[name] = make_frontend(name)
+    return _FRONTENDS[name]
+
+
 def _build_chunk(settings: VolumeSettings, items: list[tuple[int, str]]) -> list[tuple[int, Any]]:
     """Volumes (or refusals) of ``(index, path)`` items, in one process with one front-end."""
     import cv2
 
     cv2.setNumThreads(1)
-    builder = VolumeBuilder(settings)
+    builder = VolumeBuilder(settings, detector=_frontend(settings.detector))
     out: list[tuple[int, Any]] = []
     for index, path in items:
         try:

@@ -5,8 +5,9 @@ tracker (:class:`~affectlab.video.tracker.FaceTracker`: a full scan every ``scan
 landmarks followed in between) and keeps the eye centres of each track per frame. The **main
 face** is the track present in the most frames (ties: the larger mean box). Its eye positions are
 completed over the frames where it was lost (linear interpolation in time, held before its first
-and after its last frame) and smoothed by a centred moving average of ``smooth`` frames, so the
-landmarks' frame-to-frame noise does not shake the volume. The second pass aligns only the
+and after its last frame) and smoothed over ``smooth`` frames (a straight line fitted in each
+window, Savitzky-Golay of order 1, so steady motion passes unchanged while the landmarks'
+frame-to-frame noise does not shake the volume). The second pass aligns only the
 frames the volume keeps: a similarity transform puts the eyes where ``framing`` says
 (:func:`~affectlab.face.align_to_eyes`, FER2013's framing by default), so the face has the same
 position, size and roll in every frame.
@@ -70,7 +71,7 @@ __all__ = [
 ]
 
 #: Version of what :class:`VolumeBuilder` computes, in cache keys: bump it with every change of its output.
-VOLUME_VERSION = 1
+VOLUME_VERSION = 2  # 2: eye positions smoothed by a line fit (Savitzky-Golay), not a moving average
 
 MISSING = ("fill", "refuse")
 FILLS = ("interpolate", "nearest")
@@ -112,7 +113,7 @@ class VolumeSettings:
     short
         Clips with fewer than ``frames`` frames: ``"refuse"`` or ``"repeat"`` frames.
     smooth
-        Moving-average window (frames) over the eye positions; 1 = none.
+        Smoothing window (frames, odd; an even one is used less one) over the eye positions; 1 or 2 = none.
     detector
         Face front-end (``"auto"``: the landmark front-end when installed, else Haar).
     scan_every
@@ -246,10 +247,12 @@ def _complete(eyes: np.ndarray, found: np.ndarray, smooth: int) -> np.ndarray:
     out = np.empty_like(eyes)
     for j in range(eyes.shape[1]):
         out[:, j] = np.interp(t, t[found], eyes[found, j])
-    if smooth > 1 and n > 1:
-        from scipy.ndimage import uniform_filter1d
+    window = min(smooth, n if n % 2 else n - 1)
+    if window > 2:  # a line fitted in every window: steady motion passes unchanged, also at the ends
+        from scipy.signal import savgol_filter
 
-        out = uniform_filter1d(out, size=min(smooth, n), axis=0, mode="nearest")
+        out = savgol_filter(out, window_length=window if window % 2 else window - 1, polyorder=1, axis=0,
+                            mode="interp")
     return out
 
 
