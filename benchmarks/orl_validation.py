@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from affectlab.data.orl import load_orl
-from affectlab.evaluate.experiment import load_gray_images
+from affectlab.experiments.stages import load_gray_images
 from affectlab.identity import Pairs
 from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits
 from affectlab.identity.train import probability_logit, verification_metrics

@@ -21,8 +21,8 @@ def test_predicates(value, integer, number):
 
 def test_sites_refuse_bools_and_whole_floats_but_take_numpy_integers():
     from affectlab.classify.registry import create_classifier
-    from affectlab.evaluate.config import parse_image_size
     from affectlab.evaluate.protocols import make_protocol
+    from affectlab.experiments.config import parse_image_size
     from affectlab.features.pyramid import pyramid_grids
 
     for bad in (True, 2.0):

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from affectlab.data.orl import load_orl
-from affectlab.evaluate.experiment import load_gray_images
+from affectlab.experiments.stages import load_gray_images
 from affectlab.identity import subject_folds
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,8 +5,8 @@ import json
 import pytest
 import yaml
 
-from affectlab.audio.experiment import load_speech_config, run_speech_experiment
 from affectlab.errors import ConfigError
+from affectlab.experiments.speech import load_speech_config, run_speech_experiment
 
 pytest.importorskip("opensmile")
 
@@ -66,7 +66,7 @@ def test_run_folder_rows_and_report(mini_emodb, tmp_path):
 
 
 def test_yaml_path_and_experiment_dispatch(mini_emodb, tmp_path):
-    from affectlab.evaluate.experiment import run_experiment
+    from affectlab.experiments import run_experiment
 
     cfg = _config("emo")
     cfg["tasks"] = cfg["tasks"][:1]

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from affectlab.audio.experiment import load_speech_config, run_speech_experiment
 from affectlab.errors import ConfigError, DataError
+from affectlab.experiments.speech import load_speech_config, run_speech_experiment
 
 pytest.importorskip("opensmile")
 

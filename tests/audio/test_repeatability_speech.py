@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from affectlab.audio.experiment import run_speech_experiment
+from affectlab.experiments.speech import run_speech_experiment
 from tests.random_state import disturb_global_random_state
 
 pytest.importorskip("opensmile")

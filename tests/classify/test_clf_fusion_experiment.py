@@ -11,7 +11,7 @@ import yaml
 
 from affectlab.cli import main
 from affectlab.errors import ConfigError
-from affectlab.evaluate import run_experiment
+from affectlab.experiments import run_experiment
 
 CLASSES = ["anger", "happy", "surprise"]
 
@@ -107,8 +107,8 @@ def test_crossfit_folds_cover_the_training_part_once_and_split_by_subject():
 
 
 def test_fixed_copies_the_chosen_hyper_parameters():
-    from affectlab.classify.fusion_experiment import _fixed
     from affectlab.classify.registry import create_classifier
+    from affectlab.experiments.fusion import _fixed
 
     svm = _fixed(create_classifier("linear_svm", C_grid=[0.1, 1.0]), {"C": 1.0})
     assert svm.get_params()["C_grid"] is None and svm.get_params()["C"] == 1.0
@@ -167,7 +167,7 @@ def test_finetuned_network_joins_as_an_out_of_fold_member(toy_folder, tmp_path, 
 
 
 def test_network_cache_key_names_the_declared_versions(monkeypatch):
-    from affectlab.classify import fusion_networks
+    from affectlab.experiments import fusion_networks
 
     args = ("images", {"model": "mini_xception", "_key": "x"}, ["a", "b"], np.arange(4), np.arange(4, 6), 0)
     key = fusion_networks._cache_key(*args)
@@ -239,7 +239,7 @@ def test_crossfit_network_checks_each_file_against_its_held_out_part(toy_fer_csv
 
 
 def test_inner_mean_test_decisions_average_the_inner_models(toy_folder, tmp_path, monkeypatch):
-    import affectlab.classify.fusion_experiment as fe
+    import affectlab.experiments.fusion as fe
 
     seen = []
     original = fe._mean_decisions
@@ -262,8 +262,8 @@ def test_inner_mean_test_decisions_average_the_inner_models(toy_folder, tmp_path
 
 def test_fusion_reads_member_columns_in_the_class_order_it_was_fitted_with(tmp_path):
     """Labels in a non-alphabetical run order (as FER2013's) must reach the fusion in sorted order."""
-    from affectlab.classify.fusion_experiment import _fusion_fold
     from affectlab.evaluate.protocols import Fold
+    from affectlab.experiments.fusion import _fusion_fold
 
     rng = np.random.default_rng(0)
     labels = ["zeta", "alpha", "mid"]  # run order, not sorted
@@ -302,8 +302,8 @@ def test_fusion_with_a_finetuned_member_gives_the_same_predictions_with_one_or_t
 
 
 def test_a_seed_ensemble_averages_the_probabilities_of_nets_from_other_seeds(tmp_path, monkeypatch):
-    from affectlab.classify import fusion_networks
-    from affectlab.classify.fusion_experiment import describe_network
+    from affectlab.experiments import fusion_networks
+    from affectlab.experiments.fusion import describe_network
     from affectlab.features.cache import FeatureCache
     from affectlab.models import train as train_module
 
@@ -333,7 +333,7 @@ def test_a_seed_ensemble_averages_the_probabilities_of_nets_from_other_seeds(tmp
 
 @pytest.mark.parametrize("seeds", [0, True, 2.5, "3", 51])
 def test_seeds_of_a_finetuned_network_must_be_a_small_positive_integer(seeds):
-    from affectlab.classify import fusion_networks
+    from affectlab.experiments import fusion_networks
 
     raw = [{"label": "cnn", "type": "finetune", "model": "mini_xception", "train": {"epochs": 1}, "seeds": seeds}]
     with pytest.raises(ConfigError, match=r"networks\[0\]\.seeds must be an integer from 1 to 50"):
@@ -343,8 +343,8 @@ def test_seeds_of_a_finetuned_network_must_be_a_small_positive_integer(seeds):
 def test_inner_mean_scores_the_test_part_with_the_inner_fold_nets(tmp_path, monkeypatch):
     """Under inner_mean a fine-tuned member gives the fusion the mean of the inner-fold nets (the nets behind its
     out-of-fold values) on the test part; its own prediction stays the net fine-tuned on the whole training part."""
-    from affectlab.classify import fusion_networks
     from affectlab.evaluate.protocols import Fold
+    from affectlab.experiments import fusion_networks
     from affectlab.models import train as train_module
 
     rng = np.random.default_rng(1)

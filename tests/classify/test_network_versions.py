@@ -3,7 +3,7 @@
 Every registered architecture runs forward from a fixed random initialisation, and one fusion member is
 fine-tuned on fixed images; the signatures of their outputs are compared with ``network_versions.json``
 together with the declared versions (``affectlab.models.versions``: ``MODEL_VERSIONS``,
-``TRAINING_VERSION``; ``affectlab.classify.fusion_networks.FINETUNE_VERSION``). Rewrite that file with
+``TRAINING_VERSION``; ``affectlab.experiments.fusion_networks.FINETUNE_VERSION``). Rewrite that file with
 ``.venv/bin/python -m tests.classify.test_network_versions`` (see :mod:`tests.version_guard`).
 """
 
@@ -18,7 +18,7 @@ from tests import version_guard
 GOLDEN = Path(__file__).with_name("network_versions.json")
 UPDATE = ".venv/bin/python -m tests.classify.test_network_versions"
 BUMP = ("MODEL_VERSIONS / TRAINING_VERSION in affectlab.models.versions, or FINETUNE_VERSION in "
-        "affectlab.classify.fusion_networks")
+        "affectlab.experiments.fusion_networks")
 LABELS = ["a", "b"]
 
 
@@ -45,7 +45,7 @@ def architecture_outputs() -> dict[str, tuple[int | str, list[float]]]:
 def finetune_output() -> dict[str, tuple[int | str, list[float]]]:
     """A mini_xception fusion member fine-tuned one epoch from its bundled weights, with flip TTA: (the three
     declared versions it depends on, signature of its decision values)."""
-    from affectlab.classify import fusion_networks
+    from affectlab.experiments import fusion_networks
     from affectlab.models.versions import TRAINING_VERSION, model_version
 
     rng = np.random.default_rng(0)

@@ -12,7 +12,7 @@ What is checked
   exits 0 (through :func:`affectlab.cli.main`, in-process).
 - Every ```` ```yaml ```` block parses; a block with ``kind:`` names a known experiment kind, and a
   ``features`` experiment (no ``kind``) with features and classifiers validates with
-  :func:`affectlab.evaluate.load_config` (data paths not checked).
+  :func:`affectlab.experiments.load_config` (data paths not checked).
 - ``cli.md`` names every command and sub-command; ``experiments.md`` names every experiment kind.
 
 Run: ``.venv/bin/python -m pytest -q tests/docs``.
@@ -204,8 +204,8 @@ YAML_BLOCKS = [(p, line, code) for p in PAGES for line, _, code in _blocks(p, "y
 
 @pytest.mark.parametrize("page,line,code", YAML_BLOCKS, ids=[f"{p.name}:{line}" for p, line, _ in YAML_BLOCKS])
 def test_yaml_blocks_are_valid(page: Path, line: int, code: str) -> None:
-    from affectlab.evaluate import load_config
-    from affectlab.evaluate.kinds import experiment_kind
+    from affectlab.experiments import load_config
+    from affectlab.experiments.kinds import experiment_kind
 
     raw = yaml.safe_load(code)
     if not isinstance(raw, dict):
@@ -217,7 +217,7 @@ def test_yaml_blocks_are_valid(page: Path, line: int, code: str) -> None:
 
 
 def test_experiments_page_names_every_kind() -> None:
-    from affectlab.evaluate.kinds import EXPERIMENT_KINDS
+    from affectlab.experiments.kinds import EXPERIMENT_KINDS
 
     text = (DOCS / "experiments.md").read_text(encoding="utf-8")
     missing = [kind for kind in EXPERIMENT_KINDS if f"kind: {kind}" not in text]

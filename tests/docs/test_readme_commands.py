@@ -167,7 +167,7 @@ def test_valid_shell_forms_pass(tmp_path: Path) -> None:
         "```\n\n"
         "```console\n$ affectlab serve --port 8080\nINFO: --this-is-output\n```\n\n"
         "Inline: `affectlab COMMAND --help`, `affectlab compare RUN A B --json`, `make test`,\n"
-        "`src/affectlab/evaluate/kinds.py`, `evaluate/protocols.py:check_disjoint_groups`, `runs/none/x.md`.\n"
+        "`src/affectlab/experiments/kinds.py`, `evaluate/protocols.py:check_disjoint_groups`, `runs/none/x.md`.\n"
     )
     assert _problems(tmp_path, markdown) == []
 
@@ -209,7 +209,7 @@ def test_option_spans_and_python_names_are_checked(tmp_path: Path) -> None:
         "Options: `--max-faces N`, `-o/--output FILE`, `--device auto|cpu|cuda`, `--max-face N`.\n\n"
         "## `affectlab report`\n\n`--format md|csv|xml`, `--sort METRIC`.\n\n"
         "## Elsewhere\n\n`--jobs 2`, `--no-such-anywhere`.\n\n"
-        "Call `affectlab.evaluate.run_experiment(config, out_dir, *, data=None, jobs=2)` or\n"
+        "Call `affectlab.experiments.run_experiment(config, out_dir, *, data=None, jobs=2)` or\n"
         "`affectlab.batch.run_batch(source, out, *, workers=2, chunk_size=32, ...)`; see\n"
         "`affectlab.evaluate.no_such_function` and `affectlab.cli:main`.\n"
     )
@@ -218,8 +218,8 @@ def test_option_spans_and_python_names_are_checked(tmp_path: Path) -> None:
         ("README.md:3:", "`--max-face N`: no option --max-face in this section's 'affectlab analyze' (options: "),
         ("README.md:7:", "`--format md|csv|xml`: --format has no choice xml (choices: md, csv, json)"),
         ("README.md:11:", "`--no-such-anywhere`: no affectlab command or benchmark script has an option"),
-        ("README.md:13:", "`affectlab.evaluate.run_experiment(...)`: no parameter jobs (parameters: config,"),
-        ("README.md:13:", "`affectlab.evaluate.run_experiment(...)`: leaves out parameter(s) dataset, progress,"),
+        ("README.md:13:", "`affectlab.experiments.run_experiment(...)`: no parameter jobs (parameters: config,"),
+        ("README.md:13:", "`affectlab.experiments.run_experiment(...)`: leaves out parameter(s) dataset, progress,"),
         ("README.md:14:", "`affectlab.batch.run_batch(...)`: workers defaults to 1, not 2"),
         ("README.md:15:", "affectlab.evaluate has no attribute no_such_function"),
     ]

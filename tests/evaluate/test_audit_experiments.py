@@ -14,7 +14,7 @@ import yaml
 
 from affectlab.cli import main
 from affectlab.errors import ConfigError, DataError
-from affectlab.evaluate import load_config
+from affectlab.experiments import load_config
 from affectlab.evaluate.compare import read_predictions
 from affectlab.evaluate.protocols import Fold
 from affectlab.evaluate.report import collect_results
@@ -146,7 +146,7 @@ def test_class_without_training_samples_in_a_fold_is_warned(tmp_path, capsys):
     config = _write_config(tmp_path, data, protocol={"kind": "logo"})
     with pytest.warns(UserWarning, match="'fear' in S099"):
         assert _run(config, tmp_path / "run") == 0
-    from affectlab.evaluate.experiment import classes_missing_from_training
+    from affectlab.experiments.stages import classes_missing_from_training
 
     y = np.array(["a", "a", "b", "b", "c"])
     folds = [Fold("f1", np.array([0, 2]), np.array([1, 3, 4])), Fold("f2", np.array([1, 3, 4]), np.array([0, 2]))]
@@ -203,7 +203,7 @@ def test_report_out_in_a_missing_folder_is_one_line(tmp_path, capsys):
 def test_a_dataset_object_for_another_kind_is_refused_not_ignored(tmp_path):
     from affectlab.data import Dataset
     from affectlab.errors import ConfigError
-    from affectlab.evaluate import run_experiment
+    from affectlab.experiments import run_experiment
 
     config = {"kind": "sequences", "name": "x", "data": {"source": str(tmp_path / "no-such-folder")}}
     with pytest.raises(ConfigError, match="dataset= is read by kind 'features' only, not 'sequences'"):

@@ -12,8 +12,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from affectlab.cli import main
 from affectlab.data import Dataset, Sample
-from affectlab.evaluate import run_experiment
-from affectlab.evaluate.runs import load_decisions
+from affectlab.experiments import run_experiment
+from affectlab.experiments.runs import load_decisions
 from affectlab.features import create_feature, registry
 from affectlab.features.basic import PixelFeatures
 from affectlab.features.cache import FeatureCache, default_cache_dir, images_fingerprint, parallel_transform
@@ -236,7 +236,7 @@ def test_a_killed_worker_is_one_clear_error(tmp_path, monkeypatch):
     from joblib.externals.loky.process_executor import TerminatedWorkerError
 
     from affectlab.errors import ConfigError
-    from affectlab.evaluate import experiment
+    from affectlab.experiments import features as experiment
 
     def killed(*args, **kwargs):
         raise TerminatedWorkerError("A worker process ... was unexpectedly terminated.\n"

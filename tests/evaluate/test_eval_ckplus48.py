@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from affectlab.evaluate import run_experiment
+from affectlab.experiments import run_experiment
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
 

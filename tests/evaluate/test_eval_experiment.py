@@ -14,7 +14,7 @@ import yaml
 from affectlab.cli import main
 from affectlab.data import Dataset, Sample
 from affectlab.errors import ConfigError, ProtocolError
-from affectlab.evaluate import load_config, run_experiment
+from affectlab.experiments import load_config, run_experiment
 from affectlab.viz import plot_confusion_matrix
 
 CLASSES = ["anger", "happy", "surprise"]

@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import affectlab
-from affectlab.evaluate.runs import package_versions, source_commit
+from affectlab.experiments.runs import package_versions, source_commit
 
 
 def test_versions_name_the_packages_and_the_commit_of_a_checkout():
@@ -47,7 +47,7 @@ def test_dataset_fingerprint_follows_file_bytes_pixels_and_metadata(tmp_path):
 def test_array_fingerprint_sees_values_shapes_and_object_text():
     import numpy as np
 
-    from affectlab.evaluate.runs import array_fingerprint
+    from affectlab.experiments.runs import array_fingerprint
 
     x = np.arange(6, dtype=np.uint8)
     assert array_fingerprint(x) == array_fingerprint(x.copy())

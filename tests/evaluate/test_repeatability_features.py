@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from affectlab.data import Dataset, Sample
-from affectlab.evaluate import run_experiment
+from affectlab.experiments import run_experiment
 from affectlab.features import create_feature
 from tests.random_state import disturb_global_random_state
 

@@ -109,7 +109,7 @@ def test_region_shares_and_table_by_hand():
 
 
 def test_fooling_experiment_on_tiny_identity_faces(tiny_identity_run, tmp_path):
-    from affectlab.evaluate.kinds import experiment_runner
+    from affectlab.experiments.kinds import experiment_runner
 
     orl, run = tiny_identity_run
     cfg = {"kind": "fooling", "name": "tiny-fooling", "data": {"source": str(orl)}, "faces": {"images": [4]},

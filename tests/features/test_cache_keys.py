@@ -25,7 +25,7 @@ NETWORK = {"label": "cnn", "type": "finetune", "model": "mini_xception", "init":
 
 def key_table() -> dict[str, str]:
     """Keys of every registered feature (the learning one with its fit samples) and of a fine-tuned network."""
-    from affectlab.classify import fusion_networks
+    from affectlab.experiments import fusion_networks
     from affectlab.features import feature_info, list_features
 
     store = FeatureCache("unused")
@@ -72,7 +72,7 @@ def test_documenting_moving_and_reordering_code_keeps_every_key(tmp_path):
     _edit(copy / "features" / "hog.py", '"""Histograms of oriented gradients per image',
           '# a comment\n    """Reworded: HOG per image')
     _move_to_end(copy / "features" / "lbp.py", "lbp_n_bins")
-    _move_to_end(copy / "classify" / "fusion_networks.py", "_decisions")
+    _move_to_end(copy / "experiments" / "fusion_networks.py", "_decisions")
     _edit(copy / "models" / "__init__.py",
           "from affectlab.models import mini_xception as _mini_xception  # noqa: F401  (registers models)\n", "")
     _edit(copy / "models" / "__init__.py", "# isort: split\n",
@@ -153,7 +153,7 @@ def test_register_feature_takes_the_version_from_the_decorator_or_the_class(monk
 # ------------------------------------------------------------------------------ fine-tuned networks
 
 def _network_key(spec: dict | None = None, labels: tuple[str, ...] = ("a", "b"), seed: int = 3) -> str:
-    from affectlab.classify import fusion_networks
+    from affectlab.experiments import fusion_networks
 
     parsed = fusion_networks.parse_networks([spec or NETWORK], base=None, oof_splits=2, feature_labels=[])[0]
     return fusion_networks._cache_key(IMAGES, parsed, list(labels), np.arange(4), np.arange(4, 6), seed)
@@ -161,7 +161,7 @@ def _network_key(spec: dict | None = None, labels: tuple[str, ...] = ("a", "b"),
 
 @pytest.mark.parametrize("change", ["finetune", "training", "architecture", "torch"])
 def test_a_declared_or_library_version_changes_a_network_key(monkeypatch, fresh_library_versions, change):
-    from affectlab.classify import fusion_networks
+    from affectlab.experiments import fusion_networks
     from affectlab.models import versions
 
     before = _network_key()

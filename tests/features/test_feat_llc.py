@@ -186,7 +186,7 @@ def test_feature_bad_input():
 @pytest.mark.slow
 @pytest.mark.shared_data
 def test_ckplus48_three_folds(dataset_path, tmp_path):
-    from affectlab.evaluate import run_experiment
+    from affectlab.experiments import run_experiment
 
     config = {
         "name": "ckplus48-dsift-llc-smoke",

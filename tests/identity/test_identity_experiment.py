@@ -6,7 +6,7 @@ import json
 import pytest
 
 from affectlab.errors import ConfigError
-from affectlab.evaluate.kinds import experiment_runner
+from affectlab.experiments.kinds import experiment_runner
 from affectlab.identity import run_siamese_experiment
 
 

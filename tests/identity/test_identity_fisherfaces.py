@@ -71,7 +71,7 @@ def test_verifier_errors_name_the_parameter():
 
 def test_real_orl_unseen_subjects(dataset_path):
     from affectlab.data.orl import load_orl
-    from affectlab.evaluate.experiment import load_gray_images
+    from affectlab.experiments.stages import load_gray_images
 
     dataset = load_orl(dataset_path("orl_faces"))
     images = load_gray_images(dataset, (28, 24), progress=False)

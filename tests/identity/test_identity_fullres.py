@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from affectlab.errors import ConfigError
-from affectlab.evaluate.kinds import experiment_runner
+from affectlab.experiments.kinds import experiment_runner
 from affectlab.identity import run_siamese_experiment
 from affectlab.identity.classify import run_identity_experiment
 from affectlab.identity.images import parse_images, prepare_faces, square_frame

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from affectlab.evaluate.kinds import experiment_runner
+from affectlab.experiments.kinds import experiment_runner
 from tests.identity.fakes import write_tiny_ck
 from tests.random_state import disturb_global_random_state
 

@@ -278,7 +278,7 @@ def test_fit_classifier_refuses_settings_it_would_replace(change, message):
 def test_deep_experiment_init_default_is_the_methods_own_network(ck_folders, tmp_path):
     # docs/experiments.md: {type: finetune, model: mini_xception, init: default} failed with
     # "init weights are for resnet_fer"; a features method with init: default used resnet_fer's features
-    from affectlab.evaluate.kinds import experiment_runner
+    from affectlab.experiments.kinds import experiment_runner
 
     svm = {"type": "features", "model": "mini_xception", "layer": "pool",
            "classifier": {"name": "linear_svm", "C": 1.0}}

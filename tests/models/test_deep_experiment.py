@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from affectlab.errors import ConfigError
-from affectlab.evaluate.kinds import experiment_runner
+from affectlab.experiments.kinds import experiment_runner
 
 
 def _config(source, **method_overrides):
@@ -72,7 +72,7 @@ def test_bad_methods_are_config_errors(ck_folders, tmp_path, change, message):
 def test_shipped_config_parses(tmp_path):
     from pathlib import Path
 
-    from affectlab.models.experiment import _parse_methods
+    from affectlab.experiments.deep import _parse_methods
 
     raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs" / "ckplus48-deep.yaml").read_text())
     assert raw["kind"] == "deep" and raw["protocol"]["kind"] == "group_kfold"
@@ -81,7 +81,7 @@ def test_shipped_config_parses(tmp_path):
 
 @pytest.mark.slow
 def test_finetune_resizes_and_crops_for_other_input_sizes(ck_folders, tmp_path):
-    from affectlab.models.experiment import _resize_for
+    from affectlab.experiments.deep import _resize_for
 
     images = np.zeros((2, 48, 48), np.uint8)
     assert _resize_for("vgg_face128", images).shape == (2, 128, 128)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from affectlab.errors import AffectLabError, ConfigError, DataError, MediaReadError
+from affectlab.experiments.pairs import run_pairs_experiment
 from affectlab.models.train import TrainConfig
 from affectlab.pairs import (
     build_pair_network,
@@ -18,7 +19,6 @@ from affectlab.pairs import (
     load_pair_images,
     read_pair_manifest,
 )
-from affectlab.pairs.experiment import run_pairs_experiment
 
 
 def _manifest(root: Path, n_subjects: int = 6, per_subject: int = 4, *, apex_size=(24, 24)) -> Path:

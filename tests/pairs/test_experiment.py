@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from affectlab.errors import ConfigError, DataError
-from affectlab.evaluate.kinds import experiment_runner
-from affectlab.pairs.experiment import PIXEL_BASELINE, SVM_MODELS, run_pairs_experiment
+from affectlab.experiments.kinds import experiment_runner
+from affectlab.experiments.pairs import PIXEL_BASELINE, SVM_MODELS, run_pairs_experiment
 from affectlab.pairs.networks import PAIR_MODELS
 from tests.pairs.fakes import fake_ckplus
 

@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from affectlab.errors import DataError
-from affectlab.evaluate.kinds import experiment_runner
+from affectlab.experiments.kinds import experiment_runner
 from affectlab.pairs.proxy import ProxyConfig, make_proxy_pairs
 from tests.pairs.fakes import fake_ckplus
 from tests.pairs.test_experiment import TINY

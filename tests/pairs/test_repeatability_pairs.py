@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from affectlab.evaluate.kinds import experiment_runner
+from affectlab.experiments.kinds import experiment_runner
 from tests.pairs.fakes import fake_ckplus
 from tests.random_state import disturb_global_random_state
 

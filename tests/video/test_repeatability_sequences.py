@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from affectlab.evaluate.kinds import experiment_runner
+from affectlab.experiments.kinds import experiment_runner
 from tests.random_state import disturb_global_random_state
 
 

@@ -11,7 +11,7 @@ import yaml
 
 from affectlab.data import load_dataset
 from affectlab.errors import ConfigError, DataError
-from affectlab.evaluate.experiment import run_experiment
+from affectlab.experiments import run_experiment
 from affectlab.video.sequences import group_sequences, load_sequences
 
 

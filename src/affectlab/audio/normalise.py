@@ -46,7 +46,7 @@ def check_normalisation(name: Any) -> str:
 
 def normalise_per_speaker(X: np.ndarray, speakers: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Z-score every feature within every speaker (constant features within a speaker become 0)."""
-    from affectlab.evaluate.experiment import standardise_per_group
+    from affectlab.features.normalise import standardise_per_group
 
     g = np.asarray(speakers, dtype=object)
     if g.shape[0] != np.asarray(X).shape[0]:

@@ -100,7 +100,7 @@ def experiment_command(config: Path, out_dir: Path, data: Path | None, overwrite
       affectlab experiment configs/ckplus48-baseline.yaml --out runs/ck48
     """
     from affectlab.errors import ConfigError
-    from affectlab.evaluate.experiment import run_experiment
+    from affectlab.experiments import run_experiment
     from affectlab.features.cache import default_cache_dir
     from affectlab.outputs import check_run_folder
 

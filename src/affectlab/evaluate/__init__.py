@@ -1,7 +1,5 @@
-"""Evaluation: protocols, metrics, experiment runs and their run folders."""
+"""Evaluation: protocols and metrics (experiment runs and their run folders: :mod:`affectlab.experiments`)."""
 
-from affectlab.evaluate.config import ExperimentConfig, load_config
-from affectlab.evaluate.experiment import ExperimentResult, run_experiment
 from affectlab.evaluate.metrics import (
     accuracy,
     ccc,
@@ -24,8 +22,6 @@ from affectlab.evaluate.protocols import (
 )
 
 __all__ = [
-    "ExperimentConfig",
-    "ExperimentResult",
     "FixedSplit",
     "Fold",
     "GroupKFoldProtocol",
@@ -36,12 +32,10 @@ __all__ = [
     "check_disjoint_groups",
     "classification_metrics",
     "confusion_matrix",
-    "load_config",
     "macro_f1",
     "make_protocol",
     "pearson",
     "regression_metrics",
     "rmse",
-    "run_experiment",
     "uar",
 ]

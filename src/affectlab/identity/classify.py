@@ -200,10 +200,10 @@ def run_identity_experiment(
     import torch
 
     from affectlab.data.orl import load_orl
-    from affectlab.evaluate import runs
-    from affectlab.evaluate.config import resolve_source
-    from affectlab.evaluate.experiment import ExperimentResult
-    from affectlab.evaluate.kinds import read_experiment_file
+    from affectlab.experiments import runs
+    from affectlab.experiments.config import resolve_source
+    from affectlab.experiments.kinds import read_experiment_file
+    from affectlab.experiments.runs import ExperimentResult
     from affectlab.identity.images import parse_images
     from affectlab.models.checkpoint import save_weights
     from affectlab.models.train import fit_classifier, predict_proba
@@ -322,7 +322,7 @@ def _write_explanations(out: Path, model, images: np.ndarray, test: np.ndarray, 
 
 def _write_identity_report(out: Path, cfg: Mapping[str, Any], row: Mapping[str, Any],
                            history: list[dict[str, float]], files: list[str]) -> None:
-    from affectlab.evaluate import runs
+    from affectlab.experiments import runs
 
     split, train = cfg["split"], cfg["train"]
     size, square = cfg["images"]["size"], cfg["images"]["square"]

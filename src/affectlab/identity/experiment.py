@@ -64,10 +64,10 @@ from tqdm.auto import tqdm
 
 from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError
-from affectlab.evaluate import runs
-from affectlab.evaluate.config import resolve_source
-from affectlab.evaluate.experiment import ExperimentResult
 from affectlab.evaluate.metrics import macro_f1
+from affectlab.experiments import runs
+from affectlab.experiments.config import resolve_source
+from affectlab.experiments.runs import ExperimentResult
 from affectlab.identity.classify import read_identity_images
 from affectlab.identity.extra import (
     EXTRA_KEYS,
@@ -161,7 +161,7 @@ def run_siamese_experiment(
     this process (``train.num_threads`` sets torch's threads).
     """
     from affectlab.data.orl import load_orl
-    from affectlab.evaluate.kinds import read_experiment_file
+    from affectlab.experiments.kinds import read_experiment_file
     from affectlab.identity.heatmaps import pair_heatmaps
     from affectlab.models.siamese import siamese_vgg
     from affectlab.viz.heatmap import pair_heatmap_figure

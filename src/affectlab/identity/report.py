@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from affectlab.evaluate import runs
+from affectlab.experiments import runs
 
 __all__ = ["options_lines", "write_siamese_report"]
 

@@ -5,7 +5,7 @@
 - :mod:`~affectlab.pairs.proxy`: the seeded proxy benchmark generated from real faces;
 - :mod:`~affectlab.pairs.networks`: DiffCNN and CompCNN (Sub / Comb comparison at depth 1, 2, 3);
 - :mod:`~affectlab.pairs.train`: training, prediction and second-FC features;
-- :mod:`~affectlab.pairs.experiment`: the ``kind: pairs`` experiment runner.
+- :mod:`~affectlab.experiments.pairs`: the ``kind: pairs`` experiment runner.
 """
 
 from affectlab.pairs.manifest import (

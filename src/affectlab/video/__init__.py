@@ -2,7 +2,7 @@
 
 Temporal descriptors (LBP-TOP, LPQ-TOP, SIFT-TOP, SIFT-LBP, frame pooling) live in
 :mod:`affectlab.features.temporal`; the CK+48 sequence experiment in
-:mod:`affectlab.video.experiment`.
+:mod:`affectlab.experiments.sequences`.
 """
 
 from affectlab.video.analyze import FaceFrame, TrackResult, VideoAnalyzer, VideoResult

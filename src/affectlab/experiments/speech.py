@@ -10,7 +10,7 @@ folds are pooled, and ``metrics.json`` gets one row per (task, feature, model, n
 accuracy (WA), UAR, macro-F1 and the confusion matrix for categories, CCC, RMSE and Pearson's r
 for dimensions. Hyper-parameters are chosen inside each training part only, by inner folds over
 its speakers (``inner_splits`` >= training speakers gives leave-one-speaker-out).
-The config is validated by :mod:`affectlab.audio.speech_config` (re-exported here).
+The config is validated by :mod:`affectlab.experiments.speech_config` (re-exported here).
 
 Example config (``configs/emodb-loso.yaml``)::
 
@@ -49,7 +49,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from affectlab.audio.speech_config import (
+from affectlab.errors import ConfigError, ProtocolError
+from affectlab.experiments.runs import ExperimentResult
+from affectlab.experiments.speech_config import (
     SPEECH_CONFIG_KEYS,
     SpeechConfig,
     SpeechFeature,
@@ -58,8 +60,7 @@ from affectlab.audio.speech_config import (
     _task_dict,
     load_speech_config,
 )
-from affectlab.errors import ConfigError, ProtocolError
-from affectlab.evaluate.experiment import ExperimentResult, fit_with_groups
+from affectlab.experiments.stages import fit_with_groups, summarise_chosen
 from affectlab.parallel import run_tasks
 
 if TYPE_CHECKING:
@@ -78,7 +79,7 @@ __all__ = [
 
 
 class SpeechExperimentResult(ExperimentResult):
-    """:class:`~affectlab.evaluate.experiment.ExperimentResult` whose table shows tasks and normalisations."""
+    """:class:`~affectlab.experiments.features.ExperimentResult` whose table shows tasks and normalisations."""
 
     def table(self) -> str:
         """The rows as a Markdown table."""
@@ -100,7 +101,7 @@ def speech_table(rows: Sequence[Mapping[str, Any]]) -> str:
     | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
     | 7class | ComParE | linear_svm | per_speaker | 0.800 | 0.750 | - | - | 10 | - |
     """
-    from affectlab.evaluate.runs import format_chosen
+    from affectlab.experiments.runs import format_chosen
 
     lines = ["| task | feature | model | normalisation | WA | UAR | CCC | RMSE | n | chosen (median) |",
              "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -127,7 +128,7 @@ def _code_hash(*modules: str) -> str:
 
 
 def _versions() -> dict[str, str]:
-    from affectlab.evaluate import runs
+    from affectlab.experiments import runs
 
     return runs.package_versions("opensmile", "soundfile", "soxr", "transformers", "torch")
 
@@ -337,11 +338,10 @@ def run_speech_experiment(
 
     from affectlab.audio.io import file_sha256
     from affectlab.audio.normalise import describe_normalisation, normalise
-    from affectlab.evaluate import runs
-    from affectlab.evaluate.experiment import summarise_chosen
-    from affectlab.evaluate.kinds import read_experiment_file
     from affectlab.evaluate.metrics import classification_metrics, regression_metrics
     from affectlab.evaluate.protocols import make_protocol
+    from affectlab.experiments import runs
+    from affectlab.experiments.kinds import read_experiment_file
     from affectlab.features.cache import FeatureCache
     from affectlab.viz.confusion import save_confusion_matrix
 

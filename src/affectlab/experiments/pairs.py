@@ -45,11 +45,11 @@ from tqdm.auto import tqdm
 
 from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError, DataError
-from affectlab.evaluate import runs
-from affectlab.evaluate.config import resolve_source
-from affectlab.evaluate.experiment import ExperimentResult
 from affectlab.evaluate.metrics import accuracy, uar
 from affectlab.evaluate.protocols import check_disjoint_groups, make_protocol
+from affectlab.experiments import runs
+from affectlab.experiments.config import resolve_source
+from affectlab.experiments.runs import ExperimentResult
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.train import TrainConfig, resolve_device
 from affectlab.pairs.networks import PAIR_MODELS, build_pair_network
@@ -211,7 +211,7 @@ def run_pairs_experiment(
     and ``cache`` are accepted for the common runner signature; training runs in this process
     (``train.num_threads`` sets torch's threads).
     """
-    from affectlab.evaluate.kinds import read_experiment_file
+    from affectlab.experiments.kinds import read_experiment_file
 
     tick = time.time()
     if isinstance(config, Mapping):

@@ -1,4 +1,5 @@
-"""Experiment configuration: reading, validating and resolving the YAML format.
+"""Experiment configuration: reading, validating and resolving the YAML format (kind ``features``), and the
+helpers every kind's reader shares (:func:`read_raw_config`, :func:`resolve_source`, :func:`typed_entry`).
 
 Example::
 
@@ -121,9 +122,15 @@ def typed_entry(item: Any, key: str, settings: Mapping[str, set[str]], noun: str
 
 
 def read_raw_config(config: Mapping[str, Any] | str | Path) -> tuple[dict[str, Any], Path | None]:
-    """The mapping of a YAML experiment file (or a copy of a mapping) and the file's path (or None)."""
+    """The mapping of a YAML experiment file (or a copy of a mapping) and the file's path (or None).
+
+    A mapping that :func:`~affectlab.experiments.kinds.run_experiment` already read carries the file's
+    path under ``_path``; it is taken out of the copy and returned, so a file is read once per run.
+    """
     if isinstance(config, Mapping):
-        return copy.deepcopy(dict(config)), None
+        raw = copy.deepcopy(dict(config))
+        path = raw.pop("_path", None)
+        return raw, None if path is None else Path(path)
     path = Path(config)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
@@ -274,7 +281,7 @@ def load_config(
 
     raw, path = _read(config)
     if raw.get("kind", "features") != "features":
-        raise ConfigError(f"kind {raw['kind']!r}: this reader is for kind 'features' (use affectlab.evaluate.kinds)")
+        raise ConfigError(f"kind {raw['kind']!r}: this reader is for kind 'features' (use affectlab.experiments.kinds)")
     unknown = [k for k in raw if k not in CONFIG_KEYS]
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} in the config (known: {', '.join(CONFIG_KEYS[:-1])})")

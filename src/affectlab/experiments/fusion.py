@@ -16,7 +16,7 @@ temperature-calibrated member probabilities), ``stacking`` (multinomial logistic
 the concatenated decision values, C by inner CV) and ``early`` (concatenated, standardised
 features, each block weighted by 1/sqrt(dim), with one classifier).
 
-Networks (config key ``networks``, see :mod:`affectlab.classify.fusion_networks`) join as members
+Networks (config key ``networks``, see :mod:`affectlab.experiments.fusion_networks`) join as members
 with classifier ``cnn``: fine-tuned inside the run on every (inner) training part, or cross-fitted
 beforehand for a fixed split; both fusion networks (``net_svm``, ``net_all``) include them.
 
@@ -57,27 +57,29 @@ from typing import Any
 import numpy as np
 
 from affectlab._checks import is_integer, is_number
-from affectlab.classify.fusion_networks import (
+from affectlab.errors import ConfigError, ProtocolError
+from affectlab.evaluate.metrics import classification_metrics
+from affectlab.evaluate.protocols import Fold, crossfit_folds, make_protocol
+from affectlab.experiments import runs
+from affectlab.experiments.config import ExperimentConfig, load_config, resolve_source
+from affectlab.experiments.features import (
+    fold_feature_matrix,
+    load_experiment_dataset,
+    stateless_feature_matrices,
+)
+from affectlab.experiments.fusion_networks import (
     NETWORK_CLASSIFIER,
     network_member,
     parse_networks,
 )
-from affectlab.errors import ConfigError, ProtocolError
-from affectlab.evaluate import runs
-from affectlab.evaluate.config import ExperimentConfig, load_config, resolve_source
-from affectlab.evaluate.experiment import (
-    ExperimentResult,
+from affectlab.experiments.runs import ExperimentResult
+from affectlab.experiments.stages import (
     decision_values,
     fit_with_groups,
-    fold_feature_matrix,
-    load_experiment_dataset,
     load_gray_images,
     open_feature_cache,
     standardise_per_group,
-    stateless_feature_matrices,
 )
-from affectlab.evaluate.metrics import classification_metrics
-from affectlab.evaluate.protocols import Fold, crossfit_folds, make_protocol
 from affectlab.parallel import run_tasks, worker_deaths_explained
 
 __all__ = ["FUSION_METHODS", "fusion_table", "run_fusion_experiment"]

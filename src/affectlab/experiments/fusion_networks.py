@@ -48,8 +48,8 @@ import numpy as np
 
 from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, ModelError
-from affectlab.evaluate.config import resolve_source, typed_entry
 from affectlab.evaluate.protocols import Fold, crossfit_fingerprint
+from affectlab.experiments.config import resolve_source, typed_entry
 
 if TYPE_CHECKING:
     from affectlab.features.cache import FeatureCache
@@ -120,7 +120,7 @@ def parse_networks(raw: Any, *, base: Path | None, oof_splits: int, feature_labe
             if not isinstance((item.get("train") or {}).get("epochs"), int):
                 raise ConfigError(f"{key}.train.epochs (an integer) is required: a fusion member trains for a "
                                   "fixed number of epochs, chosen in advance")
-            from affectlab.models.experiment import train_config_from_mapping
+            from affectlab.experiments.deep import train_config_from_mapping
 
             # unknown training / augmentation settings fail here, not mid-run
             train_config_from_mapping(spec, 0, "cpu", key)
@@ -211,8 +211,8 @@ def network_fingerprint(spec: Mapping[str, Any], labels: list[str], seed: int) -
     the labels, the seed, the declared versions of this fine-tuning (:data:`FINETUNE_VERSION`) and of the
     training procedure (:data:`affectlab.models.versions.TRAINING_VERSION`), and the versions of
     :data:`NETWORK_LIBRARIES`. Not the member's label, the ensemble size or any source code."""
+    from affectlab.experiments.deep import train_config_from_mapping
     from affectlab.features.cache import library_versions
-    from affectlab.models.experiment import train_config_from_mapping
     from affectlab.models.versions import TRAINING_VERSION, model_version
 
     settings = asdict(train_config_from_mapping(spec, seed, "auto", spec.get("_key", "network")))
@@ -242,8 +242,8 @@ def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
     (read from ``cache`` when an identical net was trained before)."""
 
     def train_and_score() -> np.ndarray:
+        from affectlab.experiments.deep import train_config_from_mapping
         from affectlab.models import create_model
-        from affectlab.models.experiment import train_config_from_mapping
         from affectlab.models.train import fit_classifier, predict_proba, seed_everything
         from affectlab.models.training import transfer_weights
 

@@ -90,7 +90,7 @@ def train_config_from_mapping(method: Mapping[str, Any], seed: int, device: str,
 
 
 def _parse_methods(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
-    from affectlab.evaluate.config import typed_entry
+    from affectlab.experiments.config import typed_entry
     from affectlab.models import list_models
 
     methods = raw.get("methods")
@@ -227,11 +227,12 @@ def run_deep_experiment(
     another (each fine-tuning already uses the torch threads).
     """
     from affectlab.data.loader import load_dataset
-    from affectlab.evaluate import runs
-    from affectlab.evaluate.config import parse_image_size, resolve_source
-    from affectlab.evaluate.experiment import ExperimentResult, load_gray_images
     from affectlab.evaluate.metrics import classification_metrics
     from affectlab.evaluate.protocols import make_protocol
+    from affectlab.experiments import runs
+    from affectlab.experiments.config import parse_image_size, resolve_source
+    from affectlab.experiments.runs import ExperimentResult
+    from affectlab.experiments.stages import load_gray_images
     from affectlab.models import create_model
     from affectlab.models.checkpoint import load_model
     from affectlab.models.features import extract_features

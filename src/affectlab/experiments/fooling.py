@@ -117,7 +117,7 @@ def _load_model(model_cfg: Mapping[str, Any], base: Path | None):
     """The network of ``model``: a weights file (its own network, or ``name`` for a bare state dict), else the
     bundled weights of ``name`` (default: the bundled expression model)."""
     from affectlab.analysis import DEFAULT_MODEL
-    from affectlab.evaluate.config import resolve_source
+    from affectlab.experiments.config import resolve_source
     from affectlab.models import create_model
     from affectlab.models.checkpoint import check_weights_network, load_model
 
@@ -182,10 +182,10 @@ def run_fooling_experiment(
 
     from affectlab import explain
     from affectlab.data import load_dataset
-    from affectlab.evaluate import runs
-    from affectlab.evaluate.config import resolve_source
-    from affectlab.evaluate.experiment import ExperimentResult
-    from affectlab.evaluate.kinds import read_experiment_file
+    from affectlab.experiments import runs
+    from affectlab.experiments.config import resolve_source
+    from affectlab.experiments.kinds import read_experiment_file
+    from affectlab.experiments.runs import ExperimentResult
     from affectlab.explain import fool
     from affectlab.explain.fooling import DIFFERENCE_BANDS, band_shares, difference_bands
     from affectlab.explain.regions import region_masks, region_table

@@ -35,14 +35,14 @@ import numpy as np
 
 from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, ProtocolError
-from affectlab.evaluate import runs
-from affectlab.evaluate.experiment import (
-    ExperimentResult,
+from affectlab.evaluate.protocols import Fold, make_protocol
+from affectlab.experiments import runs
+from affectlab.experiments.runs import ExperimentResult
+from affectlab.experiments.stages import (
     decision_values,
     fit_with_groups,
     pool_fold_results,
 )
-from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.parallel import run_tasks
 
 __all__ = ["SEQUENCE_CONFIG_KEYS", "run_sequence_experiment"]
@@ -85,7 +85,7 @@ def _components(value: Any, key: str, create: Any) -> list[tuple[str, str, dict[
 
 def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
     from affectlab.classify.registry import create_classifier
-    from affectlab.evaluate.config import parse_image_size, resolve_source
+    from affectlab.experiments.config import parse_image_size, resolve_source
     from affectlab.features.temporal import create_sequence_feature
 
     unknown = [k for k in raw if k not in SEQUENCE_CONFIG_KEYS]

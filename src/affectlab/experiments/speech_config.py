@@ -4,7 +4,7 @@
 :class:`SpeechConfig` naming its data, audio settings, protocol, normalisations, feature entries
 (:class:`SpeechFeature`), tasks (:class:`SpeechTask`) and models; :meth:`SpeechConfig.to_dict` gives
 the resolved config written to the run folder. The runner is
-:func:`affectlab.audio.experiment.run_speech_experiment`, which re-exports these names.
+:func:`affectlab.experiments.speech.run_speech_experiment`, which re-exports these names.
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def _restriction(value: Any, key: str) -> tuple[tuple[str, ...], tuple[str, ...]
 
 def _components(value: Any, key: str) -> list[_Model]:
     from affectlab.classify.registry import create_classifier
-    from affectlab.evaluate.config import _components as components
+    from affectlab.experiments.config import _components as components
 
     entries = value if isinstance(value, list) else [value]
     cleaned, restrictions, labels = [], [], []
@@ -305,7 +305,7 @@ def _tasks(value: Any, classifiers: list[Any], regressors: list[Any]) -> list[Sp
 def load_speech_config(raw: Mapping[str, Any], *, data: str | Path | None = None) -> SpeechConfig:
     """Validate a ``kind: speech`` mapping (``raw["_path"]``: the YAML's path, for relative paths)."""
     from affectlab.audio.normalise import check_normalisation
-    from affectlab.evaluate.config import resolve_source
+    from affectlab.experiments.config import resolve_source
 
     raw = dict(raw)
     path = raw.pop("_path", None)

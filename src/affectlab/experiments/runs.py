@@ -1,5 +1,10 @@
 """Run folders: one directory per experiment with config, metrics, predictions, plots and report.
 
+Every experiment kind writes its folder through one :class:`RunFolder`: it checks the folder before
+any work (so bad data leaves nothing behind), creates it once the inputs are read, records the
+provenance (package versions, commit, time, config file, data fingerprint, protocol and folds) in
+``config.yaml`` and returns the :class:`ExperimentResult`.
+
 Layout::
 
     DIR/config.yaml                        resolved config + provenance (version, time, data, folds)
@@ -13,15 +18,17 @@ Layout::
 from __future__ import annotations
 
 import csv
+import datetime as _dt
 import functools
 import hashlib
 import json
 import math
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import yaml
@@ -29,7 +36,13 @@ import yaml
 from affectlab._checks import is_number
 from affectlab.errors import ConfigError
 
+if TYPE_CHECKING:
+    from affectlab.data.sample import Dataset
+    from affectlab.evaluate.protocols import Fold
+
 __all__ = [
+    "ExperimentResult",
+    "RunFolder",
     "prepare_run_dir",
     "confusion_filename",
     "markdown_table",
@@ -48,6 +61,153 @@ __all__ = [
 ]
 
 PREDICTION_COLUMNS = ("id", "fold", "feature", "classifier", "true", "pred", "subject")
+
+
+@dataclass
+class ExperimentResult:
+    """What a run produced (every kind's runner returns one).
+
+    Attributes
+    ----------
+    rows
+        One mapping per (feature, classifier) or method, as in ``metrics.json``: ``feature``,
+        ``classifier``, ``accuracy``, ``uar``, ``macro_f1``, ``n_test``, ``params``, ``chosen``
+        (hyper-parameters chosen per fold and their median)...
+    out_dir
+        The run folder.
+    config
+        The resolved config with provenance (as in ``config.yaml``).
+    n_folds
+        Number of folds of the protocol.
+    seconds
+        Wall time of the run.
+    markdown
+        The results table, when a runner shapes its own (else built from ``rows``).
+    """
+
+    rows: list[dict[str, Any]]
+    out_dir: Path
+    config: dict[str, Any] = field(default_factory=dict)
+    n_folds: int = 0
+    seconds: float = 0.0
+    markdown: str | None = None
+
+    def table(self) -> str:
+        """The results as a Markdown table (``markdown`` when the runner made its own)."""
+        return self.markdown if self.markdown is not None else markdown_table(self.rows)
+
+
+class RunFolder:
+    """The run folder of one experiment: checked at once, created when the inputs are read, written once.
+
+    ``RunFolder(out_dir, overwrite=...)`` refuses a non-empty folder before any work (nothing is
+    created); :meth:`create` makes it once data and features are read, so an unreadable file leaves
+    no folder behind. The ``write_*`` methods write ``config.yaml``, ``metrics.json``,
+    ``predictions.csv``, ``decisions.npz``, ``report.md`` and the confusion plots;
+    :meth:`provenance` is the ``run`` block of ``config.yaml``; :meth:`result` the run's
+    :class:`ExperimentResult` (its ``seconds`` counted from the folder's creation).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> run = RunFolder(tempfile.mkdtemp() + "/run")
+    >>> run.path.exists()
+    False
+    >>> run.create().is_dir()
+    True
+    >>> result = run.result([{"feature": "f", "classifier": "c", "accuracy": 1.0}], {"name": "x"}, n_folds=1)
+    >>> (result.n_folds, result.out_dir == run.path)
+    (1, True)
+    """
+
+    def __init__(self, out_dir: str | Path, *, overwrite: bool = False) -> None:
+        self.overwrite = overwrite
+        self.path = prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+        self.started = time.perf_counter()
+
+    def create(self) -> Path:
+        """Create the folder (checked again: something may have been written there since)."""
+        self.path = prepare_run_dir(self.path, overwrite=self.overwrite)
+        return self.path
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the run began (the folder object was made)."""
+        return time.perf_counter() - self.started
+
+    def provenance(
+        self,
+        *,
+        config_path: str | Path | None,
+        packages: Sequence[str] = (),
+        dataset: Dataset | None = None,
+        source: str | Path | None = None,
+        protocol: Any = None,
+        folds: Sequence[Fold] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """The ``run`` block of ``config.yaml``: versions (:func:`package_versions` with ``packages``), UTC
+        time, the config file, and when given the dataset (fingerprint and summary, under ``source``),
+        the protocol's description and the folds' sizes; ``extra`` entries follow."""
+        run: dict[str, Any] = {
+            **package_versions(*packages),
+            "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "config_file": str(Path(config_path).resolve()) if config_path else None,
+        }
+        if dataset is not None:
+            summary = dataset.summary()
+            run["data_sha256"] = dataset.fingerprint()
+            run["dataset"] = {"path": str(source) if source is not None else None, "name": dataset.name,
+                              "samples": len(dataset), "subjects": summary["subjects"],
+                              "classes": summary["classes"]}
+        if protocol is not None:
+            run["protocol"] = protocol.describe()
+        if folds is not None:
+            run["n_folds"] = len(folds)
+            run["folds"] = [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size),
+                             **({"validation": int(f.validation.size)} if f.validation.size else {})}
+                            for f in folds]
+        run.update(extra)
+        return run
+
+    def write_config(self, config: Mapping[str, Any]) -> Path:
+        """``config.yaml``: the resolved config with its ``run`` provenance."""
+        return write_config(self.path, config)
+
+    def write_metrics(self, metrics: Mapping[str, Any]) -> Path:
+        """``metrics.json`` (NaN as ``null``)."""
+        return write_metrics(self.path, metrics)
+
+    def write_predictions(self, rows: Iterable[Mapping[str, Any]]) -> Path:
+        """``predictions.csv`` with :data:`PREDICTION_COLUMNS`."""
+        return write_predictions(self.path, rows)
+
+    def write_decisions(self, **kwargs: Any) -> Path:
+        """``decisions.npz`` (see :func:`write_decisions`)."""
+        return write_decisions(self.path, **kwargs)
+
+    def write_report(self, *, title: str, sections: Sequence[tuple[str, str]],
+                     rows: Sequence[Mapping[str, Any]]) -> Path:
+        """``report.md``: sections, the results table and links to the plots."""
+        return write_report(self.path, title=title, sections=sections, rows=rows)
+
+    def save_confusion(self, confusion: Any, labels: Sequence[str], feature: str, classifier: str, *,
+                       title: str | None = None) -> str:
+        """Draw ``confusion_<feature>_<classifier>.png`` (counts; colours row-normalised); returns its name."""
+        from affectlab.viz.confusion import save_confusion_matrix
+
+        png = confusion_filename(feature, classifier)
+        save_confusion_matrix(np.asarray(confusion), list(labels), self.path / png,
+                              title=title or f"{feature} / {classifier}")
+        return png
+
+    def result(self, rows: list[dict[str, Any]], config: dict[str, Any], *, n_folds: int,
+               seconds: float | None = None, markdown: str | None = None,
+               result_type: type[ExperimentResult] | None = None) -> ExperimentResult:
+        """The run's :class:`ExperimentResult` (``result_type``: a subclass a kind returns)."""
+        cls = result_type or ExperimentResult
+        return cls(rows=rows, out_dir=self.path, config=config, n_folds=n_folds,
+                   seconds=self.elapsed if seconds is None else seconds, markdown=markdown)
 
 
 def prepare_run_dir(out_dir: str | Path, *, overwrite: bool = False, create: bool = True) -> Path:
