@@ -51,6 +51,7 @@ EXPERIMENT_KINDS: dict[str, str] = {
     "identity": "affectlab.identity.classify:run_identity_experiment",
     "fooling": "affectlab.experiments.fooling:run_fooling_experiment",
     "pairs": "affectlab.experiments.pairs:run_pairs_experiment",
+    "clips": "affectlab.experiments.clips:run_clips_experiment",
 }
 
 

@@ -1,0 +1,345 @@
+"""``kind: clips`` experiments: video clips -> aligned face volumes -> sequence features -> classifiers (-> fusion).
+
+The runner reads a clip manifest (``path,label,subject[,id]``), turns every clip into the main
+face's aligned volume (:mod:`affectlab.clips`: tracked, aligned on fixed eye positions, resampled
+to ``volume.frames`` frames of ``volume.size`` pixels), and then does what ``kind: sequences``
+does with frame folders: every sequence feature (``lbp_top``, ``lpq_top``, ``sift_top``,
+``sift_lbp``, ``pooled`` frame features, deep ones included) x every classifier, folds split by
+subject, one prediction per clip. With a ``fusion`` section it does what ``kind: fusion`` does
+with image features: every feature x classifier is a member, scored out of fold on each training
+part, and the fusion network (and the other methods of ``fusion.methods``) is fitted on those
+values (:func:`affectlab.experiments.fusion._fusion_fold`, the same code).
+
+Clips that give no volume (unreadable, shorter than ``volume.frames`` with ``short: refuse``, no
+face, too many lost frames) are left out of every fold and listed in the report, one line each;
+the others are used.
+
+Config (see ``configs/ckplus48-clips.yaml``)::
+
+    kind: clips
+    name: ckplus48-clips
+    data: {clips: /root/affectlab-clips/ckplus48/manifest.csv}
+    volume: {frames: 3, size: 48}           # affectlab.clips.VolumeSettings
+    protocol: {kind: group_kfold, n_splits: 10}
+    features: [{name: lbp_top, levels: 3}, {name: pooled, feature: hog, pooling: mean}]
+    classifiers: [{name: linear_svm, C_grid: auto}]
+    fusion: {oof_splits: 5, methods: [net_svm, net_all]}   # optional
+
+Volumes and stateless clip features are cached in the feature cache (``--cache``) by the clips'
+file hashes, the volume settings and the declared versions; features that learn (codebooks)
+are fitted on each fold's training clips only (and cached per fold).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from affectlab.errors import ConfigError, ProtocolError
+from affectlab.evaluate.protocols import Fold, make_protocol
+from affectlab.experiments import runs
+from affectlab.experiments.runs import ExperimentResult
+from affectlab.parallel import run_tasks
+
+__all__ = ["CLIP_CONFIG_KEYS", "run_clips_experiment"]
+
+CLIP_CONFIG_KEYS = ("kind", "name", "description", "data", "volume", "protocol", "features", "classifiers", "fusion",
+                    "seed", "run", "_path")
+
+
+def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
+    from affectlab.classify.registry import create_classifier
+    from affectlab.clips.volume import VolumeSettings
+    from affectlab.experiments.config import resolve_source
+    from affectlab.experiments.sequences import _components
+    from affectlab.features.temporal import create_sequence_feature
+
+    unknown = [k for k in raw if k not in CLIP_CONFIG_KEYS]
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in the clips config (known: {', '.join(CLIP_CONFIG_KEYS[:-2])})")
+    path = Path(raw["_path"]) if raw.get("_path") is not None else None
+    spec = raw.get("data")
+    spec = {"clips": spec} if isinstance(spec, str) else dict(spec or {})
+    if set(spec) - {"clips"}:
+        raise ConfigError(f"data: unknown key {sorted(set(spec) - {'clips'})[0]!r} (a clips config has data: "
+                          "{clips: manifest.csv})")
+    if data is not None:
+        spec["clips"] = str(data)
+    if "clips" not in spec:
+        raise ConfigError("missing key 'data.clips' (a clip manifest CSV or a folder of clips)")
+    base = None if (data is not None or path is None) else path.parent
+    spec["clips"] = str(resolve_source(spec["clips"], base, "data.clips", what="clip manifest"))
+    volume = raw.get("volume")
+    if volume is not None and not isinstance(volume, Mapping):
+        raise ConfigError("volume must be a mapping of clip volume settings (frames, size, missing, ...)")
+    for key in ("features", "classifiers"):
+        if key not in raw:
+            raise ConfigError(f"missing key {key!r}")
+    features = _components(raw["features"], "features", create_sequence_feature)
+    classifiers = _components(raw["classifiers"], "classifiers", create_classifier)
+    fusion = None
+    if raw.get("fusion") is not None:
+        from affectlab.experiments.fusion import _fusion_spec
+
+        fusion = _fusion_spec(raw["fusion"], [f[1] for f in features], [c[1] for c in classifiers])
+    seed = raw.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise ConfigError(f"seed must be an integer, got {seed!r}")
+    return {
+        "name": str(raw.get("name") or (path.stem if path is not None else "clips")),
+        "description": raw.get("description"), "data": spec, "path": path,
+        "volume": VolumeSettings.from_mapping(volume),
+        "protocol": make_protocol(dict(raw.get("protocol") or {"kind": "group_kfold", "n_splits": 10})),
+        "features": features, "classifiers": classifiers, "fusion": fusion, "seed": seed,
+    }
+
+
+def _matrix(clips: Any, feature: tuple[str, str, dict[str, Any]], fold: Fold | None,
+            cache_dir: str | None) -> np.ndarray:
+    """The feature matrix of every clip; a feature that learns is fitted on ``fold.train`` only."""
+    from affectlab.clips.features import clip_features
+
+    name, _, params = feature
+    X, _ = clip_features(clips, name, params, fit_on=None if fold is None else fold.train, cache=cache_dir)
+    return X
+
+
+def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: np.ndarray | None, clips: Any,
+               y: np.ndarray, groups: np.ndarray, classifiers: list[tuple[str, str, dict[str, Any]]],
+               labels: list[str], cache_dir: str | None) -> dict[str, Any]:
+    """One fold of one feature, as ``kind: sequences`` (the learned feature fitted here, cached)."""
+    from affectlab.experiments.sequences import _fold_task as sequence_fold
+
+    started = time.perf_counter()
+    if X is None:
+        X = _matrix(clips, feature, fold, cache_dir)
+    outcome = sequence_fold(k, fold, feature, X, clips.volumes, y, groups, classifiers, labels)
+    outcome["feature_seconds"] = time.perf_counter() - started
+    return outcome
+
+
+def _fusion_task(k: int, fold: Fold, features: list[tuple[str, str, dict[str, Any]]],
+                 matrices: dict[str, np.ndarray], clips: Any, y: np.ndarray, groups: np.ndarray,
+                 classifiers: list[tuple[str, str, dict[str, Any]]], labels: list[str], spec: dict[str, Any],
+                 cache_dir: str | None, seed: int) -> dict[str, Any]:
+    """One outer fold of the fusion: every member's test and out-of-fold decisions, then the fusion methods."""
+    from affectlab.classify.registry import create_classifier
+    from affectlab.experiments.fusion import _fusion_fold
+
+    fold_matrices = dict(matrices)
+    for feature in features:
+        if feature[1] not in fold_matrices:  # learns (codebooks, no labels): fitted on this training part
+            fold_matrices[feature[1]] = _matrix(clips, feature, fold, cache_dir)
+    templates = [(label, create_classifier(name, **params)) for name, label, params in classifiers]
+    triples = [(label, name, None) for name, label, _ in features]
+    return _fusion_fold(k, fold, triples, fold_matrices, templates, None, y, groups, labels, spec, False, None, None,
+                        None, seed)
+
+
+def _refusal_lines(clips: Any) -> str:
+    if not clips.refused:
+        return "Every listed clip gave a face volume."
+    lines = [f"{len(clips.refused)} of {clips.listed} clip(s) gave no face volume and are left out of every fold:"]
+    lines += [f"- `{r.id}` ({r.reason}): {r.message}" for r in clips.refused]
+    return "\n".join(lines)
+
+
+def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, y: np.ndarray, labels: list[str],
+                 spec: dict[str, Any], out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Rows and prediction records of the members and fusion methods, as ``kind: fusion`` writes them."""
+    from affectlab.evaluate.metrics import classification_metrics
+    from affectlab.experiments.fusion import _METHOD_TEXT
+    from affectlab.viz.confusion import save_confusion_matrix
+
+    rows: list[dict[str, Any]] = []
+    predictions: list[dict[str, Any]] = []
+
+    def add(feature: str, classifier: str, method: str, members: str, preds: list[np.ndarray],
+            extra: dict[str, Any]) -> None:
+        true = np.concatenate([y[f.test] for f in folds])
+        metrics = classification_metrics(true, np.concatenate(preds), labels)
+        fold_acc = np.array([np.mean(p == y[f.test]) for p, f in zip(preds, folds)])
+        png = runs.confusion_filename(feature, classifier)
+        save_confusion_matrix(np.asarray(metrics["confusion"]), labels, out / png, title=f"{feature} / {classifier}")
+        rows.append({"feature": feature, "classifier": classifier, "method": method, "members": members,
+                     "accuracy": metrics["accuracy"], "uar": metrics["uar"], "macro_f1": metrics["macro_f1"],
+                     "n_test": metrics["n"], "n_folds": len(folds), "fold_accuracy_mean": float(fold_acc.mean()),
+                     "fold_accuracy_std": float(fold_acc.std()), "per_class_recall": metrics["per_class_recall"],
+                     "labels": labels, "confusion": metrics["confusion"], "confusion_png": png, **extra})
+        predictions.extend({"id": clips.ids[int(i)], "fold": f.name, "feature": feature, "classifier": classifier,
+                            "true": y[int(i)], "pred": p, "subject": clips.subjects[int(i)]}
+                           for f, fold_pred in zip(folds, preds) for i, p in zip(f.test, fold_pred))
+
+    for j, member in enumerate(outcomes[0]["members"]):
+        add(member["feature"], member["classifier"], "member", f"{member['feature']} / {member['classifier']}",
+            [o["members"][j]["pred"] for o in outcomes],
+            {"chosen_per_fold": [o["members"][j]["best_params"] for o in outcomes]})
+    for method in spec["methods"]:
+        name, members = _METHOD_TEXT[method]
+        infos = [o["fused"][method]["info"] for o in outcomes]
+        extra: dict[str, Any] = {"fusion": method, "per_fold": infos}
+        if method.startswith("net_"):
+            lams = sorted(i["lam"] for i in infos)
+            extra["lambda_median"] = lams[(len(lams) - 1) // 2]
+            extra["lambda_at_grid_edge"] = sum(bool(i["lam_at_grid_edge"]) for i in infos)
+            members = f"{members} ({len(infos[0]['members'])})"
+        if method == "early":
+            members = " + ".join(spec["early"]["features"])
+        add(method, "fusion", name, members, [o["fused"][method]["pred"] for o in outcomes], extra)
+    return rows, predictions
+
+
+def run_clips_experiment(
+    config: Mapping[str, Any],
+    out_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    n_jobs: int | None = None,
+    cache: Any = None,
+) -> ExperimentResult:
+    """Run a ``kind: clips`` experiment (see the module docstring) and write its run folder.
+
+    ``data`` replaces ``data.clips``; ``cache`` (a folder or a
+    :class:`~affectlab.features.cache.FeatureCache`) keeps the volumes and clip features.
+
+    Raises
+    ------
+    ConfigError, ProtocolError, DataError
+        Bad config key, leaking split, no usable clip; the message names it.
+    """
+    from joblib import delayed, effective_n_jobs
+
+    from affectlab.clips.dataset import load_clips
+    from affectlab.experiments.stages import open_feature_cache, pool_fold_results
+    from affectlab.features.temporal import sequence_feature_is_stateless
+
+    run_started = time.perf_counter()
+    cfg = _settings(config, data)
+    runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+    feature_cache = open_feature_cache(cache)
+    cache_dir = None if feature_cache is None else str(feature_cache.directory)
+    jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
+    clips = load_clips(cfg["data"]["clips"], cfg["volume"], cache=feature_cache, n_jobs=jobs, progress=progress)
+    y = clips.labels.astype(str)
+    if np.any(clips.labels == None):  # noqa: E711 - an object array
+        raise ConfigError(f"{cfg['data']['clips']}: every clip needs a label for an experiment")
+    groups = clips.subjects.astype(str)
+    protocol = cfg["protocol"]
+    folds = list(protocol.split(y, groups))
+    for fold in folds:
+        if set(groups[fold.train]) & set(groups[fold.test]):
+            raise ProtocolError(f"fold {fold.name}: a subject is in both train and test")
+    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
+    labels = [c for c in clips.classes if c in set(y.tolist())]
+    summary = clips.summary()
+    resolved: dict[str, Any] = {
+        "kind": "clips", "name": cfg["name"], **({"description": cfg["description"]} if cfg["description"] else {}),
+        "data": cfg["data"], "volume": cfg["volume"].to_dict(), "protocol": protocol.to_dict(),
+        "features": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["features"]],
+        "classifiers": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["classifiers"]],
+        **({"fusion": cfg["fusion"], "seed": cfg["seed"]} if cfg["fusion"] is not None else {}),
+    }
+    resolved["run"] = {
+        **runs.package_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "config_file": str(cfg["path"].resolve()) if cfg["path"] is not None else None,
+        "dataset": {"path": cfg["data"]["clips"], **summary},
+        "refused": [{"id": r.id, "reason": r.reason, "message": r.message} for r in clips.refused],
+        "data_sha256": runs.array_fingerprint(np.asarray(clips.ids, dtype=object), clips.labels, clips.subjects,
+                                              clips.volumes),
+        "protocol": protocol.describe(), "n_folds": len(folds),
+        "folds": [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size)} for f in folds],
+        "n_jobs": jobs,
+    }
+    runs.write_config(out, resolved)
+
+    matrices: dict[str, np.ndarray] = {}
+    feature_info: dict[str, dict[str, Any]] = {}
+    for feature in cfg["features"]:
+        name, label, params = feature
+        if sequence_feature_is_stateless(name, params):
+            started = time.perf_counter()
+            matrices[label] = _matrix(clips, feature, None, cache_dir)
+            feature_info[label] = {"stateless": True, "dim": int(matrices[label].shape[1]),
+                                   "seconds": round(time.perf_counter() - started, 3)}
+    for _, label, _ in cfg["features"]:
+        feature_info.setdefault(label, {"stateless": False})
+    fold_of = np.full(len(y), -1, dtype=np.int32)
+    for k, fold in enumerate(folds):
+        fold_of[fold.test] = k
+    decisions: dict[tuple[str, str], np.ndarray] = {}
+    if cfg["fusion"] is None:
+        tasks = [delayed(_fold_task)(k, fold, feat, matrices.get(feat[1]), clips, y, groups, cfg["classifiers"],
+                                     labels, cache_dir)
+                 for feat in cfg["features"] for k, fold in enumerate(folds)]
+        keys = [(feat[1], k) for feat in cfg["features"] for k in range(len(folds))]
+        outcomes = dict(zip(keys, run_tasks(tasks, jobs, progress=progress)))
+        rows, predictions = [], []
+        for name, label, params in cfg["features"]:
+            per_fold = [outcomes[label, k] for k in range(len(folds))]
+            if not feature_info[label]["stateless"]:
+                feature_info[label].update(dim=per_fold[0]["dim"],
+                                           seconds=round(sum(o["feature_seconds"] for o in per_fold), 3))
+            for j, (clf_name, clf_label, clf_params) in enumerate(cfg["classifiers"]):
+                row, matrix, pair_predictions = pool_fold_results(
+                    [per_fold[k]["results"][j] for k in range(len(folds))], folds, y, ids=list(clips.ids),
+                    subjects=list(groups), feature=label, classifier=clf_label, labels=labels, out=out)
+                predictions += pair_predictions
+                decisions[label, clf_label] = matrix
+                row["level"] = "clip"
+                row["feature_dim"] = int(per_fold[0]["dim"])
+                row["params"] = {"feature": {"name": name, **params}, "classifier": {"name": clf_name, **clf_params}}
+                rows.append(row)
+        runs.write_decisions(out, ids=clips.ids, true=y, classes=labels, folds=[f.name for f in folds],
+                             fold_of_sample=fold_of, decisions=decisions)
+    else:
+        tasks = [delayed(_fusion_task)(k, fold, cfg["features"], matrices, clips, y, groups, cfg["classifiers"],
+                                       labels, cfg["fusion"], cache_dir, cfg["seed"])
+                 for k, fold in enumerate(folds)]
+        ordered = sorted(run_tasks(tasks, jobs, progress=progress), key=lambda o: o["k"])
+        rows, predictions = _pool_fusion(ordered, folds, clips, y, labels, cfg["fusion"], out)
+    runs.write_predictions(out, predictions)
+    elapsed = time.perf_counter() - run_started
+    metrics: dict[str, Any] = {
+        "name": cfg["name"], "kind": "clips", "level": "clip", "dataset": resolved["run"]["dataset"],
+        "refused": resolved["run"]["refused"],
+        "protocol": {**protocol.to_dict(), "description": protocol.describe(), "n_folds": len(folds)},
+        "normalisation": "global", "labels": labels, "rows": rows, "features": feature_info, "n_jobs": jobs,
+        "seconds": round(elapsed, 3),
+    }
+    sections = [
+        ("Data", (f"- clips: `{cfg['data']['clips']}`: {summary['clips']} listed, {summary['sequences']} used, "
+                  f"{summary['subjects']} subjects\n- classes: "
+                  + ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
+                  + f"\n- volumes: the main face tracked and aligned on fixed eye positions, "
+                  f"{cfg['volume'].frames} frames of {cfg['volume'].size}x{cfg['volume'].size} px "
+                  f"(missing: {cfg['volume'].missing}, short: {cfg['volume'].short}); "
+                  f"{summary['filled_frames']} volume frame(s) filled")),
+        ("Refused clips", _refusal_lines(clips)),
+        ("Protocol", (f"{protocol.describe()}; {len(folds)} fold(s). Every metric is per clip (one prediction per "
+                      "used clip), pooled over the test folds.")),
+        ("Normalisation", ("Each feature is standardised with statistics of the training part of each fold only "
+                           "(part of every classifier); no per-subject normalisation.")),
+        ("Hyper-parameters", ("Chosen on the training part of each fold only, by inner cross-validation split by "
+                              "subject.")),
+    ]
+    if cfg["fusion"] is not None:
+        members = [r for r in rows if r["method"] == "member"]
+        best = max(members, key=lambda r: r["accuracy"])
+        metrics["best_member"] = {"members": best["members"], "accuracy": best["accuracy"]}
+        metrics["fusion"] = cfg["fusion"]
+        sections.append(("Fusion", (
+            f"Every feature x classifier is a member. The fusion methods are fitted on out-of-fold decision values "
+            f"of each training part ({cfg['fusion']['oof_splits']} inner folds split by subject); test decision "
+            f"values: `{cfg['fusion']['test_decisions']}`. Best single member: {best['members']} "
+            f"({best['accuracy']:.3f}).")))
+    runs.write_metrics(out, metrics)
+    generated = f"affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}"
+    runs.write_report(out, title=f"{cfg['name']} ({generated})", sections=sections, rows=rows)
+    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=elapsed)
