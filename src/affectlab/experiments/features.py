@@ -44,8 +44,11 @@ if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
 
 __all__ = [
+    "ImageRun",
     "fold_feature_matrix",
+    "image_members",
     "load_experiment_dataset",
+    "prepare_image_run",
     "run_features_experiment",
     "stateless_feature_matrices",
 ]
@@ -190,8 +193,10 @@ def stateless_feature_matrices(
 
 
 @dataclass
-class _Setup:
-    """What the stages before the classifiers settle: config, data, folds, labels and the run folder."""
+class ImageRun:
+    """What the stages before the members settle for an image experiment (kinds ``features`` and ``fusion``):
+    the run folder (checked, not created), the labelled dataset, the protocol and its folds, labels, subjects
+    (``None`` unless every sample has one), the class order, the ``run`` provenance, processes and cache."""
 
     cfg: ExperimentConfig
     run: runs.RunFolder
@@ -201,17 +206,21 @@ class _Setup:
     y: np.ndarray
     groups: np.ndarray | None
     labels: list[str]
-    resolved: dict[str, Any]
+    provenance: dict[str, Any]
     jobs: int
     feature_cache: Any
 
+    @property
+    def per_subject(self) -> bool:
+        return self.cfg.normalisation == "per_subject"
 
-def _setup(config: Mapping[str, Any] | str | Path, out_dir: str | Path, *, data: str | Path | None,
-           dataset: Dataset | None, overwrite: bool, n_jobs: int | None, cache: Any) -> _Setup:
-    """Read the config, check the run folder, load the labelled dataset and make the folds (no work yet)."""
+
+def prepare_image_run(cfg: ExperimentConfig, out_dir: str | Path, *, dataset: Dataset | None = None,
+                      overwrite: bool = False, n_jobs: int | None = None, cache: Any = None) -> ImageRun:
+    """Dataset and protocol stages: check the run folder, load the labelled dataset, make the folds (leaks and
+    impossible splits raise here, before any work), warn of classes a training part lacks."""
     from joblib import effective_n_jobs
 
-    cfg = load_config(config, data=data, check_source=dataset is None)
     run = runs.RunFolder(out_dir, overwrite=overwrite)
     ds = load_experiment_dataset(cfg, dataset)
     protocol = make_protocol(cfg.protocol)
@@ -228,14 +237,32 @@ def _setup(config: Mapping[str, Any] | str | Path, out_dir: str | Path, *, data:
         raise ProtocolError("normalisation per_subject needs a subject id for every sample")
     feature_cache = open_feature_cache(cache)
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
-    resolved = cfg.to_dict()
-    if dataset is not None:
-        resolved["data"]["source"] = str(ds.root) if ds.root is not None else ds.name
-    resolved["run"] = run.provenance(
-        config_path=cfg.path, dataset=ds, source=resolved["data"]["source"], protocol=protocol, folds=folds,
-        n_jobs=jobs, feature_cache=None if feature_cache is None else str(feature_cache.directory))
-    return _Setup(cfg, run, ds, protocol, folds, y, known_groups, label_order(ds.classes, y), resolved, jobs,
-                  feature_cache)
+    source = cfg.data["source"] if dataset is None else (str(ds.root) if ds.root is not None else ds.name)
+    provenance = run.provenance(
+        config_path=cfg.path, dataset=ds, source=source, protocol=protocol, folds=folds, n_jobs=jobs,
+        feature_cache=None if feature_cache is None else str(feature_cache.directory))
+    return ImageRun(cfg, run, ds, protocol, folds, y, known_groups, label_order(ds.classes, y), provenance, jobs,
+                    feature_cache)
+
+
+def image_members(s: ImageRun, *, progress: bool) -> tuple[np.ndarray, str | None, dict[str, np.ndarray],
+                                                             dict[str, dict[str, Any]]]:
+    """Members stage of image kinds: every image read once (gray, the config's size), every stateless feature
+    computed once (from the cache when there; z-scored per subject when the config says so).
+
+    Returns the images, their fingerprint (``None`` without a cache), the stateless matrices by label and
+    how each was got. Runs before the run folder exists, so an unreadable file leaves nothing behind.
+    """
+    from affectlab.features.cache import images_fingerprint
+
+    images = load_gray_images(s.ds, s.cfg.image_size, progress=progress)
+    images_hash = images_fingerprint(images) if s.feature_cache is not None else None
+    with worker_deaths_explained():
+        matrices, info = stateless_feature_matrices(s.cfg, images, cache=s.feature_cache, images_hash=images_hash,
+                                                    n_jobs=s.jobs, progress=progress)
+    if s.per_subject:
+        matrices = {k: standardise_per_group(X, s.ds.groups) for k, X in matrices.items()}
+    return images, images_hash, matrices, info
 
 
 def run_features_experiment(
@@ -257,43 +284,33 @@ def run_features_experiment(
     from joblib import delayed
 
     from affectlab.classify.registry import create_classifier
-    from affectlab.features.cache import images_fingerprint
     from affectlab.features.registry import create_feature
 
-    s = _setup(config, out_dir, data=data, dataset=dataset, overwrite=overwrite, n_jobs=n_jobs, cache=cache)
-    cfg, run = s.cfg, s.run
-    # every image is read and every stateless descriptor computed before the run folder exists, so an
-    # unreadable file or a descriptor that cannot run on these images leaves nothing behind
-    images = load_gray_images(s.ds, cfg.image_size, progress=progress)
-    images_hash = images_fingerprint(images) if s.feature_cache is not None else None
-    per_subject = cfg.normalisation == "per_subject"
-    with worker_deaths_explained():
-        matrices, feature_info_out = stateless_feature_matrices(cfg, images, cache=s.feature_cache,
-                                                                images_hash=images_hash, n_jobs=s.jobs,
-                                                                progress=progress)
-    out = run.create()
-    run.write_config(s.resolved)
-    if per_subject:
-        matrices = {k: standardise_per_group(X, s.ds.groups) for k, X in matrices.items()}
+    cfg = load_config(config, data=data, check_source=dataset is None)
+    s = prepare_image_run(cfg, out_dir, dataset=dataset, overwrite=overwrite, n_jobs=n_jobs, cache=cache)
+    images, images_hash, matrices, feature_info = image_members(s, progress=progress)
+    resolved = {**cfg.to_dict(), "run": s.provenance}
+    resolved["data"]["source"] = s.provenance["dataset"]["path"]
+    out = s.run.create()
+    s.run.write_config(resolved)
 
     classifiers = [(c.label, create_classifier(c.name, **c.params)) for c in cfg.classifiers]
     cache_dir = None if s.feature_cache is None else str(s.feature_cache.directory)
     tasks = [
         delayed(_fold_task)((feat.label, k), (feat.label, feat.name, create_feature(feat.name, **feat.params)),
                             matrices.get(feat.label), images, s.y, s.groups, fold, classifiers, s.labels,
-                            per_subject, cache_dir, images_hash)
+                            s.per_subject, cache_dir, images_hash)
         for feat in cfg.features for k, fold in enumerate(s.folds)
     ]
     outcomes = {outcome["task"]: outcome for outcome in run_tasks(tasks, s.jobs, progress=progress)}
     for feat in cfg.features:
-        if feat.label not in feature_info_out:
-            feature_info_out[feat.label] = _learned_feature_info([outcomes[feat.label, k]
-                                                                  for k in range(len(s.folds))])
+        if feat.label not in feature_info:
+            feature_info[feat.label] = _learned_feature_info([outcomes[feat.label, k] for k in range(len(s.folds))])
     rows, predictions, decisions = pool_grid(
         outcomes, [(f.label, {"name": f.name, **f.params}) for f in cfg.features],
         [(c.label, {"name": c.name, **c.params}) for c in cfg.classifiers], s.folds, s.y,
         ids=[x.id for x in s.ds.samples], subjects=[x.subject for x in s.ds.samples], labels=s.labels, out=out)
-    return _write_outputs(s, rows, predictions, decisions, feature_info_out)
+    return _write_outputs(s, resolved, rows, predictions, decisions, feature_info)
 
 
 def _learned_feature_info(per_fold: list[dict[str, Any]]) -> dict[str, Any]:
@@ -305,11 +322,11 @@ def _learned_feature_info(per_fold: list[dict[str, Any]]) -> dict[str, Any]:
             "seconds": round(sum(o["feature_seconds"] for o in per_fold), 3)}
 
 
-def _write_outputs(s: _Setup, rows: list[dict[str, Any]], predictions: list[dict[str, Any]],
-                   decisions: dict[tuple[str, str], np.ndarray],
+def _write_outputs(s: ImageRun, resolved: dict[str, Any], rows: list[dict[str, Any]],
+                   predictions: list[dict[str, Any]], decisions: dict[tuple[str, str], np.ndarray],
                    feature_info: dict[str, dict[str, Any]]) -> ExperimentResult:
     """The run folder's predictions, decision values, metrics and report; the run's result."""
-    cfg, run, ds, folds, resolved = s.cfg, s.run, s.ds, s.folds, s.resolved
+    cfg, run, ds, folds = s.cfg, s.run, s.ds, s.folds
     run.write_predictions(predictions)
     run.write_decisions(ids=[x.id for x in ds.samples], true=s.y, classes=s.labels, folds=[f.name for f in folds],
                         fold_of_sample=fold_of_sample(folds, len(ds)), decisions=decisions)

@@ -48,7 +48,6 @@ score the test part with their ``test_model``.
 from __future__ import annotations
 
 import copy
-import datetime as _dt
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,15 +56,15 @@ from typing import Any
 import numpy as np
 
 from affectlab._checks import is_integer, is_number
-from affectlab.errors import ConfigError, ProtocolError
+from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import classification_metrics
-from affectlab.evaluate.protocols import Fold, crossfit_folds, make_protocol
-from affectlab.experiments import runs
+from affectlab.evaluate.protocols import Fold, crossfit_folds
 from affectlab.experiments.config import ExperimentConfig, load_config, resolve_source
 from affectlab.experiments.features import (
+    ImageRun,
     fold_feature_matrix,
-    load_experiment_dataset,
-    stateless_feature_matrices,
+    image_members,
+    prepare_image_run,
 )
 from affectlab.experiments.fusion_networks import (
     NETWORK_CLASSIFIER,
@@ -76,11 +75,8 @@ from affectlab.experiments.runs import ExperimentResult
 from affectlab.experiments.stages import (
     decision_values,
     fit_with_groups,
-    load_gray_images,
-    open_feature_cache,
-    standardise_per_group,
 )
-from affectlab.parallel import run_tasks, worker_deaths_explained
+from affectlab.parallel import run_tasks
 
 __all__ = ["FUSION_METHODS", "fusion_table", "run_fusion_experiment"]
 
@@ -162,6 +158,148 @@ def _member_scale(oof: np.ndarray) -> float:
     return scale if scale > 0 else 1.0
 
 
+def _classifier_member(label: str, template: Any, X: np.ndarray, y: np.ndarray, fold: Fold,
+                       train_groups: np.ndarray | None, inner: list[tuple[np.ndarray, np.ndarray]],
+                       position: dict[int, int], labels: list[str], *, feature: str,
+                       test_decisions: str) -> dict[str, Any]:
+    """One feature x classifier member of one outer fold: fitted on the training part (hyper-parameters by
+    inner CV) for its test decision values and predictions, then refitted with those hyper-parameters on each
+    inner fold's training part for the out-of-fold decision values the fusion is fitted on."""
+    from sklearn.base import clone
+
+    started = time.perf_counter()
+    estimator = clone(template)
+    fit_with_groups(estimator, X[fold.train], y[fold.train], train_groups, None)
+    best = dict(getattr(estimator, "best_params_", {}) or {})
+    test_dec = decision_values(estimator, X[fold.test], labels)
+    oof = np.full((fold.train.size, len(labels)), np.nan)
+    inner_test = []
+    for inner_train, inner_val in inner:
+        fixed = _fixed(template, best)
+        fit_with_groups(fixed, X[inner_train], y[inner_train], None, None)
+        rows = [position[int(s)] for s in inner_val]
+        oof[rows] = decision_values(fixed, X[inner_val], labels)
+        if test_decisions == "inner_mean":
+            inner_test.append(decision_values(fixed, X[fold.test], labels))
+    if test_dec is None:
+        raise ConfigError(f"classifier {label!r} gives no decision values; it cannot join a fusion")
+    return {
+        "feature": feature, "classifier": label, "best_params": best,
+        "test": _mean_decisions(inner_test) if inner_test else np.asarray(test_dec, dtype=np.float64),
+        "oof": oof,
+        "pred": np.asarray(estimator.predict(X[fold.test])).astype(str),
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _fold_members(
+    k: int,
+    fold: Fold,
+    features: list[tuple[str, str, Any]],
+    matrices: dict[str, np.ndarray],
+    classifiers: list[tuple[str, Any]],
+    images: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray | None,
+    labels: list[str],
+    spec: dict[str, Any],
+    per_subject: bool,
+    cache_dir: str | None,
+    images_hash: str | None,
+    networks: list[dict[str, Any]],
+    seed: int,
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """Members stage of one outer fold: every feature x classifier member, then every network member, each with
+    test and out-of-fold decision values; also each feature's matrix (for early fusion)."""
+    train_groups = None if groups is None else groups[fold.train]
+    positions = _inner_positions(fold.train, y, groups, spec["oof_splits"], seed=k)
+    inner = [(fold.train[a], fold.train[b]) for a, b in positions]
+    position = {int(s): i for i, s in enumerate(fold.train)}
+    members: list[dict[str, Any]] = []
+    feature_rows: dict[str, np.ndarray] = {}
+    for feature in features:
+        label = feature[0]
+        X = matrices.get(label)
+        if X is None:
+            X, _, _ = fold_feature_matrix(feature, images, y, groups, fold, per_subject=per_subject,
+                                          cache_dir=cache_dir, images_hash=images_hash)
+        feature_rows[label] = X
+        members += [_classifier_member(clf_label, template, X, y, fold, train_groups, inner, position, labels,
+                                       feature=label, test_decisions=spec["test_decisions"])
+                    for clf_label, template in classifiers]
+    for network in networks:
+        members.append(network_member(network, k, fold, positions, images, y, labels, seed=seed,
+                                      cache_dir=cache_dir, images_hash=images_hash,
+                                      test_decisions=spec["test_decisions"]))
+    return members, feature_rows
+
+
+def _fuse(method: str, k: int, fold: Fold, members: list[dict[str, Any]], feature_rows: dict[str, np.ndarray],
+          y: np.ndarray, groups: np.ndarray | None, labels: list[str], spec: dict[str, Any]) -> dict[str, Any]:
+    """Fusion stage: one fusion method fitted on the members' out-of-fold decision values of one training part,
+    applied to their test decision values; its predictions and what it chose."""
+    from affectlab.classify.fusion import FusionNetworkCV, MeanProbabilityFusion, stack_decisions
+    from affectlab.classify.registry import create_classifier
+
+    # The fusion estimators read each member's columns in sorted class order (np.unique(y)); the members'
+    # decision values are in the run's label order (e.g. FER2013's angry..surprise, neutral): reorder.
+    columns = [labels.index(c) for c in np.unique(y[fold.train])]
+
+    def stacked(chosen: list[dict[str, Any]], part: str) -> np.ndarray:
+        blocks = []
+        for m in chosen:
+            scale = _member_scale(m["oof"])
+            blocks.append(np.nan_to_num(m[part][:, columns] / scale, nan=0.0))  # a class absent from an inner fold: 0
+        return stack_decisions(blocks)
+
+    started = time.perf_counter()
+    train_groups = None if groups is None else groups[fold.train]
+    y_train = y[fold.train]
+    if method in ("net_svm", "net_all"):
+        chosen = members if method == "net_all" else [
+            m for m in members if m["classifier"] in (spec["svm_classifier"], NETWORK_CLASSIFIER)]
+        net = FusionNetworkCV(lams=spec["lams"], inner_splits=min(5, spec["oof_splits"]), random_state=k)
+        net.fit(stacked(chosen, "oof"), y_train, groups=train_groups)
+        pred = net.predict(stacked(chosen, "test"))
+        info = {"lam": net.lam_, "lam_at_grid_edge": net.lam_at_grid_edge_,
+                "cv_uar": {f"{lam:g}": score for lam, score in net.cv_scores_.items()},
+                "weights": net.weights_.tolist(), "classes": [str(c) for c in net.classes_],
+                "members": [f"{m['feature']}/{m['classifier']}" for m in chosen]}
+    elif method == "mean_proba":
+        model = MeanProbabilityFusion().fit(stacked(members, "oof"), y_train)
+        pred = model.predict(stacked(members, "test"))
+        info = {"temperatures": model.temperatures_.tolist()}
+    elif method == "stacking":
+        model = create_classifier("logistic_regression", C_grid=[0.001, 0.01, 0.1, 1, 10, 100], inner_splits=3)
+        fit_with_groups(model, stacked(members, "oof"), y_train, train_groups, None)
+        pred = model.predict(stacked(members, "test"))
+        info = {"C": dict(getattr(model, "best_params_", {}) or {}).get("lr__C")}
+    else:  # early fusion
+        pred, info = _early_fusion(spec["early"], feature_rows, fold, y_train, train_groups)
+    return {"pred": np.asarray(pred).astype(str), "info": info, "seconds": time.perf_counter() - started}
+
+
+def _early_fusion(early: Mapping[str, Any], feature_rows: dict[str, np.ndarray], fold: Fold, y_train: np.ndarray,
+                  train_groups: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Early fusion: the features z-scored on the training part (each block scaled by sqrt of its dimension),
+    concatenated, one classifier."""
+    from affectlab.classify.registry import create_classifier
+
+    blocks_train, blocks_test = [], []
+    for label in early["features"]:
+        X = feature_rows[label]
+        mean = X[fold.train].mean(axis=0)
+        std = X[fold.train].std(axis=0)
+        std = np.where(std > 0, std, 1.0) * np.sqrt(X.shape[1])
+        blocks_train.append((X[fold.train] - mean) / std)
+        blocks_test.append((X[fold.test] - mean) / std)
+    params = dict(early["classifier"])
+    model = create_classifier(params.pop("name"), **params)
+    fit_with_groups(model, np.hstack(blocks_train), y_train, train_groups, None)
+    pred = model.predict(np.hstack(blocks_test))
+    return pred, {"features": list(early["features"]), **dict(getattr(model, "best_params_", {}) or {})}
+
+
 def _fusion_fold(
     k: int,
     fold: Fold,
@@ -180,111 +318,11 @@ def _fusion_fold(
     seed: int = 0,
 ) -> dict[str, Any]:
     """One outer fold: members (test + out-of-fold decisions), then every fusion method."""
-    from sklearn.base import clone
-
-    from affectlab.classify.fusion import (
-        FusionNetworkCV,
-        MeanProbabilityFusion,
-        stack_decisions,
-    )
-    from affectlab.classify.registry import create_classifier
-
-    train_groups = None if groups is None else groups[fold.train]
-    positions = _inner_positions(fold.train, y, groups, spec["oof_splits"], seed=k)
-    inner = [(fold.train[a], fold.train[b]) for a, b in positions]
-    position = {int(s): i for i, s in enumerate(fold.train)}
-    members: list[dict[str, Any]] = []
-    feature_rows: dict[str, np.ndarray] = {}
-    for feature in features:
-        label = feature[0]
-        X = matrices.get(label)
-        if X is None:
-            X, _, _ = fold_feature_matrix(feature, images, y, groups, fold, per_subject=per_subject,
-                                          cache_dir=cache_dir, images_hash=images_hash)
-        feature_rows[label] = X
-        for clf_label, template in classifiers:
-            started = time.perf_counter()
-            estimator = clone(template)
-            fit_with_groups(estimator, X[fold.train], y[fold.train], train_groups, None)
-            best = dict(getattr(estimator, "best_params_", {}) or {})
-            test_dec = decision_values(estimator, X[fold.test], labels)
-            oof = np.full((fold.train.size, len(labels)), np.nan)
-            inner_test = []
-            for inner_train, inner_val in inner:
-                fixed = _fixed(template, best)
-                fit_with_groups(fixed, X[inner_train], y[inner_train], None, None)
-                rows = [position[int(s)] for s in inner_val]
-                oof[rows] = decision_values(fixed, X[inner_val], labels)
-                if spec["test_decisions"] == "inner_mean":
-                    inner_test.append(decision_values(fixed, X[fold.test], labels))
-            if test_dec is None:
-                raise ConfigError(f"classifier {clf_label!r} gives no decision values; it cannot join a fusion")
-            members.append({
-                "feature": label, "classifier": clf_label, "best_params": best,
-                "test": _mean_decisions(inner_test) if inner_test else np.asarray(test_dec, dtype=np.float64),
-                "oof": oof,
-                "pred": np.asarray(estimator.predict(X[fold.test])).astype(str),
-                "seconds": time.perf_counter() - started,
-            })
-    for network in networks or []:
-        members.append(network_member(network, k, fold, positions, images, y, labels, seed=seed,
-                                      cache_dir=cache_dir, images_hash=images_hash,
-                                      test_decisions=spec["test_decisions"]))
-
-    # The fusion estimators read each member's columns in sorted class order (np.unique(y)); the members'
-    # decision values are in the run's label order (e.g. FER2013's angry..surprise, neutral): reorder.
-    columns = [labels.index(c) for c in np.unique(y[fold.train])]
-
-    def stacked(chosen: list[dict[str, Any]], part: str) -> np.ndarray:
-        blocks = []
-        for m in chosen:
-            scale = _member_scale(m["oof"])
-            blocks.append(np.nan_to_num(m[part][:, columns] / scale, nan=0.0))  # a class absent from an inner fold: 0
-        return stack_decisions(blocks)
-
-    y_train, y_test = y[fold.train], y[fold.test]
-    fused: dict[str, dict[str, Any]] = {}
-    methods = spec["methods"]
-    svm_members = [m for m in members if m["classifier"] in (spec["svm_classifier"], NETWORK_CLASSIFIER)]
-    for method in methods:
-        started = time.perf_counter()
-        info: dict[str, Any] = {}
-        if method in ("net_svm", "net_all"):
-            chosen = svm_members if method == "net_svm" else members
-            net = FusionNetworkCV(lams=spec["lams"], inner_splits=min(5, spec["oof_splits"]), random_state=k)
-            net.fit(stacked(chosen, "oof"), y_train, groups=train_groups)
-            pred = net.predict(stacked(chosen, "test"))
-            info = {"lam": net.lam_, "lam_at_grid_edge": net.lam_at_grid_edge_,
-                    "cv_uar": {f"{lam:g}": score for lam, score in net.cv_scores_.items()},
-                    "weights": net.weights_.tolist(), "classes": [str(c) for c in net.classes_],
-                    "members": [f"{m['feature']}/{m['classifier']}" for m in chosen]}
-        elif method == "mean_proba":
-            model = MeanProbabilityFusion().fit(stacked(members, "oof"), y_train)
-            pred = model.predict(stacked(members, "test"))
-            info = {"temperatures": model.temperatures_.tolist()}
-        elif method == "stacking":
-            model = create_classifier("logistic_regression", C_grid=[0.001, 0.01, 0.1, 1, 10, 100], inner_splits=3)
-            fit_with_groups(model, stacked(members, "oof"), y_train, train_groups, None)
-            pred = model.predict(stacked(members, "test"))
-            info = {"C": dict(getattr(model, "best_params_", {}) or {}).get("lr__C")}
-        else:  # early fusion
-            early = spec["early"]
-            blocks_train, blocks_test = [], []
-            for label in early["features"]:
-                X = feature_rows[label]
-                mean = X[fold.train].mean(axis=0)
-                std = X[fold.train].std(axis=0)
-                std = np.where(std > 0, std, 1.0) * np.sqrt(X.shape[1])
-                blocks_train.append((X[fold.train] - mean) / std)
-                blocks_test.append((X[fold.test] - mean) / std)
-            params = dict(early["classifier"])
-            model = create_classifier(params.pop("name"), **params)
-            fit_with_groups(model, np.hstack(blocks_train), y_train, train_groups, None)
-            pred = model.predict(np.hstack(blocks_test))
-            info = {"features": list(early["features"]), **dict(getattr(model, "best_params_", {}) or {})}
-        fused[method] = {"pred": np.asarray(pred).astype(str), "info": info,
-                         "seconds": time.perf_counter() - started}
-    return {"k": k, "members": members, "fused": fused, "y_test": y_test}
+    members, feature_rows = _fold_members(k, fold, features, matrices, classifiers, images, y, groups, labels, spec,
+                                          per_subject, cache_dir, images_hash, networks or [], seed)
+    fused = {method: _fuse(method, k, fold, members, feature_rows, y, groups, labels, spec)
+             for method in spec["methods"]}
+    return {"k": k, "members": members, "fused": fused, "y_test": y[fold.test]}
 
 
 _METHOD_TEXT = {
@@ -349,71 +387,50 @@ def run_fusion_experiment(
     cache: Any = None,
 ) -> ExperimentResult:
     """Run a ``kind: fusion`` experiment (see the module docstring) and write its run folder."""
-    from joblib import delayed, effective_n_jobs
+    from joblib import delayed
 
     from affectlab.classify.registry import create_classifier
-    from affectlab.features.cache import images_fingerprint
     from affectlab.features.registry import create_feature
-    from affectlab.viz.confusion import save_confusion_matrix
-    from affectlab.viz.figure import save_figure
-    from affectlab.viz.fusion import plot_fusion_weights
 
-    started = time.perf_counter()
     cfg, fusion_raw, _ = _read_config(config, data)
     spec = _fusion_spec(fusion_raw, [f.label for f in cfg.features], [c.label for c in cfg.classifiers])
     base = Path(config["_path"]).parent if config.get("_path") else None
     networks = parse_networks(config.get("networks"), base=base, oof_splits=spec["oof_splits"],
                               feature_labels=[f.label for f in cfg.features])
-    runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
-    ds = load_experiment_dataset(cfg, None)
-    protocol = make_protocol(cfg.protocol)
-    folds = protocol.folds(ds)
-    used = np.unique(np.concatenate([np.concatenate([f.train, f.test, f.validation]) for f in folds]))
-    if used.size < len(ds):
-        ds = ds.subset(used)
-        folds = protocol.folds(ds)
-    if len(folds) > 1 and any(n["type"] == "crossfit" for n in networks):
+    s = prepare_image_run(cfg, out_dir, overwrite=overwrite, n_jobs=n_jobs, cache=cache)
+    if len(s.folds) > 1 and any(n["type"] == "crossfit" for n in networks):
         raise ConfigError("a crossfit network needs a protocol with one fixed split (its models are trained "
-                          f"beforehand for that split); this protocol has {len(folds)} folds: use type finetune")
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
-    y = ds.labels.astype(str)
-    groups = ds.groups
-    known_groups = groups if all(g is not None for g in groups) else None
-    per_subject = cfg.normalisation == "per_subject"
-    if per_subject and known_groups is None:
-        raise ProtocolError("normalisation per_subject needs a subject id for every sample")
-    present = set(y.tolist())
-    labels = [c for c in ds.classes if c in present] + sorted(present - set(ds.classes))
-    feature_cache = open_feature_cache(cache)
-    jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
+                          f"beforehand for that split); this protocol has {len(s.folds)} folds: use type finetune")
+    images, images_hash, matrices, _ = image_members(s, progress=progress)
+    resolved = {"kind": "fusion", **cfg.to_dict(), "fusion": spec,
+                "networks": [{k: v for k, v in n.items() if not k.startswith("_")} for n in networks],
+                "run": s.provenance}
+    s.run.create()
+    s.run.write_config(resolved)
 
-    resolved = cfg.to_dict()
-    resolved = {"kind": "fusion", **resolved, "fusion": spec,
-                "networks": [{k: v for k, v in n.items() if not k.startswith("_")} for n in networks]}
-    resolved["run"] = {**runs.package_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-                       "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
-                       "protocol": protocol.describe(), "n_folds": len(folds), "n_jobs": jobs,
-                       "data_sha256": ds.fingerprint()}
-    runs.write_config(out, resolved)
-
-    images = load_gray_images(ds, cfg.image_size, progress=progress)
-    images_hash = images_fingerprint(images) if feature_cache is not None else None
-    with worker_deaths_explained():
-        matrices, _ = stateless_feature_matrices(cfg, images, cache=feature_cache, images_hash=images_hash,
-                                          n_jobs=jobs, progress=progress)
-    if per_subject:
-        matrices = {k: standardise_per_group(X, groups) for k, X in matrices.items()}
     features = [(f.label, f.name, create_feature(f.name, **f.params)) for f in cfg.features]
     classifiers = [(c.label, create_classifier(c.name, **c.params)) for c in cfg.classifiers]
-    cache_dir = None if feature_cache is None else str(feature_cache.directory)
-    tasks = [delayed(_fusion_fold)(k, fold, features, matrices, classifiers, images, y, known_groups, labels, spec,
-                                   per_subject, cache_dir, images_hash, networks, int(config.get("seed", 0) or 0))
-             for k, fold in enumerate(folds)]
-    outcomes = {outcome["k"]: outcome for outcome in run_tasks(tasks, jobs, progress=progress)}
+    cache_dir = None if s.feature_cache is None else str(s.feature_cache.directory)
+    tasks = [delayed(_fusion_fold)(k, fold, features, matrices, classifiers, images, s.y, s.groups, s.labels, spec,
+                                   s.per_subject, cache_dir, images_hash, networks, int(config.get("seed", 0) or 0))
+             for k, fold in enumerate(s.folds)]
+    outcomes = {outcome["k"]: outcome for outcome in run_tasks(tasks, s.jobs, progress=progress)}
+    ordered = [outcomes[k] for k in range(len(s.folds))]
+    rows, predictions = _pool_fusion(s, ordered, spec, networks)
+    s.run.write_predictions(predictions)
+    return _write_fusion_outputs(s, resolved, rows, spec, networks)
 
+
+def _pool_fusion(s: ImageRun, ordered: list[dict[str, Any]], spec: dict[str, Any],
+                 networks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Metrics stage: one pooled results row per member and per fusion method, their prediction records, the
+    confusion matrices and the fusion-network weight plots."""
+    from affectlab.viz.confusion import save_confusion_matrix
+    from affectlab.viz.figure import save_figure
+    from affectlab.viz.fusion import plot_fusion_weights
+
+    ds, folds, labels = s.ds, s.folds, s.labels
     rows: list[dict[str, Any]] = []
-    ordered = [outcomes[k] for k in range(len(folds))]
-
     predictions: list[dict[str, Any]] = []
 
     def prediction_records(feature: str, classifier: str, preds: list[np.ndarray]) -> list[dict[str, Any]]:
@@ -426,8 +443,7 @@ def run_fusion_experiment(
     def row(method: str, members_text: str, preds: list[np.ndarray], extra: dict[str, Any]) -> dict[str, Any]:
         """The pooled results row of a member or fusion method (its predictions are recorded separately)."""
         true = np.concatenate([o["y_test"] for o in ordered])
-        pred = np.concatenate(preds)
-        metrics = classification_metrics(true, pred, labels)
+        metrics = classification_metrics(true, np.concatenate(preds), labels)
         fold_acc = np.array([np.mean(p == o["y_test"]) for p, o in zip(preds, ordered)])
         return {"method": method, "members": members_text, "accuracy": metrics["accuracy"], "uar": metrics["uar"],
                 "macro_f1": metrics["macro_f1"], "n_test": metrics["n"], "n_folds": len(folds),
@@ -468,27 +484,32 @@ def run_fusion_experiment(
         rows.append(row(name, members_text, preds, extra))
         predictions.extend(prediction_records(method, "fusion", preds))
         png = f"confusion_fusion_{method}.png"
-        save_confusion_matrix(np.asarray(rows[-1]["confusion"]), labels, out / png, title=f"{name} ({method})")
+        save_confusion_matrix(np.asarray(rows[-1]["confusion"]), labels, s.run.path / png, title=f"{name} ({method})")
         rows[-1]["confusion_png"] = png
         if method.startswith("net_") and len({(tuple(i["members"]), tuple(i["classes"])) for i in infos}) == 1:
             png = f"fusion_weights_{method}.png"
             figure = plot_fusion_weights(np.mean([i["weights"] for i in infos], axis=0), infos[0]["members"],
                                          infos[0]["classes"], title=f"{name} ({method}): weights, mean of "
                                                                     f"{len(infos)} fold(s)")
-            save_figure(figure, out / png)
+            save_figure(figure, s.run.path / png)
             rows[-1]["weights_png"] = png
+    return rows, predictions
 
-    runs.write_predictions(out, predictions)
+
+def _write_fusion_outputs(s: ImageRun, resolved: dict[str, Any], rows: list[dict[str, Any]], spec: dict[str, Any],
+                          networks: list[dict[str, Any]]) -> ExperimentResult:
+    """metrics.json, report.md and table.md of a fusion run; the run's result."""
+    cfg, ds, folds, out = s.cfg, s.ds, s.folds, s.run.path
+    protocol = s.protocol
     table = fusion_table(rows)
-    member_rows = [r for r in rows if r["method"] == "member"]
-    best_member = max(member_rows, key=lambda r: r["accuracy"])
-    elapsed = time.perf_counter() - started
+    best_member = max((r for r in rows if r["method"] == "member"), key=lambda r: r["accuracy"])
+    elapsed = s.run.elapsed
     summary = ds.summary()
-    runs.write_metrics(out, {"name": cfg.name, "kind": "fusion", "labels": labels,
-                             "protocol": {**cfg.protocol, "description": protocol.describe(), "n_folds": len(folds)},
-                             "normalisation": cfg.normalisation, "fusion": spec, "rows": rows,
-                             "best_member": {"members": best_member["members"], "accuracy": best_member["accuracy"]},
-                             "seconds": round(elapsed, 3)})
+    s.run.write_metrics({"name": cfg.name, "kind": "fusion", "labels": s.labels,
+                         "protocol": {**cfg.protocol, "description": protocol.describe(), "n_folds": len(folds)},
+                         "normalisation": cfg.normalisation, "fusion": spec, "rows": rows,
+                         "best_member": {"members": best_member["members"], "accuracy": best_member["accuracy"]},
+                         "seconds": round(elapsed, 3)})
     text = (f"# {cfg.name}\n\n{cfg.description or ''}\n\n"
             f"- data: `{cfg.source}` ({len(ds)} samples, {summary['subjects']} subjects)\n"
             f"- protocol: {protocol.describe()}; {len(folds)} fold(s); predictions pooled over test folds\n"
@@ -513,5 +534,4 @@ def run_fusion_experiment(
             + f"\n\n{elapsed:.0f} s, affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}\n")
     (out / "report.md").write_text(text, encoding="utf-8")
     (out / "table.md").write_text(table + "\n", encoding="utf-8")
-    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=elapsed,
-                            markdown=table)
+    return s.run.result(rows, resolved, n_folds=len(folds), seconds=elapsed, markdown=table)
