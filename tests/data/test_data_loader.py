@@ -146,6 +146,6 @@ def test_unreadable_folder_is_a_data_error(ckplus_tree: Path, monkeypatch: pytes
     def denied(path):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr("affectlab.data.folders.os.scandir", denied)
+    monkeypatch.setattr("affectlab.data.scan.os.scandir", denied)
     with pytest.raises(DataError, match="ck: cannot list folder \\(Permission denied\\)"):
         load_dataset(ckplus_tree)

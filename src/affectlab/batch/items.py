@@ -10,16 +10,17 @@ from pathlib import Path
 
 import numpy as np
 
-from affectlab.data import detect_format, load_dataset, media_kind
+from affectlab.data import detect_format, load_dataset
 from affectlab.data.fer2013 import parse_pixels
+from affectlab.data.scan import find_media
 from affectlab.data.textio import csv_errors, open_text
 from affectlab.errors import AffectLabError, ConfigError, DataError
-from affectlab.outputs import skip_tool_outputs
+from affectlab.media import MEDIA_KINDS, media_kind
 
 __all__ = ["BatchItem", "discover_items", "BATCH_MEDIA"]
 
 #: Media kinds a batch analyses: faces in images and videos, emotion in speech recordings.
-BATCH_MEDIA = ("image", "video", "audio")
+BATCH_MEDIA = MEDIA_KINDS
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,7 @@ def _absolute(path: Path) -> str:
 
 
 def _folder_items(folder: Path) -> list[BatchItem]:
-    files = skip_tool_outputs(sorted(p for p in folder.rglob("*") if p.is_file() and media_kind(p) is not None))
-    media = [p for p in files if media_kind(p) in BATCH_MEDIA]
+    media = find_media(folder, BATCH_MEDIA)
     if not media:
         raise ConfigError(f"{folder}: folder holds no image, video or audio files")
     labels: dict[str, str | None] = {}
@@ -108,7 +108,7 @@ def _csv_items(path: Path) -> list[BatchItem]:
                     continue
                 seen.add(key)
                 label = (row.get("label") or "").strip().lower() or None
-                kind = media_kind(file) or "image"  # missing/unknown files become per-item errors
+                kind = media_kind(file) or "image"  # suffix, else content; missing/unknown files become per-item errors
                 items.append(BatchItem(key, key, label=label, media=kind))
     if not items:
         raise DataError(f"{path}: no data rows")

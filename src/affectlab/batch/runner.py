@@ -21,6 +21,7 @@ from affectlab.batch.store import ResultStore, probability_column
 from affectlab.data.media import to_rgb
 from affectlab.errors import AffectLabError, ConfigError
 from affectlab.face.dlib_detector import make_frontend, resolve_detector_name
+from affectlab.media import MediaAnalyzer
 from affectlab.models import DEFAULT_MODEL
 from affectlab.outputs import check_not_input, exclusive_lock
 
@@ -125,15 +126,14 @@ class BatchSummary:
         return asdict(self)
 
 
-_ANALYZERS: dict[BatchOptions, ExpressionAnalyzer] = {}
-_SPEECH: dict[str | None, Any] = {}
+_MEDIA: dict[BatchOptions, MediaAnalyzer] = {}
 
 
-def _analyzer(options: BatchOptions) -> ExpressionAnalyzer:
-    """The analyser for ``options``, built once per process."""
-    analyzer = _ANALYZERS.get(options)
-    if analyzer is None:
-        analyzer = ExpressionAnalyzer(
+def _media(options: BatchOptions) -> MediaAnalyzer:
+    """The analysers for ``options`` (faces, videos, speech), built once per process."""
+    media = _MEDIA.get(options)
+    if media is None:
+        faces = ExpressionAnalyzer(
             options.model,
             weights=options.weights,
             whole_frame=options.whole_frame,
@@ -141,8 +141,16 @@ def _analyzer(options: BatchOptions) -> ExpressionAnalyzer:
             device=options.device,
             detector=make_frontend(options.detector),
         )
-        _ANALYZERS[options] = analyzer
-    return analyzer
+        media = MediaAnalyzer(faces, speech_weights=options.speech_weights, video_fps=options.video_fps,
+                              video_max_frames=options.video_max_frames,
+                              video_options={"threads": options.torch_threads})
+        _MEDIA[options] = media
+    return media
+
+
+def _analyzer(options: BatchOptions) -> ExpressionAnalyzer:
+    """The face analyser for ``options``, built once per process."""
+    return _media(options).faces
 
 
 def _empty_row(item: BatchItem, class_names: Sequence[str]) -> dict[str, Any]:
@@ -217,59 +225,42 @@ def speech_row(item: BatchItem, result: Any, class_names: Sequence[str]) -> dict
     return row
 
 
-def _speech_analyzer(options: BatchOptions) -> Any:
-    analyzer = _SPEECH.get(options.speech_weights)
-    if analyzer is None:
+#: Media kind -> the function making its row from the result.
+_ROWS: dict[str, Callable[[BatchItem, Any, Sequence[str]], dict[str, Any]]] = {
+    "image": result_row, "video": video_row, "audio": speech_row,
+}
+
+
+def _analyze_item(item: BatchItem, media: MediaAnalyzer) -> Any:
+    """The result for one item, through the one media entry (:meth:`MediaAnalyzer.analyze`)."""
+    if item.media not in _ROWS:
+        raise ConfigError(f"{item.media} items are not supported by batch in this build")
+    if item.pixels is not None:
+        return media.analyze(to_rgb(item.pixels), source=item.source)
+    if item.media == "audio":
         try:
-            from affectlab.audio.analyze import SpeechAnalyzer
-        except ImportError:
-            raise ConfigError("audio items need affectlab.audio, which is not part of this build") from None
-        analyzer = SpeechAnalyzer(options.speech_weights)
-        _SPEECH[options.speech_weights] = analyzer
-    return analyzer
+            media.speech()
+        except AffectLabError as exc:
+            raise ConfigError(f"speech analysis is not available: {exc}") from None
+    result = media.analyze(item.path or item.source, kind=item.media)  # type: ignore[arg-type]
+    if item.media == "image":
+        result.source = item.source
+    return result
 
 
-def _analyze_speech(item: BatchItem, analyzer: ExpressionAnalyzer, options: BatchOptions) -> dict[str, Any]:
-    try:
-        speech = _speech_analyzer(options)
-    except AffectLabError as exc:
-        raise ConfigError(f"speech analysis is not available: {exc}") from None
-    return speech_row(item, speech.analyze_path(item.path or item.source), analyzer.class_names)
-
-
-def _analyze_video(item: BatchItem, analyzer: ExpressionAnalyzer, options: BatchOptions) -> dict[str, Any]:
-    try:
-        from affectlab.video import VideoAnalyzer
-    except ImportError:
-        raise ConfigError("video items need affectlab.video, which is not part of this build") from None
-    video = VideoAnalyzer(analyzer, threads=options.torch_threads)
-    result = video.analyze(item.path or item.source, fps=options.video_fps, max_frames=options.video_max_frames)
-    return video_row(item, result, analyzer.class_names)
-
-
-def _process_item(item: BatchItem, analyzer: ExpressionAnalyzer, options: BatchOptions) -> dict[str, Any]:
+def _process_item(item: BatchItem, media: MediaAnalyzer) -> dict[str, Any]:
     if item.error is not None:  # known bad while listing (e.g. a CSV row with bad pixels)
-        row = _empty_row(item, analyzer.class_names)
+        row = _empty_row(item, media.class_names)
         row["error"] = item.error
         return row
     try:
-        if item.media == "video":
-            return _analyze_video(item, analyzer, options)
-        if item.media == "audio":
-            return _analyze_speech(item, analyzer, options)
-        if item.media != "image":
-            raise ConfigError(f"{item.media} items are not supported by batch in this build")
-        if item.pixels is not None:
-            result = analyzer.analyze(to_rgb(item.pixels), source=item.source)
-        else:
-            result, _ = analyzer.analyze_path(item.path or item.source)
-            result.source = item.source
+        result = _analyze_item(item, media)
     except Exception as exc:  # a bad item never stops the batch; its row says what went wrong
         message = str(exc) if str(item.source) in str(exc) else f"{item.source}: {exc}"
-        row = _empty_row(item, analyzer.class_names)
+        row = _empty_row(item, media.class_names)
         row["error"] = message if isinstance(exc, AffectLabError) else f"{message} ({type(exc).__name__})"
         return row
-    return result_row(item, result, analyzer.class_names)
+    return _ROWS[item.media](item, result, media.class_names)
 
 
 def process_chunk(items: Sequence[BatchItem], options: BatchOptions) -> list[dict[str, Any]]:
@@ -282,8 +273,8 @@ def process_chunk(items: Sequence[BatchItem], options: BatchOptions) -> list[dic
         import torch
 
         torch.set_num_threads(options.torch_threads)
-    analyzer = _analyzer(options)
-    rows = [_process_item(item, analyzer, options) for item in items]
+    media = _media(options)
+    rows = [_process_item(item, media) for item in items]
     for item, row in zip(items, rows):
         row["model"] = _row_model(item, options)
     return rows
@@ -401,6 +392,27 @@ def run_batch(
     (120, 0)
     """
     options = options or BatchOptions()
+    _check_execution(workers, chunk_size, scheduler, cluster)
+    start = time.perf_counter()
+    named, items = _list_items(source)
+    out = _check_out(Path(out), [*named, *(i.path for i in items if i.path is not None)])
+    settings, files = result_settings(options)
+    store = ResultStore(out, _class_names(options), settings, files)
+    with exclusive_lock(out, option="--out", what="batch"):
+        if restart:
+            store.clear()
+        done = store.done()
+        todo = [i for i in items if i.source not in done or (retry_errors and done[i.source] == "error")]
+        results = _execute(_chunks(todo, chunk_size), options, scheduler, cluster, workers)
+        counts = _write_results(results, store, total=len(todo), progress=progress, on_error=on_error)
+        total_rows = store.finalize([i.source for i in items])
+    return BatchSummary(out=str(out), total=len(items), skipped=len(items) - len(todo), processed=len(todo),
+                        ok=counts["ok"], no_face=counts["no_face"], error=counts["error"], rows=total_rows,
+                        seconds=round(time.perf_counter() - start, 2))
+
+
+def _check_execution(workers: int, chunk_size: int, scheduler: str | None, cluster: str | None) -> None:
+    """Refuse bad worker, chunk and cluster settings before anything is listed."""
     if workers < 1:
         raise ConfigError(f"workers must be >= 1, got {workers}")
     if chunk_size < 1:
@@ -409,58 +421,56 @@ def run_batch(
         raise ConfigError(f"cluster {cluster!r}: only 'local' is known (or give a scheduler address)")
     if cluster is not None and scheduler is not None:
         raise ConfigError("give either a scheduler address or cluster='local', not both")
-    start = time.perf_counter()
-    named: list[str | Path] = []  # the sources as given: files among them are inputs too (CSV lists)
+
+
+def _list_items(
+    source: str | Path | Iterable[str | Path] | Sequence[BatchItem],
+) -> tuple[list[str | Path], list[BatchItem]]:
+    """``(the sources as named, the items)``: ready items pass through; files among the named sources
+    are inputs too (CSV lists), so the output may not be one of them."""
     if isinstance(source, Sequence) and not isinstance(source, str) and source and isinstance(source[0], BatchItem):
-        items = list(source)  # type: ignore[arg-type]
-    else:
-        named = [source] if isinstance(source, (str, Path)) else list(source)  # type: ignore[arg-type]
-        items = discover_items(named)
-    out = Path(out)
+        return [], list(source)  # type: ignore[arg-type]
+    named = [source] if isinstance(source, (str, Path)) else list(source)  # type: ignore[arg-type]
+    return named, discover_items(named)
+
+
+def _check_out(out: Path, inputs: list[str | Path]) -> Path:
+    """``out`` when it is a ``.parquet`` file path that is none of the inputs."""
     if out.is_dir():
         raise ConfigError(f"--out {out}: is a folder, expected a .parquet file path")
     if out.suffix.lower() != ".parquet":  # never overwrite (or --restart: delete) a CSV, image... given by mistake
         raise ConfigError(f"--out {out}: expected a file name ending in .parquet")
-    check_not_input(out, [*named, *(i.path for i in items if i.path is not None)], option="--out")
-    settings, files = result_settings(options)
-    store = ResultStore(out, _class_names(options), settings, files)
-    with exclusive_lock(out, option="--out", what="batch"):
-        if restart:
-            store.clear()
-        done = store.done()
-        todo = [i for i in items if i.source not in done or (retry_errors and done[i.source] == "error")]
-        counts = {"ok": 0, "no_face": 0, "error": 0}
-        chunks = _chunks(todo, chunk_size)
-        if not chunks:
-            results: Iterator[list[dict[str, Any]]] = iter(())
-        elif scheduler is not None or cluster is not None:
-            results = _run_dask(chunks, options, scheduler, workers)
-        elif workers > 1:
-            results = _run_pool(chunks, options, min(workers, len(chunks)))
-        else:
-            results = _run_here(chunks, options)
-        with tqdm(total=len(todo), disable=not progress, unit="item", file=sys.stderr, desc="batch") as bar:
-            for rows in results:
-                store.write_chunk(rows)
+    check_not_input(out, inputs, option="--out")
+    return out
+
+
+def _execute(chunks: list[list[BatchItem]], options: BatchOptions, scheduler: str | None, cluster: str | None,
+             workers: int) -> Iterator[list[dict[str, Any]]]:
+    """The rows of each chunk as they finish: on Dask, local worker processes, or here."""
+    if not chunks:
+        return iter(())
+    if scheduler is not None or cluster is not None:
+        return _run_dask(chunks, options, scheduler, workers)
+    if workers > 1:
+        return _run_pool(chunks, options, min(workers, len(chunks)))
+    return _run_here(chunks, options)
+
+
+def _write_results(results: Iterable[list[dict[str, Any]]], store: ResultStore, *, total: int, progress: bool,
+                   on_error: Callable[[str], None] | None) -> dict[str, int]:
+    """Journal each chunk's rows as it comes, with a progress bar; the count of rows per status."""
+    counts = {"ok": 0, "no_face": 0, "error": 0}
+    with tqdm(total=total, disable=not progress, unit="item", file=sys.stderr, desc="batch") as bar:
+        for rows in results:
+            store.write_chunk(rows)
+            for row in rows:
+                counts[row["status"]] += 1
+            bar.update(len(rows))
+            if on_error is not None:
                 for row in rows:
-                    counts[row["status"]] += 1
-                bar.update(len(rows))
-                if on_error is not None:
-                    for row in rows:
-                        if row["status"] == "error":
-                            on_error(str(row["error"]))
-        total_rows = store.finalize([i.source for i in items])
-    return BatchSummary(
-        out=str(out),
-        total=len(items),
-        skipped=len(items) - len(todo),
-        processed=len(todo),
-        ok=counts["ok"],
-        no_face=counts["no_face"],
-        error=counts["error"],
-        rows=total_rows,
-        seconds=round(time.perf_counter() - start, 2),
-    )
+                    if row["status"] == "error":
+                        on_error(str(row["error"]))
+    return counts
 
 
 def _class_names(options: BatchOptions) -> list[str]:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 from tqdm.auto import tqdm
 
 from affectlab.data.media import IMAGE_SUFFIXES, sample_photo
+from affectlab.data.scan import find_media
+from affectlab.data.scan import media_kind as suffix_kind
 from affectlab.errors import ConfigError
-from affectlab.outputs import skip_tool_outputs
 
-__all__ = ["analyze_command", "empty_folder_message", "expand_inputs", "open_output", "unique_stem"]
+__all__ = ["analyze_command", "empty_folder_message", "expand_inputs", "open_output", "route_inputs", "unique_stem"]
 
 SAMPLE_SOURCE = "skimage.data.astronaut"
 
@@ -36,8 +38,7 @@ def expand_inputs(inputs: tuple[str, ...], *, keep_empty_folders: bool = False) 
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            found = skip_tool_outputs(sorted(p for p in path.rglob("*")
-                                             if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES))
+            found = find_media(path, ("image",))
             if not found and not keep_empty_folders:
                 raise ConfigError(empty_folder_message(path))
             paths.extend(found or [path])
@@ -74,15 +75,131 @@ def unique_stem(source: str, used: dict[str, str]) -> str:
     return used[source]
 
 
-def _analyze_paths(analyzer, paths: list[Path]):
-    """``analyzer.analyze_many`` where a folder left in ``paths`` (it holds no images) is one error record."""
+@dataclass
+class _Inputs:
+    """The command's inputs sorted by media kind (:func:`affectlab.media.media_kind`)."""
+
+    images: list[str] = field(default_factory=list)  # image files and folders of images, as given
+    videos: list[Path] = field(default_factory=list)  # video files and ``--frames`` folders
+    recordings: list[str] = field(default_factory=list)  # speech
+    paths: list[Path] = field(default_factory=list)  # ``images`` with folders expanded (an empty one stays)
+
+    @property
+    def any(self) -> bool:
+        return bool(self.images or self.videos or self.recordings)
+
+    def files(self) -> list[Path]:
+        """Every input file (a frame folder's files included): what no output may be."""
+        return [*(p for p in self.paths if not p.is_dir()), *map(Path, self.recordings),
+                *(v for v in self.videos if not v.is_dir()),
+                *(f for v in self.videos if v.is_dir() for f in v.iterdir() if f.is_file())]
+
+
+def route_inputs(inputs: tuple[str, ...], frame_folders: tuple[Path, ...] = ()) -> _Inputs:
+    """Sort ``inputs`` into images, videos and recordings by :func:`affectlab.media.media_kind` (the
+    suffix, else the first bytes); a folder is a folder of images, or of video frames when it has a video
+    suffix or comes with ``--frames``. A file of no known kind goes with the images (its reader names it).
+    """
+    from affectlab.media import media_kind
+
+    routed = _Inputs()
+    for item in inputs:
+        path = Path(item)
+        kind = ("video" if suffix_kind(path) == "video" else "image") if path.is_dir() else media_kind(path)
+        if kind == "video":
+            routed.videos.append(path)
+        elif kind == "audio":
+            routed.recordings.append(item)
+        else:
+            routed.images.append(item)
+    routed.videos.extend(Path(f) for f in frame_folders)
+    routed.paths = expand_inputs(tuple(routed.images), keep_empty_folders=True) if routed.images else []
+    return routed
+
+
+def _plan_saves(routed: _Inputs, save_dir: Path | None, used_stems: dict[str, str]) -> list[Path]:
+    """The annotated copies ``--save`` will write (their stems decided now, for the output check)."""
+    if save_dir is None:
+        return []
+    sources = [str(p) for p in routed.paths if not p.is_dir()] if routed.any else [SAMPLE_SOURCE]
+    return [save_dir / f"{unique_stem(s, used_stems)}_annotated.png" for s in sources]
+
+
+def _sink(output: Path | None, mode: str):
+    return open_output(output, mode) if output else contextlib.nullcontext(sys.stdout)
+
+
+def _analyze_recordings(media, recordings: list[str], *, output: Path | None, mode: str,
+                        progress: bool | None) -> int:
+    """SPEECH: one JSON line per recording (affectlab.audio.analyze); returns the number of errors."""
+    errors = 0
+    show = progress if progress is not None else len(recordings) > 1
+    with _sink(output, mode) as sink:
+        for path in tqdm(recordings, disable=not show, unit="file"):
+            result = media.analyze(path, kind="audio")
+            sink.write(json.dumps(result.to_dict()) + "\n")
+            sink.flush()
+            if result.status == "error":
+                errors += 1
+                tqdm.write(f"affectlab: error: {result.error}", file=sys.stderr)
+    return errors
+
+
+def _image_results(analyzer, routed: _Inputs):
+    """``(result, image)`` per image input, or for the sample photograph when there is no input at all;
+    a folder left in ``paths`` (it holds no images) is one error record."""
     from affectlab.analysis import AnalysisResult
 
-    for path in paths:
+    if not routed.any:
+        image = sample_photo()
+        yield analyzer.analyze(image, source=SAMPLE_SOURCE), image
+        return
+    for path in routed.paths:
         if path.is_dir():
             yield AnalysisResult(str(path), "error", error=empty_folder_message(path)), None
         else:
             yield analyzer.analyze_path(path)
+
+
+def _save_annotated(result, image, save_dir: Path, used_stems: dict[str, str]) -> None:
+    """``--save``: the image with each face's box, label, probability and landmarks."""
+    from affectlab.outputs import record_outputs
+    from affectlab.viz.overlay import draw_faces, save_rgb
+
+    annotated = draw_faces(
+        image,
+        [f.box.as_list() for f in result.faces],
+        [f.label for f in result.faces],
+        [f.probabilities[f.label] for f in result.faces],
+        [f.landmarks for f in result.faces],
+    )
+    target = save_dir / f"{unique_stem(result.source, used_stems)}_annotated.png"
+    save_rgb(annotated, target)
+    record_outputs(save_dir, [target.name])  # a folder given as input skips it next time
+
+
+def _analyze_images(media, routed: _Inputs, *, output: Path | None, mode: str, progress: bool | None,
+                    save_dir: Path | None, used_stems: dict[str, str]) -> int:
+    """IMAGES: one JSON line per image (the sample photograph without inputs); returns the number of errors."""
+    analyzer = media.faces
+    if save_dir is not None:
+        try:
+            save_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"--save {save_dir}: cannot create the folder ({exc.strerror or exc})") from None
+    total = len(routed.paths) if routed.any else 1
+    show = progress if progress is not None else total > 1
+    errors = 0
+    with _sink(output, mode) as sink:
+        for result, image in tqdm(_image_results(analyzer, routed), total=total, disable=not show, unit="image"):
+            sink.write(json.dumps(result.to_dict()) + "\n")
+            sink.flush()
+            if result.status == "error":
+                errors += 1
+                tqdm.write(f"affectlab: error: {result.error}", file=sys.stderr)
+            if save_dir is not None and image is not None:
+                _save_annotated(result, image, save_dir, used_stems)
+    return errors
 
 
 @click.command("analyze")
@@ -196,111 +313,42 @@ def analyze_command(
     Speech example:
       affectlab analyze speech.wav other.flac
     """
-    from affectlab.analysis import ExpressionAnalyzer
     from affectlab.face.dlib_detector import make_frontend
+    from affectlab.media import MediaAnalyzer
     from affectlab.models import DEFAULT_MODEL, check_weights_network
-    from affectlab.outputs import check_outputs, record_outputs
-    from affectlab.video.command import analyze_videos, plan_video_outputs, split_video_inputs
-    from affectlab.viz.overlay import draw_faces, save_rgb
+    from affectlab.outputs import check_outputs
+    from affectlab.video.command import analyze_videos, plan_video_outputs
 
     if model_name is not None and weights is not None:  # an explicit --model must be the file's network
         check_weights_network(weights, model_name)
-    from affectlab.audio.io import is_audio_path
-
-    inputs, videos = split_video_inputs(inputs, frame_folders)
-    audio_inputs = [item for item in inputs if is_audio_path(item) and not Path(item).is_dir()]
-    inputs = tuple(item for item in inputs if item not in audio_inputs)
-    paths = expand_inputs(inputs, keep_empty_folders=True) if inputs else []
+    routed = route_inputs(inputs, frame_folders)
     # ---- outputs: none may be an input, refused before any work (affectlab.outputs) ----
-    image_files = [p for p in paths if not p.is_dir()]
-    input_files = [*image_files, *map(Path, audio_inputs), *(v for v in videos if not v.is_dir()),
-                   *(f for v in videos if v.is_dir() for f in v.iterdir() if f.is_file())]
+    input_files = routed.files()
     used_stems: dict[str, str] = {}  # the stems of the annotated copies, decided now for the check
-    sources = [str(p) for p in image_files] if inputs or videos or audio_inputs else [SAMPLE_SOURCE]
-    saves = [] if save_dir is None else [save_dir / f"{unique_stem(s, used_stems)}_annotated.png" for s in sources]
-    video_outputs = plan_video_outputs(videos, other_inputs=input_files, timeline=timeline,
+    saves = _plan_saves(routed, save_dir, used_stems)
+    video_outputs = plan_video_outputs(routed.videos, other_inputs=input_files, timeline=timeline,
                                        write_timeline=not no_timeline, annotate=annotate, csv=csv_path)
     check_outputs([("--output", output), *(("--save", target) for target in saves),
                    *((f"--{'annotate' if what == 'annotated' else what}", target)
                      for plan in video_outputs for what, target in plan.items())], input_files)
     frontend = make_frontend(detector, min_face_fraction=min_face)  # a missing extra fails here, before any work
-    # ---- VIDEO branch: video files and --frames folders (affectlab.video.command) ----
-    output_mode, media_errors = "w", 0
-    if videos:
-        with (open_output(output, "w") if output else contextlib.nullcontext(sys.stdout)) as video_sink:
-            media_errors = analyze_videos(
-                videos, sink=video_sink, model_name=model_name, weights=weights, device=device, max_faces=max_faces,
+    media = MediaAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, whole_frame=whole_frame,
+                          device=device, detector=frontend)  # the face model loads when first needed
+    mode, errors = "w", 0  # the first kind written starts --output, the others append
+    if routed.videos:  # ---- VIDEO: video files and --frames folders (affectlab.video.command) ----
+        with _sink(output, mode) as sink:
+            errors += analyze_videos(
+                routed.videos, sink=sink, model_name=model_name, weights=weights, device=device, max_faces=max_faces,
                 whole_frame=whole_frame, every=every, fps=target_fps, scan_every=scan_every, timeline=timeline,
-                write_timeline=not no_timeline,
-                annotate=annotate, csv=csv_path, progress=progress, other_inputs=input_files, detector=frontend,
+                write_timeline=not no_timeline, annotate=annotate, csv=csv_path, progress=progress,
+                other_inputs=input_files, detector=frontend, media=media,
             )
-        output_mode = "a"
-        if not inputs:
-            if media_errors:
-                click.get_current_context().exit(1)
-            return
-    # ---- end VIDEO branch ----
-
-    # ---- AUDIO branch: speech files (.wav .flac .mp3 .ogg) -> affectlab.audio.analyze ----
-    if audio_inputs:
-        from affectlab.audio.analyze import SpeechAnalyzer
-
-        speech = SpeechAnalyzer()
-        audio_bar = progress if progress is not None else len(audio_inputs) > 1
-        with (open_output(output, output_mode) if output else contextlib.nullcontext(sys.stdout)) as audio_sink:
-            for speech_result in tqdm(speech.analyze_many(audio_inputs), total=len(audio_inputs),
-                                      disable=not audio_bar, unit="file"):
-                audio_sink.write(json.dumps(speech_result.to_dict()) + "\n")
-                audio_sink.flush()
-                if speech_result.status == "error":
-                    media_errors += 1
-                    tqdm.write(f"affectlab: error: {speech_result.error}", file=sys.stderr)
-        output_mode = "a"
-        if not inputs:
-            if media_errors:
-                click.get_current_context().exit(1)
-            return
-    # ---- end AUDIO branch ----
-
-    analyzer = ExpressionAnalyzer(
-        model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, whole_frame=whole_frame, device=device,
-        detector=frontend,
-    )
-    if save_dir is not None:
-        try:
-            save_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(f"--save {save_dir}: cannot create the folder ({exc.strerror or exc})") from None
-    if inputs:
-        items = _analyze_paths(analyzer, paths)
-        total = len(paths)
-    else:
-        image = sample_photo()
-        items = iter([(analyzer.analyze(image, source=SAMPLE_SOURCE), image)])
-        total = 1
-    show_bar = progress if progress is not None else total > 1
-    sink = open_output(output, output_mode) if output else sys.stdout
-    errors = 0
-    try:
-        for result, image in tqdm(items, total=total, disable=not show_bar, unit="image"):
-            sink.write(json.dumps(result.to_dict()) + "\n")
-            sink.flush()
-            if result.status == "error":
-                errors += 1
-                tqdm.write(f"affectlab: error: {result.error}", file=sys.stderr)
-            if save_dir is not None and image is not None:
-                annotated = draw_faces(
-                    image,
-                    [f.box.as_list() for f in result.faces],
-                    [f.label for f in result.faces],
-                    [f.probabilities[f.label] for f in result.faces],
-                    [f.landmarks for f in result.faces],
-                )
-                target = save_dir / f"{unique_stem(result.source, used_stems)}_annotated.png"
-                save_rgb(annotated, target)
-                record_outputs(save_dir, [target.name])  # a folder given as input skips it next time
-    finally:
-        if output:
-            sink.close()
-    if errors or media_errors:
+        mode = "a"
+    if routed.recordings:  # ---- SPEECH: recordings (affectlab.audio.analyze) ----
+        errors += _analyze_recordings(media, routed.recordings, output=output, mode=mode, progress=progress)
+        mode = "a"
+    if routed.images or not routed.any:  # ---- IMAGES, or the sample photograph ----
+        errors += _analyze_images(media, routed, output=output, mode=mode, progress=progress, save_dir=save_dir,
+                                  used_stems=used_stems)
+    if errors:
         click.get_current_context().exit(1)

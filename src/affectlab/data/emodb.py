@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from affectlab.data.folders import _check_errors, _entries, _finish, _is_dir, _problem
+from affectlab.data.folders import _check_errors, _finish, _problem
 from affectlab.data.sample import Dataset, Sample
+from affectlab.data.scan import folder_entries, is_folder
 
 __all__ = [
     "load_emodb",
@@ -94,8 +95,8 @@ def load_emodb(root: str | Path, *, errors: OnError = "raise", name: str = "emod
     folder = emodb_wav_folder(root)
     problems: list[str] = []
     samples: list[Sample] = []
-    for entry in _entries(folder):
-        if _is_dir(entry) or not entry.name.lower().endswith(".wav"):
+    for entry in folder_entries(folder):
+        if is_folder(entry) or not entry.name.lower().endswith(".wav"):
             continue
         path = Path(entry.path)
         try:

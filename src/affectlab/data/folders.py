@@ -8,15 +8,14 @@ Readers list files; they never decode media (a corrupt image still loads here, a
 
 from __future__ import annotations
 
-import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from affectlab.data.media import IMAGE_SUFFIXES
 from affectlab.data.sample import Dataset, MediaKind, Sample
+from affectlab.data.scan import AUDIO_SUFFIXES, VIDEO_SUFFIXES, media_files, media_kind, natural_key, subfolders
 from affectlab.errors import ConfigError, DataError
 
 __all__ = [
@@ -31,29 +30,8 @@ __all__ = [
 
 OnError = Literal["raise", "skip"]
 
-AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".aif", ".aiff"})
-VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv"})
-
 #: CK+ file stems ``S010_006_00000015``: subject ``S010``, sequence ``S010_006``, frame 15.
 CKPLUS_SUBJECT_PATTERN = re.compile(r"^(?P<sequence>(?P<subject>S\d+)_\d+)_(?P<frame>\d+)$")
-
-
-def media_kind(path: str | Path) -> MediaKind | None:
-    """``"image"``, ``"audio"`` or ``"video"`` from the file suffix (any case), else ``None``.
-
-    Examples
-    --------
-    >>> media_kind("a/b.PNG"), media_kind("x.wav"), media_kind("clip.mp4"), media_kind("README")
-    ('image', 'audio', 'video', None)
-    """
-    suffix = Path(path).suffix.lower()
-    if suffix in IMAGE_SUFFIXES:
-        return "image"
-    if suffix in AUDIO_SUFFIXES:
-        return "audio"
-    if suffix in VIDEO_SUFFIXES:
-        return "video"
-    return None
 
 
 def parse_subject(
@@ -98,39 +76,6 @@ def _problem(message: str, errors: str, problems: list[str]) -> None:
     problems.append(message)
 
 
-def _natural_key(name: str) -> list[Any]:
-    return [(0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name)]
-
-
-def _entries(folder: Path) -> list[os.DirEntry[str]]:
-    """Visible entries of ``folder`` in natural order; OS errors become :class:`DataError`."""
-    try:
-        with os.scandir(folder) as it:
-            entries = [e for e in it if not e.name.startswith(".")]
-    except FileNotFoundError:
-        raise DataError(f"{folder}: folder not found") from None
-    except NotADirectoryError:
-        raise DataError(f"{folder}: not a folder") from None
-    except OSError as exc:
-        raise DataError(f"{folder}: cannot list folder ({exc.strerror or exc})") from None
-    return sorted(entries, key=lambda e: _natural_key(e.name))
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
-
-
-def _subdirs(folder: Path) -> list[Path]:
-    return [Path(e.path) for e in _entries(folder) if _is_dir(e)]
-
-
-def _media_files(folder: Path) -> list[Path]:
-    return [Path(e.path) for e in _entries(folder) if not _is_dir(e) and media_kind(e.name)]
-
-
 def _dataset_kind(samples: Iterable[Sample], default: MediaKind = "image") -> MediaKind:
     kinds = Counter(media_kind(s.path) for s in samples if s.path is not None)
     kinds.pop(None, None)
@@ -145,7 +90,7 @@ def _vocabulary(samples: Iterable[Sample], allowed: list[str] | None) -> list[st
     """``allowed`` when given, else the labels found in natural order."""
     if allowed is not None:
         return allowed
-    return sorted({s.label for s in samples if s.label is not None}, key=_natural_key)
+    return sorted({s.label for s in samples if s.label is not None}, key=natural_key)
 
 
 def _finish(
@@ -166,8 +111,8 @@ def _finish(
 
 def _looks_split_layout(top: list[Path]) -> bool:
     """True when the top folders hold only sub-folders (``<split>/<class>/``), no media files."""
-    has_media = any(_media_files(d) for d in top)
-    has_nested = any(_subdirs(d) for d in top)
+    has_media = any(media_files(d) for d in top)
+    has_nested = any(subfolders(d) for d in top)
     return has_nested and not has_media
 
 
@@ -216,20 +161,20 @@ def load_class_folders(
     """
     _check_errors(errors)
     root = Path(root)
-    top = _subdirs(root)
+    top = subfolders(root)
     if not top:
         raise DataError(f"{root}: no class folders (expected {root}/<class>/<file>)")
     problems: list[str] = []
-    for stray in _media_files(root):
+    for stray in media_files(root):
         _problem(f"{stray}: media file outside a class folder", errors, problems)
     if splits is None:
         splits = _looks_split_layout(top)
     groups: list[tuple[str | None, Path]] = []
     if splits:
         for split_dir in top:
-            for stray in _media_files(split_dir):
+            for stray in media_files(split_dir):
                 _problem(f"{stray}: media file outside a class folder in split {split_dir.name!r}", errors, problems)
-            groups.extend((split_dir.name, class_dir) for class_dir in _subdirs(split_dir))
+            groups.extend((split_dir.name, class_dir) for class_dir in subfolders(split_dir))
     else:
         groups = [(None, class_dir) for class_dir in top]
 
@@ -242,9 +187,9 @@ def load_class_folders(
             _problem(f"{class_dir}: unknown class {label!r} (expected one of {', '.join(allowed)})", errors, problems)
             continue
         found.add(label)
-        for nested in _subdirs(class_dir):
+        for nested in subfolders(class_dir):
             _problem(f"{nested}: unexpected folder inside class folder {class_dir.name!r}", errors, problems)
-        for file in _media_files(class_dir):
+        for file in media_files(class_dir):
             subject, extras = parse_subject(file.stem, subject_pattern)
             samples.append(
                 Sample(
@@ -256,7 +201,7 @@ def load_class_folders(
                     extras=extras,
                 )
             )
-    vocabulary = allowed if allowed is not None else sorted(found, key=_natural_key)
+    vocabulary = allowed if allowed is not None else sorted(found, key=natural_key)
     return _finish(name or root.resolve().name, root, samples, vocabulary, problems, "media files in class folders")
 
 
@@ -301,7 +246,7 @@ def load_filename_labelled(
     allowed = None if classes is None else [_normalise_label(c) for c in classes]
     problems: list[str] = []
     samples: list[Sample] = []
-    for file in _media_files(root):
+    for file in media_files(root):
         raw, sep, rest = file.stem.partition(separator)
         label = _normalise_label(raw)
         if not sep or not label:

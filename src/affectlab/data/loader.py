@@ -12,15 +12,13 @@ from affectlab.data.emodb import EMODB_NAME_PATTERN, emodb_wav_folder, load_emod
 from affectlab.data.fer2013 import load_fer2013
 from affectlab.data.folders import (
     CKPLUS_SUBJECT_PATTERN,
-    _entries,
-    _media_files,
-    _subdirs,
     load_class_folders,
     load_filename_labelled,
 )
 from affectlab.data.manifest import load_manifest
 from affectlab.data.orl import ORL_SUBJECT_PATTERN, load_orl
 from affectlab.data.sample import Dataset
+from affectlab.data.scan import folder_entries, media_files, subfolders
 from affectlab.data.textio import csv_errors, open_text
 from affectlab.errors import ConfigError, DataError
 
@@ -53,7 +51,7 @@ def _is_csv(path: Path) -> bool:
 
 
 def _looks_emodb(folder: Path) -> bool:
-    wavs = [Path(e.name).stem for e in _entries(emodb_wav_folder(folder)) if e.name.lower().endswith(".wav")]
+    wavs = [Path(e.name).stem for e in folder_entries(emodb_wav_folder(folder)) if e.name.lower().endswith(".wav")]
     matching = sum(1 for stem in wavs if EMODB_NAME_PATTERN.match(stem))
     return bool(wavs) and 2 * matching >= len(wavs)
 
@@ -61,7 +59,7 @@ def _looks_emodb(folder: Path) -> bool:
 def _looks_orl(dirs: list[Path]) -> bool:
     if not dirs or not all(ORL_SUBJECT_PATTERN.match(d.name) for d in dirs):
         return False
-    return any(e.name.lower().endswith(".pgm") for e in _entries(dirs[0]))
+    return any(e.name.lower().endswith(".pgm") for e in folder_entries(dirs[0]))
 
 
 def detect_format(source: str | Path) -> str:
@@ -94,12 +92,12 @@ def detect_format(source: str | Path) -> str:
         raise DataError(f"{path}: not a file or folder")
     if _looks_emodb(path):
         return "emodb"
-    dirs = _subdirs(path)
+    dirs = subfolders(path)
     if _looks_orl(dirs):
         return "orl"
-    if any(_media_files(d) or any(_media_files(s) for s in _subdirs(d)) for d in dirs):
+    if any(media_files(d) or any(media_files(s) for s in subfolders(d)) for d in dirs):
         return "folders"
-    flat = _media_files(path)
+    flat = media_files(path)
     if any("_" in f.stem for f in flat):
         if all(CKPLUS_SUBJECT_PATTERN.match(f.stem) for f in flat):  # S010_004_00000017.png
             raise DataError(
@@ -109,7 +107,7 @@ def detect_format(source: str | Path) -> str:
                 "part before the first '_' as the label"
             )
         return "filename"
-    contents = "empty folder" if not _entries(path) else "no media files in a known layout"
+    contents = "empty folder" if not folder_entries(path) else "no media files in a known layout"
     raise DataError(
         f"{path}: cannot tell the dataset format ({contents}); choose one of {', '.join(FORMATS)} "
         "with format= (--format on the command line)"

@@ -6,8 +6,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from affectlab.data.folders import _check_errors, _finish, _media_files, _problem, _subdirs, media_kind
+from affectlab.data.folders import _check_errors, _finish, _problem
 from affectlab.data.sample import Dataset, Sample
+from affectlab.data.scan import media_files, media_kind, subfolders
 
 __all__ = ["load_orl", "ORL_SUBJECT_PATTERN"]
 
@@ -47,12 +48,12 @@ def load_orl(root: str | Path, *, errors: OnError = "raise", name: str = "orl") 
     problems: list[str] = []
     samples: list[Sample] = []
     classes: list[str] = []
-    for folder in _subdirs(root):
+    for folder in subfolders(root):
         if not ORL_SUBJECT_PATTERN.match(folder.name):
             _problem(f"{folder}: not an ORL subject folder (expected s<N>)", errors, problems)
             continue
         classes.append(folder.name)
-        for file in _media_files(folder):
+        for file in media_files(folder):
             if media_kind(file) != "image":
                 continue
             samples.append(

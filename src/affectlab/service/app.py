@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from affectlab import __version__
 from affectlab.analysis import AnalysisResult, ExpressionAnalyzer
 from affectlab.errors import AffectLabError
+from affectlab.media import MediaAnalyzer
 from affectlab.service.access import AccessMiddleware
 from affectlab.service.engine import InferenceEngine, current_deadline
 from affectlab.service.heatmap import face_heatmaps, png_data_url
@@ -84,7 +85,10 @@ class ServiceState:
     engine: InferenceEngine
     capabilities: dict[str, Capability]
     pixels: PixelBudget
-    speech: Any = None
+    media: MediaAnalyzer = field(init=False)  # the one media entry: faces, and speech once loaded
+
+    def __post_init__(self) -> None:
+        self.media = MediaAnalyzer(self.analyzer)
 
     def require(self, name: str, what: str) -> Capability:
         cap = self.capabilities[name]
@@ -96,7 +100,7 @@ class ServiceState:
 def _analyze(state: ServiceState, image: Any, source: str, max_faces: int | None, heatmap: bool) -> dict[str, Any]:
     """Runs on the inference thread: detection, classification and (optionally) Grad-CAM."""
     start = time.perf_counter()
-    result: AnalysisResult = state.analyzer.analyze(image, source=source)
+    result: AnalysisResult = state.media.analyze(image, kind="image", source=source)
     if max_faces is not None and len(result.faces) > max_faces:
         result.faces = sorted(result.faces, key=lambda f: f.box.area, reverse=True)[:max_faces]
     out = result.to_dict()
@@ -166,7 +170,7 @@ def _load_speech(state: ServiceState) -> None:
     if not cap.available:
         return
     try:
-        state.speech = cap.provider(state.settings.speech_weights)
+        state.media = MediaAnalyzer(state.analyzer, speech=cap.provider(state.settings.speech_weights))
     except AffectLabError as exc:  # no bundled speech weights, openSMILE not installed...
         state.capabilities["speech"] = Capability("speech", reason=f"the speech model cannot be loaded: {exc}")
 
@@ -199,7 +203,25 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
     ``/docs`` and ``/openapi.json``. Run it with ``affectlab serve`` or
     ``uvicorn --factory affectlab.service:create_app``.
     """
-    settings = settings if settings is not None else ServiceSettings.from_env()
+    state = _build_state(settings if settings is not None else ServiceSettings.from_env(), analyzer)
+    app = _new_app(state)
+    _add_error_handlers(app)
+    _add_health_route(app, state)
+    _add_faces_route(app, state)
+    _add_speech_route(app, state)
+    _add_video_route(app, state)
+    add_stream_route(app, state)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _build_state(settings: ServiceSettings, analyzer: ExpressionAnalyzer | None) -> ServiceState:
+    """Load the models once: the face analyser, and the speech model when speech is part of the build."""
     if analyzer is None:
         analyzer = ExpressionAnalyzer(
             settings.model, weights=settings.weights, max_faces=settings.max_faces, device=settings.device
@@ -212,6 +234,12 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
         pixels=PixelBudget(settings.pixel_budget),
     )
     _load_speech(state)
+    return state
+
+
+def _new_app(state: ServiceState) -> FastAPI:
+    """The FastAPI object: offline docs when Swagger UI's files are installed, access control when asked."""
+    settings = state.settings
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -234,6 +262,11 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
         app.add_middleware(AccessMiddleware, api_key=settings.api_key, allowed_hosts=settings.allowed_hosts)
     if settings.api_key is not None:
         _document_bearer(app)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    """Every refusal is ``{"detail": one line}``: its own status, 422 for other user errors."""
 
     @app.exception_handler(UploadRejected)
     async def _rejected(request: Request, exc: UploadRejected) -> JSONResponse:
@@ -246,6 +279,10 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
     @app.exception_handler(RequestValidationError)
     async def _bad_parameter(request: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _validation_message(exc)}, status_code=422)
+
+
+def _add_health_route(app: FastAPI, state: ServiceState) -> None:
+    settings, analyzer = state.settings, state.analyzer
 
     @app.get("/health", response_model=HealthResponse, tags=["service"])
     async def health() -> dict[str, Any]:
@@ -268,6 +305,10 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
             "capabilities": {"faces": True, **{name: cap.available for name, cap in caps.items()}},
             "unavailable": {name: cap.reason for name, cap in caps.items() if not cap.available},
         }
+
+
+def _add_faces_route(app: FastAPI, state: ServiceState) -> None:
+    settings = state.settings
 
     @app.post("/v1/faces", response_model=FacesResponse, response_model_exclude_none=True,
               openapi_extra=_upload_body("image"), responses=_ERRORS, tags=["analysis"])
@@ -305,6 +346,10 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
                 504, f"{upload.filename}: not started within {settings.timeout_s:g} s (server busy with large images)"
             ) from None
 
+
+def _add_speech_route(app: FastAPI, state: ServiceState) -> None:
+    settings = state.settings
+
     @app.post("/v1/speech", openapi_extra=_upload_body("audio"), responses=_ERRORS, tags=["analysis"])
     async def speech(request: Request) -> dict[str, Any]:
         """Speech emotion of an uploaded recording (wav, flac, ogg...).
@@ -316,7 +361,11 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
         state.require("speech", "speech analysis")
         upload = await read_upload(request, kind="audio", limit=settings.max_upload_bytes,
                                    deadline_s=settings.timeout_s)
-        return await state.engine.run(analyze_speech_bytes, state.speech, upload.data, filename=upload.filename)
+        return await state.engine.run(analyze_speech_bytes, state.media, upload.data, filename=upload.filename)
+
+
+def _add_video_route(app: FastAPI, state: ServiceState) -> None:
+    settings = state.settings
 
     @app.post("/v1/video", openapi_extra=_upload_body("video"), responses=_ERRORS, tags=["analysis"])
     async def video(
@@ -331,20 +380,11 @@ def create_app(settings: ServiceSettings | None = None, *, analyzer: ExpressionA
         probabilities, and per track the pooled label and (``frames=true``) each frame's box
         and probabilities. Answers 501 while ``affectlab.video`` is not part of this build.
         """
-        provider = state.require("video", "video analysis").provider
+        state.require("video", "video analysis")
         upload = await read_upload(request, kind="video", limit=settings.max_upload_bytes,
                                    deadline_s=settings.timeout_s)
         check_not_still_image(upload.data, upload.filename)
         return await state.engine.run(
-            analyze_video_bytes, provider, state.analyzer, upload.data,
+            analyze_video_bytes, state.media, upload.data,
             filename=upload.filename, fps=fps, max_frames=max_frames, frames=frames, max_pixels=settings.max_pixels,
         )
-
-    add_stream_route(app, state)
-
-    @app.get("/", include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html")
-
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    return app

@@ -1,4 +1,4 @@
-"""``POST /v1/speech``: an uploaded recording analysed with :class:`affectlab.audio.analyze.SpeechAnalyzer`."""
+"""``POST /v1/speech``: an uploaded recording analysed through :class:`affectlab.media.MediaAnalyzer`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from affectlab.data.folders import AUDIO_SUFFIXES
 from affectlab.errors import MediaReadError
+from affectlab.media import MediaAnalyzer
 from affectlab.service.uploads import UploadRejected
 
 __all__ = ["analyze_speech_bytes", "MAX_AUDIO_S"]
@@ -38,8 +39,9 @@ def _check_length(path: str, filename: str) -> None:
                                   f"limit of {MAX_AUDIO_SAMPLES} samples")
 
 
-def analyze_speech_bytes(speech_analyzer: Any, data: bytes, *, filename: str) -> dict[str, Any]:
-    """Write the upload to a temporary file and analyse it: categories, probabilities and V/A/D.
+def analyze_speech_bytes(media: MediaAnalyzer, data: bytes, *, filename: str) -> dict[str, Any]:
+    """Write the upload to a temporary file and analyse it (:meth:`MediaAnalyzer.analyze` as a recording):
+    categories, probabilities and V/A/D.
 
     Raises
     ------
@@ -57,7 +59,7 @@ def analyze_speech_bytes(speech_analyzer: Any, data: bytes, *, filename: str) ->
         with os.fdopen(handle, "wb") as out:
             out.write(data)
         _check_length(tmp, filename)
-        result = speech_analyzer.analyze_path(tmp)
+        result = media.analyze(tmp, kind="audio")
     finally:
         os.unlink(tmp)
     if result.status != "ok":

@@ -1,4 +1,4 @@
-"""``POST /v1/video``: an uploaded video analysed with :class:`affectlab.video.VideoAnalyzer`."""
+"""``POST /v1/video``: an uploaded video analysed through :class:`affectlab.media.MediaAnalyzer`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 
 from affectlab.data.folders import VIDEO_SUFFIXES
 from affectlab.data.media import ImageTooLarge, sniff_image_format
+from affectlab.media import MediaAnalyzer
 from affectlab.service.engine import current_deadline
 from affectlab.service.uploads import UploadRejected
 
@@ -29,8 +30,7 @@ def check_not_still_image(data: bytes, filename: str) -> None:
 
 
 def analyze_video_bytes(
-    video_analyzer_cls: Any,
-    analyzer: Any,
+    media: MediaAnalyzer,
     data: bytes,
     *,
     filename: str,
@@ -39,7 +39,8 @@ def analyze_video_bytes(
     frames: bool,
     max_pixels: int | None = None,
 ) -> dict[str, Any]:
-    """Write the upload to a temporary file (OpenCV reads paths) and analyse it with the shared analyser.
+    """Write the upload to a temporary file (OpenCV reads paths) and analyse it with the shared face analyser
+    (:meth:`MediaAnalyzer.video`).
 
     Frames larger than ``max_pixels`` are refused (413) before one is decoded; on the inference
     thread, reading stops between frames at the request's deadline (504). Returns
@@ -56,7 +57,7 @@ def analyze_video_bytes(
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
-        video = video_analyzer_cls(analyzer, prefetch_frames=PREFETCH_FRAMES, batch_size=BATCH_SIZE)
+        video = media.video(prefetch_frames=PREFETCH_FRAMES, batch_size=BATCH_SIZE)
         try:
             with read_limits(deadline=current_deadline(), max_pixels=max_pixels):
                 result = video.analyze(tmp, fps=fps, max_frames=max_frames)

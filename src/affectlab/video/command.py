@@ -195,6 +195,7 @@ def analyze_videos(
     progress: bool | None = None,
     other_inputs: Sequence[Path] = (),
     detector: Any = "auto",
+    media: Any = None,
 ) -> int:
     """Analyse each video, write one JSON line per video to ``sink``; returns the number of errors.
 
@@ -204,6 +205,8 @@ def analyze_videos(
     command's other input files) raise :class:`ConfigError` before any video is analysed.
     ``whole_frame``: frames without a detected face are classified whole (``--whole-frame``).
     ``detector``: the face front-end (a name or a detector object, ``--detector``).
+    ``media``: a :class:`~affectlab.media.MediaAnalyzer` whose face analyser to use (the command's
+    images share it) instead of building one from the model settings.
     """
     from tqdm.auto import tqdm
 
@@ -215,8 +218,11 @@ def analyze_videos(
         raise ConfigError("give either --every or --fps, not both")
     plans = plan_video_outputs(videos, other_inputs=other_inputs, timeline=timeline, write_timeline=write_timeline,
                                annotate=annotate, csv=csv, default_dir=default_dir)
-    analyzer = ExpressionAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, device=device,
-                                  whole_frame=whole_frame, detector=detector)
+    if media is not None:
+        analyzer = media.faces
+    else:
+        analyzer = ExpressionAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces,
+                                      device=device, whole_frame=whole_frame, detector=detector)
     video_analyzer = VideoAnalyzer(analyzer, scan_every=scan_every, max_faces=max_faces)
     show = progress if progress is not None else sys.stderr.isatty()
     errors = 0

@@ -39,8 +39,8 @@ import cv2
 import numpy as np
 
 from affectlab.checks import is_integer, is_number
-from affectlab.data.folders import VIDEO_SUFFIXES
 from affectlab.data.media import IMAGE_SUFFIXES, MAX_IMAGE_PIXELS, ImageTooLarge, read_image, sniff_image_format
+from affectlab.data.scan import VIDEO_SUFFIXES, natural_key
 from affectlab.errors import AffectLabError, ConfigError, MediaReadError
 
 __all__ = [
@@ -166,10 +166,8 @@ def is_video_path(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
 
 
-def _natural_key(name: str) -> list[object]:
-    import re
-
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+def _natural_key(name: str) -> list[object]:  # (affectlab.clips sorts with it too)
+    return natural_key(name, fold_case=True)
 
 
 def frame_files(folder: str | Path) -> list[Path]:
