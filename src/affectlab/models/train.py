@@ -278,15 +278,7 @@ def fit_classifier(
     """
     cfg = config or TrainConfig()
     _check_config(cfg)
-    if cfg.num_threads:
-        torch.set_num_threads(cfg.num_threads)
-    seed_everything(cfg.seed)
-    device = resolve_device(cfg.device)
-    precision = resolve_precision(cfg.precision, device)
-    model.to(device)
-    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    if cfg.channels_last:
-        model.to(memory_format=torch.channels_last)
+    device, precision, memory_format = _prepare(model, cfg)
     x_train, y_train = _as_tensor(train[0]), torch.as_tensor(train[1], dtype=torch.long)
     x_val, y_val = (None, None) if val is None else (_as_tensor(val[0]), np.asarray(val[1]))
     n_val = 0 if y_val is None else len(y_val)
@@ -294,77 +286,28 @@ def fit_classifier(
         raise ValueError("fit_classifier needs a non-empty training set and, when given, a non-empty validation set")
     steps = max(1, len(x_train) // cfg.batch_size)
     opt, sched, schedule = _make_optimizer(model, cfg, steps)
-    weights = None
-    if cfg.class_weighting:
-        counts = torch.bincount(y_train, minlength=model.config.num_classes).float().clamp(min=1)
-        weights = (counts.sum() / (len(counts) * counts)).to(device)
+    weights = _class_weights(y_train, model.config.num_classes, device) if cfg.class_weighting else None
+    run = _run_signature(model, cfg, len(x_train), n_val)
 
     out = Path(out_dir) if out_dir is not None else None
     history: list[dict[str, float]] = []
-    start_epoch, best = 0, {"epoch": -1, "acc": -1.0, "uar": 0.0}
+    start_epoch, best, state = 0, {"epoch": -1, "acc": -1.0, "uar": 0.0}, None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        last = out / "last.pt"
-        if resume and last.is_file():
-            state = _load_training_state(last, device)
-            if state.get("epochs") not in (None, cfg.epochs):
-                raise ValueError(f"{last} belongs to a {state['epochs']}-epoch run, not {cfg.epochs}: {_ELSEWHERE}")
-            changed = _changes(state.get("run"), _run_signature(model, cfg, len(x_train), n_val))
-            if changed:
-                raise ValueError(f"{last} belongs to another run ({'; '.join(changed)}): {_ELSEWHERE}")
-            try:
-                model.load_state_dict(state["model"])
-                opt.load_state_dict(state["optimizer"])
-                sched.load_state_dict(state["scheduler"])
-            except (RuntimeError, ValueError, KeyError) as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ValueError(f"{last} does not fit this model ({first}): {_ELSEWHERE}") from None
-            torch.set_rng_state(state["rng"].cpu())
+        if resume and (out / "last.pt").is_file():
+            state = _resume(out / "last.pt", model, opt, sched, cfg, run, device)
             start_epoch, history, best = state["epoch"] + 1, state["history"], state["best"]
     generator = torch.Generator().manual_seed(cfg.seed + start_epoch)
     if start_epoch:
         _restore_rngs(state, generator)  # the resumed run repeats the uninterrupted one
     t0 = time.time() - sum(h.get("epoch_time_s", 0.0) for h in history)
+    batches = _Batches(x_train, y_train, cfg, steps, generator, device, memory_format)
 
     for epoch in range(start_epoch, cfg.epochs):
-        model.train()
         tick = time.time()
-        order = torch.randperm(len(x_train), generator=generator)
-        running, seen, correct = 0.0, 0, 0
-        bar = tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=None if progress else True,
-                   leave=False)
-        for step in bar:
-            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
-            xb = random_affine(x_train[idx].to(device), cfg.augment, generator)
-            if cfg.crop_size:
-                xb = random_crop(xb, cfg.crop_size, generator)
-            xb = random_erase(xb, cfg.augment.erase_prob, generator)
-            xb = xb.contiguous(memory_format=memory_format)
-            yb = y_train[idx].to(device)
-            with _autocast(precision, device):
-                if cfg.mixup_alpha > 0:
-                    lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))
-                    perm = torch.randperm(len(xb), generator=generator).to(device)
-                    logits = model(lam * xb + (1 - lam) * xb[perm])
-                    loss = lam * F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing) + (
-                        1 - lam
-                    ) * F.cross_entropy(logits, yb[perm], weight=weights, label_smoothing=cfg.label_smoothing)
-                else:
-                    logits = model(xb)
-                    loss = F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            running += loss.item() * len(yb)
-            seen += len(yb)
-            correct += int((logits.argmax(1) == yb).sum())
-            bar.set_postfix(loss=f"{running / seen:.3f}", acc=f"{correct / seen:.3f}")
-        if x_val is not None:
-            pred = predict_proba(model, x_val, device=device).argmax(1)
-            val_acc, val_uar = float(np.mean(pred == y_val)), _uar(y_val, pred)
-        else:
-            val_acc = val_uar = float("nan")
+        running, seen, correct = _train_epoch(model, opt, sched, batches, weights, precision,
+                                              desc=f"epoch {epoch + 1}/{cfg.epochs}", progress=progress)
+        val_acc, val_uar = _validate(model, x_val, y_val, device)
         row = {
             "epoch": epoch + 1,
             "train_loss": running / max(seen, 1),
@@ -380,33 +323,12 @@ def fit_classifier(
         if improved:
             best = {"epoch": epoch + 1, "acc": val_acc, "uar": val_uar}
         if progress:
-            tqdm.write(
-                f"epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.4f} train acc {row['train_accuracy']:.4f}"
-                f" val acc {val_acc:.4f} val UAR {val_uar:.4f}{'  *best' if improved else ''}"
-                f" ({row['epoch_time_s']:.0f}s)",
-                file=sys.stderr,
-            )
+            _report_epoch(row, cfg.epochs, improved)
         if out is not None:
             if improved:
                 save_weights(model, out / "best.pt", extra={"epoch": epoch + 1, "val_accuracy": val_acc})
-            state = {
-                "model": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "scheduler": sched.state_dict(),
-                "rng": torch.get_rng_state(),
-                "generator": generator.get_state(),
-                "numpy_rng": _numpy_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
-                "epoch": epoch,
-                "history": history,
-                "best": best,
-                "epochs": cfg.epochs,
-                "run": _run_signature(model, cfg, len(x_train), n_val),
-            }
-            partial = out / "last.pt.partial"  # an interruption while saving never leaves a broken last.pt
-            torch.save(state, partial)
-            os.replace(partial, out / "last.pt")
-            (out / "history.json").write_text(json.dumps(history, indent=1))
+            _save_state(out, model, opt, sched, generator, device, epoch=epoch, history=history, best=best,
+                        epochs=cfg.epochs, run=run)
         if x_val is not None and cfg.patience is not None and epoch + 1 - best["epoch"] >= cfg.patience:
             break
         if on_epoch_end is not None and on_epoch_end(row):
@@ -421,6 +343,144 @@ def fit_classifier(
         schedule=schedule,
         precision=precision,
     )
+
+
+def _prepare(model: AffectNet, cfg: TrainConfig) -> tuple[torch.device, str, torch.memory_format]:
+    """Threads, seeds, the device and the arithmetic of a run; the model moved there."""
+    if cfg.num_threads:
+        torch.set_num_threads(cfg.num_threads)
+    seed_everything(cfg.seed)
+    device = resolve_device(cfg.device)
+    precision = resolve_precision(cfg.precision, device)
+    model.to(device)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    if cfg.channels_last:
+        model.to(memory_format=torch.channels_last)
+    return device, precision, memory_format
+
+
+def _class_weights(y: torch.Tensor, num_classes: int, device: torch.device) -> torch.Tensor:
+    """Loss weights inversely proportional to the class counts (``class_weighting``)."""
+    counts = torch.bincount(y, minlength=num_classes).float().clamp(min=1)
+    return (counts.sum() / (len(counts) * counts)).to(device)
+
+
+def _resume(last: Path, model: AffectNet, opt: torch.optim.Optimizer, sched: Any, cfg: TrainConfig,
+            run: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """Load ``last.pt`` into the model, optimiser and scheduler when it belongs to this run; its state."""
+    state = _load_training_state(last, device)
+    if state.get("epochs") not in (None, cfg.epochs):
+        raise ValueError(f"{last} belongs to a {state['epochs']}-epoch run, not {cfg.epochs}: {_ELSEWHERE}")
+    changed = _changes(state.get("run"), run)
+    if changed:
+        raise ValueError(f"{last} belongs to another run ({'; '.join(changed)}): {_ELSEWHERE}")
+    try:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+    except (RuntimeError, ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"{last} does not fit this model ({first}): {_ELSEWHERE}") from None
+    torch.set_rng_state(state["rng"].cpu())
+    return state
+
+
+@dataclass
+class _Batches:
+    """The training set and how each epoch draws augmented mini-batches from it."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    cfg: TrainConfig
+    steps: int
+    generator: torch.Generator
+    device: torch.device
+    memory_format: torch.memory_format
+
+    def __iter__(self):
+        """``(images, labels)`` per step in a fresh random order: affine jitter, crops, erasing."""
+        cfg, generator = self.cfg, self.generator
+        order = torch.randperm(len(self.x), generator=generator)
+        for step in range(self.steps):
+            idx = order[step * cfg.batch_size : (step + 1) * cfg.batch_size]
+            xb = random_affine(self.x[idx].to(self.device), cfg.augment, generator)
+            if cfg.crop_size:
+                xb = random_crop(xb, cfg.crop_size, generator)
+            xb = random_erase(xb, cfg.augment.erase_prob, generator)
+            yield xb.contiguous(memory_format=self.memory_format), self.y[idx].to(self.device)
+
+
+def _train_epoch(model: AffectNet, opt: torch.optim.Optimizer, sched: Any, batches: _Batches,
+                 weights: torch.Tensor | None, precision: str, *, desc: str,
+                 progress: bool) -> tuple[float, int, int]:
+    """One pass over the training set; ``(summed loss, samples seen, correct)``."""
+    cfg, generator, device = batches.cfg, batches.generator, batches.device
+    model.train()
+    running, seen, correct = 0.0, 0, 0
+    bar = tqdm(batches, total=batches.steps, desc=desc, disable=None if progress else True, leave=False)
+    for xb, yb in bar:
+        with _autocast(precision, device):
+            if cfg.mixup_alpha > 0:
+                lam = float(np.random.beta(cfg.mixup_alpha, cfg.mixup_alpha))
+                perm = torch.randperm(len(xb), generator=generator).to(device)
+                logits = model(lam * xb + (1 - lam) * xb[perm])
+                loss = lam * F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing) + (
+                    1 - lam
+                ) * F.cross_entropy(logits, yb[perm], weight=weights, label_smoothing=cfg.label_smoothing)
+            else:
+                logits = model(xb)
+                loss = F.cross_entropy(logits, yb, weight=weights, label_smoothing=cfg.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        running += loss.item() * len(yb)
+        seen += len(yb)
+        correct += int((logits.argmax(1) == yb).sum())
+        bar.set_postfix(loss=f"{running / seen:.3f}", acc=f"{correct / seen:.3f}")
+    return running, seen, correct
+
+
+def _validate(model: AffectNet, x_val: torch.Tensor | None, y_val: np.ndarray | None,
+              device: torch.device) -> tuple[float, float]:
+    """Accuracy and UAR on the validation split (NaN without one)."""
+    if x_val is None:
+        return float("nan"), float("nan")
+    pred = predict_proba(model, x_val, device=device).argmax(1)
+    return float(np.mean(pred == y_val)), _uar(y_val, pred)
+
+
+def _report_epoch(row: dict[str, Any], epochs: int, improved: bool) -> None:
+    tqdm.write(
+        f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4f} train acc {row['train_accuracy']:.4f}"
+        f" val acc {row['val_accuracy']:.4f} val UAR {row['val_uar']:.4f}{'  *best' if improved else ''}"
+        f" ({row['epoch_time_s']:.0f}s)",
+        file=sys.stderr,
+    )
+
+
+def _save_state(out: Path, model: AffectNet, opt: torch.optim.Optimizer, sched: Any, generator: torch.Generator,
+                device: torch.device, *, epoch: int, history: list[dict[str, float]], best: dict[str, Any],
+                epochs: int, run: dict[str, Any]) -> None:
+    """``last.pt`` (everything a resumption needs) and ``history.json`` after an epoch."""
+    state = {
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "scheduler": sched.state_dict(),
+        "rng": torch.get_rng_state(),
+        "generator": generator.get_state(),
+        "numpy_rng": _numpy_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None,
+        "epoch": epoch,
+        "history": history,
+        "best": best,
+        "epochs": epochs,
+        "run": run,
+    }
+    partial = out / "last.pt.partial"  # an interruption while saving never leaves a broken last.pt
+    torch.save(state, partial)
+    os.replace(partial, out / "last.pt")
+    (out / "history.json").write_text(json.dumps(history, indent=1))
 
 
 _ELSEWHERE = "use another out folder (--out), delete its last.pt, or pass resume=False (Python)"
