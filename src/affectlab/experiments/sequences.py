@@ -24,7 +24,6 @@ split by subject.
 
 from __future__ import annotations
 
-import datetime as _dt
 import re
 import time
 from collections.abc import Mapping
@@ -38,11 +37,7 @@ from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.experiments import runs
 from affectlab.experiments.runs import ExperimentResult
-from affectlab.experiments.stages import (
-    decision_values,
-    fit_with_groups,
-    pool_fold_results,
-)
+from affectlab.experiments.stages import fold_of_sample, label_order, pool_grid, test_classifier
 from affectlab.parallel import run_tasks
 
 __all__ = ["SEQUENCE_CONFIG_KEYS", "run_sequence_experiment"]
@@ -130,9 +125,9 @@ def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]
 
 def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: np.ndarray | None,
                volumes: np.ndarray, y: np.ndarray, groups: np.ndarray,
-               classifiers: list[tuple[str, str, dict[str, Any]]], labels: list[str]) -> dict[str, Any]:
-    """One fold of one feature: (fit the feature,) fit each classifier, predict the test sequences."""
-    from affectlab.classify.registry import create_classifier
+               classifiers: list[tuple[str, Any]], labels: list[str]) -> dict[str, Any]:
+    """One fold of one feature: (fit the feature on the training sequences,) fit each classifier, predict the test
+    sequences."""
     from affectlab.features.temporal import create_sequence_feature
 
     started = time.perf_counter()
@@ -142,19 +137,10 @@ def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: 
         X = np.asarray(extractor.transform(volumes), dtype=np.float32)
     feature_seconds = time.perf_counter() - started
     results = []
-    for clf_name, clf_label, clf_params in classifiers:
-        started = time.perf_counter()
-        estimator = create_classifier(clf_name, **clf_params)
-        fit_with_groups(estimator, X[fold.train], y[fold.train], groups[fold.train])
-        test = X[fold.test]
-        results.append({
-            "classifier": clf_label,
-            "pred": np.asarray(estimator.predict(test)).astype(str),
-            "decision": decision_values(estimator, test, labels),
-            "best_params": dict(getattr(estimator, "best_params_", {}) or {}),
-            "inner_cv": getattr(estimator, "inner_cv_", None),
-            "seconds": time.perf_counter() - started,
-        })
+    for label, template in classifiers:
+        result = test_classifier(label, template, X, y, fold, groups, labels, feature=feature[1])
+        del result["n_convergence"]  # sequence runs record no convergence counts (as before the stages were shared)
+        results.append(result)
     return {"fold": k, "dim": int(X.shape[1]), "feature_seconds": feature_seconds, "results": results}
 
 
@@ -179,102 +165,106 @@ def run_sequence_experiment(
     """
     from joblib import delayed, effective_n_jobs
 
-    from affectlab.features.temporal import (
-        create_sequence_feature,
-        sequence_feature_is_stateless,
-    )
+    from affectlab.classify.registry import create_classifier
+
+    cfg = _settings(config, data)
+    run = runs.RunFolder(out_dir, overwrite=overwrite)
+    seqs, y, groups, folds = _sequences_and_folds(cfg, progress=progress)
+    run.create()
+    labels = label_order(seqs.classes, y)
+    jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
+    resolved = _resolved(cfg, run, seqs, folds, jobs)
+    run.write_config(resolved)
+
+    volumes = seqs.volumes
+    assert volumes is not None
+    matrices, feature_info = _stateless_features(cfg["features"], volumes)
+    classifiers = [(label, create_classifier(name, **params)) for name, label, params in cfg["classifiers"]]
+    tasks = [
+        delayed(_fold_task)(k, fold, feat, matrices.get(feat[1]), volumes, y, groups, classifiers, labels)
+        for feat in cfg["features"] for k, fold in enumerate(folds)
+    ]
+    keys = [(feat[1], k) for feat in cfg["features"] for k in range(len(folds))]
+    outcomes = dict(zip(keys, run_tasks(tasks, jobs, progress=progress)))
+    for _, label, _ in cfg["features"]:
+        if label not in feature_info:
+            per_fold = [outcomes[label, k] for k in range(len(folds))]
+            feature_info[label] = {"stateless": False, "dim": per_fold[0]["dim"],
+                                   "seconds": round(sum(o["feature_seconds"] for o in per_fold), 3)}
+    rows, predictions, decisions = pool_grid(
+        outcomes, [(label, {"name": name, **params}) for name, label, params in cfg["features"]],
+        [(label, {"name": name, **params}) for name, label, params in cfg["classifiers"]], folds, y,
+        ids=list(seqs.ids), subjects=list(groups), labels=labels, out=run.path, extra={"level": "sequence"})
+    run.write_predictions(predictions)
+    run.write_decisions(ids=seqs.ids, true=y, classes=labels, folds=[f.name for f in folds],
+                        fold_of_sample=fold_of_sample(folds, len(y)), decisions=decisions)
+    return _write_outputs(cfg, run, resolved, seqs, folds, labels, rows, feature_info, jobs)
+
+
+def _sequences_and_folds(cfg: Mapping[str, Any], *, progress: bool) -> tuple[Any, np.ndarray, np.ndarray, list[Fold]]:
+    """Dataset and protocol stages: the frames grouped into sequences, their labels and subjects, and the folds
+    (checked once more: no subject in both parts)."""
     from affectlab.video.sequences import load_sequences
 
-    run_started = time.perf_counter()
-    cfg = _settings(config, data)
-    runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
     size = cfg["size"]
     seqs = load_sequences(cfg["data"]["source"], pattern=cfg["sequences"]["pattern"],
                           size=tuple(size) if isinstance(size, list) else size,
                           frames=cfg["sequences"]["frames"], progress=progress)
     y = seqs.labels.astype(str)
     groups = seqs.subjects.astype(str)
-    protocol = cfg["protocol"]
-    folds = list(protocol.split(y, groups))
+    folds = list(cfg["protocol"].split(y, groups))
     for fold in folds:  # the protocol checks it too; a sequence experiment must never leak subjects
         if set(groups[fold.train]) & set(groups[fold.test]):
             raise ProtocolError(f"fold {fold.name}: a subject is in both train and test")
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
-    labels = [c for c in seqs.classes if c in set(y.tolist())]
-    jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
-    summary = seqs.summary()
+    return seqs, y, groups, folds
+
+
+def _resolved(cfg: Mapping[str, Any], run: runs.RunFolder, seqs: Any, folds: list[Fold], jobs: int) -> dict[str, Any]:
+    """The config as run, with its provenance (the frames as read, with ids, labels and subjects, fingerprinted)."""
+    protocol = cfg["protocol"]
     resolved: dict[str, Any] = {
         "kind": "sequences", "name": cfg["name"], **({"description": cfg["description"]} if cfg["description"] else {}),
-        "data": cfg["data"], "images": {"size": size}, "sequences": cfg["sequences"],
+        "data": cfg["data"], "images": {"size": cfg["size"]}, "sequences": cfg["sequences"],
         "protocol": protocol.to_dict(),
         "features": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["features"]],
         "classifiers": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["classifiers"]],
     }
-    resolved["run"] = {
-        **runs.package_versions(),
-        "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "config_file": str(cfg["path"].resolve()) if cfg["path"] is not None else None,
-        "dataset": {"path": cfg["data"]["source"], **summary},
-        # the frames as read (resized gray volumes), with ids, labels and subjects
-        "data_sha256": runs.array_fingerprint(np.asarray(seqs.ids, dtype=object), seqs.labels, seqs.subjects,
-                                              *([seqs.volumes] if seqs.volumes is not None else [])),
-        "protocol": protocol.describe(),
-        "n_folds": len(folds),
-        "folds": [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size)} for f in folds],
-        "n_jobs": jobs,
-    }
-    runs.write_config(out, resolved)
+    resolved["run"] = run.provenance(config_path=cfg["path"], protocol=protocol, folds=folds, n_jobs=jobs)
+    resolved["run"]["dataset"] = {"path": cfg["data"]["source"], **seqs.summary()}
+    resolved["run"]["data_sha256"] = runs.array_fingerprint(
+        np.asarray(seqs.ids, dtype=object), seqs.labels, seqs.subjects,
+        *([seqs.volumes] if seqs.volumes is not None else []))
+    return resolved
 
-    volumes = seqs.volumes
-    assert volumes is not None
-    feature_info: dict[str, dict[str, Any]] = {}
+
+def _stateless_features(features: list[tuple[str, str, dict[str, Any]]],
+                        volumes: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
+    """Members stage: every sequence feature that learns nothing, computed once for all sequences."""
+    from affectlab.features.temporal import create_sequence_feature, sequence_feature_is_stateless
+
     matrices: dict[str, np.ndarray] = {}
-    for name, label, params in cfg["features"]:
+    info: dict[str, dict[str, Any]] = {}
+    for name, label, params in features:
         if sequence_feature_is_stateless(name, params):
             started = time.perf_counter()
             X = np.asarray(create_sequence_feature(name, **params).fit(volumes).transform(volumes), dtype=np.float32)
             matrices[label] = X
-            feature_info[label] = {"stateless": True, "dim": int(X.shape[1]),
-                                   "seconds": round(time.perf_counter() - started, 3)}
-    tasks = [
-        delayed(_fold_task)(k, fold, feat, matrices.get(feat[1]), volumes, y, groups, cfg["classifiers"], labels)
-        for feat in cfg["features"] for k, fold in enumerate(folds)
-    ]
-    keys = [(feat[1], k) for feat in cfg["features"] for k in range(len(folds))]
-    outcomes = dict(zip(keys, run_tasks(tasks, jobs, progress=progress)))
+            info[label] = {"stateless": True, "dim": int(X.shape[1]),
+                           "seconds": round(time.perf_counter() - started, 3)}
+    return matrices, info
 
-    rows: list[dict[str, Any]] = []
-    predictions: list[dict[str, Any]] = []
-    decisions: dict[tuple[str, str], np.ndarray] = {}
-    fold_of = np.full(len(y), -1, dtype=np.int32)
-    for k, fold in enumerate(folds):
-        fold_of[fold.test] = k
-    for name, label, params in cfg["features"]:
-        per_fold = [outcomes[label, k] for k in range(len(folds))]
-        if label not in feature_info:
-            feature_info[label] = {"stateless": False, "dim": per_fold[0]["dim"],
-                                   "seconds": round(sum(o["feature_seconds"] for o in per_fold), 3)}
-        for j, (clf_name, clf_label, clf_params) in enumerate(cfg["classifiers"]):
-            row, matrix, pair_predictions = pool_fold_results(
-                [per_fold[k]["results"][j] for k in range(len(folds))], folds, y, ids=list(seqs.ids),
-                subjects=list(groups), feature=label, classifier=clf_label, labels=labels, out=out)
-            predictions += pair_predictions
-            decisions[label, clf_label] = matrix
-            row["level"] = "sequence"
-            row["feature_dim"] = int(per_fold[0]["dim"])
-            row["params"] = {"feature": {"name": name, **params}, "classifier": {"name": clf_name, **clf_params}}
-            rows.append(row)
 
-    runs.write_predictions(out, predictions)
-    runs.write_decisions(out, ids=seqs.ids, true=y, classes=labels, folds=[f.name for f in folds],
-                         fold_of_sample=fold_of, decisions=decisions)
-    elapsed = time.perf_counter() - run_started
-    runs.write_metrics(out, {"name": cfg["name"], "kind": "sequences", "level": "sequence",
-                             "dataset": resolved["run"]["dataset"],
-                             "protocol": {**protocol.to_dict(), "description": protocol.describe(),
-                                          "n_folds": len(folds)},
-                             "normalisation": "global", "labels": labels, "rows": rows, "features": feature_info,
-                             "n_jobs": jobs, "seconds": round(elapsed, 3)})
+def _write_outputs(cfg: Mapping[str, Any], run: runs.RunFolder, resolved: dict[str, Any], seqs: Any,
+                   folds: list[Fold], labels: list[str], rows: list[dict[str, Any]],
+                   feature_info: dict[str, dict[str, Any]], jobs: int) -> ExperimentResult:
+    """metrics.json and report.md of a sequence run; the run's result."""
+    protocol, size, summary = cfg["protocol"], cfg["size"], seqs.summary()
+    elapsed = run.elapsed
+    run.write_metrics({"name": cfg["name"], "kind": "sequences", "level": "sequence",
+                       "dataset": resolved["run"]["dataset"],
+                       "protocol": {**protocol.to_dict(), "description": protocol.describe(), "n_folds": len(folds)},
+                       "normalisation": "global", "labels": labels, "rows": rows, "features": feature_info,
+                       "n_jobs": jobs, "seconds": round(elapsed, 3)})
     counts = ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
     sections = [
         ("Data", (f"- source: `{cfg['data']['source']}`\n- {summary['sequences']} labelled sequences "
@@ -293,5 +283,5 @@ def run_sequence_experiment(
             f"{info['seconds']:.1f} s" for lab, info in feature_info.items())),
     ]
     generated = f"affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}"
-    runs.write_report(out, title=f"{cfg['name']} ({generated})", sections=sections, rows=rows)
-    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=elapsed)
+    run.write_report(title=f"{cfg['name']} ({generated})", sections=sections, rows=rows)
+    return run.result(rows, resolved, n_folds=len(folds), seconds=elapsed)
