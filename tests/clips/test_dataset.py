@@ -78,3 +78,14 @@ def test_bad_sources(tmp_path, clip_dir):
     (tmp_path / "all.csv").write_text(f"path,label\n{clip_dir / 'blank.avi'},a\n")
     with pytest.raises(DataError, match="every one of the 1 clip"):
         load_clips(tmp_path / "all.csv", frames=3, size=32)
+
+
+def test_feature_keys_name_the_network_weights_and_the_fit():
+    from affectlab.clips.features import sequence_feature_fingerprint
+    from affectlab.features.temporal import create_sequence_feature
+
+    deep = create_sequence_feature("pooled", feature="deep", params={"model": "mini_xception"})
+    fingerprint = sequence_feature_fingerprint("pooled", deep)
+    assert fingerprint["token"].endswith("|mini_xception@1") and fingerprint["inner_version"] >= 1
+    lbp = sequence_feature_fingerprint("lbp_top", create_sequence_feature("lbp_top", levels=2))
+    assert lbp["params"]["levels"] == 2 and "token" not in lbp
