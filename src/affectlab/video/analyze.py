@@ -446,134 +446,163 @@ class VideoAnalyzer:
              progress: bool) -> VideoResult:
         from tqdm.auto import tqdm
 
-        pre = self.analyzer.preprocess
-        tracker = FaceTracker(pre.detector, **self.tracking)
-        names = self.class_names
-        stage = dict.fromkeys(STAGES, 0.0)
-        decode_seconds = [0.0]
-
-        def decoded() -> Iterator[Frame]:
-            frames = iter(reader)
-            while True:
-                started = time.perf_counter()
-                try:
-                    frame = next(frames)
-                except StopIteration:
-                    return
-                finally:
-                    decode_seconds[0] += time.perf_counter() - started
-                yield frame
-
-        tracks: dict[int, TrackResult] = {}
-        crops_by_track: dict[int, list[np.ndarray]] = {}
-        indices: list[int] = []
-        times: list[float] = []
-        # frames waiting for their faces to be classified (the image only when annotating)
-        pending: list[tuple[int, float, np.ndarray | None, list[TrackedFace], list[tuple[bool, Any]]]] = []
-        pending_crops: list[np.ndarray] = []
-        step = reader.every if reader.fps is None else 1
-        out_fps = (reader.info.fps / step) if reader.fps is None else min(reader.fps, reader.info.fps)
-        writer = None
-        if annotate is not None:
-            writer = _video_writer(annotate, out_fps, (reader.info.width, reader.info.height))
-
-        def flush() -> None:
-            if not pending:
-                return
-            started = time.perf_counter()
-            probs = (self.analyzer.classify_crops(np.stack(pending_crops)) if pending_crops
-                     else np.zeros((0, len(names))))
-            stage["classify"] += time.perf_counter() - started
-            k = 0
-            for index, when, image, faces, aligned in pending:
-                labels, scores = [], []
-                for face, (was_aligned, pose) in zip(faces, aligned):
-                    p = probs[k].astype(np.float64)
-                    k += 1
-                    track = tracks.setdefault(face.track_id, TrackResult(face.track_id, names, pooling=self.pooling))
-                    track.frames.append(FaceFrame(index, when, face.box, p, was_aligned, face.landmarks, pose))
-                    labels.append(names[int(np.argmax(p))])
-                    scores.append(float(np.max(p)))
-                if writer is not None and image is not None:
-                    started = time.perf_counter()
-                    writer.write(cv2.cvtColor(_annotate(image, faces, labels, scores), cv2.COLOR_RGB2BGR))
-                    stage["annotate"] += time.perf_counter() - started
-            pending.clear()
-            pending_crops.clear()
-
-        color = pre.color
-        gray_model = self.analyzer.model.config.channels == 1
+        run = _VideoRun(self, reader, annotate=annotate, crop_size=crop_size)
         wall_started = time.perf_counter()
         bar = tqdm(total=reader.expected_frames, unit="frame", desc=Path(reader.source).name, disable=not progress,
                    leave=False)
         try:
-            for frame in prefetch(decoded(), self.prefetch_frames):
-                indices.append(frame.index)
-                times.append(frame.time)
-                started = time.perf_counter()
-                gray = to_gray(frame.image)
-                faces = tracker.step(gray)
-                if not faces and self.whole_frame:
-                    faces = [TrackedFace(WHOLE_FRAME_TRACK, FaceBox(0, 0, gray.shape[1], gray.shape[0]))]
-                stage["detect"] += time.perf_counter() - started
-                started = time.perf_counter()
-                source_image = gray if (gray_model or color == "gray") else frame.image
-                aligned = []
-                for face in faces:
-                    if face.track_id == WHOLE_FRAME_TRACK:  # the whole frame, resized (FacePreprocessor's fallback)
-                        crop = pre._whole_frame(source_image)
-                    elif face.landmarks is not None:  # framed by the eyes, with the head pose
-                        crop = pre.from_landmarks(source_image, face.box, face.landmarks)
-                    else:
-                        crop = align_face(source_image, face.box, face.eyes, size=pre.size, margin=pre.margin,
-                                          color="gray" if gray_model else color)
-                    pending_crops.append(crop.image)
-                    aligned.append((crop.aligned, crop.pose))
-                    if crop_size is not None:
-                        if face.track_id == WHOLE_FRAME_TRACK:
-                            big_image = cv2.resize(gray, (int(crop_size), int(crop_size)), interpolation=cv2.INTER_AREA)
-                        elif face.landmarks is not None:
-                            big_image = pre.from_landmarks(gray, face.box, face.landmarks, size=int(crop_size),
-                                                           color="gray").image
-                        else:
-                            big_image = align_face(gray, face.box, face.eyes, size=int(crop_size), margin=pre.margin,
-                                                   color="gray").image
-                        crops_by_track.setdefault(face.track_id, []).append(big_image)
-                pending.append((frame.index, frame.time, frame.image if writer is not None else None, faces, aligned))
-                stage["align"] += time.perf_counter() - started
-                if len(pending_crops) >= self.batch_size or len(pending) >= self.batch_size:
-                    flush()
+            for frame in prefetch(run.decoded(), self.prefetch_frames):
+                run.add(frame)
                 bar.update(1)
-            flush()
+            run.flush()
         finally:
             bar.close()
-            if writer is not None:
-                writer.release()
-        wall = time.perf_counter() - wall_started
-        stage["decode"] = decode_seconds[0]
-        n = len(indices)
+            run.close()
+        return run.result(time.perf_counter() - wall_started)
+
+
+class _VideoRun:
+    """One pass of :class:`VideoAnalyzer` over a video: per frame, track the faces and crop them; every
+    ``batch_size`` faces or frames, classify the crops and write the annotated frames; at the end, the
+    tracks and timings as a :class:`VideoResult`. ``stage`` holds the seconds spent per stage."""
+
+    def __init__(self, owner: VideoAnalyzer, reader: VideoReader, *, annotate: Path | None,
+                 crop_size: int | None) -> None:
+        self.owner, self.reader, self.crop_size = owner, reader, crop_size
+        self.pre = owner.analyzer.preprocess
+        self.tracker = FaceTracker(self.pre.detector, **owner.tracking)
+        self.names = owner.class_names
+        self.gray_model = owner.analyzer.model.config.channels == 1
+        self.stage = dict.fromkeys(STAGES, 0.0)
+        self.tracks: dict[int, TrackResult] = {}
+        self.crops_by_track: dict[int, list[np.ndarray]] = {}
+        self.indices: list[int] = []
+        self.times: list[float] = []
+        # frames waiting for their faces to be classified (the image only when annotating)
+        self.pending: list[tuple[int, float, np.ndarray | None, list[TrackedFace], list[tuple[bool, Any]]]] = []
+        self.pending_crops: list[np.ndarray] = []
+        self.writer = None
+        if annotate is not None:
+            step = reader.every if reader.fps is None else 1
+            out_fps = (reader.info.fps / step) if reader.fps is None else min(reader.fps, reader.info.fps)
+            self.writer = _video_writer(annotate, out_fps, (reader.info.width, reader.info.height))
+        self._decode_seconds = 0.0
+
+    def decoded(self) -> Iterator[Frame]:
+        """The reader's frames, timing the decoding (it runs in the prefetching thread)."""
+        frames = iter(self.reader)
+        while True:
+            started = time.perf_counter()
+            try:
+                frame = next(frames)
+            except StopIteration:
+                return
+            finally:
+                self._decode_seconds += time.perf_counter() - started
+            yield frame
+
+    def add(self, frame: Frame) -> None:
+        """Track the faces of one frame and queue their crops; classify once a batch is full."""
+        self.indices.append(frame.index)
+        self.times.append(frame.time)
+        started = time.perf_counter()
+        gray = to_gray(frame.image)
+        faces = self.tracker.step(gray)
+        if not faces and self.owner.whole_frame:
+            faces = [TrackedFace(WHOLE_FRAME_TRACK, FaceBox(0, 0, gray.shape[1], gray.shape[0]))]
+        self.stage["detect"] += time.perf_counter() - started
+        started = time.perf_counter()
+        source_image = gray if (self.gray_model or self.pre.color == "gray") else frame.image
+        aligned = []
+        for face in faces:
+            crop = self._crop(source_image, face)
+            self.pending_crops.append(crop.image)
+            aligned.append((crop.aligned, crop.pose))
+            if self.crop_size is not None:
+                self.crops_by_track.setdefault(face.track_id, []).append(self._large_crop(gray, face))
+        self.pending.append((frame.index, frame.time, frame.image if self.writer is not None else None, faces,
+                             aligned))
+        self.stage["align"] += time.perf_counter() - started
+        if len(self.pending_crops) >= self.owner.batch_size or len(self.pending) >= self.owner.batch_size:
+            self.flush()
+
+    def _crop(self, source_image: np.ndarray, face: TrackedFace) -> Any:
+        """The model's crop of one tracked face."""
+        pre = self.pre
+        if face.track_id == WHOLE_FRAME_TRACK:  # the whole frame, resized (FacePreprocessor's fallback)
+            return pre._whole_frame(source_image)
+        if face.landmarks is not None:  # framed by the eyes, with the head pose
+            return pre.from_landmarks(source_image, face.box, face.landmarks)
+        return align_face(source_image, face.box, face.eyes, size=pre.size, margin=pre.margin,
+                          color="gray" if self.gray_model else pre.color)
+
+    def _large_crop(self, gray: np.ndarray, face: TrackedFace) -> np.ndarray:
+        """The gray ``crop_size`` crop of one tracked face kept with its track (``crop_size``)."""
+        size = int(self.crop_size)  # type: ignore[arg-type]
+        if face.track_id == WHOLE_FRAME_TRACK:
+            return cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
+        if face.landmarks is not None:
+            return self.pre.from_landmarks(gray, face.box, face.landmarks, size=size, color="gray").image
+        return align_face(gray, face.box, face.eyes, size=size, margin=self.pre.margin, color="gray").image
+
+    def flush(self) -> None:
+        """Classify the queued crops, add them to their tracks, write the queued annotated frames."""
+        if not self.pending:
+            return
+        names = self.names
+        started = time.perf_counter()
+        probs = (self.owner.analyzer.classify_crops(np.stack(self.pending_crops)) if self.pending_crops
+                 else np.zeros((0, len(names))))
+        self.stage["classify"] += time.perf_counter() - started
+        k = 0
+        for index, when, image, faces, aligned in self.pending:
+            labels, scores = [], []
+            for face, (was_aligned, pose) in zip(faces, aligned):
+                p = probs[k].astype(np.float64)
+                k += 1
+                track = self.tracks.setdefault(face.track_id,
+                                               TrackResult(face.track_id, names, pooling=self.owner.pooling))
+                track.frames.append(FaceFrame(index, when, face.box, p, was_aligned, face.landmarks, pose))
+                labels.append(names[int(np.argmax(p))])
+                scores.append(float(np.max(p)))
+            if self.writer is not None and image is not None:
+                started = time.perf_counter()
+                self.writer.write(cv2.cvtColor(_annotate(image, faces, labels, scores), cv2.COLOR_RGB2BGR))
+                self.stage["annotate"] += time.perf_counter() - started
+        self.pending.clear()
+        self.pending_crops.clear()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.release()
+
+    def result(self, wall: float) -> VideoResult:
+        """The tracks seen in enough frames, with the sampling and the timings per stage."""
+        owner, reader, tracks = self.owner, self.reader, self.tracks
+        self.stage["decode"] = self._decode_seconds
+        n = len(self.indices)
         if n == 0:
             raise MediaReadError(f"{reader.source}: no frame could be decoded (empty or corrupt video)")
-        for tid, crops in crops_by_track.items():
+        for tid, crops in self.crops_by_track.items():
             tracks[tid].crops = np.stack(crops)
-        shortest = min(self.min_track_frames, n)
+        shortest = min(owner.min_track_frames, n)
         kept = [tracks[k] for k in sorted(tracks) if len(tracks[k].frames) >= shortest]
         timing = {
             "seconds": round(wall, 3),
             "frames_per_second": round(n / wall, 2) if wall > 0 else None,
-            "ms_per_frame": {k: round(1000.0 * v / n, 3) for k, v in stage.items()},
-            "full_scans": tracker.n_scans,
-            "window_redetections": tracker.n_roi,
+            "ms_per_frame": {k: round(1000.0 * v / n, 3) for k, v in self.stage.items()},
+            "full_scans": self.tracker.n_scans,
+            "window_redetections": self.tracker.n_roi,
             "tracks_dropped": len(tracks) - len(kept),
-            "threads": self.threads,
+            "threads": owner.threads,
             "note": "decode runs in a background thread, overlapping the other stages",
         }
         sampling = {"every": reader.every, "fps": reader.fps, "max_frames": reader.max_frames,
-                    "scan_every": self.tracking["scan_every"]}
+                    "scan_every": owner.tracking["scan_every"]}
         return VideoResult(
-            source=str(reader.source), info=reader.info, class_names=names,
-            tracks=kept, frame_indices=indices, frame_times=times,
-            model=self.analyzer.model.config.name, pooling=self.pooling, sampling=sampling, timing=timing,
+            source=str(reader.source), info=reader.info, class_names=self.names,
+            tracks=kept, frame_indices=self.indices, frame_times=self.times,
+            model=owner.analyzer.model.config.name, pooling=owner.pooling, sampling=sampling, timing=timing,
             problems=list(reader.problems),
         )
 
