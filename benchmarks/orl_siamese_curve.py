@@ -3,7 +3,9 @@ training subjects.
 
     python benchmarks/orl_siamese_curve.py validate configs/orl-siamese.yaml [--fold 0] [--val-subjects 5]
     python benchmarks/orl_siamese_curve.py curve configs/orl-siamese.yaml --subjects 10 20 [--fold 0]
-        [--out runs/orl-siamese-curve] [--data ../shared/datasets/orl_faces]
+        [--out runs/orl-siamese-curve] [--data ../shared/datasets/orl_faces] [--threads 1]
+    python benchmarks/orl_siamese_curve.py summary configs/orl-siamese.yaml [--out runs/orl-siamese-curve]
+        [--full runs/orl-siamese]
 
 ``validate``: the config's recipe (images, model, train) trained on fold ``--fold``'s non-test subjects minus
 ``--val-subjects`` of them (the fold's seeded order, as ``protocol.val_subjects`` would take them), scored after
@@ -15,7 +17,12 @@ nothing is chosen on any pairs) run on fold ``--fold`` only, each net trained on
 training subjects, for each N of ``--subjects``; the test pairs are the fold's unseen subjects, as in the full run.
 Nothing is selected from these numbers: they describe how verification accuracy grows with the number of training
 identities. Prints one JSON line per N (accuracy, AUC, true-accept and true-reject rates, pairs, seconds); the run
-folders go under ``--out``.
+folders go under ``--out``. ``--threads`` overrides ``train.num_threads`` (torch's CPU threads; an execution setting,
+not part of the recipe; the run folder's config.yaml records it).
+
+``summary``: pools the Siamese net's test pairs of every ``fold<k>_n<N>`` run folder under ``--out`` by N (and, with
+``--full``, of the complete run of the config, whose nets train on all of each fold's training subjects) and prints
+one JSON line per N: folds, pairs, accuracy, AUC, true-accept and true-reject rates, and each fold's accuracy.
 """
 
 from __future__ import annotations
@@ -30,14 +37,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from affectlab.evaluate.kinds import read_experiment_file
+from affectlab.experiments.kinds import read_experiment_file
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
     from affectlab.data.orl import load_orl
-    from affectlab.evaluate.config import resolve_source
+    from affectlab.experiments.config import resolve_source
     from affectlab.identity import balanced_pairs, fit_siamese, subject_folds
     from affectlab.identity.classify import read_identity_images
     from affectlab.identity.experiment import _MODEL_KEYS, _TRAIN_KEYS, _build_net, _image_size, _section
@@ -75,11 +82,14 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
             "history": fit.history, "seconds": round(time.time() - tick, 1)}
 
 
-def curve(config: Path, fold: int, counts: list[int], out: Path, data: Path | None) -> list[dict]:
+def curve(config: Path, fold: int, counts: list[int], out: Path, data: Path | None,
+          threads: int | None = None) -> list[dict]:
     from affectlab.identity import run_siamese_experiment
 
     raw, path = read_experiment_file(config)
     raw["_path"] = path
+    if threads is not None:
+        raw["train"] = {**(raw.get("train") or {}), "num_threads": threads}
     rows = []
     for n in counts:
         cfg = {**raw, "protocol": {**(raw.get("protocol") or {}), "folds": [fold], "train_subjects": n},
@@ -96,20 +106,61 @@ def curve(config: Path, fold: int, counts: list[int], out: Path, data: Path | No
     return rows
 
 
+def summary(out: Path, full: Path | None) -> list[dict]:
+    import csv
+    import re
+
+    from sklearn.metrics import roc_auc_score
+
+    groups: dict[int, list[Path]] = {}
+    for folder in sorted(out.glob("fold*_n*")):
+        match = re.fullmatch(r"fold(\d+)_n(\d+)", folder.name)
+        if match and (folder / "pair_scores.csv").is_file():
+            groups.setdefault(int(match.group(2)), []).append(folder)
+    runs: dict[int | str, list[Path]] = dict(groups)
+    if full is not None:
+        runs["all"] = [full]
+    rows = []
+    for n, folders in sorted(runs.items(), key=lambda kv: (isinstance(kv[0], str), kv[0])):
+        truth, pred, score, folds = [], [], [], []
+        for folder in folders:
+            with open(folder / "pair_scores.csv", newline="", encoding="utf-8") as handle:
+                for r in csv.DictReader(handle):
+                    if r["feature"] != "siamese_vgg":
+                        continue
+                    folds.append(int(r["fold"]))
+                    truth.append(r["true"] == "same")
+                    pred.append(r["pred"] == "same")
+                    score.append(float(r["score"]))
+        t, p, f = np.array(truth), np.array(pred), np.array(folds)
+        rows.append({"train_subjects": n, "folds": sorted(set(folds)), "pairs": len(t),
+                     "accuracy": round(float(np.mean(t == p)), 4), "auc": round(float(roc_auc_score(t, score)), 4),
+                     "true_accept_rate": round(float(np.mean(p[t])), 4),
+                     "true_reject_rate": round(float(np.mean(~p[~t])), 4),
+                     "fold_accuracy": {str(k): round(float(np.mean(t[f == k] == p[f == k])), 4)
+                                       for k in sorted(set(folds))}})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("mode", choices=["validate", "curve"])
+    parser.add_argument("mode", choices=["validate", "curve", "summary"])
     parser.add_argument("config", type=Path)
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--val-subjects", type=int, default=5)
     parser.add_argument("--subjects", type=int, nargs="+", default=[10, 20])
     parser.add_argument("--out", type=Path, default=REPO / "runs" / "orl-siamese-curve")
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--full", type=Path, default=None, help="summary: the config's complete run folder")
+    parser.add_argument("--threads", type=int, default=None, help="curve: torch CPU threads (train.num_threads)")
     args = parser.parse_args()
     if args.mode == "validate":
         print(json.dumps(validate(args.config, args.fold, args.val_subjects, args.data)))
+    elif args.mode == "curve":
+        curve(args.config, args.fold, args.subjects, args.out, args.data, args.threads)
     else:
-        curve(args.config, args.fold, args.subjects, args.out, args.data)
+        summary(args.out, args.full)
     return 0
 
 

@@ -1,8 +1,11 @@
-"""Face identity: ORL same/different pairs with subject-disjoint splits, Siamese training, heatmaps.
+"""Face identity: ORL same/different pairs with subject-disjoint splits, Siamese training, heatmaps, and closed-set
+identity classification.
 
 The networks live in :mod:`affectlab.models.identity` (``vgg_identity``, a classifier in the
-registry) and :mod:`affectlab.models.siamese` (:func:`~affectlab.models.siamese.siamese_vgg`, a
-pair network). ``kind: siamese`` experiment files run :func:`run_siamese_experiment`.
+registry), :mod:`affectlab.models.vgg` (``vgg_face128``, the 21-layer VGG variant for 128 x 128 faces) and
+:mod:`affectlab.models.siamese` (:func:`~affectlab.models.siamese.siamese_vgg`, a
+pair network). ``kind: siamese`` experiment files run :func:`run_siamese_experiment`, ``kind: identity`` files
+:func:`run_identity_experiment`; :func:`square_frame` pads ORL's 92 x 112 images to a square with edge values.
 
 Examples
 --------
@@ -12,6 +15,7 @@ Examples
 [True, True, False, False]
 """
 
+from affectlab.identity.classify import run_identity_experiment
 from affectlab.identity.experiment import run_siamese_experiment
 from affectlab.identity.extra import (
     ExtraIdentities,
@@ -21,6 +25,7 @@ from affectlab.identity.extra import (
 )
 from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits
 from affectlab.identity.heatmaps import PairHeatmaps, pair_heatmaps
+from affectlab.identity.images import prepare_faces, square_frame
 from affectlab.identity.pairs import Pairs, SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.train import (
     SiameseTrainConfig,
@@ -58,9 +63,12 @@ __all__ = [
     "pair_heatmaps",
     "pair_loss",
     "pair_scores",
+    "prepare_faces",
     "pretrain_branch",
     "probability_logit",
+    "run_identity_experiment",
     "run_siamese_experiment",
+    "square_frame",
     "subject_folds",
     "verification_metrics",
 ]
