@@ -65,3 +65,24 @@ def test_fool_unknown_target_names_the_classes(tmp_path):
     result = CliRunner().invoke(cli, ["fool", "--out", str(tmp_path / "f"), "--target", "bored"])
     assert result.exit_code == 1
     assert "--target 'bored' is not a class of the model (angry, disgust" in result.stderr
+
+
+def _bands_of_5_percent(bands: dict) -> int:
+    return sum(bands[b] >= 0.05 for b in ("gray", "yellow", "orange", "red"))
+
+
+def test_fool_command_default_map_on_the_sample_photograph_has_three_bands(tmp_path):
+    """The issue's done-when, through the command a user runs: ``affectlab fool`` with no input and no options
+    writes a difference map of the sample photograph with at least three non-black bands, each at least 5 % of
+    the changed pixels; the old method (signed steps, the largest change at 255) fails the same check."""
+    out = tmp_path / "default"
+    result = CliRunner().invoke(cli, ["fool", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    [record] = [json.loads(line) for line in (out / "fooling.jsonl").read_text().splitlines()]
+    assert record["success"] and record["max_abs_delta"] <= 0.15 + 1e-6
+    assert _bands_of_5_percent(record["bands"]) >= 3, record["bands"]
+    old = tmp_path / "old"
+    result = CliRunner().invoke(cli, ["fool", "--method", "sign", "--scale", "max", "--out", str(old)])
+    assert result.exit_code == 0, result.output
+    [record] = [json.loads(line) for line in (old / "fooling.jsonl").read_text().splitlines()]
+    assert _bands_of_5_percent(record["bands"]) < 3 and record["bands"]["red"] > 0.8, record["bands"]
