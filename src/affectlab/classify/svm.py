@@ -184,17 +184,11 @@ def ovr_squared_hinge_primal(
     W = np.zeros((d, n_classes)) if init is None else np.array(init[0], dtype=np.float64)
     b = np.zeros(n_classes) if init is None else np.array(init[1], dtype=np.float64)
     b = np.where(np.isfinite(b), b, 0.0)
-
-    def objective(W: np.ndarray, b: np.ndarray, margins: np.ndarray) -> np.ndarray:
-        slack = np.maximum(0.0, 1.0 - margins)
-        return 0.5 * np.einsum("ij,ij->j", W, W) + np.einsum("ij,ij->j", cost, slack * slack)
-
     R0 = -2.0 * cost * Y  # gradient w.r.t. the decision values at w = 0
     g0 = np.sqrt(np.einsum("ij,ij->j", *(2 * [X.T @ R0])) + R0.sum(axis=0) ** 2)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        F = X @ W + b
-        M = Y * F
+        M = Y * (X @ W + b)
         slack = np.maximum(0.0, 1.0 - M)
         R = -2.0 * cost * slack * Y
         gW = W + X.T @ R
@@ -205,64 +199,82 @@ def ovr_squared_hinge_primal(
             n_iter -= 1
             break
         D = 2.0 * cost * (M < 1.0)
-        ridge = 1e-10 * np.maximum(D.sum(axis=0), 1.0)
-
-        # preconditioned conjugate gradients for H [dW, db] = -[gW, gb], one system per class;
-        # preconditioner: the Hessian with the average weight on every sample, I + m X^T X
-        if eigen is not None:
-            inverse = (eigen[1], 1.0 / (1.0 + np.outer(eigen[0], D.mean(axis=0))), 1.0 / (D.sum(axis=0) + ridge))
-        else:
-            inverse = None
-        dW, db = np.zeros_like(W), np.zeros_like(b)
-        rW, rb = -gW * todo, -gb * todo
-        zW, zb = _precondition(inverse, rW, rb)
-        pW, pb = zW.copy(), zb.copy()
-        rz = np.einsum("ij,ij->j", rW, zW) + rb * zb
         target = np.minimum(0.1, np.sqrt(gnorm / np.maximum(g0, 1e-300))) * gnorm
-        running = todo.copy()
-        for _ in range(max_cg):
-            HW, Hb = _hessian_product(X, D, ridge, pW, pb)
-            curvature = np.einsum("ij,ij->j", pW, HW) + pb * Hb
-            alpha = np.where(running & (curvature > 0), rz / np.where(curvature > 0, curvature, 1.0), 0.0)
-            dW += alpha * pW
-            db += alpha * pb
-            rW -= alpha * HW
-            rb -= alpha * Hb
-            rnorm = np.sqrt(np.einsum("ij,ij->j", rW, rW) + rb * rb)
-            running &= (rnorm > target) & (curvature > 0)
-            if not running.any():
-                break
-            zW, zb = _precondition(inverse, rW, rb)
-            rz_new = np.einsum("ij,ij->j", rW, zW) + rb * zb
-            beta = np.where(running, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
-            pW = zW + beta * pW
-            pb = zb + beta * pb
-            rz = rz_new
-        # exact line search on the convex piecewise-quadratic objective (1-D Newton steps)
-        Fd = X @ dW + db
-        YFd = Y * Fd
-        dd = np.einsum("ij,ij->j", dW, dW)
-        wd = np.einsum("ij,ij->j", W, dW)
-        t = np.ones(n_classes)
-        for _ in range(30):
-            Mt = M + t * YFd
-            active = Mt < 1.0
-            slope = t * dd + wd - 2.0 * np.einsum("ij,ij->j", cost * np.where(active, 1.0 - Mt, 0.0), YFd)
-            curve = dd + 2.0 * np.einsum("ij,ij->j", cost * active, YFd * YFd)
-            step = slope / np.where(curve > 0, curve, 1.0)
-            t = np.maximum(t - step, 0.0)
-            if np.all(np.abs(step) <= 1e-10 * np.maximum(t, 1.0)):
-                break
-        before = objective(W, b, M)
-        for _ in range(30):  # safeguard: never increase the objective
-            worse = objective(W + t * dW, b + t * db, M + t * YFd) > before + 1e-12 * np.abs(before)
-            if not worse.any():
-                break
-            t = np.where(worse, t / 2.0, t)
+        dW, db = _newton_direction(X, D, gW * todo, gb * todo, todo, target, eigen=eigen, max_cg=max_cg)
+        t = _line_search(X, Y, cost, W, b, M, dW, db)
         W += t * dW
         b += t * db
     b = np.where(np.bincount(codes, minlength=n_classes) > 0, b, -np.inf)
     return W, b, n_iter
+
+
+def _newton_direction(X: np.ndarray, D: np.ndarray, gW: np.ndarray, gb: np.ndarray, todo: np.ndarray,
+                      target: np.ndarray, *, eigen: tuple[np.ndarray, np.ndarray] | None,
+                      max_cg: int) -> tuple[np.ndarray, np.ndarray]:
+    """Preconditioned conjugate gradients for ``H [dW, db] = -[gW, gb]``, one system per class (those in
+    ``todo``), each stopped once its residual is below ``target``; preconditioner: the Hessian with the
+    average weight on every sample, ``I + m X^T X`` (from ``eigen``; plain CG without it)."""
+    ridge = 1e-10 * np.maximum(D.sum(axis=0), 1.0)
+    if eigen is not None:
+        inverse = (eigen[1], 1.0 / (1.0 + np.outer(eigen[0], D.mean(axis=0))), 1.0 / (D.sum(axis=0) + ridge))
+    else:
+        inverse = None
+    dW, db = np.zeros_like(gW), np.zeros_like(gb)
+    rW, rb = -gW, -gb
+    zW, zb = _precondition(inverse, rW, rb)
+    pW, pb = zW.copy(), zb.copy()
+    rz = np.einsum("ij,ij->j", rW, zW) + rb * zb
+    running = todo.copy()
+    for _ in range(max_cg):
+        HW, Hb = _hessian_product(X, D, ridge, pW, pb)
+        curvature = np.einsum("ij,ij->j", pW, HW) + pb * Hb
+        alpha = np.where(running & (curvature > 0), rz / np.where(curvature > 0, curvature, 1.0), 0.0)
+        dW += alpha * pW
+        db += alpha * pb
+        rW -= alpha * HW
+        rb -= alpha * Hb
+        rnorm = np.sqrt(np.einsum("ij,ij->j", rW, rW) + rb * rb)
+        running &= (rnorm > target) & (curvature > 0)
+        if not running.any():
+            break
+        zW, zb = _precondition(inverse, rW, rb)
+        rz_new = np.einsum("ij,ij->j", rW, zW) + rb * zb
+        beta = np.where(running, rz_new / np.where(rz > 0, rz, 1.0), 0.0)
+        pW = zW + beta * pW
+        pb = zb + beta * pb
+        rz = rz_new
+    return dW, db
+
+
+def _line_search(X: np.ndarray, Y: np.ndarray, cost: np.ndarray, W: np.ndarray, b: np.ndarray, M: np.ndarray,
+                 dW: np.ndarray, db: np.ndarray) -> np.ndarray:
+    """Step length per class along ``[dW, db]``: exact minimisation of the convex piecewise-quadratic
+    objective (1-D Newton steps), then halved where it would still increase the objective."""
+
+    def objective(W: np.ndarray, margins: np.ndarray) -> np.ndarray:
+        slack = np.maximum(0.0, 1.0 - margins)
+        return 0.5 * np.einsum("ij,ij->j", W, W) + np.einsum("ij,ij->j", cost, slack * slack)
+
+    YFd = Y * (X @ dW + db)
+    dd = np.einsum("ij,ij->j", dW, dW)
+    wd = np.einsum("ij,ij->j", W, dW)
+    t = np.ones(W.shape[1])
+    for _ in range(30):
+        Mt = M + t * YFd
+        active = Mt < 1.0
+        slope = t * dd + wd - 2.0 * np.einsum("ij,ij->j", cost * np.where(active, 1.0 - Mt, 0.0), YFd)
+        curve = dd + 2.0 * np.einsum("ij,ij->j", cost * active, YFd * YFd)
+        step = slope / np.where(curve > 0, curve, 1.0)
+        t = np.maximum(t - step, 0.0)
+        if np.all(np.abs(step) <= 1e-10 * np.maximum(t, 1.0)):
+            break
+    before = objective(W, M)
+    for _ in range(30):  # safeguard: never increase the objective
+        worse = objective(W + t * dW, M + t * YFd) > before + 1e-12 * np.abs(before)
+        if not worse.any():
+            break
+        t = np.where(worse, t / 2.0, t)
+    return t
 
 
 class LinearSVMCV(LinearGridClassifier):
