@@ -38,7 +38,6 @@ Example config (``configs/emodb-loso.yaml``)::
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import hashlib
 import json
 import math
@@ -50,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from affectlab.errors import ConfigError, ProtocolError
+from affectlab.experiments import runs
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.experiments.speech_config import (
     SPEECH_CONFIG_KEYS,
@@ -127,10 +127,12 @@ def _code_hash(*modules: str) -> str:
     return digest.hexdigest()[:16]
 
 
-def _versions() -> dict[str, str]:
-    from affectlab.experiments import runs
+#: Packages whose versions a speech run records.
+_SPEECH_PACKAGES = ("opensmile", "soundfile", "soxr", "transformers", "torch")
 
-    return runs.package_versions("opensmile", "soundfile", "soxr", "transformers", "torch")
+
+def _versions() -> dict[str, str]:
+    return runs.package_versions(*_SPEECH_PACKAGES)
 
 
 def _model_fingerprint(model_dir: Path) -> str:
@@ -336,23 +338,15 @@ def run_speech_experiment(
     """
     from joblib import delayed, effective_n_jobs
 
-    from affectlab.audio.io import file_sha256
-    from affectlab.audio.normalise import describe_normalisation, normalise
-    from affectlab.evaluate.metrics import classification_metrics, regression_metrics
+    from affectlab.audio.normalise import normalise
     from affectlab.evaluate.protocols import make_protocol
-    from affectlab.experiments import runs
-    from affectlab.experiments.kinds import read_experiment_file
-    from affectlab.features.cache import FeatureCache
-    from affectlab.viz.confusion import save_confusion_matrix
+    from affectlab.experiments.config import read_raw_config
+    from affectlab.experiments.stages import open_feature_cache
 
-    started = time.perf_counter()
-    if not isinstance(config, Mapping):
-        raw, raw_path = read_experiment_file(config)
-        raw["_path"] = raw_path
-    else:
-        raw = dict(config)
+    raw, raw_path = read_raw_config(config)
+    raw["_path"] = raw_path
     cfg = load_speech_config(raw, data=data)
-    runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+    run = runs.RunFolder(out_dir, overwrite=overwrite)
     ds = _load_dataset(cfg)
     labels = np.array([s.label for s in ds.samples], dtype=str)
     speakers = np.array([s.subject if s.subject is not None else "" for s in ds.samples], dtype=object)
@@ -362,17 +356,57 @@ def run_speech_experiment(
     if "per_speaker" in cfg.normalisations and any(s == "" for s in speakers):
         raise ProtocolError("normalisation per_speaker needs a speaker id for every sample")
     featurewise_targets = _featurewise_targets(cfg.featurewise, labels, ds) if cfg.featurewise else None
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
+    out = run.create()
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
-    feature_cache = None if cache is None or cache is False else (
-        cache if isinstance(cache, FeatureCache) else FeatureCache(cache))
+    feature_cache = open_feature_cache(cache)
+    targets, orders = _task_targets(cfg, labels, ds)
+    models, model_of = _task_models(cfg)
+    resolved = {**cfg.to_dict(), "run": _provenance(run, cfg, ds, protocol, folds, jobs, feature_cache)}
+    run.write_config(resolved)
 
+    matrices, names, feature_info = _speech_features(cfg, ds, feature_cache, jobs, progress)
+    active = _active_models(cfg, model_of)
+    normalised = {(f, n): normalise(matrices[cfg.features[f].label], speakers, cfg.normalisations[n])
+                  for f, n in active}
+    tasks = [delayed(_fold_job)((f, n, k), normalised[f, n], targets, groups, fold.train, fold.test,
+                                [models[m] for m in active[f, n]])
+             for f, n in active for k, fold in enumerate(folds)]
+    outcomes = {outcome["job"]: outcome for outcome in run_tasks(tasks, jobs, progress=progress)}
+    rows: list[dict[str, Any]] = []
+    predictions: list[dict[str, Any]] = []
+    for f, n in active:
+        feature, scheme = cfg.features[f], cfg.normalisations[n]
+        for j, m in enumerate(active[f, n]):
+            task, model_label = model_of[m][0], models[m][2]
+            per_fold = [outcomes[f, n, k]["results"][j] for k in range(len(folds))]
+            pooled = _Pooled(task, targets[task.name], per_fold, folds, feature.label, model_label, scheme,
+                             int(matrices[feature.label].shape[1]))
+            if task.type == "classification":
+                order = orders[task.name] or [c for c in ds.classes if c in set(pooled.y.tolist())]
+                row_list, records = [_classification_row(pooled, order, run)], _classification_records(pooled)
+            else:
+                row_list, records = _regression_rows(pooled), _regression_records(pooled)
+            rows += row_list
+            predictions += [{**r, "id": ds.samples[r["idx"]].id, "subject": speakers[r["idx"]]} for r in records]
+    _write_predictions(out / "predictions.csv", predictions)
+    featurewise_out = _featurewise(cfg, matrices, names, featurewise_targets, out) if featurewise_targets else []
+    return _write_outputs(run, cfg, resolved, rows, feature_info, featurewise_out, ds.summary(), len(folds), jobs)
+
+
+def _task_targets(cfg: SpeechConfig, labels: np.ndarray,
+                  ds: Dataset) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+    """Every task's target array (by row-task name) and its class order or dimension names."""
     targets: dict[str, np.ndarray] = {}
     orders: dict[str, list[str]] = {}
     for task in cfg.tasks:
         t, order = _targets(task, labels, ds)
         targets.update(t)
         orders[task.name] = order
+    return targets, orders
+
+
+def _task_models(cfg: SpeechConfig) -> tuple[list[tuple[str, str, str, Any]], list[tuple[SpeechTask, _Model]]]:
+    """Classifiers stage: ``(task, type, label, estimator)`` for every model a task uses, and its (task, entry)."""
     from affectlab.classify.registry import create_classifier
 
     models: list[tuple[str, str, str, Any]] = []
@@ -382,16 +416,18 @@ def run_speech_experiment(
         for component in pool:
             if task.models and component.label not in task.models:
                 continue
-            models.append((task.name, task.type, component.label,
-                           create_classifier(component.name, **component.params)))
+            estimator = create_classifier(component.name, **component.params)
+            models.append((task.name, task.type, component.label, estimator))
             model_of.append((task, component))
+    return models, model_of
 
+
+def _provenance(run: runs.RunFolder, cfg: SpeechConfig, ds: Dataset, protocol: Any, folds: list[Any], jobs: int,
+                feature_cache: Any) -> dict[str, Any]:
+    """The run block of config.yaml, with the speech libraries' versions and folds split by speaker (or group)."""
     summary = ds.summary()
-    resolved = cfg.to_dict()
-    resolved["run"] = {
-        **_versions(),
-        "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
+    block = run.provenance(config_path=cfg.path, packages=_SPEECH_PACKAGES)
+    block.update({
         "data_sha256": ds.fingerprint(),
         "dataset": {"path": str(cfg.source), "name": ds.name, "samples": len(ds), "speakers": summary["subjects"],
                     "classes": summary["classes"]},
@@ -401,8 +437,15 @@ def run_speech_experiment(
         "folds": [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size)} for f in folds],
         "n_jobs": jobs,
         "feature_cache": None if feature_cache is None else str(feature_cache.directory),
-    }
-    runs.write_config(out, resolved)
+    })
+    return block
+
+
+def _speech_features(cfg: SpeechConfig, ds: Dataset, feature_cache: Any, jobs: int,
+                     progress: bool) -> tuple[dict[str, np.ndarray], dict[str, list[str]], dict[str, dict[str, Any]]]:
+    """Members stage: every feature set once for all utterances (from the cache when there); ``fusion`` entries
+    concatenate earlier ones. Returns the matrices, their column names and how each was got."""
+    from affectlab.audio.io import file_sha256
 
     paths = [str(s.path if Path(s.path).is_absolute() or ds.root is None else ds.root / s.path) for s in ds.samples]
     file_hashes = [file_sha256(p) for p in paths] if feature_cache is not None else []
@@ -420,7 +463,11 @@ def run_speech_experiment(
         X, column_names, info = _extract(feature, paths, file_hashes, cfg, cache=feature_cache, n_jobs=jobs,
                                          progress=progress)
         matrices[feature.label], names[feature.label], feature_info[feature.label] = X, column_names, info
+    return matrices, names, feature_info
 
+
+def _active_models(cfg: SpeechConfig, model_of: list[tuple[SpeechTask, _Model]]) -> dict[tuple[int, int], list[int]]:
+    """``{(feature index, normalisation index): [model indices]}`` for the combinations some task runs."""
     active = {}
     for f in range(len(cfg.features)):
         for n in range(len(cfg.normalisations)):
@@ -429,87 +476,97 @@ def run_speech_experiment(
                    if task.applies(label, scheme) and component.applies(label, scheme)]
             if use:
                 active[f, n] = use
-    combos = list(active)
-    normalised = {(f, n): normalise(matrices[cfg.features[f].label], speakers, cfg.normalisations[n])
-                  for f, n in combos}
-    tasks = [delayed(_fold_job)((f, n, k), normalised[f, n], targets, groups, fold.train, fold.test,
-                                [models[m] for m in active[f, n]])
-             for f, n in combos for k, fold in enumerate(folds)]
-    outcomes = {outcome["job"]: outcome for outcome in run_tasks(tasks, jobs, progress=progress)}
+    return active
 
-    rows: list[dict[str, Any]] = []
-    predictions: list[dict[str, Any]] = []
-    for f, n in combos:
-        feature, scheme = cfg.features[f], cfg.normalisations[n]
-        for j, m in enumerate(active[f, n]):
-            task_name, kind, model_label, _ = models[m]
-            task = model_of[m][0]
-            per_fold = [outcomes[f, n, k]["results"][j] for k in range(len(folds))]
-            y = targets[task_name]
-            pooled = np.empty(y.shape, dtype=y.dtype if kind == "classification" else np.float64)
-            selected = []
-            for k, fold in enumerate(folds):
-                pooled[fold.test] = per_fold[k]["pred"]
-                if per_fold[k]["chosen"]:
-                    selected.append({"fold": fold.name, **per_fold[k]["chosen"]})
-            common = {"feature": feature.label, "classifier": model_label, "normalisation": scheme,
-                      "n_folds": len(folds), "feature_dim": int(matrices[feature.label].shape[1]),
-                      "seconds": round(sum(r["seconds"] for r in per_fold), 3),
-                      "inner_cv": per_fold[0]["inner_cv"]}
-            if kind == "classification":
-                order = orders[task_name] or [c for c in ds.classes if c in set(y.tolist())]
-                metrics = classification_metrics(y, pooled, order)
-                png = f"confusion_{_safe(task_name)}_{_safe(feature.label)}_{_safe(model_label)}_{scheme}.png"
-                save_confusion_matrix(np.asarray(metrics["confusion"]), order, out / png,
-                                      title=f"{task_name}: {feature.label} / {model_label} / {scheme}")
-                row = {"task": task_name, **common, "accuracy": metrics["accuracy"], "uar": metrics["uar"],
-                       "macro_f1": metrics["macro_f1"], "n_test": metrics["n"], "labels": order,
-                       "confusion": metrics["confusion"], "per_class_recall": metrics["per_class_recall"],
-                       "fold_uar": {fold.name: _fold_uar(y[fold.test], pooled[fold.test]) for fold in folds},
-                       "confusion_png": png, "proxy": False}
-                if selected:
-                    row["chosen"] = summarise_chosen(selected)
-                rows.append(row)
-                for fold in folds:
-                    for idx in fold.test:
-                        predictions.append({"id": ds.samples[idx].id, "fold": fold.name, "task": task_name,
-                                            "feature": feature.label, "model": model_label, "normalisation": scheme,
-                                            "true": y[idx], "pred": pooled[idx], "subject": speakers[idx]})
-            else:
-                for j, (dim, row_task) in enumerate(zip(task.dimensions, task.row_names())):
-                    metrics = regression_metrics(y[:, j], pooled[:, j])
-                    row = {"task": row_task, **common, "ccc": metrics["ccc"], "rmse": metrics["rmse"],
-                           "pearson": metrics["pearson"], "n_test": metrics["n"], "proxy": task.proxy}
-                    if task.proxy:
-                        row["norm"] = task.norm
-                        row["note"] = f"proxy: targets are the {task.norm} {dim} ratings of each utterance's category"
-                    chosen_j = [{"fold": s["fold"], "C": (s["C"][j] if isinstance(s.get("C"), list) else s.get("C"))}
-                                for s in selected if "C" in s]
-                    if chosen_j:
-                        row["chosen"] = summarise_chosen(chosen_j)
-                    rows.append(row)
-                    for fold in folds:
-                        for idx in fold.test:
-                            predictions.append({"id": ds.samples[idx].id, "fold": fold.name,
-                                                "task": row_task, "feature": feature.label,
-                                                "model": model_label, "normalisation": scheme,
-                                                "true": f"{y[idx, j]:.4f}", "pred": f"{pooled[idx, j]:.4f}",
-                                                "subject": speakers[idx]})
-    _write_predictions(out / "predictions.csv", predictions)
 
-    featurewise_out = _featurewise(cfg, matrices, names, featurewise_targets, out) if featurewise_targets else []
-    elapsed = time.perf_counter() - started
+class _Pooled:
+    """One (task, feature, model, normalisation)'s test predictions of all folds, pooled in sample order."""
+
+    def __init__(self, task: SpeechTask, y: np.ndarray, per_fold: list[dict[str, Any]], folds: list[Any],
+                 feature: str, model: str, scheme: str, feature_dim: int) -> None:
+        self.task, self.y, self.folds, self.feature, self.model, self.scheme = task, y, folds, feature, model, scheme
+        self.pred = np.empty(y.shape, dtype=y.dtype if task.type == "classification" else np.float64)
+        self.selected = []
+        for k, fold in enumerate(folds):
+            self.pred[fold.test] = per_fold[k]["pred"]
+            if per_fold[k]["chosen"]:
+                self.selected.append({"fold": fold.name, **per_fold[k]["chosen"]})
+        self.common = {"feature": feature, "classifier": model, "normalisation": scheme, "n_folds": len(folds),
+                       "feature_dim": feature_dim, "seconds": round(sum(r["seconds"] for r in per_fold), 3),
+                       "inner_cv": per_fold[0]["inner_cv"]}
+
+    def record(self, idx: int, task: str, true: Any, pred: Any, fold: str) -> dict[str, Any]:
+        return {"idx": idx, "fold": fold, "task": task, "feature": self.feature, "model": self.model,
+                "normalisation": self.scheme, "true": true, "pred": pred}
+
+
+def _classification_row(p: _Pooled, order: list[str], run: runs.RunFolder) -> dict[str, Any]:
+    """Metrics stage of a classification task: WA, UAR, macro-F1, per-fold UAR, the confusion plot."""
+    from affectlab.evaluate.metrics import classification_metrics
+    from affectlab.viz.confusion import save_confusion_matrix
+
+    name = p.task.name
+    metrics = classification_metrics(p.y, p.pred, order)
+    png = f"confusion_{_safe(name)}_{_safe(p.feature)}_{_safe(p.model)}_{p.scheme}.png"
+    save_confusion_matrix(np.asarray(metrics["confusion"]), order, run.path / png,
+                          title=f"{name}: {p.feature} / {p.model} / {p.scheme}")
+    row = {"task": name, **p.common, "accuracy": metrics["accuracy"], "uar": metrics["uar"],
+           "macro_f1": metrics["macro_f1"], "n_test": metrics["n"], "labels": order,
+           "confusion": metrics["confusion"], "per_class_recall": metrics["per_class_recall"],
+           "fold_uar": {fold.name: _fold_uar(p.y[fold.test], p.pred[fold.test]) for fold in p.folds},
+           "confusion_png": png, "proxy": False}
+    if p.selected:
+        row["chosen"] = summarise_chosen(p.selected)
+    return row
+
+
+def _classification_records(p: _Pooled) -> list[dict[str, Any]]:
+    return [p.record(idx, p.task.name, p.y[idx], p.pred[idx], fold.name) for fold in p.folds for idx in fold.test]
+
+
+def _regression_rows(p: _Pooled) -> list[dict[str, Any]]:
+    """Metrics stage of a regression task: CCC, RMSE and Pearson per dimension (proxy rows marked)."""
+    from affectlab.evaluate.metrics import regression_metrics
+
+    task, rows = p.task, []
+    for j, (dim, row_task) in enumerate(zip(task.dimensions, task.row_names())):
+        metrics = regression_metrics(p.y[:, j], p.pred[:, j])
+        row = {"task": row_task, **p.common, "ccc": metrics["ccc"], "rmse": metrics["rmse"],
+               "pearson": metrics["pearson"], "n_test": metrics["n"], "proxy": task.proxy}
+        if task.proxy:
+            row["norm"] = task.norm
+            row["note"] = f"proxy: targets are the {task.norm} {dim} ratings of each utterance's category"
+        chosen_j = [{"fold": s["fold"], "C": (s["C"][j] if isinstance(s.get("C"), list) else s.get("C"))}
+                    for s in p.selected if "C" in s]
+        if chosen_j:
+            row["chosen"] = summarise_chosen(chosen_j)
+        rows.append(row)
+    return rows
+
+
+def _regression_records(p: _Pooled) -> list[dict[str, Any]]:
+    return [p.record(idx, row_task, f"{p.y[idx, j]:.4f}", f"{p.pred[idx, j]:.4f}", fold.name)
+            for j, row_task in enumerate(p.task.row_names()) for fold in p.folds for idx in fold.test]
+
+
+def _write_outputs(run: runs.RunFolder, cfg: SpeechConfig, resolved: dict[str, Any], rows: list[dict[str, Any]],
+                   feature_info: dict[str, dict[str, Any]], featurewise_out: list[dict[str, Any]],
+                   summary: dict[str, Any], n_folds: int, jobs: int) -> SpeechExperimentResult:
+    """metrics.json and report.md of a speech run; the run's result."""
+    from affectlab.audio.normalise import describe_normalisation
+
+    elapsed = run.elapsed
     norms_text = {s: describe_normalisation(s) for s in cfg.normalisations}
-    runs.write_metrics(out, {
+    run.write_metrics({
         "name": cfg.name, "kind": "speech", "dataset": resolved["run"]["dataset"],
         "protocol": {**cfg.protocol, "group_by": cfg.group_by, "description": resolved["run"]["protocol"],
-                     "n_folds": len(folds)},
+                     "n_folds": n_folds},
         "normalisation": norms_text, "rows": rows, "features": feature_info,
         "featurewise": featurewise_out, "n_jobs": jobs, "seconds": round(elapsed, 3),
         "pooling": "predictions of all test folds are pooled before computing each metric",
     })
-    _write_report(out, cfg, resolved, rows, feature_info, norms_text, featurewise_out, summary)
-    return SpeechExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=elapsed)
+    _write_report(run.path, cfg, resolved, rows, feature_info, norms_text, featurewise_out, summary)
+    return run.result(rows, resolved, n_folds=n_folds, seconds=elapsed, result_type=SpeechExperimentResult)
 
 
 def _fold_uar(true: np.ndarray, pred: np.ndarray) -> float:
