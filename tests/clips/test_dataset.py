@@ -40,6 +40,7 @@ def test_refused_clips_are_listed_one_line_each_and_the_others_used(manifest, tm
     # the second read takes the volumes from the cache
     again = load_clips(manifest, frames=3, size=32, cache=cache)
     assert cache.hits == 2 and np.array_equal(again.volumes, clips.volumes)
+    assert [(d["frames"], d["face_frames"], d["filled"]) for d in again.details] == [(8, 8, 0), (8, 8, 0)]
     # other settings, other volumes
     load_clips(manifest, frames=4, size=32, cache=cache)
     assert cache.hits == 2

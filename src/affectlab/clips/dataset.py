@@ -191,6 +191,13 @@ def _frontend(name: str) -> Any:
     return _FRONTENDS[name]
 
 
+def _info_key(key: str) -> str:
+    """Cache key of a volume's frame counts (frames read, frames with the face, volume frames filled)."""
+    from affectlab.features.cache import _sha
+
+    return _sha("clip-volume-info", key)
+
+
 def _build_chunk(settings: VolumeSettings, items: list[tuple[int, str]]) -> list[tuple[int, Any]]:
     """Volumes (or refusals) of ``(index, path)`` items, in one process with one front-end."""
     import cv2
@@ -270,7 +277,10 @@ def load_clips(
             stored = cache.get(keys[i])
             if stored is not None:
                 cache.hits += 1
-                results[i] = stored
+                info = cache.get(_info_key(keys[i]))
+                results[i] = (stored, {"cached": True} if info is None or info.shape != (3,) else
+                              {"cached": True, "frames": int(info[0]), "face_frames": int(info[1]),
+                               "filled": int(info[2])})
                 continue
             cache.misses += 1
         todo.append((i, str(item.path)))
@@ -288,14 +298,16 @@ def load_clips(
             if cache is not None:
                 cache.put(keys[i], outcome.volume, {"clip": str(items[i].path), **outcome.summary(),
                                                      "settings": settings.to_dict()})
+                cache.put(_info_key(keys[i]), np.array([outcome.n_frames, outcome.n_face_frames,
+                                                        sum(outcome.filled)], dtype=np.int64))
     ids, labels, subjects, paths, kept_digests, volumes, details, refused = [], [], [], [], [], [], [], []
     for i, item in enumerate(items):
         outcome = results[i]
         if isinstance(outcome, ClipRefused):
             refused.append(Refusal(item.id, str(item.path), outcome.reason, str(outcome).splitlines()[0]))
             continue
-        if isinstance(outcome, np.ndarray):
-            volume, detail = outcome, {"cached": True}
+        if isinstance(outcome, tuple):
+            volume, detail = outcome
         else:
             volume, detail = outcome.volume, outcome.summary()
         ids.append(item.id)
