@@ -33,9 +33,9 @@ Examples
 
 from __future__ import annotations
 
-import datetime as _dt
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from affectlab.errors import ConfigError, DataError
 from affectlab.evaluate.metrics import accuracy, uar
 from affectlab.evaluate.protocols import check_disjoint_groups, make_protocol
 from affectlab.experiments import runs
-from affectlab.experiments.config import resolve_source
+from affectlab.experiments.config import read_raw_config, resolve_source
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.train import TrainConfig, resolve_device
@@ -195,34 +195,48 @@ def _table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run_pairs_experiment(
-    config: Mapping[str, Any] | str | Path,
-    out_dir: str | Path,
-    *,
-    data: str | Path | None = None,
-    progress: bool = True,
-    overwrite: bool = False,
-    n_jobs: int | None = None,
-    cache: str | Path | None = None,
-) -> ExperimentResult:
-    """Train and test the pair models on subject-disjoint folds and write a run folder.
+@dataclass
+class _PairsSettings:
+    """A validated ``kind: pairs`` file (everything but the data, which is read after the run folder's check)."""
 
-    ``data`` replaces ``data.proxy.source`` (the CK+48 folder) or ``data.manifest``. ``n_jobs``
-    and ``cache`` are accepted for the common runner signature; training runs in this process
-    (``train.num_threads`` sets torch's threads).
-    """
-    from affectlab.experiments.kinds import read_experiment_file
+    raw: dict[str, Any]
+    path: Path | None
+    size: int
+    crop: int
+    n_folds: int
+    n_val: int
+    seed: int
+    run_folds: int
+    model: dict[str, Any]
+    models: list[str]
+    train: TrainConfig
+    grid: list[float]
+    recorded: dict[str, Any]  # the settings as written into config.yaml
+    pixel_svm: bool
 
-    tick = time.time()
-    if isinstance(config, Mapping):
-        raw, path = dict(config), config.get("_path")
-    else:
-        raw, path = read_experiment_file(config)
-    raw.pop("_path", None)
+    @property
+    def base(self) -> Path | None:
+        """The config file's folder (relative data paths resolve against it)."""
+        return Path(self.path).resolve().parent if self.path else None
+
+    def build(self, name: str) -> Any:
+        """A fresh pair network of this config."""
+        return build_pair_network(name, channels=self.model["channels"], fc=self.model["fc"],
+                                  input_size=(self.crop, self.crop), comb_init=self.model["comb_init"])
+
+    def row_names(self) -> list[str]:
+        """The results rows: the nets, the CompCNN-SVMs whose three nets are all run, the pixel baseline."""
+        names = list(self.models) + [m for m, mode in zip(SVM_MODELS, ("Sub", "Comb"))
+                                     if all(f"CompCNN-{mode}@{i}" in self.models for i in (1, 2, 3))]
+        return names + ([PIXEL_BASELINE] if self.pixel_svm else [])
+
+
+def _read_settings(config: Mapping[str, Any] | str | Path) -> _PairsSettings:
+    """Read config stage: every key checked (networks built once to check their sizes) before any work."""
+    raw, path = read_raw_config(config)
     unknown = sorted(set(raw) - set(PAIRS_KEYS))
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(PAIRS_KEYS[:-1])})")
-    base = Path(path).resolve().parent if path else None
     images_cfg = _section(raw, "images", _IMAGES)
     size, crop = _int(images_cfg["size"], "images.size", 16), _int(images_cfg["crop"], "images.crop", 8)
     if crop > size:
@@ -259,133 +273,159 @@ def run_pairs_experiment(
     baselines = _section(raw, "baselines", _BASELINES)
     if not isinstance(baselines["pixel_svm"], bool):
         raise ConfigError(f"baselines.pixel_svm must be true or false, got {baselines['pixel_svm']!r}")
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+    recorded = {"protocol": {**protocol, "n_folds": n_folds, "run_folds": run_folds}, "model": model_cfg,
+                "models": list(models), "train": {**train_cfg, "augment": augment_cfg}, "svm": svm_cfg,
+                "baselines": baselines}
+    return _PairsSettings(raw, path, size, crop, n_folds, n_val, seed, run_folds, model_cfg, list(models), tcfg, grid,
+                          recorded, baselines["pixel_svm"])
 
-    loaded = _load_pairs(raw, data, base, size)
-    # hashed once here: the run folder is rewritten after every fold
-    loaded["data_sha256"] = runs.array_fingerprint(loaded["onset"], loaded["apex"], loaded["label"], loaded["subject"])
-    X = stack_pairs(loaded["onset"], loaded["apex"])
-    y, subjects, ids = loaded["label"], loaded["subject"], loaded["ids"]
-    folds = list(make_protocol({"kind": "group_kfold", "n_splits": n_folds, "random_state": seed}).split(y, subjects))
-    folds = folds[:run_folds]
-    rng = np.random.default_rng(seed)
+
+def _validation_parts(st: _PairsSettings, folds: list[Any], y: np.ndarray, subjects: np.ndarray,
+                      classes: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Protocol stage: per fold, ``val_subjects`` training subjects drawn (seeded) to validate on; the rest train.
+    Checked before the run folder exists."""
+    rng = np.random.default_rng(st.seed)
     parts: list[tuple[np.ndarray, np.ndarray]] = []
-    for fold in folds:  # before the run folder exists
+    for fold in folds:
         train_subjects = np.unique(subjects[fold.train])
-        if n_val >= len(train_subjects):
-            raise ConfigError(f"protocol.val_subjects {n_val} leaves no training subjects in {fold.name} "
+        if st.n_val >= len(train_subjects):
+            raise ConfigError(f"protocol.val_subjects {st.n_val} leaves no training subjects in {fold.name} "
                               f"({len(train_subjects)} non-test subjects)")
-        val_subjects = rng.choice(train_subjects, size=n_val, replace=False)
+        val_subjects = rng.choice(train_subjects, size=st.n_val, replace=False)
         part_val = fold.train[np.isin(subjects[fold.train], val_subjects)]
         part_train = fold.train[~np.isin(subjects[fold.train], val_subjects)]
         if len(np.unique(y[part_train])) < 2:  # the nets and SVMs need both classes to learn from
-            only = loaded["classes"][int(y[part_train][0])] if part_train.size else "none"
+            only = classes[int(y[part_train][0])] if part_train.size else "none"
             raise DataError(f"{fold.name}: its training part holds pairs of one class only ({only}); give more "
                             "subjects or pairs (a proxy's pairs_per_face, the manifest's rows of each label)")
         parts.append((part_train, part_val))
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
-    if tcfg.num_threads:
-        torch.set_num_threads(int(tcfg.num_threads))
+    return parts
 
-    names = list(models) + [m for m, mode in zip(SVM_MODELS, ("Sub", "Comb"))
-                            if all(f"CompCNN-{mode}@{i}" in models for i in (1, 2, 3))]
-    if baselines["pixel_svm"]:
-        names.append(PIXEL_BASELINE)
-    true: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    pred: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    extra: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
-    predictions: list[dict[str, Any]] = []
-    histories: dict[str, Any] = {}
-    done: list[str] = []
-    settings = {"protocol": {**protocol, "n_folds": n_folds, "run_folds": run_folds}, "model": model_cfg,
-                "models": list(models), "train": {**train_cfg, "augment": augment_cfg}, "svm": svm_cfg,
-                "baselines": baselines}
-    bar = tqdm(total=len(folds) * len(models), desc="pairs", unit="net", disable=not progress)
+
+def run_pairs_experiment(
+    config: Mapping[str, Any] | str | Path,
+    out_dir: str | Path,
+    *,
+    data: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+    n_jobs: int | None = None,
+    cache: str | Path | None = None,
+) -> ExperimentResult:
+    """Train and test the pair models on subject-disjoint folds and write a run folder.
+
+    ``data`` replaces ``data.proxy.source`` (the CK+48 folder) or ``data.manifest``. ``n_jobs``
+    and ``cache`` are accepted for the common runner signature; training runs in this process
+    (``train.num_threads`` sets torch's threads). The run folder is rewritten after every fold.
+    """
+    st = _read_settings(config)
+    run = runs.RunFolder(out_dir, overwrite=overwrite)
+    loaded = _load_pairs(st.raw, data, st.base, st.size)
+    # hashed once here: the run folder is rewritten after every fold
+    loaded["data_sha256"] = runs.array_fingerprint(loaded["onset"], loaded["apex"], loaded["label"], loaded["subject"])
+    X = stack_pairs(loaded["onset"], loaded["apex"])
+    y, subjects = loaded["label"], loaded["subject"]
+    folds = list(make_protocol({"kind": "group_kfold", "n_splits": st.n_folds, "random_state": st.seed}
+                               ).split(y, subjects))[:st.run_folds]
+    parts = _validation_parts(st, folds, y, subjects, loaded["classes"])
+    run.create()
+    if st.train.num_threads:
+        torch.set_num_threads(int(st.train.num_threads))
+    results = _PairResults(st.row_names(), loaded)
+    bar = tqdm(total=len(folds) * len(st.models), desc="pairs", unit="net", disable=not progress)
     for k, (fold, (part_train, part_val)) in enumerate(zip(folds, parts)):
         check_disjoint_groups(subjects, np.concatenate([part_train, part_val]), fold.test)
         check_disjoint_groups(subjects, part_train, part_val, what="train and validation")
-        parts = {"train": part_train, "val": part_val, "test": fold.test}
-        features: dict[str, dict[str, np.ndarray]] = {}
-
-        def record(name: str, p: np.ndarray, info: dict[str, Any], fold=fold) -> None:
-            true[name].append(y[fold.test])
-            pred[name].append(p)
-            extra[name].append({"fold": fold.name, **info})
-            for i, q in zip(fold.test, p):
-                predictions.append({"id": ids[i], "fold": fold.name, "feature": name,
-                                    "classifier": "softmax" if name in PAIR_MODELS else "linear_svm",
-                                    "true": loaded["classes"][y[i]], "pred": loaded["classes"][q],
-                                    "subject": subjects[i]})
-
-        for name in models:
-            torch.manual_seed(tcfg.seed + 1000 * k)
-            net = build_pair_network(name, channels=model_cfg["channels"], fc=model_cfg["fc"], input_size=(crop, crop),
-                                     comb_init=model_cfg["comb_init"])
-            t0 = time.time()
-            fit = fit_pair_network(net, train=(X[part_train], y[part_train]), val=(X[part_val], y[part_val]),
-                                   config=tcfg, progress=False)
-            p = predict_pairs(net, X[fold.test], device=tcfg.device).argmax(1)
-            record(name, p, {"best_epoch": fit.best_epoch, "val_accuracy": fit.best_val_accuracy,
-                             "train_seconds": round(time.time() - t0, 1)})
-            histories[f"{name}/{fold.name}"] = fit.history
-            if name.startswith("CompCNN"):
-                features[name] = {part: second_fc_features(net, X[idx], device=tcfg.device)
-                                  for part, idx in parts.items()}
-            bar.update(1)
-            bar.set_postfix_str(f"{fold.name} {name} err {1 - accuracy(y[fold.test], p):.3f}")
-        for svm_name, mode in zip(SVM_MODELS, ("Sub", "Comb")):
-            if svm_name not in names:
-                continue
-            nets = [f"CompCNN-{mode}@{i}" for i in (1, 2, 3)]
-            cat = {part: np.concatenate([features[n][part] for n in nets], axis=1) for part in parts}
-            p, c, val_acc = _svm_fit_predict((cat["train"], y[part_train]), (cat["val"], y[part_val]), cat["test"],
-                                             grid, seed)
-            record(svm_name, p, {"C": c, "val_accuracy": val_acc})
-        if PIXEL_BASELINE in names:
-            diff = {part: (center_crop(X[idx, 1], crop).astype(np.float32) - center_crop(X[idx, 0], crop)).reshape(
-                len(idx), -1) / 255.0 for part, idx in parts.items()}
-            p, c, val_acc = _svm_fit_predict((diff["train"], y[part_train]), (diff["val"], y[part_val]), diff["test"],
-                                             grid, seed)
-            record(PIXEL_BASELINE, p, {"C": c, "val_accuracy": val_acc})
-        done.append(fold.name)
-        rows, resolved, table = _write_run(out, raw, loaded, names, true, pred, extra, predictions, histories, done,
-                                           sizes=(size, crop), settings=settings, X=X, y=y)
+        _pairs_fold(st, k, fold, {"train": part_train, "val": part_val, "test": fold.test}, X, y, results, bar)
+        results.done.append(fold.name)
+        rows, resolved, table = _write_run(run, st, loaded, results, X=X, y=y)
         if progress:
-            tqdm.write(f"{fold.name}: " + ", ".join(f"{n} {100 * (1 - accuracy(y[fold.test], pred[n][-1])):.1f}%"
-                                                     for n in names))
+            tqdm.write(f"{fold.name}: " + ", ".join(
+                f"{n} {100 * (1 - accuracy(y[fold.test], results.pred[n][-1])):.1f}%" for n in results.names))
     bar.close()
-    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick,
-                            markdown=table)
+    return run.result(rows, resolved, n_folds=len(folds), markdown=table)
 
 
-def _write_run(out: Path, raw: Mapping[str, Any], loaded: Mapping[str, Any], names: list[str],
-               true: dict[str, list[np.ndarray]], pred: dict[str, list[np.ndarray]],
-               extra: dict[str, list[dict[str, Any]]], predictions: list[dict[str, Any]], histories: dict[str, Any],
-               done: list[str], *, sizes: tuple[int, int], settings: Mapping[str, Any], X: np.ndarray,
-               y: np.ndarray) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
+class _PairResults:
+    """Every row's per-fold true and predicted labels, fold details, prediction records and training histories."""
+
+    def __init__(self, names: list[str], loaded: Mapping[str, Any]) -> None:
+        self.names, self.loaded = names, loaded
+        self.true: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        self.pred: dict[str, list[np.ndarray]] = {n: [] for n in names}
+        self.extra: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+        self.predictions: list[dict[str, Any]] = []
+        self.histories: dict[str, Any] = {}
+        self.done: list[str] = []
+
+    def record(self, name: str, fold: Any, p: np.ndarray, info: dict[str, Any]) -> None:
+        y, classes = self.loaded["label"], self.loaded["classes"]
+        self.true[name].append(y[fold.test])
+        self.pred[name].append(p)
+        self.extra[name].append({"fold": fold.name, **info})
+        for i, q in zip(fold.test, p):
+            self.predictions.append({"id": self.loaded["ids"][i], "fold": fold.name, "feature": name,
+                                     "classifier": "softmax" if name in PAIR_MODELS else "linear_svm",
+                                     "true": classes[y[i]], "pred": classes[q], "subject": self.loaded["subject"][i]})
+
+
+def _pairs_fold(st: _PairsSettings, k: int, fold: Any, parts: dict[str, np.ndarray], X: np.ndarray, y: np.ndarray,
+                results: _PairResults, bar: Any) -> None:
+    """Members and classifiers of one fold: every net trained (epoch chosen on the validation subjects) and
+    tested; the CompCNN-SVMs on their nets' second-FC outputs; the pixel-difference baseline."""
+    tcfg, features = st.train, {}
+    for name in st.models:
+        torch.manual_seed(tcfg.seed + 1000 * k)
+        net = st.build(name)
+        t0 = time.time()
+        fit = fit_pair_network(net, train=(X[parts["train"]], y[parts["train"]]),
+                               val=(X[parts["val"]], y[parts["val"]]), config=tcfg, progress=False)
+        p = predict_pairs(net, X[fold.test], device=tcfg.device).argmax(1)
+        results.record(name, fold, p, {"best_epoch": fit.best_epoch, "val_accuracy": fit.best_val_accuracy,
+                                       "train_seconds": round(time.time() - t0, 1)})
+        results.histories[f"{name}/{fold.name}"] = fit.history
+        if name.startswith("CompCNN"):
+            features[name] = {part: second_fc_features(net, X[idx], device=tcfg.device) for part, idx in parts.items()}
+        bar.update(1)
+        bar.set_postfix_str(f"{fold.name} {name} err {1 - accuracy(y[fold.test], p):.3f}")
+    blocks: dict[str, dict[str, np.ndarray]] = {}
+    for svm_name, mode in zip(SVM_MODELS, ("Sub", "Comb")):
+        if svm_name in results.names:
+            nets = [f"CompCNN-{mode}@{i}" for i in (1, 2, 3)]
+            blocks[svm_name] = {part: np.concatenate([features[n][part] for n in nets], axis=1) for part in parts}
+    if PIXEL_BASELINE in results.names:
+        blocks[PIXEL_BASELINE] = {
+            part: (center_crop(X[idx, 1], st.crop).astype(np.float32) - center_crop(X[idx, 0], st.crop)).reshape(
+                len(idx), -1) / 255.0 for part, idx in parts.items()}
+    for name, block in blocks.items():
+        p, c, val_acc = _svm_fit_predict((block["train"], y[parts["train"]]), (block["val"], y[parts["val"]]),
+                                         block["test"], st.grid, st.seed)
+        results.record(name, fold, p, {"C": c, "val_accuracy": val_acc})
+
+
+def _write_run(run: runs.RunFolder, st: _PairsSettings, loaded: Mapping[str, Any], results: _PairResults, *,
+               X: np.ndarray, y: np.ndarray) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
     """Write (or rewrite, after every fold) config.yaml, metrics.json, predictions.csv and report.md."""
-    n_folds = settings["protocol"]["n_folds"]
     rows = [_summary(n, "net" if n in PAIR_MODELS else ("svm" if n in SVM_MODELS else "baseline"),
-                     true[n], pred[n], extra[n], n_folds) for n in names]
-    subjects = loaded["subject"]
+                     results.true[n], results.pred[n], results.extra[n], st.n_folds) for n in results.names]
+    subjects, raw = loaded["subject"], st.raw
     resolved = {
         "kind": "pairs",
         "name": raw.get("name", "pairs"),
         **({"description": raw["description"]} if raw.get("description") else {}),
         "data": loaded["source"],
-        "images": {"size": sizes[0], "crop": sizes[1]},
-        **settings,
-        "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
-                "threads": torch.get_num_threads(), "n_pairs": len(y),
-                "n_subjects": len(set(subjects.tolist())), "folds_run": list(done),
-                "data_sha256": loaded["data_sha256"]},
+        "images": {"size": st.size, "crop": st.crop},
+        **st.recorded,
+        "run": run.provenance(config_path=st.path, packages=("torch",), threads=torch.get_num_threads(), n_pairs=len(y),
+                              n_subjects=len(set(subjects.tolist())), folds_run=list(results.done),
+                              data_sha256=loaded["data_sha256"]),
     }
-    runs.write_config(out, resolved)
-    runs.write_metrics(out, {"rows": rows, "classes": list(loaded["classes"]), "histories": histories})
-    runs.write_predictions(out, predictions)
-    examples = _write_examples(out, X, y) if loaded["proxy"] is not None else None
+    run.write_config(resolved)
+    run.write_metrics({"rows": rows, "classes": list(loaded["classes"]), "histories": results.histories})
+    run.write_predictions(results.predictions)
+    examples = _write_examples(run.path, X, y) if loaded["proxy"] is not None else None
     table = _table(rows)
-    _report(out, resolved, rows, table, loaded, examples)
+    _report(run.path, resolved, rows, table, loaded, examples)
     return rows, resolved, table
 
 
