@@ -188,6 +188,43 @@ def fool(
 
     The model's mode is restored afterwards and its parameters' gradients are not touched.
     """
+    lo_v, hi_v, eps, alpha = _attack_settings(value_range, bound, max_steps, step_size, method)
+    succeeded = reaches_probability(threshold)
+    x0 = _attack_batch(model, images, value_range)
+    lower = (x0 - eps).clamp(lo_v, hi_v)
+    upper = (x0 + eps).clamp(lo_v, hi_v)
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits0 = model(x0)
+        original_classes = logits0.argmax(dim=1)
+        targets = resolve_targets(most_likely_wrong() if target is None else target, logits0)
+        x, steps, history = _ascend(model, x0, targets, original_classes, succeeded, lower, upper,
+                                    max_steps=max_steps, alpha=alpha, method=method)
+        with torch.no_grad():
+            probabilities = torch.softmax(model(x), dim=1)
+    finally:
+        model.train(was_training)
+    success = succeeded(probabilities, targets) & (targets != original_classes)
+    return FoolingResult(
+        original=x0.cpu().numpy().astype(np.float32),
+        adversarial=x.detach().cpu().numpy().astype(np.float32),
+        success=success.cpu().numpy(),
+        steps=steps.numpy(),
+        targets=targets.cpu().numpy(),
+        original_classes=original_classes.cpu().numpy(),
+        probabilities=probabilities.cpu().numpy(),
+        history=history.numpy(),
+        bound=float(eps),
+        threshold=float(threshold),
+    )
+
+
+def _attack_settings(value_range: tuple[float, float], bound: float, max_steps: int, step_size: float | None,
+                     method: str) -> tuple[float, float, float, float]:
+    """``(low, high, eps, alpha)``: the pixel range, the bound and the step in pixel units, all checked."""
     try:
         lo_v, hi_v = (float(v) for v in value_range)
     except (TypeError, ValueError):
@@ -206,7 +243,12 @@ def fool(
         raise ConfigError(f"step_size must be positive, got {step_size!r}")
     if method not in ("sign", "scaled"):
         raise ConfigError(f"method must be 'sign' or 'scaled', got {method!r}")
-    succeeded = reaches_probability(threshold)
+    return lo_v, hi_v, eps, alpha
+
+
+def _attack_batch(model: nn.Module, images: Any, value_range: tuple[float, float]) -> torch.Tensor:
+    """The images as a float batch on the model's device, refused when outside ``value_range``."""
+    lo_v, hi_v = (float(v) for v in value_range)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     channels = getattr(getattr(model, "config", None), "channels", None)
@@ -214,65 +256,48 @@ def fool(
     if x0.numel() and (not bool(torch.isfinite(x0).all()) or float(x0.min()) < lo_v - 1e-6
                        or float(x0.max()) > hi_v + 1e-6):
         raise ConfigError(f"images: values outside the value range {value_range} (or not finite)")
-    lower = (x0 - eps).clamp(lo_v, hi_v)
-    upper = (x0 + eps).clamp(lo_v, hi_v)
-    n = len(x0)
+    return x0
 
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            logits0 = model(x0)
-        original_classes = logits0.argmax(dim=1)
-        targets = resolve_targets(most_likely_wrong() if target is None else target, logits0)
-        history = torch.full((n, max_steps + 1), float("nan"))
-        steps = torch.zeros(n, dtype=torch.long)
-        x = x0.clone()
-        active = torch.arange(n, device=device)
-        for step in range(max_steps + 1):
-            if len(active) == 0:
+
+def _ascend(model: nn.Module, x0: torch.Tensor, targets: torch.Tensor, original_classes: torch.Tensor,
+            succeeded: Any, lower: torch.Tensor, upper: torch.Tensor, *, max_steps: int, alpha: float,
+            method: str) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Gradient ascent on each image's target log-probability inside ``[lower, upper]``; an image leaves
+    the batch once it reaches its target (or its target is its own class). ``(x, steps, history)``:
+    the adversarial batch, the steps per image and the target probability before every step."""
+    n = len(x0)
+    history = torch.full((n, max_steps + 1), float("nan"))
+    steps = torch.zeros(n, dtype=torch.long)
+    x = x0.clone()
+    active = torch.arange(n, device=x0.device)
+    for step in range(max_steps + 1):
+        if len(active) == 0:
+            break
+        xa = x[active].detach().requires_grad_(True)
+        with torch.enable_grad():
+            log_probs = F.log_softmax(model(xa), dim=1)
+            chosen = log_probs.gather(1, targets[active].view(-1, 1)).squeeze(1)
+            probs = log_probs.detach().exp()
+            history[active.cpu(), step] = chosen.detach().exp().cpu()
+            # an image whose target is its own predicted class has nothing to be fooled into: left alone
+            done = succeeded(probs, targets[active]) | (targets[active] == original_classes[active])
+            if step == max_steps:
                 break
-            xa = x[active].detach().requires_grad_(True)
-            with torch.enable_grad():
-                log_probs = F.log_softmax(model(xa), dim=1)
-                chosen = log_probs.gather(1, targets[active].view(-1, 1)).squeeze(1)
-                probs = log_probs.detach().exp()
-                history[active.cpu(), step] = chosen.detach().exp().cpu()
-                # an image whose target is its own predicted class has nothing to be fooled into: left alone
-                done = succeeded(probs, targets[active]) | (targets[active] == original_classes[active])
-                if step == max_steps:
-                    break
-                keep = ~done
-                if not bool(keep.any()):
-                    break
-                (grad,) = torch.autograd.grad(chosen[keep].sum(), xa)
-            g = grad[keep]
-            if method == "sign":
-                direction = g.sign()
-            else:
-                direction = g / g.abs().flatten(1).max(dim=1).values.clamp_min(1e-20).view(-1, 1, 1, 1)
-            moved = xa.detach()[keep] + alpha * direction
-            index = active[keep]
-            x[index] = torch.minimum(torch.maximum(moved, lower[index]), upper[index])
-            steps[index.cpu()] += 1
-            active = index
-        with torch.no_grad():
-            probabilities = torch.softmax(model(x), dim=1)
-    finally:
-        model.train(was_training)
-    success = succeeded(probabilities, targets) & (targets != original_classes)
-    return FoolingResult(
-        original=x0.cpu().numpy().astype(np.float32),
-        adversarial=x.detach().cpu().numpy().astype(np.float32),
-        success=success.cpu().numpy(),
-        steps=steps.numpy(),
-        targets=targets.cpu().numpy(),
-        original_classes=original_classes.cpu().numpy(),
-        probabilities=probabilities.cpu().numpy(),
-        history=history.numpy(),
-        bound=float(eps),
-        threshold=float(threshold),
-    )
+            keep = ~done
+            if not bool(keep.any()):
+                break
+            (grad,) = torch.autograd.grad(chosen[keep].sum(), xa)
+        g = grad[keep]
+        if method == "sign":
+            direction = g.sign()
+        else:
+            direction = g / g.abs().flatten(1).max(dim=1).values.clamp_min(1e-20).view(-1, 1, 1, 1)
+        moved = xa.detach()[keep] + alpha * direction
+        index = active[keep]
+        x[index] = torch.minimum(torch.maximum(moved, lower[index]), upper[index])
+        steps[index.cpu()] += 1
+        active = index
+    return x, steps, history
 
 
 def difference_gray(original: np.ndarray, adversarial: np.ndarray, *,
