@@ -39,7 +39,6 @@ report.md and one confusion-matrix plot per method.
 
 from __future__ import annotations
 
-import datetime as _dt
 import tempfile
 import time
 import warnings
@@ -52,6 +51,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from affectlab.errors import ConfigError
+from affectlab.experiments.config import parse_image_size
+from affectlab.experiments.stages import load_gray_images
 
 __all__ = ["DEEP_METHOD_TYPES", "run_deep_experiment", "train_config_from_mapping"]
 
@@ -226,19 +227,53 @@ def run_deep_experiment(
     ``n_jobs`` and ``cache`` are accepted for the common runner signature; folds run one after
     another (each fine-tuning already uses the torch threads).
     """
-    from affectlab.data.loader import load_dataset
-    from affectlab.evaluate.metrics import classification_metrics
-    from affectlab.evaluate.protocols import make_protocol
     from affectlab.experiments import runs
-    from affectlab.experiments.config import parse_image_size, resolve_source
-    from affectlab.experiments.runs import ExperimentResult
-    from affectlab.experiments.stages import load_gray_images
-    from affectlab.models import create_model
-    from affectlab.models.checkpoint import load_model
-    from affectlab.models.features import extract_features
-    from affectlab.viz.confusion import save_confusion_matrix
 
-    started = time.perf_counter()
+    d = _read_deep(config, data)
+    run = runs.RunFolder(out_dir, overwrite=overwrite)
+    ds, folds = _deep_dataset(d)
+    run.create()
+    labels_text = ds.labels.astype(str)
+    class_names = tuple(c for c in ds.classes if c in set(labels_text.tolist()))
+    index = {c: i for i, c in enumerate(class_names)}
+    y = np.array([index[v] for v in labels_text], dtype=np.int64)
+    groups = ds.groups
+    if any(g is None for g in groups):
+        raise ConfigError("deep experiments need a subject id for every sample (validation by subject)")
+    groups = groups.astype(str)
+    images = load_gray_images(ds, parse_image_size(d.raw.get("images")), progress=progress)
+    resolved = {k: v for k, v in d.raw.items() if k != "_path"}
+    resolved["data"] = {**d.data_cfg, "source": str(d.source)}
+    resolved["run"] = run.provenance(config_path=d.path, packages=("torch",), dataset=ds, source=d.source,
+                                     protocol=d.protocol, folds=folds)
+    run.write_config(resolved)
+
+    rows: list[dict[str, Any]] = []
+    predictions: list[dict[str, Any]] = []
+    probabilities: dict[str, list[np.ndarray]] = {}  # per method, per fold: test decisions (finetune: probabilities)
+    for method in d.methods:
+        row, records = _run_method(method, d, run, ds, folds, images, y, groups, class_names, probabilities,
+                                   progress=progress)
+        rows.append(row)
+        predictions += records
+    run.write_predictions(predictions)
+    return _write_deep_outputs(run, d, resolved, ds, folds, class_names, rows)
+
+
+class _DeepSettings:
+    """A validated ``kind: deep`` file: the raw mapping, its path, data source, methods, protocol, seed, device."""
+
+    def __init__(self, raw: dict[str, Any], path: Any, data_cfg: Mapping[str, Any], source: Path,
+                 methods: list[dict[str, Any]], protocol: Any, seed: int, device: str) -> None:
+        self.raw, self.path, self.data_cfg, self.source = raw, path, data_cfg, source
+        self.methods, self.protocol, self.seed, self.device = methods, protocol, seed, device
+
+
+def _read_deep(config: Mapping[str, Any], data: str | Path | None) -> _DeepSettings:
+    """Read config stage: every key checked before any work."""
+    from affectlab.evaluate.protocols import make_protocol
+    from affectlab.experiments.config import resolve_source
+
     raw = dict(config)
     path = raw.get("_path")
     base = Path(path).resolve().parent if path else None
@@ -255,102 +290,93 @@ def run_deep_experiment(
     methods = _parse_methods(raw)
     protocol = make_protocol(raw.get("protocol") or {"kind": "group_kfold", "n_splits": 10, "stratified": True,
                                                        "random_state": 0})
-    seed = int(raw.get("seed", 0))
-    device = str(raw.get("device", "auto"))
-    runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+    return _DeepSettings(raw, path, data_cfg, source, methods, protocol, int(raw.get("seed", 0)),
+                         str(raw.get("device", "auto")))
 
-    options = {k: v for k, v in data_cfg.items() if k not in ("source", "format")}
-    ds = load_dataset(source, format=data_cfg.get("format", "auto"), **options)
+
+def _deep_dataset(d: _DeepSettings) -> tuple[Any, list[Any]]:
+    """Dataset and protocol stages: the labelled images and the folds."""
+    from affectlab.data.loader import load_dataset
+
+    options = {k: v for k, v in d.data_cfg.items() if k not in ("source", "format")}
+    ds = load_dataset(d.source, format=d.data_cfg.get("format", "auto"), **options)
     if ds.kind != "image":
-        raise ConfigError(f"data.source {source}: a {ds.kind} dataset; deep experiments run on images")
+        raise ConfigError(f"data.source {d.source}: a {ds.kind} dataset; deep experiments run on images")
     ds = ds.subset([i for i, s in enumerate(ds.samples) if s.label is not None])
-    folds = protocol.folds(ds)
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
+    return ds, d.protocol.folds(ds)
+
+
+def _run_method(method: dict[str, Any], d: _DeepSettings, run: Any, ds: Any, folds: list[Any], images: np.ndarray,
+                y: np.ndarray, groups: np.ndarray, class_names: tuple[str, ...],
+                probabilities: dict[str, list[np.ndarray]], *, progress: bool) -> tuple[dict[str, Any], list[dict]]:
+    """Members, classifier and metrics stages of one method over every fold: its results row and predictions
+    (its test decisions per fold go into ``probabilities`` for later ``mean`` methods)."""
+    from affectlab.evaluate.metrics import classification_metrics
+    from affectlab.models import create_model
+    from affectlab.models.checkpoint import load_model
+    from affectlab.models.features import extract_features
+
+    kind, label = method["type"], method["label"]
+    matrix = None
+    if kind == "features":
+        net = (load_model(method["init"], default=method["model"]) if method.get("init")
+               else create_model(method["model"], pretrained=True))
+        layer = method.get("layer") or net.config.feature_layers[0]
+        matrix = extract_features(net, images, [layer], spatial=method.get("spatial", "avg"))[layer]
+    method_images = _resize_for(method["model"], images) if kind == "finetune" else images
     labels_text = ds.labels.astype(str)
-    class_names = tuple(c for c in ds.classes if c in set(labels_text.tolist()))
-    index = {c: i for i, c in enumerate(class_names)}
-    y = np.array([index[v] for v in labels_text], dtype=np.int64)
-    groups = ds.groups
-    if any(g is None for g in groups):
-        raise ConfigError("deep experiments need a subject id for every sample (validation by subject)")
-    groups = groups.astype(str)
-    images = load_gray_images(ds, parse_image_size(raw.get("images")), progress=progress)
-
-    summary = ds.summary()
-    resolved = {k: v for k, v in raw.items() if k != "_path"}
-    resolved["data"] = {**data_cfg, "source": str(source)}
-    resolved["run"] = {
-        **runs.package_versions("torch"),
-        "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "config_file": str(Path(path).resolve()) if path else None,
-        "data_sha256": ds.fingerprint(),
-        "dataset": {"path": str(source), "name": ds.name, "samples": len(ds), "subjects": summary["subjects"],
-                    "classes": summary["classes"]},
-        "protocol": protocol.describe(),
-        "folds": [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size)} for f in folds],
+    pred_all = np.full(len(ds), -1, dtype=np.int64)
+    fold_rows, per_fold, records = [], [], []
+    probabilities[label] = []
+    for i, fold in enumerate(tqdm(folds, desc=label, unit="fold", disable=not progress, leave=False)):
+        if kind == "finetune":
+            outcome = _finetune_fold(method, method_images, y, groups, fold.train, fold.test, class_names, d.seed,
+                                     d.device)
+        elif kind == "mean":
+            proba = np.mean([probabilities[o][i] for o in method["of"]], axis=0)
+            outcome = {"pred": proba.argmax(1), "decision": proba, "seconds": 0.0}
+        else:
+            outcome = _features_fold(method, matrix, y, groups, fold.train, fold.test)
+        probabilities[label].append(outcome["decision"])
+        pred_all[fold.test] = outcome["pred"]
+        acc = float(np.mean(outcome["pred"] == y[fold.test]))
+        extra = {k: v for k, v in outcome.items() if k not in ("pred", "decision")}
+        fold_rows.append({"fold": fold.name, "n_test": int(fold.test.size), "accuracy": acc, **extra})
+        per_fold.append(acc)
+        for idx, p in zip(fold.test, outcome["pred"]):
+            sample = ds.samples[int(idx)]
+            records.append({"id": sample.id, "fold": fold.name, "feature": label, "classifier": kind,
+                            "true": labels_text[idx], "pred": class_names[int(p)], "subject": sample.subject})
+    names = list(class_names)
+    metrics = classification_metrics(np.array(names)[y], np.array(names)[pred_all], names)
+    png = run.save_confusion(metrics["confusion"], names, label, kind, title=f"{label} ({kind})")
+    fold_acc = np.array(per_fold)
+    params = {k: v for k, v in method.items() if not k.startswith("_")}
+    row = {
+        "feature": label, "classifier": kind if kind in ("finetune", "mean") else
+        (method.get("classifier") or {}).get("name", "linear_svm"),
+        "accuracy": metrics["accuracy"], "uar": metrics["uar"], "macro_f1": metrics["macro_f1"],
+        "n_test": metrics["n"], "n_folds": len(folds), "fold_accuracy_mean": float(fold_acc.mean()),
+        "fold_accuracy_std": float(fold_acc.std()), "params": params,
+        "per_class_recall": metrics["per_class_recall"], "labels": names, "confusion": metrics["confusion"],
+        "confusion_png": png, "folds": fold_rows,
+        "seconds": round(sum(r.get("seconds", 0.0) for r in fold_rows), 3),
     }
-    runs.write_config(out, resolved)
+    return row, records
 
-    rows: list[dict[str, Any]] = []
-    predictions: list[dict[str, Any]] = []
-    probabilities: dict[str, list[np.ndarray]] = {}  # per method, per fold: test decisions (finetune: probabilities)
-    for method in methods:
-        kind, label = method["type"], method["label"]
-        matrix = None
-        if kind == "features":
-            net = (load_model(method["init"], default=method["model"]) if method.get("init")
-                   else create_model(method["model"], pretrained=True))
-            layer = method.get("layer") or net.config.feature_layers[0]
-            matrix = extract_features(net, images, [layer], spatial=method.get("spatial", "avg"))[layer]
-        method_images = _resize_for(method["model"], images) if kind == "finetune" else images
-        bar = tqdm(folds, desc=label, unit="fold", disable=not progress, leave=False)
-        pred_all = np.full(len(ds), -1, dtype=np.int64)
-        fold_rows, per_fold = [], []
-        probabilities[label] = []
-        for i, fold in enumerate(bar):
-            if kind == "finetune":
-                outcome = _finetune_fold(method, method_images, y, groups, fold.train, fold.test, class_names, seed,
-                                         device)
-            elif kind == "mean":
-                proba = np.mean([probabilities[o][i] for o in method["of"]], axis=0)
-                outcome = {"pred": proba.argmax(1), "decision": proba, "seconds": 0.0}
-            else:
-                outcome = _features_fold(method, matrix, y, groups, fold.train, fold.test)
-            probabilities[label].append(outcome["decision"])
-            pred_all[fold.test] = outcome["pred"]
-            acc = float(np.mean(outcome["pred"] == y[fold.test]))
-            extra = {k: v for k, v in outcome.items() if k not in ("pred", "decision")}
-            fold_rows.append({"fold": fold.name, "n_test": int(fold.test.size), "accuracy": acc, **extra})
-            per_fold.append(acc)
-            for idx, p in zip(fold.test, outcome["pred"]):
-                sample = ds.samples[int(idx)]
-                predictions.append({"id": sample.id, "fold": fold.name, "feature": label, "classifier": kind,
-                                    "true": labels_text[idx], "pred": class_names[int(p)], "subject": sample.subject})
-        names = list(class_names)
-        metrics = classification_metrics(np.array(names)[y], np.array(names)[pred_all], names)
-        png = runs.confusion_filename(label, kind)
-        save_confusion_matrix(np.asarray(metrics["confusion"]), names, out / png, title=f"{label} ({kind})")
-        fold_acc = np.array(per_fold)
-        params = {k: v for k, v in method.items() if not k.startswith("_")}
-        rows.append({
-            "feature": label, "classifier": kind if kind in ("finetune", "mean") else
-            (method.get("classifier") or {}).get("name", "linear_svm"),
-            "accuracy": metrics["accuracy"], "uar": metrics["uar"], "macro_f1": metrics["macro_f1"],
-            "n_test": metrics["n"], "n_folds": len(folds), "fold_accuracy_mean": float(fold_acc.mean()),
-            "fold_accuracy_std": float(fold_acc.std()), "params": params,
-            "per_class_recall": metrics["per_class_recall"], "labels": names, "confusion": metrics["confusion"],
-            "confusion_png": png, "folds": fold_rows,
-            "seconds": round(sum(r.get("seconds", 0.0) for r in fold_rows), 3),
-        })
-    runs.write_predictions(out, predictions)
-    elapsed = time.perf_counter() - started
-    name = str(raw.get("name") or "deep")
-    runs.write_metrics(out, {"name": name, "dataset": resolved["run"]["dataset"],
-                             "protocol": {"description": protocol.describe(), "n_folds": len(folds)},
-                             "normalisation": "none (network input normalisation only)", "labels": list(class_names),
-                             "rows": rows, "seconds": round(elapsed, 3)})
+
+def _write_deep_outputs(run: Any, d: _DeepSettings, resolved: dict[str, Any], ds: Any, folds: list[Any],
+                        class_names: tuple[str, ...], rows: list[dict[str, Any]]) -> Any:
+    """metrics.json and report.md of a deep run; the run's result."""
+    elapsed = run.elapsed
+    name = str(d.raw.get("name") or "deep")
+    protocol, summary = d.protocol, ds.summary()
+    run.write_metrics({"name": name, "dataset": resolved["run"]["dataset"],
+                       "protocol": {"description": protocol.describe(), "n_folds": len(folds)},
+                       "normalisation": "none (network input normalisation only)", "labels": list(class_names),
+                       "rows": rows, "seconds": round(elapsed, 3)})
     classes_text = ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
-    data_text = (f"- source: `{source}` ({ds.name}), {len(ds)} labelled images, {summary['subjects']} subjects\n"
+    data_text = (f"- source: `{d.source}` ({ds.name}), {len(ds)} labelled images, {summary['subjects']} subjects\n"
                  f"- classes: {classes_text}")
     protocol_text = (f"{protocol.describe()}; {len(folds)} fold(s). No test subject is ever trained on or used"
                      " for selection.")
@@ -363,5 +389,5 @@ def run_deep_experiment(
                           " classifiers standardise features with training-part statistics.")
     sections = [("Data", data_text), ("Protocol", protocol_text), ("Selection", selection_text),
                 ("Normalisation", normalisation_text)]
-    runs.write_report(out, title=f"{name} (kind: deep)", sections=sections, rows=rows)
-    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=elapsed)
+    run.write_report(title=f"{name} (kind: deep)", sections=sections, rows=rows)
+    return run.result(rows, resolved, n_folds=len(folds), seconds=elapsed)
