@@ -425,24 +425,8 @@ def fit_siamese(
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     net.to(device)
-    names = sorted(set(subjects.tolist()), key=str)
-    if len(names) < 2:
-        raise ConfigError("train: need at least two training subjects")
-    by_subject = [np.flatnonzero(subjects == s) for s in names]
-    per_batch = min(cfg.subjects_per_batch, len(names)) * cfg.images_per_subject
-    mix = cfg.extra_subjects_per_batch
-    if mix < 0 or (mix > 0 and extra is None):
-        raise ConfigError(f"train: extra_subjects_per_batch must be >= 0 and needs extra identities, got {mix!r}")
-    if mix > 0:
-        x_extra, extra_subjects = _tensor(extra[0]), np.asarray(extra[1], dtype=object)
-        _check_images(net, x_extra, "extra")
-        if set(extra_subjects.tolist()) & set(names):
-            raise ConfigError("train: extra identities share subject ids with the training subjects")
-        extra_names = sorted(set(extra_subjects.tolist()), key=str)
-        extra_by_subject = [np.flatnonzero(extra_subjects == s) for s in extra_names]
-        extra_cfg = replace(cfg, subjects_per_batch=mix)
-    steps = cfg.batches_per_epoch or max(1, round(len(x_train) / per_batch))
-    subject_index = torch.as_tensor([names.index(s) for s in subjects.tolist()], dtype=torch.long)
+    batches = _PairBatches.of(net, cfg, x_train, subjects, extra, device)
+    steps = cfg.batches_per_epoch or max(1, round(len(x_train) / batches.per_batch))
     pretrain_history: list[dict[str, float]] = []
     if cfg.pretrain_epochs > 0:
         pretrain_history = pretrain_branch(
@@ -450,12 +434,10 @@ def fit_siamese(
             batch_size=cfg.pretrain_batch_size, weight_decay=cfg.weight_decay, augment=cfg.augment,
             brightness=cfg.brightness, seed=cfg.seed, device=device, progress=progress, precision=cfg.precision)
     arithmetic = resolve_precision(cfg.precision, device)
-    aux = torch.nn.Linear(net.branch.out_channels, len(names)).to(device) if cfg.identity_weight > 0 else None
+    aux = torch.nn.Linear(net.branch.out_channels, len(batches.names)).to(device) if cfg.identity_weight > 0 else None
     params = list(net.parameters()) + (list(aux.parameters()) if aux is not None else [])
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps, pct_start=0.2)
-    rng = np.random.default_rng(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"epoch": -1, "acc": -1.0, "threshold": 0.5, "score": -1.0, "state": None}
     tick = time.time()
@@ -464,23 +446,7 @@ def fit_siamese(
         started, running = time.time(), 0.0
         for _ in tqdm(range(steps), desc=f"epoch {epoch + 1}/{cfg.epochs}", leave=False,
                       disable=None if progress else True):
-            idx = _batch_indices(by_subject, cfg, rng)
-            xb, who = x_train[idx], subjects[idx]
-            if mix > 0:
-                extra_idx = _batch_indices(extra_by_subject, extra_cfg, rng)
-                xb, who = torch.cat([xb, x_extra[extra_idx]]), np.concatenate([who, extra_subjects[extra_idx]])
-            xb = _photometric(random_affine(xb.to(device), cfg.augment, generator), cfg.brightness, generator)
-            i, j = torch.triu_indices(len(who), len(who), offset=1)
-            same = torch.as_tensor(who[i.numpy()] == who[j.numpy()], device=device)
-            with _autocast(arithmetic, device):
-                features = net.forward_features(net.normalize(xb))
-                emb = net.embed_features(features)
-                logits = net.join(emb[i], emb[j]).float()
-                loss = pair_loss(logits, same, hard_negatives=cfg.hard_negatives)
-                if aux is not None:  # the training subjects only
-                    pooled = net.pool(features[: len(idx)]).flatten(1)
-                    loss = loss + cfg.identity_weight * F.cross_entropy(aux(pooled).float(),
-                                                                        subject_index[idx].to(device))
+            loss = _pair_batch_loss(net, aux, batches, arithmetic)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -489,22 +455,14 @@ def fit_siamese(
         row = {"epoch": epoch + 1, "train_loss": running / steps, "epoch_time_s": time.time() - started}
         improved = False
         if val_pairs is not None:
-            scores = pair_scores(net, x_val, val_pairs, device=device, tta_flip=cfg.tta_flip)
-            threshold, val_acc = THRESHOLD_RULES[cfg.threshold_rule](scores, val_pairs.same)
-            at_half = verification_metrics(scores, val_pairs.same, 0.5)
-            row.update({"val_accuracy": val_acc, "val_threshold": threshold, "val_accuracy_at_0.5": at_half["uar"],
-                        "val_auc": at_half["auc"]})
-            score = at_half["auc"] if cfg.select_on == "auc" else val_acc
+            score = _validate_pairs(net, x_val, val_pairs, cfg, device, row)
             improved = not fixed_epochs and score > best["score"]
             if improved:
-                best = {"epoch": epoch + 1, "acc": val_acc, "threshold": threshold, "score": score,
-                        "state": copy.deepcopy(net.state_dict())}
+                best = {"epoch": epoch + 1, "acc": row["val_accuracy"], "threshold": row["val_threshold"],
+                        "score": score, "state": copy.deepcopy(net.state_dict())}
         history.append(row)
         if progress:
-            shown = (f" val acc {row['val_accuracy']:.4f} (threshold {row['val_threshold']:.3f}) val AUC "
-                     f"{row['val_auc']:.4f}" if "val_auc" in row else "")
-            tqdm.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.4f}{shown}"
-                       f"{'  *best' if improved else ''}")
+            _report_epoch(row, cfg.epochs, improved)
     if fixed_epochs:  # the last epoch, at the pair loss's own decision point
         last_acc = history[-1].get("val_accuracy_at_0.5", float("nan")) if history else float("nan")
         best = {"epoch": cfg.epochs, "acc": last_acc, "threshold": 0.5, "score": float("nan"), "state": None}
@@ -512,3 +470,94 @@ def fit_siamese(
         net.load_state_dict(best["state"])
     return SiameseTrainResult(int(best["epoch"]), float(best["acc"]), float(best["threshold"]), history,
                               time.time() - tick, pretrain_history)
+
+
+@dataclass
+class _PairBatches:
+    """Draws the training batches of :func:`fit_siamese`: ``subjects_per_batch`` training subjects with
+    ``images_per_subject`` images each (plus ``extra_subjects_per_batch`` extra identities), augmented."""
+
+    x: torch.Tensor
+    subjects: np.ndarray
+    names: list[Any]
+    by_subject: list[np.ndarray]
+    subject_index: torch.Tensor  # each training image's subject as an index into ``names`` (identity loss)
+    cfg: SiameseTrainConfig
+    device: torch.device
+    extra: tuple[torch.Tensor, np.ndarray, list[np.ndarray], SiameseTrainConfig] | None
+    rng: np.random.Generator
+    generator: torch.Generator
+
+    @classmethod
+    def of(cls, net: SiameseNet, cfg: SiameseTrainConfig, x: torch.Tensor, subjects: np.ndarray,
+           extra: tuple[np.ndarray, np.ndarray] | None, device: torch.device) -> _PairBatches:
+        names = sorted(set(subjects.tolist()), key=str)
+        if len(names) < 2:
+            raise ConfigError("train: need at least two training subjects")
+        mix = cfg.extra_subjects_per_batch
+        if mix < 0 or (mix > 0 and extra is None):
+            raise ConfigError(f"train: extra_subjects_per_batch must be >= 0 and needs extra identities, got {mix!r}")
+        extras = None
+        if mix > 0:
+            x_extra, extra_subjects = _tensor(extra[0]), np.asarray(extra[1], dtype=object)
+            _check_images(net, x_extra, "extra")
+            if set(extra_subjects.tolist()) & set(names):
+                raise ConfigError("train: extra identities share subject ids with the training subjects")
+            extra_names = sorted(set(extra_subjects.tolist()), key=str)
+            extras = (x_extra, extra_subjects, [np.flatnonzero(extra_subjects == s) for s in extra_names],
+                      replace(cfg, subjects_per_batch=mix))
+        return cls(x, subjects, names, [np.flatnonzero(subjects == s) for s in names],
+                   torch.as_tensor([names.index(s) for s in subjects.tolist()], dtype=torch.long), cfg, device,
+                   extras, np.random.default_rng(cfg.seed), torch.Generator().manual_seed(cfg.seed))
+
+    @property
+    def per_batch(self) -> int:
+        return min(self.cfg.subjects_per_batch, len(self.names)) * self.cfg.images_per_subject
+
+    def draw(self) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+        """``(augmented images, their subjects, the training images' indices)`` of one batch."""
+        idx = _batch_indices(self.by_subject, self.cfg, self.rng)
+        xb, who = self.x[idx], self.subjects[idx]
+        if self.extra is not None:
+            x_extra, extra_subjects, extra_by_subject, extra_cfg = self.extra
+            extra_idx = _batch_indices(extra_by_subject, extra_cfg, self.rng)
+            xb, who = torch.cat([xb, x_extra[extra_idx]]), np.concatenate([who, extra_subjects[extra_idx]])
+        xb = _photometric(random_affine(xb.to(self.device), self.cfg.augment, self.generator), self.cfg.brightness,
+                          self.generator)
+        return xb, who, idx
+
+
+def _pair_batch_loss(net: SiameseNet, aux: torch.nn.Module | None, batches: _PairBatches,
+                     arithmetic: str) -> torch.Tensor:
+    """The pair loss over every pair of one batch (plus the weighted identity loss with ``aux``)."""
+    cfg, device = batches.cfg, batches.device
+    xb, who, idx = batches.draw()
+    i, j = torch.triu_indices(len(who), len(who), offset=1)
+    same = torch.as_tensor(who[i.numpy()] == who[j.numpy()], device=device)
+    with _autocast(arithmetic, device):
+        features = net.forward_features(net.normalize(xb))
+        emb = net.embed_features(features)
+        logits = net.join(emb[i], emb[j]).float()
+        loss = pair_loss(logits, same, hard_negatives=cfg.hard_negatives)
+        if aux is not None:  # the training subjects only
+            pooled = net.pool(features[: len(idx)]).flatten(1)
+            loss = loss + cfg.identity_weight * F.cross_entropy(aux(pooled).float(),
+                                                                batches.subject_index[idx].to(device))
+    return loss
+
+
+def _validate_pairs(net: SiameseNet, x_val: torch.Tensor, val_pairs: Pairs, cfg: SiameseTrainConfig,
+                    device: torch.device, row: dict[str, Any]) -> float:
+    """Verification on the validation pairs, written into the epoch's ``row``; the selection score."""
+    scores = pair_scores(net, x_val, val_pairs, device=device, tta_flip=cfg.tta_flip)
+    threshold, val_acc = THRESHOLD_RULES[cfg.threshold_rule](scores, val_pairs.same)
+    at_half = verification_metrics(scores, val_pairs.same, 0.5)
+    row.update({"val_accuracy": val_acc, "val_threshold": threshold, "val_accuracy_at_0.5": at_half["uar"],
+                "val_auc": at_half["auc"]})
+    return at_half["auc"] if cfg.select_on == "auc" else val_acc
+
+
+def _report_epoch(row: dict[str, Any], epochs: int, improved: bool) -> None:
+    shown = (f" val acc {row['val_accuracy']:.4f} (threshold {row['val_threshold']:.3f}) val AUC "
+             f"{row['val_auc']:.4f}" if "val_auc" in row else "")
+    tqdm.write(f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4f}{shown}{'  *best' if improved else ''}")
