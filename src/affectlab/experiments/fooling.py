@@ -26,9 +26,7 @@ originally predicted class, averaged over the attacked faces.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -178,40 +176,19 @@ def run_fooling_experiment(
     ``n_jobs`` and ``cache`` are accepted for the common runner signature and not used.
     """
     import torch
-    from tqdm.auto import tqdm
 
-    from affectlab import explain
     from affectlab.data import load_dataset
     from affectlab.experiments import runs
-    from affectlab.experiments.config import resolve_source
-    from affectlab.experiments.kinds import read_experiment_file
-    from affectlab.experiments.runs import ExperimentResult
-    from affectlab.explain import fool
-    from affectlab.explain.fooling import DIFFERENCE_BANDS, band_shares, difference_bands
     from affectlab.explain.regions import region_masks, region_table
-    from affectlab.identity.images import SQUARE_MODES
     from affectlab.models.train import predict_proba
 
-    tick = time.time()
-    raw, path = (dict(config), config.get("_path")) if isinstance(config, Mapping) else read_experiment_file(config)
-    raw.pop("_path", None)
-    unknown = sorted(set(raw) - set(FOOLING_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(FOOLING_KEYS[:-1])})")
-    base = Path(path).resolve().parent if path else None
-    cfg = _check(raw)
-    images_cfg = _section(raw, "images", {"square": "none"})
-    if images_cfg["square"] not in SQUARE_MODES:
-        raise ConfigError(f"images.square must be one of {', '.join(SQUARE_MODES)}, got {images_cfg['square']!r}")
-    source = data if data is not None else cfg["data"]["source"]
-    source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
-                                 "--data" if data is not None else "data.source")
+    raw, cfg, source_path, base = _read_fooling(config, data)
     model, weights_path = _load_model(cfg["model"], base)
     model.eval()
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+    run = runs.RunFolder(out_dir, overwrite=overwrite)
 
     dataset = load_dataset(source_path)
-    images, index = _faces(dataset, cfg, model, images_cfg["square"])
+    images, index = _faces(dataset, cfg, model, cfg["images"]["square"])
     names = list(model.config.class_names)
     labels = np.array([dataset.samples[i].label for i in index], dtype=object)
     if not set(labels.tolist()) & set(names):
@@ -225,69 +202,125 @@ def run_fooling_experiment(
         correct = correct[: int(cfg["faces"]["n"])]
     if not len(correct):
         raise ConfigError(f"{model.config.name} classifies none of the {n_classified} selected faces correctly")
-    attack = cfg["attack"]
-    results, bs = [], int(cfg["faces"]["batch_size"])
-    for start in tqdm(range(0, len(correct), bs), desc="fooling", unit="batch", disable=not progress):
-        chosen = correct[start: start + bs]
-        results.append(fool(model, images[chosen], bound=float(attack["bound"]), threshold=float(attack["threshold"]),
-                            max_steps=int(attack["max_steps"]), step_size=attack["step_size"],
-                            method=attack["method"]))
-    original = np.concatenate([r.original for r in results])
-    adversarial = np.concatenate([r.adversarial for r in results])
-    success = np.concatenate([r.success for r in results])
-    steps = np.concatenate([r.steps for r in results])
-    records = [rec for r in results for rec in r.to_records(names)]
-    scale = cfg["map"]["scale"]
+    attacked = _attack(model, images[correct], cfg, progress=progress)
+    bands = _bands(attacked["original"], attacked["adversarial"], cfg["map"])
+    sources = {"fooling top bands": bands["top_masks"],
+               **_cam_sources(model, attacked["original"], cfg["regions"], int(cfg["faces"]["batch_size"]))}
+    masks = region_masks(cfg["regions"]["layout"], tuple(model.config.input_size))
+    table = region_table(masks, sources)
+    row = _summary_row(model, cfg, attacked, bands, table, n_classified=n_classified, accuracy=accuracy)
+    out = run.create()
+    with open(out / "fooling.jsonl", "w", encoding="utf-8") as sink:
+        for k, rec in zip(correct, attacked["records"]):
+            sink.write(json.dumps({"id": dataset.samples[index[k]].id, "label": str(labels[k]), **rec}) + "\n")
+    files = _write_figures(out, attacked["original"], attacked["adversarial"], correct, index, dataset, cfg,
+                           cfg["map"]["scale"], table, masks, attacked["records"])
+    (out / "regions.csv").write_text(_csv(table.rows()), encoding="utf-8")
+    resolved = {
+        "kind": "fooling", "name": raw.get("name", "fooling"),
+        **({"description": raw["description"]} if raw.get("description") else {}),
+        "data": {**cfg["data"], "source": str(source_path)}, "faces": cfg["faces"], "images": cfg["images"],
+        "model": {**cfg["model"], "weights": weights_path, "network": model.config.name,
+                  "input_size": list(model.config.input_size)},
+        "attack": cfg["attack"], "map": cfg["map"], "regions": cfg["regions"], "figures": cfg["figures"]["n"],
+        "run": run.provenance(config_path=cfg["path"], packages=("torch",), threads=torch.get_num_threads(),
+                              data_sha256=dataset.fingerprint(), seconds=round(run.elapsed, 1)),
+    }
+    run.write_config(resolved)
+    run.write_metrics({"rows": [row], "band_shares": bands["mean_shares"], "regions": table.rows(),
+                       "regions_n_faces": table.n_faces})
+    summary = runs.scalar_table([row], _SUMMARY_COLUMNS)
+    _write_report(out, resolved, row, bands["mean_shares"], table, files, summary)
+    return run.result([row], resolved, n_folds=1, markdown=summary + "\n\n" + table.markdown())
+
+
+def _read_fooling(config: Mapping[str, Any] | str | Path,
+                  data: str | Path | None) -> tuple[dict[str, Any], dict[str, Any], Path, Path | None]:
+    """Read config stage: the raw mapping, the checked sections (with ``images`` and the file's ``path``), the
+    dataset's location and the config's folder."""
+    from affectlab.experiments.config import read_raw_config, resolve_source
+    from affectlab.identity.images import SQUARE_MODES
+
+    raw, path = read_raw_config(config)
+    unknown = sorted(set(raw) - set(FOOLING_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(FOOLING_KEYS[:-1])})")
+    base = Path(path).resolve().parent if path else None
+    cfg = _check(raw)
+    images_cfg = _section(raw, "images", {"square": "none"})
+    if images_cfg["square"] not in SQUARE_MODES:
+        raise ConfigError(f"images.square must be one of {', '.join(SQUARE_MODES)}, got {images_cfg['square']!r}")
+    cfg["images"], cfg["path"] = images_cfg, path
+    source = data if data is not None else cfg["data"]["source"]
+    source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
+                                 "--data" if data is not None else "data.source")
+    return raw, cfg, source_path, base
+
+
+def _attack(model: Any, faces: np.ndarray, cfg: Mapping[str, Any], *, progress: bool) -> dict[str, Any]:
+    """Fool every face (in batches of ``faces.batch_size``) towards its most likely wrong class."""
+    from tqdm.auto import tqdm
+
+    from affectlab.explain import fool
+
+    attack, bs = cfg["attack"], int(cfg["faces"]["batch_size"])
+    results = []
+    for start in tqdm(range(0, len(faces), bs), desc="fooling", unit="batch", disable=not progress):
+        results.append(fool(model, faces[start: start + bs], bound=float(attack["bound"]),
+                            threshold=float(attack["threshold"]), max_steps=int(attack["max_steps"]),
+                            step_size=attack["step_size"], method=attack["method"]))
+    names = list(model.config.class_names)
+    return {"original": np.concatenate([r.original for r in results]),
+            "adversarial": np.concatenate([r.adversarial for r in results]),
+            "success": np.concatenate([r.success for r in results]),
+            "steps": np.concatenate([r.steps for r in results]),
+            "records": [rec for r in results for rec in r.to_records(names)]}
+
+
+def _bands(original: np.ndarray, adversarial: np.ndarray, dmap: Mapping[str, Any]) -> dict[str, Any]:
+    """The difference maps' band shares per face (and their mean) and each face's mask of the top bands."""
+    from affectlab.explain.fooling import DIFFERENCE_BANDS, band_shares, difference_bands
+
+    scale = dmap["scale"]
     band_names = [name for _, _, _, name in DIFFERENCE_BANDS]
-    top_index = [band_names.index(b) for b in cfg["map"]["top_bands"]]
+    top_index = [band_names.index(b) for b in dmap["top_bands"]]
     shares, top_masks = [], []
     for o, a in zip(original, adversarial):
         o2, a2 = o.transpose(1, 2, 0), a.transpose(1, 2, 0)
         shares.append(band_shares(o2, a2, scale=scale))
         top_masks.append(np.isin(difference_bands(o2, a2, scale=scale, neighbours=False), top_index))
-    mean_shares = {b: float(np.mean([s[b] for s in shares])) for b in band_names}
-    three_bands = [sum(s[b] >= 0.05 for b in band_names[1:]) >= 3 for s in shares]
-    sources = {"fooling top bands": np.stack(top_masks).astype(np.float64)}
-    for key in cfg["regions"]["cam"]:
+    return {"mean_shares": {b: float(np.mean([s[b] for s in shares])) for b in band_names},
+            "three_bands": [sum(s[b] >= 0.05 for b in band_names[1:]) >= 3 for s in shares],
+            "top_masks": np.stack(top_masks).astype(np.float64)}
+
+
+def _cam_sources(model: Any, original: np.ndarray, regions: Mapping[str, Any], bs: int) -> dict[str, np.ndarray]:
+    """Each configured CAM's heat maps of the originally predicted class, by its table name."""
+    from affectlab import explain
+
+    sources = {}
+    for key in regions["cam"]:
         cam_class, cam_name = _CAMS[key]
-        with getattr(explain, cam_class)(model, cfg["regions"]["cam_layer"]) as cam:
+        with getattr(explain, cam_class)(model, regions["cam_layer"]) as cam:
             sources[cam_name] = np.concatenate([cam(original[s: s + bs]).maps for s in range(0, len(original), bs)])
-    masks = region_masks(cfg["regions"]["layout"], tuple(model.config.input_size))
-    table = region_table(masks, sources)
-    delta = np.abs(adversarial - original).reshape(len(original), -1).max(axis=1)
-    row = {"feature": model.config.name, "classifier": f"fooling_{attack['method']}",
-           "n_classified": n_classified, "classified_accuracy": round(accuracy, 4), "n_faces": len(correct),
-           "success_rate": round(float(success.mean()), 4), "n_success": int(success.sum()),
-           "median_steps": float(np.median(steps[success])) if success.any() else None,
-           "median_steps_all": float(np.median(steps)), "max_steps_taken": int(steps.max()),
-           "max_abs_delta_over_bound": round(float(delta.max() / attack["bound"]), 4),
-           "faces_with_3_bands_of_5pct": round(float(np.mean(three_bands)), 4),
-           **{f"empty_maps_{_CAMS[k][1]}": len(original) - table.n_faces[_CAMS[k][1]] for k in cfg["regions"]["cam"]},
-           **{f"band_{b}": round(v, 4) for b, v in mean_shares.items()}}
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "fooling.jsonl", "w", encoding="utf-8") as sink:
-        for k, rec in zip(correct, records):
-            sink.write(json.dumps({"id": dataset.samples[index[k]].id, "label": str(labels[k]), **rec}) + "\n")
-    files = _write_figures(out, original, adversarial, correct, index, dataset, cfg, scale, table, masks, records)
-    (out / "regions.csv").write_text(_csv(table.rows()), encoding="utf-8")
-    resolved = {
-        "kind": "fooling", "name": raw.get("name", "fooling"),
-        **({"description": raw["description"]} if raw.get("description") else {}),
-        "data": {**cfg["data"], "source": str(source_path)}, "faces": cfg["faces"], "images": images_cfg,
-        "model": {**cfg["model"], "weights": weights_path, "network": model.config.name,
-                  "input_size": list(model.config.input_size)},
-        "attack": attack, "map": cfg["map"], "regions": cfg["regions"], "figures": cfg["figures"]["n"],
-        "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
-                "threads": torch.get_num_threads(), "data_sha256": dataset.fingerprint(),
-                "seconds": round(time.time() - tick, 1)},
-    }
-    runs.write_config(out, resolved)
-    runs.write_metrics(out, {"rows": [row], "band_shares": mean_shares, "regions": table.rows(),
-                             "regions_n_faces": table.n_faces})
-    summary = runs.scalar_table([row], _SUMMARY_COLUMNS)
-    _write_report(out, resolved, row, mean_shares, table, files, summary)
-    return ExperimentResult(rows=[row], out_dir=out, config=resolved, n_folds=1, seconds=time.time() - tick,
-                            markdown=summary + "\n\n" + table.markdown())
+    return sources
+
+
+def _summary_row(model: Any, cfg: Mapping[str, Any], attacked: Mapping[str, Any], bands: Mapping[str, Any], table: Any,
+                 *, n_classified: int, accuracy: float) -> dict[str, Any]:
+    """Metrics stage: the run's one results row."""
+    attack, original, success, steps = cfg["attack"], attacked["original"], attacked["success"], attacked["steps"]
+    delta = np.abs(attacked["adversarial"] - original).reshape(len(original), -1).max(axis=1)
+    return {"feature": model.config.name, "classifier": f"fooling_{attack['method']}",
+            "n_classified": n_classified, "classified_accuracy": round(accuracy, 4), "n_faces": len(original),
+            "success_rate": round(float(success.mean()), 4), "n_success": int(success.sum()),
+            "median_steps": float(np.median(steps[success])) if success.any() else None,
+            "median_steps_all": float(np.median(steps)), "max_steps_taken": int(steps.max()),
+            "max_abs_delta_over_bound": round(float(delta.max() / attack["bound"]), 4),
+            "faces_with_3_bands_of_5pct": round(float(np.mean(bands["three_bands"])), 4),
+            **{f"empty_maps_{_CAMS[k][1]}": len(original) - table.n_faces[_CAMS[k][1]]
+               for k in cfg["regions"]["cam"]},
+            **{f"band_{b}": round(v, 4) for b, v in bands["mean_shares"].items()}}
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:
