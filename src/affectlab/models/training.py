@@ -24,9 +24,10 @@ import numpy as np
 import torch
 
 from affectlab.errors import ConfigError, ModelError
+from affectlab.evaluate.metrics import classification_metrics
 from affectlab.models.card import write_model_card
 from affectlab.models.checkpoint import load_model, load_weights
-from affectlab.models.evaluation import dataset_images, match_labels
+from affectlab.models.evaluation import dataset_images, match_labels, select_split
 from affectlab.models.registry import AffectNet, create_model
 from affectlab.models.train import (
     TrainConfig,
@@ -145,37 +146,13 @@ def train_on_dataset(
     dict
         The report written to ``results.json`` (validation accuracy, UAR, confusion matrix, ...).
     """
-    from affectlab.evaluate.metrics import classification_metrics
-    from affectlab.models.evaluation import select_split
-
     cfg = config or TrainConfig()
     labelled = dataset.subset([i for i, s in enumerate(dataset.samples) if s.label is not None])
     if len(labelled) == 0:
         raise ConfigError(f"{dataset.name}: no labelled samples to train on")
-    present = sorted({s.split for s in labelled.samples if s.split is not None})
-    if train_split is None and present:
-        raise ConfigError(f"{dataset.name} names splits ({', '.join(present)}): say which one to train on "
-                          "(--train-split), so no evaluation split is trained on")
-    if val_split is not None and val_split == train_split:
-        raise ConfigError(f"--train-split and --val-split are both {val_split!r}: the epoch would be selected "
-                          "on training data; give two different splits")
-    train_part = select_split(labelled, train_split, option="--train-split")
-    if val_split is not None:
-        val_part = select_split(labelled, val_split, option="--val-split")
-        selection = val_split
-    else:
-        tr, va = subject_holdout(train_part.groups, train_part.labels.astype(str), val_fraction, cfg.seed)
-        by_subject = has_subjects(train_part.groups)
-        train_part, val_part = train_part.subset(tr), train_part.subset(va)
-        selection = (f"held-out subjects ({val_fraction:.0%})" if by_subject
-                     else f"held-out samples ({val_fraction:.0%}, stratified: the data names no subjects)")
-    present = {str(x) for x in labelled.labels}
-    own_names = tuple(create_model(model_name).config.class_names)
-    matched = match_labels(np.array(sorted(set(dataset.classes) | present), dtype=object), own_names)
-    if set(matched.tolist()) == set(own_names):  # e.g. FER2013 on a 7-expression model: keep its head
-        class_names = own_names
-    else:
-        class_names = tuple(c for c in dataset.classes if c in present) + tuple(sorted(present - set(dataset.classes)))
+    train_part, val_part, selection = _training_parts(labelled, dataset.name, train_split, val_split, val_fraction,
+                                                      cfg.seed)
+    class_names = _class_names(model_name, dataset, labelled)
     seed_everything(cfg.seed)  # the new class layer's initial weights too
     model = create_model(model_name, class_names=class_names)
     copied: list[str] = []
@@ -218,6 +195,38 @@ def train_on_dataset(
     (out / "results.json").write_text(json.dumps(report, indent=2, default=str))
     write_model_card(report, out / f"{artefact_stem(model_name, dataset.name)}.md")
     return report
+
+
+def _training_parts(labelled: Dataset, name: str, train_split: str | None, val_split: str | None,
+                    val_fraction: float, seed: int) -> tuple[Dataset, Dataset, str]:
+    """``(training part, validation part, how the validation part was chosen)``; never an evaluation split
+    trained on, never the epoch selected on training data."""
+    present = sorted({s.split for s in labelled.samples if s.split is not None})
+    if train_split is None and present:
+        raise ConfigError(f"{name} names splits ({', '.join(present)}): say which one to train on "
+                          "(--train-split), so no evaluation split is trained on")
+    if val_split is not None and val_split == train_split:
+        raise ConfigError(f"--train-split and --val-split are both {val_split!r}: the epoch would be selected "
+                          "on training data; give two different splits")
+    train_part = select_split(labelled, train_split, option="--train-split")
+    if val_split is not None:
+        return train_part, select_split(labelled, val_split, option="--val-split"), val_split
+    tr, va = subject_holdout(train_part.groups, train_part.labels.astype(str), val_fraction, seed)
+    by_subject = has_subjects(train_part.groups)
+    selection = (f"held-out subjects ({val_fraction:.0%})" if by_subject
+                 else f"held-out samples ({val_fraction:.0%}, stratified: the data names no subjects)")
+    return train_part.subset(tr), train_part.subset(va), selection
+
+
+def _class_names(model_name: str, dataset: Dataset, labelled: Dataset) -> tuple[str, ...]:
+    """The model's own class names when the data's labels are exactly them (FER2013 on a 7-expression
+    model keeps its head), else the dataset's classes that occur, then other labels found."""
+    present = {str(x) for x in labelled.labels}
+    own_names = tuple(create_model(model_name).config.class_names)
+    matched = match_labels(np.array(sorted(set(dataset.classes) | present), dtype=object), own_names)
+    if set(matched.tolist()) == set(own_names):  # e.g. FER2013 on a 7-expression model: keep its head
+        return own_names
+    return tuple(c for c in dataset.classes if c in present) + tuple(sorted(present - set(dataset.classes)))
 
 
 def artefact_stem(model_name: str, dataset_name: str) -> str:
