@@ -86,3 +86,19 @@ def test_fool_command_default_map_on_the_sample_photograph_has_three_bands(tmp_p
     assert result.exit_code == 0, result.output
     [record] = [json.loads(line) for line in (old / "fooling.jsonl").read_text().splitlines()]
     assert _bands_of_5_percent(record["bands"]) < 3 and record["bands"]["red"] > 0.8, record["bands"]
+
+
+def test_fool_whole_image_skips_detection_and_pads_to_a_square(tmp_path):
+    # A face-less 92 x 112 image: the detector finds nothing, --whole-image still takes all of it as the face.
+    img = np.tile(np.linspace(0, 255, 92, dtype=np.uint8), (112, 1))
+    path = tmp_path / "plain.png"
+    cv2.imwrite(str(path), img)
+    without = CliRunner().invoke(cli, ["fool", str(path), "--out", str(tmp_path / "a"), "--max-steps", "2"])
+    assert without.exit_code != 0 and "no face found" in without.output
+    out = tmp_path / "b"
+    result = CliRunner().invoke(cli, ["fool", str(path), "--whole-image", "--out", str(out), "--max-steps", "2"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "fooling.jsonl").read_text().splitlines()[0])
+    assert record["box"] == [0, 0, 92, 112] and record["steps"] <= 2
+    adversarial = cv2.imread(str(out / "plain_face0_adversarial.png"), cv2.IMREAD_GRAYSCALE)
+    assert adversarial.shape == (48, 48)  # the bundled model's input, from the image padded to 112 x 112

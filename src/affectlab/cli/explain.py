@@ -34,8 +34,27 @@ def _input_paths(inputs: tuple[str, ...]) -> list[Path]:
     return expand_inputs(inputs, keep_empty_folders=True) if inputs else []
 
 
+def _whole_image_face(analyzer, image: np.ndarray) -> list:
+    """The whole ``image`` as the one face: padded to a square with its edge values and resized to the model's
+    face size, as ``kind: identity`` frames ORL images (no detection, no alignment)."""
+    from affectlab.data.media import to_gray
+    from affectlab.face import AlignedFace, FaceBox
+    from affectlab.identity.images import prepare_faces
+    from affectlab.models import face_size
+
+    height, width = image.shape[:2]
+    framed = to_gray(image) if analyzer.model.config.channels == 1 else image
+    size = face_size(analyzer.model)  # (height, width)
+    crop = prepare_faces([framed], size, square="edge")[0]
+    side = max(height, width)
+    sx, sy = size[1] / side, size[0] / side
+    transform = np.array([[sx, 0.0, sx * ((side - width) // 2)], [0.0, sy, sy * ((side - height) // 2)]])
+    return [AlignedFace(box=FaceBox(0, 0, width, height), image=crop, eyes=None, angle=0.0, aligned=False,
+                        transform=transform)]
+
+
 def _collect_faces(analyzer, inputs: tuple[str, ...], progress: bool | None,
-                   paths: list[Path] | None = None) -> tuple[list[_Face], list[dict]]:
+                   paths: list[Path] | None = None, whole_image: bool = False) -> tuple[list[_Face], list[dict]]:
     """Faces of every input (the sample photograph when none) and one error record per bad input.
 
     Bad files and image-less folders are reported on stderr and returned as
@@ -71,7 +90,7 @@ def _collect_faces(analyzer, inputs: tuple[str, ...], progress: bool | None,
             failures.append({"source": source, "status": "error", "error": error})
             tqdm.write(f"affectlab: error: {error}", file=sys.stderr)
             continue
-        found = analyzer.preprocess(image)
+        found = _whole_image_face(analyzer, image) if whole_image else analyzer.preprocess(image)
         if not found:
             tqdm.write(f"affectlab: warning: {source}: no face found (try --whole-frame for face crops)",
                        file=sys.stderr)
@@ -95,6 +114,9 @@ _common = [
                  help="Keep at most N faces per image (largest first)."),
     click.option("--whole-frame", is_flag=True,
                  help="If no face is found, use the whole image as the face (for pre-cropped faces)."),
+    click.option("--whole-image", is_flag=True,
+                 help="Skip face detection: every image is one face, padded to a square with its edge values and "
+                      "resized to the model's input (how the ORL identity models of `kind: identity` see faces)."),
     click.option("--device", default="auto", show_default=True, help="auto (GPU when present), cpu or cuda."),
     click.option("--progress/--no-progress", default=None,
                  help="Progress bars on stderr (default: when several inputs)."),
@@ -131,7 +153,8 @@ def _analyzer(model_name, weights, max_faces, whole_frame, device):
 @click.option("--cell", type=click.IntRange(min=48), default=144, show_default=True,
               help="Side of one panel cell in pixels.")
 @_with_common
-def explain_command(inputs, out_path, layer, cell, model_name, weights, max_faces, whole_frame, device, progress):
+def explain_command(inputs, out_path, layer, cell, model_name, weights, max_faces, whole_frame, whole_image, device,
+                     progress):
     """Explain the expression predicted for every face, as one panel image.
 
     Each face gets one row: face | predicted label | probability | guided
@@ -160,7 +183,7 @@ def explain_command(inputs, out_path, layer, cell, model_name, weights, max_face
     paths = _input_paths(inputs)
     check_not_input(out_path, paths, option="--out")
     analyzer = _analyzer(model_name, weights, max_faces, whole_frame, device)
-    faces, failures = _collect_faces(analyzer, inputs, progress, paths)
+    faces, failures = _collect_faces(analyzer, inputs, progress, paths, whole_image)
     for record in failures:
         click.echo(json.dumps(record))
     _require_faces(faces, inputs)
@@ -233,7 +256,7 @@ def _check_fool_outputs(out_dir: Path, paths: list[Path], inputs: tuple[str, ...
                    "max scales the largest change to 255.")
 @_with_common
 def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step_size, method, map_scale, model_name,
-                 weights, max_faces, whole_frame, device, progress):
+                 weights, max_faces, whole_frame, whole_image, device, progress):
     """Fool a classifier: nudge every face towards a wrong class.
 
     The expression model by default; --model names any registered
@@ -265,7 +288,7 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
       affectlab fool photo.jpg --target sad --out fooled/
       affectlab fool faces/ --whole-frame --bound 0.05 --out fooled/
       affectlab fool photo.jpg --method sign --scale max --out fooled/
-      affectlab fool face.png --whole-frame --weights runs/orl-identity/model.pt --out fooled/
+      affectlab fool s1/8.pgm --whole-image --weights runs/orl-identity/model.pt --out fooled/
     """
     from affectlab.cli.analyze import unique_stem
     from affectlab.explain import band_shares, fool
@@ -285,7 +308,7 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
         if target_name not in names:
             raise ConfigError(f"--target {target_name!r} is not a class of the model ({', '.join(names)})")
         target = names.index(target_name)
-    faces, failures = _collect_faces(analyzer, inputs, progress, paths)
+    faces, failures = _collect_faces(analyzer, inputs, progress, paths, whole_image)
     out_dir.mkdir(parents=True, exist_ok=True)
     record_outputs(out_dir, [FOOLING_LOG])
     stems: dict[str, str] = {}
