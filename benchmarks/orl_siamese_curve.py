@@ -45,9 +45,9 @@ REPO = Path(__file__).resolve().parents[1]
 def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
     from affectlab.data.orl import load_orl
     from affectlab.experiments.config import resolve_source
+    from affectlab.experiments.siamese import _MODEL_KEYS, _TRAIN_KEYS, _build_net, _image_size, _section
     from affectlab.identity import balanced_pairs, fit_siamese, subject_folds
     from affectlab.identity.classify import read_identity_images
-    from affectlab.identity.experiment import _MODEL_KEYS, _TRAIN_KEYS, _build_net, _image_size, _section
     from affectlab.identity.train import SiameseTrainConfig
     from affectlab.models.augment import AugmentConfig
     from affectlab.models.siamese import siamese_vgg
@@ -84,7 +84,7 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
 
 def curve(config: Path, fold: int, counts: list[int], out: Path, data: Path | None,
           threads: int | None = None) -> list[dict]:
-    from affectlab.identity import run_siamese_experiment
+    from affectlab.experiments.siamese import run_siamese_experiment
 
     raw, path = read_experiment_file(config)
     raw["_path"] = path

@@ -14,10 +14,10 @@ import yaml
 
 from affectlab.cli import main
 from affectlab.errors import ConfigError, DataError
-from affectlab.experiments import load_config
 from affectlab.evaluate.compare import read_predictions
 from affectlab.evaluate.protocols import Fold
 from affectlab.evaluate.report import collect_results
+from affectlab.experiments import load_config
 
 CLASSES = ("anger", "happy", "surprise")
 

@@ -23,7 +23,7 @@ def write_tiny_orl(root, *, subjects: int = 8, images: int = 4):
 def tiny_identity_run(tmp_path_factory):
     """``(orl folder, identity run folder)``: vgg_identity at 28 x 28 (padded with edge values) trained on images
     1-2 of 8 synthetic subjects, validated on 3, tested on 4."""
-    from affectlab.identity.classify import run_identity_experiment
+    from affectlab.experiments.identity import run_identity_experiment
 
     base = tmp_path_factory.mktemp("tiny_identity")
     orl = write_tiny_orl(base / "orl")

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from affectlab.errors import AffectLabError, ConfigError
+from affectlab.experiments.siamese import run_siamese_experiment
 from affectlab.identity import (
     FisherfaceVerifier,
     SiameseTrainConfig,
@@ -18,7 +19,6 @@ from affectlab.identity import (
     fuse_logits,
     pair_scores,
     pretrain_branch,
-    run_siamese_experiment,
     subject_folds,
 )
 from affectlab.models.siamese import siamese_vgg

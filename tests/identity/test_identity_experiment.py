@@ -7,7 +7,7 @@ import pytest
 
 from affectlab.errors import ConfigError
 from affectlab.experiments.kinds import experiment_runner
-from affectlab.identity import run_siamese_experiment
+from affectlab.experiments.siamese import run_siamese_experiment
 
 
 def _config(root):

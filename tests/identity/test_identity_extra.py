@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from affectlab.errors import ConfigError, DataError
-from affectlab.identity import run_siamese_experiment
+from affectlab.experiments.siamese import run_siamese_experiment
 from affectlab.identity.extra import FaceLayout, fit_face_layout, load_extra_identities
 from tests.identity.fakes import write_tiny_ck
 

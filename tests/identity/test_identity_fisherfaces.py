@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from affectlab.errors import ConfigError
-from affectlab.identity import balanced_pairs, run_siamese_experiment
+from affectlab.experiments.siamese import run_siamese_experiment
+from affectlab.identity import balanced_pairs
 from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits, probability_logit
 
 

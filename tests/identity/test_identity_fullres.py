@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from affectlab.errors import ConfigError
+from affectlab.experiments.identity import run_identity_experiment
 from affectlab.experiments.kinds import experiment_runner
-from affectlab.identity import run_siamese_experiment
-from affectlab.identity.classify import run_identity_experiment
+from affectlab.experiments.siamese import run_siamese_experiment
 from affectlab.identity.images import parse_images, prepare_faces, square_frame
 
 

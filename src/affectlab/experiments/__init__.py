@@ -13,8 +13,8 @@
 Modules: ``features`` (descriptors x classifiers), ``deep`` (networks fine-tuned or as features),
 ``fusion`` and ``fusion_networks`` (decision-level fusion), ``sequences`` (temporal descriptors),
 ``speech`` and ``speech_config`` (openSMILE / SSL speech), ``pairs`` (posed vs spontaneous pairs),
-``fooling`` (bounded attacks and their regions); the identity kinds live in
-:mod:`affectlab.identity` for now. ``config`` holds the readers every kind shares.
+``fooling`` (bounded attacks and their regions), ``siamese`` and ``siamese_report`` (face verification),
+``identity`` (closed-set identity classification). ``config`` holds the readers every kind shares.
 
 Adding a kind
 -------------

@@ -4,8 +4,9 @@ identity classification.
 The networks live in :mod:`affectlab.models.identity` (``vgg_identity``, a classifier in the
 registry), :mod:`affectlab.models.vgg` (``vgg_face128``, the 21-layer VGG variant for 128 x 128 faces) and
 :mod:`affectlab.models.siamese` (:func:`~affectlab.models.siamese.siamese_vgg`, a
-pair network). ``kind: siamese`` experiment files run :func:`run_siamese_experiment`, ``kind: identity`` files
-:func:`run_identity_experiment`; :func:`square_frame` pads ORL's 92 x 112 images to a square with edge values.
+pair network). ``kind: siamese`` and ``kind: identity`` experiment files are run by
+:mod:`affectlab.experiments.siamese` and :mod:`affectlab.experiments.identity`; :func:`square_frame` pads ORL's
+92 x 112 images to a square with edge values.
 
 Examples
 --------
@@ -15,8 +16,6 @@ Examples
 [True, True, False, False]
 """
 
-from affectlab.identity.classify import run_identity_experiment
-from affectlab.identity.experiment import run_siamese_experiment
 from affectlab.identity.extra import (
     ExtraIdentities,
     FaceLayout,
@@ -66,8 +65,6 @@ __all__ = [
     "prepare_faces",
     "pretrain_branch",
     "probability_logit",
-    "run_identity_experiment",
-    "run_siamese_experiment",
     "square_frame",
     "subject_folds",
     "verification_metrics",

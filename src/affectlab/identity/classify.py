@@ -1,5 +1,6 @@
-"""Closed-set identity classification on ORL: ``kind: identity`` (``vgg_face128`` at 128 x 128) and the small
-``vgg_identity`` row of ``kind: siamese`` files.
+"""Closed-set identity classification on ORL: the networks and splits of ``kind: identity`` (``vgg_face128`` at
+128 x 128; the runner is :mod:`affectlab.experiments.identity`) and the small ``vgg_identity`` row of
+``kind: siamese`` files.
 
 Identity classification needs every subject in training, so the split is by *image*: for each
 subject, images ``train_images`` (default 1-6) train, ``val_images`` (7) choose the epoch, and
@@ -22,8 +23,7 @@ The run folder holds ``model.pt`` (the chosen epoch's weights, with the subject 
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,8 +32,7 @@ from affectlab.data.sample import Dataset
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import classification_metrics
 
-__all__ = ["IDENTITY_KEYS", "build_identity_model", "image_split", "read_identity_images", "run_identity_experiment",
-           "train_identity_classifier"]
+__all__ = ["build_identity_model", "image_split", "read_identity_images", "train_identity_classifier"]
 
 
 def image_split(dataset: Dataset, train_images: Sequence[str], val_images: Sequence[str]
@@ -91,30 +90,6 @@ def train_identity_classifier(dataset: Dataset, images: np.ndarray, *, train_ima
             "split": {"train_images": list(train_images), "val_images": list(val_images)}}
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# kind: identity -- closed-set identity classification with a registered network (vgg_face128 at 128 x 128)
-
-#: Top-level keys of a ``kind: identity`` file (``run`` is provenance written by a run; ignored).
-IDENTITY_KEYS = ("kind", "name", "description", "data", "images", "split", "model", "train", "explain", "run")
-_SPLIT_KEYS = {"train_images": [1, 2, 3, 4, 5, 6], "val_images": [7]}
-_MODEL_KEYS = {"name": "vgg_face128", "dropout": 0.3}
-_TRAIN_KEYS = {"epochs": 40, "batch_size": 32, "optimizer": "adamw", "lr": 0.001, "weight_decay": 0.0001,
-               "schedule": "onecycle", "label_smoothing": 0.0, "precision": "auto", "device": "cpu",
-               "num_threads": 2, "seed": 0,
-               "augment": {"rotation": 8.0, "scale": 0.08, "translate": 0.08, "flip": True, "erase_prob": 0.0}}
-_EXPLAIN_KEYS = {"n_faces": 8, "layer": None}
-
-
-def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    value = raw.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key} must be a mapping, got {value!r}")
-    unknown = sorted(set(value) - set(defaults))
-    if unknown:
-        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(defaults)})")
-    return {**defaults, **value}
-
-
 def build_identity_model(name: str, classes: Sequence[str], size: tuple[int, int], dropout: float | None = None):
     """A registered network with one output per subject; ``size`` must be its input size (networks whose builder
     takes ``input_size``, such as ``vgg_identity``, are built at ``size``)."""
@@ -144,22 +119,6 @@ def build_identity_model(name: str, classes: Sequence[str], size: tuple[int, int
     return model
 
 
-def _train_config(train: Mapping[str, Any]):
-    from affectlab.models.augment import AugmentConfig
-    from affectlab.models.train import TrainConfig, _check_config
-
-    aug = _section(train, "augment", _TRAIN_KEYS["augment"])
-    try:
-        cfg = TrainConfig(**{k: v for k, v in train.items() if k != "augment"},
-                          augment=AugmentConfig(float(aug["rotation"]), float(aug["scale"]),
-                                                float(aug["translate"]), bool(aug["flip"]),
-                                                erase_prob=float(aug["erase_prob"])))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"train: {exc}") from None
-    _check_config(cfg)
-    return cfg, aug
-
-
 def read_identity_images(dataset: Dataset, size: tuple[int, int], square: str, *, progress: bool = False
                          ) -> np.ndarray:
     """Every sample of ``dataset`` as gray uint8, padded to a square (``square="edge"``) and resized to ``size``."""
@@ -175,177 +134,3 @@ def read_identity_images(dataset: Dataset, size: tuple[int, int], square: str, *
         else:
             raw.append(read_image(sample.path, mode="gray"))
     return prepare_faces(raw, size, square)
-
-
-def run_identity_experiment(
-    config: Mapping[str, Any] | str | Path,
-    out_dir: str | Path,
-    *,
-    data: str | Path | None = None,
-    progress: bool = True,
-    overwrite: bool = False,
-    n_jobs: int | None = None,
-    cache: str | Path | None = None,
-):
-    """``kind: identity``: train a registered network to name the subjects of an ORL-style dataset (split by image
-    number), choose the epoch on the validation images, test the rest, and write a run folder with the weights
-    (``model.pt``, loadable by ``affectlab fool --weights``) and Grad-CAM / guided backpropagation maps of test faces.
-
-    ``n_jobs`` and ``cache`` are accepted for the common runner signature and not used.
-    """
-    import datetime as _dt
-    import time
-    from dataclasses import asdict
-
-    import torch
-
-    from affectlab.data.orl import load_orl
-    from affectlab.experiments import runs
-    from affectlab.experiments.config import resolve_source
-    from affectlab.experiments.kinds import read_experiment_file
-    from affectlab.experiments.runs import ExperimentResult
-    from affectlab.identity.images import parse_images
-    from affectlab.models.checkpoint import save_weights
-    from affectlab.models.train import fit_classifier, predict_proba
-
-    tick = time.time()
-    raw, path = (dict(config), config.get("_path")) if isinstance(config, Mapping) else read_experiment_file(config)
-    raw.pop("_path", None)
-    unknown = sorted(set(raw) - set(IDENTITY_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(IDENTITY_KEYS[:-1])})")
-    base = Path(path).resolve().parent if path else None
-    source = data if data is not None else (raw.get("data") or {}).get("source")
-    source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
-                                 "--data" if data is not None else "data.source")
-    size, square = parse_images(raw.get("images"))
-    split_cfg = _section(raw, "split", _SPLIT_KEYS)
-    model_cfg = _section(raw, "model", _MODEL_KEYS)
-    train_cfg = _section(raw, "train", _TRAIN_KEYS)
-    explain_cfg = _section(raw, "explain", _EXPLAIN_KEYS)
-    tcfg, aug = _train_config(train_cfg)
-    train_cfg["augment"] = aug
-    n_explain = explain_cfg["n_faces"]
-    if not isinstance(n_explain, int) or isinstance(n_explain, bool) or n_explain < 0:
-        raise ConfigError(f"explain.n_faces must be an int >= 0, got {n_explain!r}")
-    for key in ("train_images", "val_images"):
-        if not isinstance(split_cfg[key], list) or not split_cfg[key]:
-            raise ConfigError(f"split.{key} must be a non-empty list of image numbers, got {split_cfg[key]!r}")
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
-
-    dataset = load_orl(source_path)
-    split = image_split(dataset, [str(v) for v in split_cfg["train_images"]],
-                        [str(v) for v in split_cfg["val_images"]])
-    classes = list(dataset.classes)
-    with torch.random.fork_rng(devices=[]):  # the network's settings checked before the images are read
-        build_identity_model(str(model_cfg["name"]), classes, size, model_cfg["dropout"])
-    images = read_identity_images(dataset, size, square, progress=progress)
-    y = dataset.targets
-    torch.manual_seed(tcfg.seed)
-    model = build_identity_model(str(model_cfg["name"]), classes, size, model_cfg["dropout"])
-    best: dict[str, Any] = {"acc": -1.0, "state": None, "epoch": 0}
-
-    def keep_best(row: dict[str, float]) -> None:  # ties go to the later epoch (lower learning rate, more fitted)
-        if row["val_accuracy"] >= best["acc"]:
-            best.update(acc=row["val_accuracy"], epoch=int(row["epoch"]), state=copy.deepcopy(model.state_dict()))
-
-    out.mkdir(parents=True, exist_ok=True)
-    fit = fit_classifier(model, train=(images[split["train"]], y[split["train"]]),
-                         val=(images[split["val"]], y[split["val"]]), config=tcfg, progress=progress,
-                         on_epoch_end=keep_best)
-    model.load_state_dict(best["state"])
-    model.eval()
-    test = split["test"]
-    proba = predict_proba(model, images[test], device=tcfg.device)
-    pred = proba.argmax(1)
-    names = np.array(classes, dtype=object)
-    metrics = classification_metrics(names[y[test]], names[pred], classes)
-    save_weights(model, out / "model.pt", extra={"kind": "identity", "best_epoch": best["epoch"],
-                                                 "val_accuracy": best["acc"], "images": {"size": list(size),
-                                                                                         "square": square}})
-    predictions = [{"id": dataset.samples[i].id, "subject": dataset.samples[i].subject, "true": names[y[i]],
-                    "pred": names[p], "probability": round(float(proba[k, p]), 4)}
-                   for k, (i, p) in enumerate(zip(test, pred))]
-    files = ["model.pt"]
-    if n_explain:
-        files.append(_write_explanations(out, model, images, test, pred, proba, names, dataset, n_explain,
-                                         explain_cfg["layer"]))
-    row = {"feature": str(model_cfg["name"]), "classifier": f"softmax_{len(classes)}_subjects",
-           "accuracy": metrics["accuracy"], "uar": metrics["uar"], "macro_f1": metrics["macro_f1"],
-           "n_test": metrics["n"], "n_errors": int(np.sum(pred != y[test])), "best_epoch": best["epoch"],
-           "val_accuracy": best["acc"], "n_train": len(split["train"]), "n_val": len(split["val"])}
-    resolved = {
-        "kind": "identity", "name": raw.get("name", "identity"),
-        **({"description": raw["description"]} if raw.get("description") else {}),
-        "data": {"source": str(source_path)}, "images": {"size": list(size), "square": square},
-        "split": split_cfg, "model": model_cfg, "train": train_cfg, "explain": explain_cfg,
-        "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
-                "threads": torch.get_num_threads(), "precision": fit.precision, "n_images": len(dataset),
-                "n_subjects": len(classes), "data_sha256": dataset.fingerprint(),
-                "seconds": round(time.time() - tick, 1)},
-    }
-    runs.write_config(out, resolved)
-    runs.write_metrics(out, {"rows": [row], "history": fit.history, "confusion": metrics["confusion"],
-                             "labels": classes, "augment": asdict(tcfg.augment)})
-    runs.write_predictions(out, predictions)
-    _write_identity_report(out, resolved, row, fit.history, files)
-    return ExperimentResult(rows=[row], out_dir=out, config=resolved, n_folds=1, seconds=time.time() - tick)
-
-
-def _write_explanations(out: Path, model, images: np.ndarray, test: np.ndarray, pred: np.ndarray,
-                        proba: np.ndarray, names: np.ndarray, dataset: Dataset, n_faces: int,
-                        layer: str | None) -> str:
-    """``explanations.png``: guided backpropagation, Grad-CAM and guided Grad-CAM of ``n_faces`` test faces of
-    different subjects (of the predicted class)."""
-    from affectlab.explain import explain_all
-    from affectlab.viz.overlay import save_rgb
-    from affectlab.viz.panel import PanelRow, explanation_panel
-
-    seen: set[str] = set()
-    chosen = []
-    for k, i in enumerate(test):  # one face per subject, in dataset order, until n_faces
-        subject = dataset.samples[i].subject
-        if subject not in seen:
-            seen.add(subject)
-            chosen.append(k)
-        if len(chosen) == n_faces:
-            break
-    faces = images[test[chosen]]
-    maps = explain_all(model, faces, layer=layer)
-    cam, gb, ggc = maps["gradcam"], maps["guided_backprop"], maps["guided_gradcam"]
-    rows = [PanelRow(faces[j], str(names[pred[k]]), float(proba[k, pred[k]]), gb.maps[j], cam.maps[j],
-                     ggc.maps[j]) for j, k in enumerate(chosen)]
-    captions = [f"{dataset.samples[test[k]].id}" for k in chosen]
-    save_rgb(explanation_panel(rows, cell=160, captions=captions), out / "explanations.png")
-    return "explanations.png"
-
-
-def _write_identity_report(out: Path, cfg: Mapping[str, Any], row: Mapping[str, Any],
-                           history: list[dict[str, float]], files: list[str]) -> None:
-    from affectlab.experiments import runs
-
-    split, train = cfg["split"], cfg["train"]
-    size, square = cfg["images"]["size"], cfg["images"]["square"]
-    lines = [
-        f"- source: `{cfg['data']['source']}` ({cfg['run']['n_images']} images, {cfg['run']['n_subjects']} subjects),"
-        " gray, " + ("padded to a square with their own edge values, then " if square == "edge" else "")
-        + f"resized to {size[0]}x{size[1]}; pixels in [0, 1], normalised inside the net.",
-        f"- protocol: closed set (every subject in training), split by image number per subject: images"
-        f" {split['train_images']} train ({row['n_train']}), {split['val_images']} validate ({row['n_val']}: the"
-        " epoch with the best validation accuracy is kept, ties to the later epoch), the rest test"
-        f" ({row['n_test']}). No test image is used for any choice.",
-        f"- model: {cfg['model']['name']} (dropout {cfg['model']['dropout']}); training: {train['epochs']} epochs,"
-        f" batch {train['batch_size']}, {train['optimizer']} lr {train['lr']} ({train['schedule']}), weight decay"
-        f" {train['weight_decay']}, {cfg['run']['precision']} arithmetic, augmentation {train['augment']}.",
-    ]
-    curve = ", ".join(f"{h['epoch']}: {h['val_accuracy']:.3f}" for h in history)
-    sections = [("Data and protocol", "\n".join(lines)),
-                ("Test images", f"accuracy {row['accuracy']:.4f} ({row['n_errors']} of {row['n_test']} wrong), UAR"
-                                f" {row['uar']:.4f}, macro-F1 {row['macro_f1']:.4f}; chosen epoch {row['best_epoch']}"
-                                f" (validation accuracy {row['val_accuracy']:.4f})."),
-                ("Validation accuracy by epoch", curve),
-                ("Files", "\n".join(f"- [{f}]({f})" for f in files)
-                 + ("\n\n`explanations.png`: one test face per subject (face | predicted subject | probability |"
-                    " guided backpropagation | Grad-CAM of the predicted subject on the CAM layer | guided Grad-CAM)."
-                    if "explanations.png" in files else ""))]
-    runs.write_report(out, title=f"Identity classification: {cfg['name']}", sections=sections, rows=[row])

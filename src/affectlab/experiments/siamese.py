@@ -68,6 +68,7 @@ from affectlab.evaluate.metrics import macro_f1
 from affectlab.experiments import runs
 from affectlab.experiments.config import resolve_source
 from affectlab.experiments.runs import ExperimentResult
+from affectlab.experiments.siamese_report import write_siamese_report
 from affectlab.identity.classify import read_identity_images
 from affectlab.identity.extra import (
     EXTRA_KEYS,
@@ -77,7 +78,6 @@ from affectlab.identity.extra import (
 from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits
 from affectlab.identity.images import parse_images
 from affectlab.identity.pairs import SubjectFold, balanced_pairs, subject_folds
-from affectlab.identity.report import write_siamese_report
 from affectlab.identity.train import (
     THRESHOLD_RULES,
     SiameseTrainConfig,
