@@ -125,6 +125,22 @@ def _plan_saves(routed: _Inputs, save_dir: Path | None, used_stems: dict[str, st
     return [save_dir / f"{unique_stem(s, used_stems)}_annotated.png" for s in sources]
 
 
+def _check_outputs(routed: _Inputs, *, output: Path | None, save_dir: Path | None, used_stems: dict[str, str],
+                   timeline: Path | None, write_timeline: bool, annotate: Path | None, csv: Path | None) -> None:
+    """Refuse, before any work, an output (``--output``, the ``--save`` copies, the video outputs) that is
+    one of the inputs (:func:`affectlab.outputs.check_outputs`)."""
+    from affectlab.outputs import check_outputs
+    from affectlab.video.command import plan_video_outputs
+
+    input_files = routed.files()
+    saves = _plan_saves(routed, save_dir, used_stems)
+    video_outputs = plan_video_outputs(routed.videos, other_inputs=input_files, timeline=timeline,
+                                       write_timeline=write_timeline, annotate=annotate, csv=csv)
+    check_outputs([("--output", output), *(("--save", target) for target in saves),
+                   *((f"--{'annotate' if what == 'annotated' else what}", target)
+                     for plan in video_outputs for what, target in plan.items())], input_files)
+
+
 def _sink(output: Path | None, mode: str):
     return open_output(output, mode) if output else contextlib.nullcontext(sys.stdout)
 
@@ -254,7 +270,6 @@ def analyze_command(
     progress: bool | None,
     detector: str = "auto",
     min_face: float | None = None,
-    # ---- VIDEO options ----
     frame_folders: tuple[Path, ...] = (),
     every: int = 1,
     target_fps: float | None = None,
@@ -263,7 +278,6 @@ def analyze_command(
     no_timeline: bool = False,
     csv_path: Path | None = None,
     annotate: Path | None = None,
-    # ---- end VIDEO options ----
 ) -> None:
     """Detect faces, align and crop them, and classify 7 expressions.
 
@@ -316,33 +330,24 @@ def analyze_command(
     from affectlab.face.dlib_detector import make_frontend
     from affectlab.media import MediaAnalyzer
     from affectlab.models import DEFAULT_MODEL, check_weights_network
-    from affectlab.outputs import check_outputs
-    from affectlab.video.command import analyze_videos, plan_video_outputs
+    from affectlab.video.command import analyze_videos
 
     if model_name is not None and weights is not None:  # an explicit --model must be the file's network
         check_weights_network(weights, model_name)
     routed = route_inputs(inputs, frame_folders)
-    # ---- outputs: none may be an input, refused before any work (affectlab.outputs) ----
-    input_files = routed.files()
     used_stems: dict[str, str] = {}  # the stems of the annotated copies, decided now for the check
-    saves = _plan_saves(routed, save_dir, used_stems)
-    video_outputs = plan_video_outputs(routed.videos, other_inputs=input_files, timeline=timeline,
-                                       write_timeline=not no_timeline, annotate=annotate, csv=csv_path)
-    check_outputs([("--output", output), *(("--save", target) for target in saves),
-                   *((f"--{'annotate' if what == 'annotated' else what}", target)
-                     for plan in video_outputs for what, target in plan.items())], input_files)
+    _check_outputs(routed, output=output, save_dir=save_dir, used_stems=used_stems, timeline=timeline,
+                   write_timeline=not no_timeline, annotate=annotate, csv=csv_path)
     frontend = make_frontend(detector, min_face_fraction=min_face)  # a missing extra fails here, before any work
     media = MediaAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, whole_frame=whole_frame,
                           device=device, detector=frontend)  # the face model loads when first needed
     mode, errors = "w", 0  # the first kind written starts --output, the others append
     if routed.videos:  # ---- VIDEO: video files and --frames folders (affectlab.video.command) ----
         with _sink(output, mode) as sink:
-            errors += analyze_videos(
-                routed.videos, sink=sink, model_name=model_name, weights=weights, device=device, max_faces=max_faces,
-                whole_frame=whole_frame, every=every, fps=target_fps, scan_every=scan_every, timeline=timeline,
-                write_timeline=not no_timeline, annotate=annotate, csv=csv_path, progress=progress,
-                other_inputs=input_files, detector=frontend, media=media,
-            )
+            errors += analyze_videos(  # with the face analyser of ``media``, shared with the images
+                routed.videos, sink=sink, media=media, max_faces=max_faces, every=every, fps=target_fps,
+                scan_every=scan_every, timeline=timeline, write_timeline=not no_timeline, annotate=annotate,
+                csv=csv_path, progress=progress, other_inputs=routed.files())
         mode = "a"
     if routed.recordings:  # ---- SPEECH: recordings (affectlab.audio.analyze) ----
         errors += _analyze_recordings(media, routed.recordings, output=output, mode=mode, progress=progress)

@@ -153,12 +153,10 @@ def live_command(
       affectlab live rtsp://user:pass@camera/stream --timeout 5
       affectlab live clip.mp4 --realtime -o clip.jsonl  a file paced like a camera
     """
-    from affectlab.analysis import ExpressionAnalyzer
     from affectlab.cli.analyze import open_output
-    from affectlab.face.dlib_detector import make_frontend
-    from affectlab.live import LiveAnalyzer, LiveRun, open_source, parse_source
-    from affectlab.models import DEFAULT_MODEL, check_weights_network
-    from affectlab.outputs import check_outputs, record_outputs
+    from affectlab.live import LiveRun, parse_source
+    from affectlab.models import check_weights_network
+    from affectlab.outputs import check_outputs
     from affectlab.video.analyze import annotate_codec
 
     # ---- what SOURCE is, and outputs that are not inputs: refused before any work (affectlab.outputs) ----
@@ -169,15 +167,9 @@ def live_command(
     check_outputs([("--output", output), ("--annotate", annotate)], inputs)
     if model_name is not None and weights is not None:
         check_weights_network(weights, model_name)
-    frontend = make_frontend(detector, min_face_fraction=min_face)  # a missing extra fails here
-    opened = open_source(spec, timeout=timeout)
-    try:
-        analyzer = ExpressionAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces,
-                                      device=device, detector=frontend)
-        live = LiveAnalyzer(analyzer, scan_every=scan_every, max_faces=max_faces, smooth=smooth)
-    except BaseException:
-        opened.close()
-        raise
+    opened, live = _open_live(spec, timeout=timeout, model_name=model_name, weights=weights, detector=detector,
+                              min_face=min_face, max_faces=max_faces, device=device, scan_every=scan_every,
+                              smooth=smooth)
     click.echo(f"affectlab live: {opened.name}: {opened.width}x{opened.height} at {opened.fps:g} fps"
                f"{' (paced, like a camera)' if realtime and not spec.is_live else ''}; Ctrl-C stops", err=True)
     warned = set(opened.problems)
@@ -191,6 +183,35 @@ def live_command(
         with _stop_on_signals(stop):
             stats = run.run(stop)
     end_line()
+    _report_end(stats, opened, warned, output=output, annotate=annotate)
+
+
+def _open_live(spec, *, timeout: float, model_name: str | None, weights: Path | None, detector: str,
+               min_face: float | None, max_faces: int | None, device: str, scan_every: int, smooth: float | None):
+    """``(opened source, LiveAnalyzer)``: the front-end first (a missing extra fails before the source is
+    opened), then the source, then the model (the source is closed again if that fails)."""
+    from affectlab.analysis import ExpressionAnalyzer
+    from affectlab.face.dlib_detector import make_frontend
+    from affectlab.live import LiveAnalyzer, open_source
+    from affectlab.models import DEFAULT_MODEL
+
+    frontend = make_frontend(detector, min_face_fraction=min_face)  # a missing extra fails here
+    opened = open_source(spec, timeout=timeout)
+    try:
+        analyzer = ExpressionAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces,
+                                      device=device, detector=frontend)
+        live = LiveAnalyzer(analyzer, scan_every=scan_every, max_faces=max_faces, smooth=smooth)
+    except BaseException:
+        opened.close()
+        raise
+    return opened, live
+
+
+def _report_end(stats, opened, warned: set[str], *, output: Path | None, annotate: Path | None) -> None:
+    """On stderr after the run: new warnings, the error if any, the summary and the files written;
+    exit status 1 when the run failed."""
+    from affectlab.outputs import record_outputs
+
     for problem in opened.problems:  # found while reading: a truncated video, frames that failed to decode
         if problem not in warned:
             click.echo(f"affectlab: warning: {problem}", err=True)

@@ -146,12 +146,8 @@ def serve_command(
       curl -F file=@clip.mp4 'http://127.0.0.1:8000/v1/video?fps=2'
       curl -H "Authorization: Bearer $KEY" -F file=@photo.jpg http://127.0.0.1:8000/v1/faces
     """
-    import uvicorn
-
     from affectlab.models import DEFAULT_MODEL, check_weights_network
     from affectlab.service import ServiceSettings, create_app
-    from affectlab.service.server import header_timeout_protocol
-    from affectlab.service.stream import websocket_support, ws_message_limit
 
     if model_name is not None and weights is not None:  # an explicit --model must be the file's network
         check_weights_network(weights, model_name)
@@ -176,25 +172,45 @@ def serve_command(
         speech = app.state.affectlab.capabilities["speech"]
         if speech_weights is not None and not speech.available:  # asked for by name: refuse to start without it
             raise ConfigError(f"--speech-weights {speech_weights}: {speech.reason}")
-        shown = f"[{host}]" if ":" in host else host
-        click.echo(f"affectlab: serving {settings.model} on http://{shown}:{sock.getsockname()[1]}/ (docs at /docs)"
-                   + ("; API key required" if api_key else ""), err=True)
-        warning = exposure_warning(host, api_key)
-        if warning:
-            click.echo(f"affectlab: warning: {warning}", err=True)
-        if not websocket_support():
-            click.echo("affectlab: warning: no WebSocket library, so /v1/stream and the page's Live view are off: "
-                       "pip install 'affectlab[serve]' (websockets)", err=True)
-        config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
-                                access_log=log_level in ("info", "debug"),
-                                http=header_timeout_protocol(header_timeout_s),
-                                ws_max_size=ws_message_limit(settings))
-        server = uvicorn.Server(config)
-        try:
-            server.run(sockets=[sock])
-        except KeyboardInterrupt:  # pragma: no cover - uvicorn handles Ctrl-C itself
-            pass
+        _announce(settings, host, sock.getsockname()[1])
+        started = _run_server(app, settings, sock, host=host, port=port, log_level=log_level,
+                              header_timeout_s=header_timeout_s)
     finally:
         sock.close()
-    if not server.started:  # startup failed; uvicorn has logged why
+    if not started:  # startup failed; uvicorn has logged why
         sys.exit(3)
+
+
+def _announce(settings, host: str, port: int) -> None:
+    """On stderr: what is served where, and warnings (exposed without a key, no WebSocket library)."""
+    from affectlab.service.stream import websocket_support
+
+    shown = f"[{host}]" if ":" in host else host
+    click.echo(f"affectlab: serving {settings.model} on http://{shown}:{port}/ (docs at /docs)"
+               + ("; API key required" if settings.api_key else ""), err=True)
+    warning = exposure_warning(host, settings.api_key)
+    if warning:
+        click.echo(f"affectlab: warning: {warning}", err=True)
+    if not websocket_support():
+        click.echo("affectlab: warning: no WebSocket library, so /v1/stream and the page's Live view are off: "
+                   "pip install 'affectlab[serve]' (websockets)", err=True)
+
+
+def _run_server(app, settings, sock: socket.socket, *, host: str, port: int, log_level: str,
+                header_timeout_s: float) -> bool:
+    """Serve ``app`` on the bound socket with uvicorn until stopped; whether it started."""
+    import uvicorn
+
+    from affectlab.service.server import header_timeout_protocol
+    from affectlab.service.stream import ws_message_limit
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level,
+                            access_log=log_level in ("info", "debug"),
+                            http=header_timeout_protocol(header_timeout_s),
+                            ws_max_size=ws_message_limit(settings))
+    server = uvicorn.Server(config)
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:  # pragma: no cover - uvicorn handles Ctrl-C itself
+        pass
+    return bool(server.started)
