@@ -50,11 +50,9 @@ Examples
 from __future__ import annotations
 
 import csv
-import datetime as _dt
 import json
-import time
 from collections.abc import Mapping
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +143,39 @@ def _image_size(raw: Mapping[str, Any]) -> tuple[tuple[int, int], str]:
     return size, square
 
 
+@dataclass
+class _Settings:
+    """A validated ``kind: siamese`` file."""
+
+    raw: dict[str, Any]
+    path: Path | None
+    base: Path | None
+    source: Path
+    size: tuple[int, int]
+    square: str
+    protocol: dict[str, Any]
+    model: dict[str, Any]
+    train: dict[str, Any]
+    heat: dict[str, Any]
+    identity: dict[str, Any] | None
+    extra: dict[str, Any] | None
+    hand: dict[str, Any] | None
+    tcfg: SiameseTrainConfig
+    n_nets: int
+
+    @property
+    def rotate(self) -> bool:
+        return bool(self.protocol["val_rotation"])
+
+    @property
+    def no_validation(self) -> bool:
+        return int(self.protocol["val_subjects"]) == 0
+
+    @property
+    def seed(self) -> int:
+        return int(self.protocol["seed"])
+
+
 def run_siamese_experiment(
     config: Mapping[str, Any] | str | Path,
     out_dir: str | Path,
@@ -160,19 +191,59 @@ def run_siamese_experiment(
     ``n_jobs`` and ``cache`` are accepted for the common runner signature; training runs in
     this process (``train.num_threads`` sets torch's threads).
     """
-    from affectlab.data.orl import load_orl
-    from affectlab.experiments.kinds import read_experiment_file
-    from affectlab.identity.heatmaps import pair_heatmaps
-    from affectlab.models.siamese import siamese_vgg
-    from affectlab.viz.heatmap import pair_heatmap_figure
-    from affectlab.viz.overlay import save_rgb
+    st = _read_settings(config, data)
+    run = runs.RunFolder(out_dir, overwrite=overwrite)
+    dataset, images, subjects, extra = _load_faces(st, progress=progress)
+    fold_ids, folds = _folds(st, subjects)
+    out = run.create()
+    if st.tcfg.num_threads:
+        torch.set_num_threads(int(st.tcfg.num_threads))
+    state = _RunState()
+    for k, fold in tqdm(list(zip(fold_ids, folds)), desc="folds", unit="fold", disable=not progress):
+        _siamese_fold(st, k, fold, dataset, images, subjects, extra, state, out, first=k == fold_ids[0],
+                      progress=progress)
+    curve_files = _write_pair_scores(out, state.pooled, state.predictions)
+    rows = []
+    for (feature, classifier), entry in state.pooled.items():
+        row = _pooled_row(feature, classifier, entry)
+        if feature == "siamese_vgg":
+            row["folds"] = state.fold_rows
+        rows.append(row)
+    if st.identity is not None:
+        rows.append(_identity_row(st, dataset, images, progress=progress))
+    raw, extra_cfg = st.raw, st.extra
+    resolved = {
+        "kind": "siamese",
+        "name": raw.get("name", "siamese"),
+        **({"description": raw["description"]} if raw.get("description") else {}),
+        "data": {"source": str(st.source)},
+        "images": {"size": list(st.size), "square": st.square},
+        "protocol": st.protocol,
+        "model": st.model,
+        "train": st.train,
+        "heatmaps": st.heat,
+        **({"identity": st.identity} if st.identity is not None else {}),
+        **({"extra_identities": {**extra_cfg, "source": str(extra_cfg["source"])}} if extra_cfg is not None else {}),
+        **({"handcrafted": st.hand} if st.hand is not None else {}),
+        "run": run.provenance(config_path=st.path, packages=("torch",), threads=torch.get_num_threads(),
+                              n_images=len(dataset), n_subjects=len(set(subjects)),
+                              data_sha256=dataset.fingerprint()),
+    }
+    run.write_config(resolved)
+    run.write_metrics({"rows": rows, "histories": state.histories, "augment": asdict(st.tcfg.augment)})
+    run.write_predictions(state.predictions)
+    if state.validation:
+        (out / "validation_scores.json").write_text(json.dumps(state.validation), encoding="utf-8")
+    write_siamese_report(out, resolved, rows, state.fold_rows, state.heat_files, curve_files)
+    return run.result(rows, resolved, n_folds=len(folds))
 
-    tick = time.time()
-    if isinstance(config, Mapping):
-        raw, path = dict(config), config.get("_path")
-    else:
-        raw, path = read_experiment_file(config)
-    raw.pop("_path", None)
+
+def _read_settings(config: Mapping[str, Any] | str | Path, data: str | Path | None) -> _Settings:
+    """Read config stage: the file read once, every section checked (the network built once) before any work."""
+    from affectlab.experiments.config import read_raw_config
+    from affectlab.models.siamese import siamese_vgg
+
+    raw, path = read_raw_config(config)
     unknown = sorted(set(raw) - set(SIAMESE_KEYS))
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(SIAMESE_KEYS[:-1])})")
@@ -188,31 +259,13 @@ def run_siamese_experiment(
     identity_cfg = _section(raw, "identity", _IDENTITY_KEYS) if raw.get("identity") else None
     extra_cfg = _extra_section(raw, base)
     hand_cfg = _handcrafted_section(raw)
-    rotate = protocol["val_rotation"]
-    if not isinstance(rotate, bool):
-        raise ConfigError(f"protocol.val_rotation must be true or false, got {rotate!r}")
-    for key, low in (("n_folds", 2), ("val_subjects", 0), ("seed", 0)):
-        _int(protocol[key], f"protocol.{key}", low)
-    if protocol["train_subjects"] is not None:
-        _int(protocol["train_subjects"], "protocol.train_subjects", 2)
-    chosen_folds = protocol["folds"]
-    if chosen_folds is not None and (not isinstance(chosen_folds, list) or not chosen_folds or not all(
-            is_integer(v) and 0 <= v < protocol["n_folds"] for v in chosen_folds) or len(set(chosen_folds)) !=
-            len(chosen_folds)):
-        raise ConfigError(f"protocol.folds must be null or a list of distinct fold indices in 0.."
-                          f"{protocol['n_folds'] - 1}, got {chosen_folds!r}")
+    _check_protocol(protocol)
     _int(heat_cfg["n_pairs"], "heatmaps.n_pairs", 0)
     if identity_cfg is not None:
-        for key, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
-            _int(identity_cfg[key], f"identity.{key}", low)
-        if not is_number(identity_cfg["lr"]) or not identity_cfg["lr"] > 0:
-            raise ConfigError(f"identity.lr must be a number > 0, got {identity_cfg['lr']!r}")
-        for key in ("train_images", "val_images"):
-            if not isinstance(identity_cfg[key], list) or not identity_cfg[key]:
-                raise ConfigError(f"identity.{key} must be a non-empty list of image numbers, got "
-                                  f"{identity_cfg[key]!r}")
+        _check_identity(identity_cfg)
     no_validation = int(protocol["val_subjects"]) == 0
-    if no_validation and (rotate or train_cfg["select_on"] != "none" or train_cfg["threshold_rule"] != "fixed"):
+    if no_validation and (protocol["val_rotation"] or train_cfg["select_on"] != "none"
+                          or train_cfg["threshold_rule"] != "fixed"):
         raise ConfigError("protocol.val_subjects: 0 (every non-test subject trains) needs train.select_on: none, "
                           "train.threshold_rule: fixed and no protocol.val_rotation")
     if train_cfg["extra_subjects_per_batch"] and extra_cfg is None:
@@ -231,187 +284,238 @@ def run_siamese_experiment(
     check_train_config(tcfg)
     with torch.random.fork_rng(devices=[]):  # model settings checked now, without touching the seeded stream
         _build_net(siamese_vgg, size, model_cfg)
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
+    return _Settings(raw, path, base, source_path, size, square, protocol, model_cfg, train_cfg, heat_cfg,
+                     identity_cfg, extra_cfg, hand_cfg, tcfg, n_nets)
 
-    dataset = load_orl(source_path)
-    images = read_identity_images(dataset, size, square, progress=progress)
+
+def _check_protocol(protocol: Mapping[str, Any]) -> None:
+    rotate = protocol["val_rotation"]
+    if not isinstance(rotate, bool):
+        raise ConfigError(f"protocol.val_rotation must be true or false, got {rotate!r}")
+    for key, low in (("n_folds", 2), ("val_subjects", 0), ("seed", 0)):
+        _int(protocol[key], f"protocol.{key}", low)
+    if protocol["train_subjects"] is not None:
+        _int(protocol["train_subjects"], "protocol.train_subjects", 2)
+    chosen_folds = protocol["folds"]
+    if chosen_folds is not None and (not isinstance(chosen_folds, list) or not chosen_folds or not all(
+            is_integer(v) and 0 <= v < protocol["n_folds"] for v in chosen_folds) or len(set(chosen_folds)) !=
+            len(chosen_folds)):
+        raise ConfigError(f"protocol.folds must be null or a list of distinct fold indices in 0.."
+                          f"{protocol['n_folds'] - 1}, got {chosen_folds!r}")
+
+
+def _check_identity(identity_cfg: Mapping[str, Any]) -> None:
+    for key, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
+        _int(identity_cfg[key], f"identity.{key}", low)
+    if not is_number(identity_cfg["lr"]) or not identity_cfg["lr"] > 0:
+        raise ConfigError(f"identity.lr must be a number > 0, got {identity_cfg['lr']!r}")
+    for key in ("train_images", "val_images"):
+        if not isinstance(identity_cfg[key], list) or not identity_cfg[key]:
+            raise ConfigError(f"identity.{key} must be a non-empty list of image numbers, got "
+                              f"{identity_cfg[key]!r}")
+
+
+def _load_faces(st: _Settings, *, progress: bool) -> tuple[Any, np.ndarray, np.ndarray, Any]:
+    """Dataset stage: the ORL images (sized and framed as configured), their subjects and the extra identities."""
+    from affectlab.data.orl import load_orl
+
+    dataset = load_orl(st.source)
+    images = read_identity_images(dataset, st.size, st.square, progress=progress)
     subjects = dataset.groups
     extra = None
-    if extra_cfg is not None:
-        extra = load_extra_identities(extra_cfg["source"], size, layout=extra_cfg["layout"],
+    if st.extra is not None:
+        extra_cfg = st.extra
+        extra = load_extra_identities(extra_cfg["source"], st.size, layout=extra_cfg["layout"],
                                       prefix=extra_cfg["prefix"], progress=progress)
         clash = set(extra.subjects.tolist()) & set(subjects.tolist())
         if clash:
             raise ConfigError(f"extra_identities: subject id(s) {', '.join(sorted(clash))} also in data.source; "
                               "change extra_identities.prefix")
         extra_cfg["n_images"], extra_cfg["n_subjects"] = len(extra.subjects), extra.n_subjects
-    extra_states: dict[int, dict[str, torch.Tensor]] = {}
+    return dataset, images, subjects, extra
+
+
+def _folds(st: _Settings, subjects: np.ndarray) -> tuple[list[int], list[SubjectFold]]:
+    """Protocol stage: subject-disjoint folds (rotated validation groups, fewer training subjects, chosen folds)."""
+    protocol, n_nets = st.protocol, st.n_nets
     folds = subject_folds(subjects, n_folds=int(protocol["n_folds"]), n_val=int(protocol["val_subjects"]),
-                          seed=int(protocol["seed"]))
-    if rotate:
+                          seed=st.seed)
+    if st.rotate:
         for fold in folds:
             _rotated_folds(fold, n_nets)
     if protocol["train_subjects"] is not None:
-        folds = [_fewer_training_subjects(fold, int(protocol["train_subjects"]), n_nets if rotate else 0)
+        folds = [_fewer_training_subjects(fold, int(protocol["train_subjects"]), n_nets if st.rotate else 0)
                  for fold in folds]
+    chosen_folds = protocol["folds"]
     fold_ids = list(range(len(folds))) if chosen_folds is None else sorted(chosen_folds)
     folds = [folds[i] for i in fold_ids]
+    hand_cfg = st.hand
     if hand_cfg is not None:  # the Fisherface verifier is fitted after each fold's nets: check its subjects now
         fewest = min(len(f.train_subjects) + len(f.val_subjects) for f in folds)
         if fewest < 2 * hand_cfg["calibration_folds"]:
             raise ConfigError(f"handcrafted.calibration_folds {hand_cfg['calibration_folds']} needs at least "
                               f"{2 * hand_cfg['calibration_folds']} non-test subjects per fold, the smallest fold "
                               f"has {fewest}")
-    out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
-    if tcfg.num_threads:
-        torch.set_num_threads(int(tcfg.num_threads))
+    return fold_ids, folds
+
+
+class _RunState:
+    """What the folds add up: per-fold rows, prediction records, histories, validation scores, pooled verifiers."""
+
+    def __init__(self) -> None:
+        self.fold_rows: list[dict[str, Any]] = []
+        self.predictions: list[dict[str, Any]] = []
+        self.histories: list[Any] = []
+        # every net's scores on its own validation pairs (validation_scores.json: post-hoc studies such as
+        # benchmarks/orl_validation.py need them, and they involve no test subject)
+        self.validation: list[dict[str, Any]] = []
+        # verifier -> per-fold test scores, truths, decisions and metrics (pooled into one row each at the end)
+        self.pooled: dict[tuple[str, str], dict[str, list]] = {}
+        self.heat_files: list[str] = []
+        self.extra_states: dict[int, dict[str, torch.Tensor]] = {}  # extra-identity pretraining, per seed
+
+
+def _siamese_fold(st: _Settings, k: int, fold: SubjectFold, dataset: Any, images: np.ndarray, subjects: np.ndarray,
+                  extra: Any, state: _RunState, out: Path, *, first: bool, progress: bool) -> None:
+    """One fold: the ensemble's nets (members), their combined scores (fusion), the handcrafted verifiers, the
+    pooled records and, for the first fold, the heat maps."""
+    from affectlab.identity.heatmaps import pair_heatmaps
+    from affectlab.viz.heatmap import pair_heatmap_figure
+    from affectlab.viz.overlay import save_rgb
+
+    part = {name: np.flatnonzero(np.isin(subjects, getattr(fold, f"{name}_subjects")))
+            for name in ("train", "val", "test")}
+    test_pairs = balanced_pairs(subjects[part["test"]], seed=st.seed + k)
+    members = _train_members(st, k, fold, part, images, subjects, extra, state, test_pairs, progress=progress)
+    scores, fit = _combine_members(st, members)
+    metrics = verification_metrics(scores, test_pairs.same, fit.threshold)
+    fits, member_folds, val_scores, val_pairs = (members["fits"], members["member_folds"], members["val_scores"],
+                                                 members["val_pairs"])
+    best_epoch = fit.best_epoch if st.n_nets == 1 else [f.best_epoch for f in fits]
+    state.fold_rows.append({
+        "fold": k, "test_subjects": fold.test_subjects,
+        "val_subjects": [f.val_subjects for f in member_folds] if st.rotate else fold.val_subjects,
+        "best_epoch": best_epoch, "val_accuracy": fit.best_val_accuracy,
+        "val_auc": None if st.no_validation else float(np.mean(members["val_aucs"])) if st.rotate else
+        float(verification_metrics(np.mean(val_scores, axis=0), val_pairs.same)["auc"]),
+        **({"member_thresholds": [f.threshold for f in fits]} if st.rotate else {}), **metrics})
+    state.histories.extend([f.history for f in fits])
     # how same/different is decided, as the row's "classifier": P(same) >= 0.5, or a validation threshold
-    decision_rule = "threshold_0.5" if tcfg.threshold_rule == "fixed" else f"val_threshold_{tcfg.threshold_rule}"
+    rule = "threshold_0.5" if st.tcfg.threshold_rule == "fixed" else f"val_threshold_{st.tcfg.threshold_rule}"
+    verifiers = {("siamese_vgg", rule): (scores, scores >= fit.threshold)}
+    if st.hand is not None:  # fitted on every non-test subject of the fold; no validation choice involved
+        verifiers.update(_handcrafted_verifiers(st.hand, images, subjects, fold, part["test"], test_pairs,
+                                                probability_logit(scores, fit.threshold)))
+    _record_verifiers(state, verifiers, k, test_pairs, dataset.samples, part["test"])
+    if first and int(st.heat["n_pairs"]) > 0:
+        state.heat_files = _write_heatmaps(out, members["nets"][0], images[part["test"]], test_pairs,
+                                           int(st.heat["n_pairs"]), pair_heatmaps, pair_heatmap_figure, save_rgb,
+                                           st.seed)
+    if progress:
+        tqdm.write(f"fold {k + 1}/{st.protocol['n_folds']}: test accuracy {metrics['accuracy']:.4f}"
+                   f" AUC {metrics['auc']:.4f} (epoch {best_epoch}, threshold {fit.threshold:.3f})")
+        for (feature, _), entry in state.pooled.items():
+            if feature != "siamese_vgg":
+                tqdm.write(f"    {feature}: test accuracy {entry['folds'][-1]['accuracy']:.4f}"
+                           f" AUC {entry['folds'][-1]['auc']:.4f}")
 
-    fold_rows, predictions, histories = [], [], []
-    # every net's scores on its own validation pairs (validation_scores.json: post-hoc studies such as
-    # benchmarks/orl_validation.py need them, and they involve no test subject)
-    validation: list[dict[str, Any]] = []
-    # verifier -> per-fold test scores, truths, decisions and metrics (pooled into one row each at the end)
-    pooled: dict[tuple[str, str], dict[str, list]] = {}
-    heat_files: list[str] = []
-    for k, fold in tqdm(list(zip(fold_ids, folds)), desc="folds", unit="fold", disable=not progress):
-        part = {name: np.flatnonzero(np.isin(subjects, getattr(fold, f"{name}_subjects")))
-                for name in ("train", "val", "test")}
-        val_pairs = None if no_validation else balanced_pairs(subjects[part["val"]],
-                                                               seed=int(protocol["seed"]) + 1000 + k)
-        test_pairs = balanced_pairs(subjects[part["test"]], seed=int(protocol["seed"]) + k)
-        nets, fits, val_scores, scores, val_aucs = [], [], [], [], []
-        member_folds = _rotated_folds(fold, n_nets) if rotate else [fold] * n_nets
-        for member in range(n_nets):
-            if rotate:  # member m validates on its own group of the non-test subjects, trains on the others
-                mine = member_folds[member]
-                part["train"] = np.flatnonzero(np.isin(subjects, mine.train_subjects))
-                part["val"] = np.flatnonzero(np.isin(subjects, mine.val_subjects))
-                val_pairs = balanced_pairs(subjects[part["val"]],
-                                           seed=int(protocol["seed"]) + 1000 + k + 100 * member)
-            seed = tcfg.seed + member
-            torch.manual_seed(seed + k)
-            net = _build_net(siamese_vgg, size, model_cfg)
-            if extra is not None:  # the same extra-identity pretraining serves every fold
-                if seed not in extra_states:
-                    extra_states[seed] = _pretrain_on_extra(siamese_vgg, size, model_cfg, extra, extra_cfg, tcfg, seed,
-                                                            progress)
-                net.load_state_dict(extra_states[seed])
-            fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
-                              val=None if no_validation else (images[part["val"]], val_pairs),
-                              config=replace(tcfg, seed=seed), progress=progress,
-                              extra=(extra.images, extra.subjects) if extra is not None else None)
-            nets.append(net)
-            fits.append(fit)
-            scores.append(pair_scores(net, images[part["test"]], test_pairs, device=tcfg.device,
+
+def _train_members(st: _Settings, k: int, fold: SubjectFold, part: dict[str, np.ndarray], images: np.ndarray,
+                   subjects: np.ndarray, extra: Any, state: _RunState, test_pairs: Any, *,
+                   progress: bool) -> dict[str, Any]:
+    """Members stage: each net of the fold's ensemble trained (its own seed; with val_rotation its own validation
+    group), scored on the test pairs and on its validation pairs."""
+    from affectlab.models.siamese import siamese_vgg
+
+    tcfg, n_nets = st.tcfg, st.n_nets
+    val_pairs = None if st.no_validation else balanced_pairs(subjects[part["val"]], seed=st.seed + 1000 + k)
+    nets, fits, val_scores, scores, val_aucs = [], [], [], [], []
+    member_folds = _rotated_folds(fold, n_nets) if st.rotate else [fold] * n_nets
+    for member in range(n_nets):
+        if st.rotate:  # member m validates on its own group of the non-test subjects, trains on the others
+            mine = member_folds[member]
+            part["train"] = np.flatnonzero(np.isin(subjects, mine.train_subjects))
+            part["val"] = np.flatnonzero(np.isin(subjects, mine.val_subjects))
+            val_pairs = balanced_pairs(subjects[part["val"]], seed=st.seed + 1000 + k + 100 * member)
+        seed = tcfg.seed + member
+        torch.manual_seed(seed + k)
+        net = _build_net(siamese_vgg, st.size, st.model)
+        if extra is not None:  # the same extra-identity pretraining serves every fold
+            if seed not in state.extra_states:
+                state.extra_states[seed] = _pretrain_on_extra(siamese_vgg, st.size, st.model, extra, st.extra, tcfg,
+                                                              seed, progress)
+            net.load_state_dict(state.extra_states[seed])
+        fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
+                          val=None if st.no_validation else (images[part["val"]], val_pairs),
+                          config=replace(tcfg, seed=seed), progress=progress,
+                          extra=(extra.images, extra.subjects) if extra is not None else None)
+        nets.append(net)
+        fits.append(fit)
+        scores.append(pair_scores(net, images[part["test"]], test_pairs, device=tcfg.device, tta_flip=tcfg.tta_flip))
+        if st.no_validation:
+            continue
+        val_scores.append(pair_scores(net, images[part["val"]], val_pairs, device=tcfg.device,
                                       tta_flip=tcfg.tta_flip))
-            if no_validation:
-                continue
-            val_scores.append(pair_scores(net, images[part["val"]], val_pairs, device=tcfg.device,
-                                          tta_flip=tcfg.tta_flip))
-            val_aucs.append(verification_metrics(val_scores[-1], val_pairs.same)["auc"])
-            validation.append({"fold": k, "member": member, "seed": seed, "threshold": fit.threshold,
-                               "best_epoch": fit.best_epoch,
-                               "train_subjects": sorted(set(subjects[part["train"]].tolist()), key=str),
-                               "val_subjects": sorted(set(subjects[part["val"]].tolist()), key=str),
-                               "first": part["val"][val_pairs.first].tolist(),
-                               "second": part["val"][val_pairs.second].tolist(),
-                               "same": val_pairs.same.tolist(), "score": val_scores[-1].tolist()})
-        net = nets[0]
-        if n_nets == 1:
-            threshold, val_acc, scores = fits[0].threshold, fits[0].best_val_accuracy, scores[0]
-        elif rotate or no_validation:
-            # each net's score shifted by its own threshold (0.5 without validation), averaged
-            scores = calibrated_average(scores, [f.threshold for f in fits])
-            threshold, val_acc = 0.5, float(np.mean([f.best_val_accuracy for f in fits]))
-        else:  # the ensemble's threshold comes from its own (averaged) validation scores
-            rule = THRESHOLD_RULES[tcfg.threshold_rule]
-            threshold, val_acc = rule(np.mean(val_scores, axis=0), val_pairs.same)
-            scores = np.mean(scores, axis=0)
-        fit = replace(fits[0], threshold=threshold, best_val_accuracy=val_acc)
-        metrics = verification_metrics(scores, test_pairs.same, fit.threshold)
-        best_epoch = fit.best_epoch if n_nets == 1 else [f.best_epoch for f in fits]
-        fold_rows.append({"fold": k, "test_subjects": fold.test_subjects,
-                          "val_subjects": [f.val_subjects for f in member_folds] if rotate else fold.val_subjects,
-                          "best_epoch": best_epoch, "val_accuracy": fit.best_val_accuracy,
-                          "val_auc": None if no_validation else float(np.mean(val_aucs)) if rotate else
-                          float(verification_metrics(np.mean(val_scores, axis=0), val_pairs.same)["auc"]),
-                          **({"member_thresholds": [f.threshold for f in fits]} if rotate else {}), **metrics})
-        histories.extend([f.history for f in fits])
-        verifiers = {("siamese_vgg", decision_rule): (scores, scores >= fit.threshold)}
-        if hand_cfg is not None:  # fitted on every non-test subject of the fold; no validation choice involved
-            verifiers.update(_handcrafted_verifiers(hand_cfg, images, subjects, fold, part["test"], test_pairs,
-                                                    probability_logit(scores, fit.threshold)))
-        ids = dataset.samples
-        test_ids = part["test"]
-        for (feature, classifier), (v_scores, v_pred) in verifiers.items():
-            entry = pooled.setdefault((feature, classifier), {"scores": [], "same": [], "pred": [], "folds": []})
-            entry["scores"].append(v_scores)
-            entry["same"].append(test_pairs.same)
-            entry["pred"].append(v_pred)
-            entry["folds"].append(_decision_metrics(v_scores, test_pairs.same, v_pred))
-            for a, b, same, decided in zip(test_pairs.first, test_pairs.second, test_pairs.same, v_pred):
-                sa, sb = ids[test_ids[a]], ids[test_ids[b]]
-                predictions.append({"id": f"{sa.id}|{sb.id}", "fold": k, "feature": feature,
-                                    "classifier": classifier, "true": "same" if same else "different",
-                                    "pred": "same" if decided else "different",
-                                    "subject": f"{sa.subject}|{sb.subject}"})
-        if k == fold_ids[0] and int(heat_cfg["n_pairs"]) > 0:
-            heat_files = _write_heatmaps(out, net, images[part["test"]], test_pairs, int(heat_cfg["n_pairs"]),
-                                         pair_heatmaps, pair_heatmap_figure, save_rgb, int(protocol["seed"]))
-        if progress:
-            tqdm.write(f"fold {k + 1}/{protocol['n_folds']}: test accuracy {metrics['accuracy']:.4f}"
-                       f" AUC {metrics['auc']:.4f} (epoch {best_epoch}, threshold {fit.threshold:.3f})")
-            for (feature, _), entry in pooled.items():
-                if feature != "siamese_vgg":
-                    tqdm.write(f"    {feature}: test accuracy {entry['folds'][-1]['accuracy']:.4f}"
-                               f" AUC {entry['folds'][-1]['auc']:.4f}")
+        val_aucs.append(verification_metrics(val_scores[-1], val_pairs.same)["auc"])
+        state.validation.append({"fold": k, "member": member, "seed": seed, "threshold": fit.threshold,
+                                 "best_epoch": fit.best_epoch,
+                                 "train_subjects": sorted(set(subjects[part["train"]].tolist()), key=str),
+                                 "val_subjects": sorted(set(subjects[part["val"]].tolist()), key=str),
+                                 "first": part["val"][val_pairs.first].tolist(),
+                                 "second": part["val"][val_pairs.second].tolist(),
+                                 "same": val_pairs.same.tolist(), "score": val_scores[-1].tolist()})
+    return {"nets": nets, "fits": fits, "scores": scores, "val_scores": val_scores, "val_aucs": val_aucs,
+            "val_pairs": val_pairs, "member_folds": member_folds}
 
-    curve_files = _write_pair_scores(out, pooled, predictions)
-    rows = []
-    for (feature, classifier), entry in pooled.items():
-        row = _pooled_row(feature, classifier, entry)
-        if feature == "siamese_vgg":
-            row["folds"] = fold_rows
-        rows.append(row)
-    if identity_cfg is not None:
-        from affectlab.identity.classify import train_identity_classifier
 
-        ident = train_identity_classifier(
-            dataset, images, train_images=[str(v) for v in identity_cfg["train_images"]],
-            val_images=[str(v) for v in identity_cfg["val_images"]], epochs=int(identity_cfg["epochs"]),
-            lr=float(identity_cfg["lr"]), batch_size=int(identity_cfg["batch_size"]), seed=int(identity_cfg["seed"]),
-            num_threads=tcfg.num_threads, progress=progress)
-        rows.append({"feature": "vgg_identity", "classifier": "softmax_40_subjects", "accuracy": ident["accuracy"],
-                     "uar": ident["uar"], "macro_f1": ident["macro_f1"], "n_test": ident["n"], "n_folds": 1,
-                     "best_epoch": ident["best_epoch"], "val_accuracy": ident["val_accuracy"],
-                     "split": ident["split"]})
-    resolved = {
-        "kind": "siamese",
-        "name": raw.get("name", "siamese"),
-        **({"description": raw["description"]} if raw.get("description") else {}),
-        "data": {"source": str(source_path)},
-        "images": {"size": list(size), "square": square},
-        "protocol": protocol,
-        "model": model_cfg,
-        "train": train_cfg,
-        "heatmaps": heat_cfg,
-        **({"identity": identity_cfg} if identity_cfg is not None else {}),
-        **({"extra_identities": {**extra_cfg, "source": str(extra_cfg["source"])}} if extra_cfg is not None else {}),
-        **({"handcrafted": hand_cfg} if hand_cfg is not None else {}),
-        "run": {**runs.package_versions("torch"), "time": _dt.datetime.now().isoformat(timespec="seconds"),
-                "threads": torch.get_num_threads(), "n_images": len(dataset), "n_subjects": len(set(subjects)),
-                "data_sha256": dataset.fingerprint()},
-    }
-    runs.write_config(out, resolved)
-    runs.write_metrics(out, {"rows": rows, "histories": histories,
-                             "augment": asdict(tcfg.augment)})
-    runs.write_predictions(out, predictions)
-    if validation:
-        (out / "validation_scores.json").write_text(json.dumps(validation), encoding="utf-8")
-    write_siamese_report(out, resolved, rows, fold_rows, heat_files, curve_files)
-    return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=time.time() - tick)
+def _combine_members(st: _Settings, members: Mapping[str, Any]) -> tuple[np.ndarray, Any]:
+    """Fusion stage: the ensemble's test scores and its threshold (one net: its own; rotated or unvalidated
+    members: each shifted by its threshold, averaged; else a threshold chosen on the averaged validation scores)."""
+    fits, scores, val_scores = members["fits"], members["scores"], members["val_scores"]
+    if st.n_nets == 1:
+        threshold, val_acc, combined = fits[0].threshold, fits[0].best_val_accuracy, scores[0]
+    elif st.rotate or st.no_validation:
+        # each net's score shifted by its own threshold (0.5 without validation), averaged
+        combined = calibrated_average(scores, [f.threshold for f in fits])
+        threshold, val_acc = 0.5, float(np.mean([f.best_val_accuracy for f in fits]))
+    else:  # the ensemble's threshold comes from its own (averaged) validation scores
+        rule = THRESHOLD_RULES[st.tcfg.threshold_rule]
+        threshold, val_acc = rule(np.mean(val_scores, axis=0), members["val_pairs"].same)
+        combined = np.mean(scores, axis=0)
+    return combined, replace(fits[0], threshold=threshold, best_val_accuracy=val_acc)
+
+
+def _record_verifiers(state: _RunState, verifiers: Mapping[tuple[str, str], tuple[np.ndarray, np.ndarray]], k: int,
+                      test_pairs: Any, samples: list[Any], test_ids: np.ndarray) -> None:
+    """Metrics stage of one fold: every verifier's scores, decisions and metrics pooled; its prediction records."""
+    for (feature, classifier), (v_scores, v_pred) in verifiers.items():
+        entry = state.pooled.setdefault((feature, classifier), {"scores": [], "same": [], "pred": [], "folds": []})
+        entry["scores"].append(v_scores)
+        entry["same"].append(test_pairs.same)
+        entry["pred"].append(v_pred)
+        entry["folds"].append(_decision_metrics(v_scores, test_pairs.same, v_pred))
+        for a, b, same, decided in zip(test_pairs.first, test_pairs.second, test_pairs.same, v_pred):
+            sa, sb = samples[test_ids[a]], samples[test_ids[b]]
+            state.predictions.append({"id": f"{sa.id}|{sb.id}", "fold": k, "feature": feature,
+                                      "classifier": classifier, "true": "same" if same else "different",
+                                      "pred": "same" if decided else "different",
+                                      "subject": f"{sa.subject}|{sb.subject}"})
+
+
+def _identity_row(st: _Settings, dataset: Any, images: np.ndarray, *, progress: bool) -> dict[str, Any]:
+    """The optional closed-set identity row (vgg_identity, split by image)."""
+    from affectlab.identity.classify import train_identity_classifier
+
+    identity_cfg = st.identity
+    assert identity_cfg is not None
+    ident = train_identity_classifier(
+        dataset, images, train_images=[str(v) for v in identity_cfg["train_images"]],
+        val_images=[str(v) for v in identity_cfg["val_images"]], epochs=int(identity_cfg["epochs"]),
+        lr=float(identity_cfg["lr"]), batch_size=int(identity_cfg["batch_size"]), seed=int(identity_cfg["seed"]),
+        num_threads=st.tcfg.num_threads, progress=progress)
+    return {"feature": "vgg_identity", "classifier": "softmax_40_subjects", "accuracy": ident["accuracy"],
+            "uar": ident["uar"], "macro_f1": ident["macro_f1"], "n_test": ident["n"], "n_folds": 1,
+            "best_epoch": ident["best_epoch"], "val_accuracy": ident["val_accuracy"], "split": ident["split"]}
 
 
 def _write_pair_scores(out: Path, pooled: Mapping[tuple[str, str], Mapping[str, list]],
