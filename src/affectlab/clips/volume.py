@@ -114,6 +114,9 @@ class VolumeSettings:
         Clips with fewer than ``frames`` frames: ``"refuse"`` or ``"repeat"`` frames.
     smooth
         Smoothing window (frames, odd; an even one is used less one) over the eye positions; 1 or 2 = none.
+    keep_tilt
+        Eye-line tilts up to this many degrees are left alone (0: every face is levelled; 90: none is
+        rotated, only scaled and shifted), as :data:`~affectlab.face.FER2013_FRAMING` does.
     detector
         Face front-end (``"auto"``: the landmark front-end when installed, else Haar).
     scan_every
@@ -130,6 +133,7 @@ class VolumeSettings:
     max_missing: float = 0.5
     short: str = "refuse"
     smooth: int = 5
+    keep_tilt: float = 0.0
     detector: str = "auto"
     scan_every: int = 10
     max_frames: int | None = 3000
@@ -146,6 +150,8 @@ class VolumeSettings:
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"clip volume: {name} must be one of {', '.join(allowed)}, "
                                   f"got {getattr(self, name)!r}")
+        if not is_number(self.keep_tilt) or not 0.0 <= float(self.keep_tilt) <= 90.0:
+            raise ConfigError(f"clip volume: keep_tilt must be a number of degrees in [0, 90], got {self.keep_tilt!r}")
         if not is_number(self.max_missing) or not 0.0 <= float(self.max_missing) < 1.0:
             raise ConfigError(f"clip volume: max_missing must be a fraction in [0, 1), got {self.max_missing!r}")
         if not isinstance(self.detector, str):
@@ -383,7 +389,7 @@ class VolumeBuilder:
                     near = detected[np.abs(detected - position).argmin()]
                     e = eyes[position]
                     face = align_to_eyes(frame.image, box_of[int(near)], ((e[0], e[1]), (e[2], e[3])), s.framing,
-                                         size=s.size, color="gray")
+                                         size=s.size, color="gray", keep_tilt=float(s.keep_tilt))
                     crops[position] = face.image
                 if position >= source.max():
                     break

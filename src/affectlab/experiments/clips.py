@@ -33,6 +33,7 @@ are fitted on each fold's training clips only (and cached per fold).
 from __future__ import annotations
 
 import datetime as _dt
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -52,11 +53,40 @@ CLIP_CONFIG_KEYS = ("kind", "name", "description", "data", "volume", "protocol",
                     "seed", "run", "_path")
 
 
+def _components(value: Any, key: str, create: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """``[(name, label, params)]`` from a list of names or ``{name: ..., label: ..., param: value}`` (as in
+    ``kind: sequences``; a ``pooled`` feature is labelled ``<feature>_<pooling>pool``)."""
+    if isinstance(value, str | Mapping):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key} must be a non-empty list of names or {{name: ..., param: value}} mappings")
+    out, used = [], set()
+    for i, item in enumerate(value):
+        entry = {"name": item} if isinstance(item, str) else dict(item) if isinstance(item, Mapping) else None
+        if entry is None:
+            raise ConfigError(f"{key}[{i}]: expected a name or a mapping, got {item!r}")
+        name = entry.pop("name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{key}[{i}]: missing 'name'")
+        label = entry.pop("label", None)
+        try:
+            create(name, **entry)
+        except ConfigError as exc:
+            raise ConfigError(f"{key}[{i}]: {exc}") from None
+        if label is None:
+            label = f"{entry.get('feature', 'hog')}_{entry.get('pooling', 'mean')}pool" if name == "pooled" else name
+        label = re.sub(r"\s+", "_", str(label))
+        if label in used:
+            raise ConfigError(f"{key}: two entries are labelled {label!r}; give each a distinct 'label'")
+        used.add(label)
+        out.append((name, label, entry))
+    return out
+
+
 def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
     from affectlab.classify.registry import create_classifier
     from affectlab.clips.volume import VolumeSettings
     from affectlab.experiments.config import resolve_source
-    from affectlab.experiments.sequences import _components
     from affectlab.features.temporal import create_sequence_feature
 
     unknown = [k for k in raw if k not in CLIP_CONFIG_KEYS]
@@ -112,15 +142,19 @@ def _matrix(clips: Any, feature: tuple[str, str, dict[str, Any]], fold: Fold | N
 def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: np.ndarray | None, clips: Any,
                y: np.ndarray, groups: np.ndarray, classifiers: list[tuple[str, str, dict[str, Any]]],
                labels: list[str], cache_dir: str | None) -> dict[str, Any]:
-    """One fold of one feature, as ``kind: sequences`` (the learned feature fitted here, cached)."""
-    from affectlab.experiments.sequences import _fold_task as sequence_fold
+    """One fold of one feature, as ``kind: sequences``: (the learned feature fitted on the training clips and
+    cached,) every classifier fitted and tested (:func:`~affectlab.experiments.stages.test_classifier`)."""
+    from affectlab.classify.registry import create_classifier
+    from affectlab.experiments.stages import test_classifier
 
     started = time.perf_counter()
     if X is None:
         X = _matrix(clips, feature, fold, cache_dir)
-    outcome = sequence_fold(k, fold, feature, X, clips.volumes, y, groups, classifiers, labels)
-    outcome["feature_seconds"] = time.perf_counter() - started
-    return outcome
+    feature_seconds = time.perf_counter() - started
+    results = [test_classifier(label, create_classifier(name, **params), X, y, fold, groups, labels,
+                               feature=feature[1])
+               for name, label, params in classifiers]
+    return {"fold": k, "dim": int(X.shape[1]), "feature_seconds": feature_seconds, "results": results}
 
 
 def _fusion_task(k: int, fold: Fold, features: list[tuple[str, str, dict[str, Any]]],
