@@ -105,7 +105,7 @@ def test_a_detector_object_can_be_shared(clip_dir):
 
 @pytest.mark.parametrize("bad", [{"frames": 0}, {"size": 4}, {"missing": "drop"}, {"fill": "zero"},
                                  {"short": "pad"}, {"max_missing": 1.0}, {"smooth": 0}, {"unknown": 1},
-                                 {"framing": {"eye_x": 2.0}}, {"max_frames": 0}])
+                                 {"framing": {"eye_x": 2.0}}, {"max_frames": 0}, {"keep_tilt": 100}])
 def test_bad_settings_raise_config_errors(bad):
     with pytest.raises(ConfigError):
         VolumeSettings.from_mapping(bad)
