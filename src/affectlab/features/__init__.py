@@ -1,5 +1,10 @@
-"""Image descriptors as scikit-learn transformers, and their registry."""
+"""Image descriptors as scikit-learn transformers, and their registry.
 
+Importing the package registers its descriptors (each module registers its own); the ``deep`` feature
+(activations of a pretrained network) lives in :mod:`affectlab.models.deep_features`.
+"""
+
+from affectlab.features import llc as _llc  # noqa: F401  (registers dense SIFT + LLC)
 from affectlab.features.basic import PixelFeatures
 from affectlab.features.hog import HOGFeatures, PHOGFeatures, hog_descriptors, phog_descriptors
 from affectlab.features.lbp import LBPFeatures, lbp_codes, lbp_histograms

@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import fnmatch
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,27 +104,23 @@ def register_feature(name: str, *, stateless: bool = True, version: int | str | 
     return decorate
 
 
-def _ensure_builtins() -> None:
-    import affectlab.features.basic  # noqa: F401  (registers the built-ins)
-    import affectlab.features.deep  # noqa: F401  (activations of pretrained networks; torch imported lazily)
-    import affectlab.features.hog  # noqa: F401
-    import affectlab.features.lbp  # noqa: F401
-    import affectlab.features.llc  # noqa: F401  (dense SIFT + LLC)
-    import affectlab.features.lpq  # noqa: F401
+#: Built-in features registered by modules above this package, imported when first asked for (so listing
+#: the features does not load torch). The modules of this package register theirs when it is imported.
+PROVIDED_ELSEWHERE: dict[str, str] = {"deep": "affectlab.models.deep_features"}
 
 
 def list_features(pattern: str | None = None) -> list[str]:
     """Sorted names of the registered features, optionally filtered by a glob ``pattern``."""
-    _ensure_builtins()
-    names = sorted(_REGISTRY)
+    names = sorted(set(_REGISTRY) | set(PROVIDED_ELSEWHERE))
     return [n for n in names if pattern is None or fnmatch.fnmatch(n, pattern)]
 
 
 def feature_info(name: str) -> FeatureEntry:
     """The registry entry of ``name``; :class:`ConfigError` listing the known names if unknown."""
-    _ensure_builtins()
+    if name not in _REGISTRY and name in PROVIDED_ELSEWHERE:
+        importlib.import_module(PROVIDED_ELSEWHERE[name])
     if name not in _REGISTRY:
-        raise ConfigError(f"unknown feature {name!r} (known: {', '.join(sorted(_REGISTRY))})")
+        raise ConfigError(f"unknown feature {name!r} (known: {', '.join(list_features())})")
     return _REGISTRY[name]
 
 

@@ -25,6 +25,7 @@ from torch import nn
 from affectlab.checks import is_integer
 from affectlab.errors import ModelError
 from affectlab.labels import EXPRESSIONS
+from affectlab.models.saving import load_weights
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -160,8 +161,6 @@ def create_model(
         path = _PRETRAINED.get(name) if pretrained is True else Path(pretrained)
         if path is None or not path.is_file():
             raise ModelError(f"no pretrained weights for {name!r}" + (f" at {path}" if path else ""))
-        from affectlab.models.checkpoint import load_weights
-
         load_weights(model, path)
     return model
 

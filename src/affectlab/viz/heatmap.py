@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from affectlab.data.media import to_rgb
+from affectlab.viz.text import text_cell
 
 __all__ = ["colorize", "overlay_heatmap", "to_uint8", "gray_display", "upscale", "pair_heatmap_figure"]
 
@@ -67,8 +68,6 @@ def pair_heatmap_figure(a: np.ndarray, b: np.ndarray, same_a: np.ndarray, same_b
     Faces are gray/RGB uint8 ``(H, W)``; maps ``(H, W)`` in ``[0, 1]``. A title line gives
     ``P(same)`` and the truth when known.
     """
-    from affectlab.viz.panel import text_cell
-
     faces = [upscale(to_rgb(np.asarray(f, np.uint8)), cell) for f in (a, b)]
     cells = faces + [overlay_heatmap(faces[k % 2], m) for k, m in
                      enumerate((same_a, same_b, different_a, different_b))]

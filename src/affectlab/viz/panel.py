@@ -28,13 +28,14 @@ import numpy as np
 from affectlab.data.media import to_rgb
 from affectlab.viz.heatmap import gray_display, overlay_heatmap, to_uint8, upscale
 from affectlab.viz.overlay import EXPRESSION_COLORS
+from affectlab.viz.text import FONT as _FONT
+from affectlab.viz.text import text_cell
 
 __all__ = ["PanelRow", "PANEL_COLUMNS", "explanation_panel", "filter_grid", "activation_grid", "side_by_side",
            "text_cell", "titled"]
 
 #: Column titles of :func:`explanation_panel`.
 PANEL_COLUMNS = ("face", "predicted label", "probability", "guided backprop", "Grad-CAM", "guided Grad-CAM")
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
 _HEADER = 28
 
 
@@ -48,21 +49,6 @@ class PanelRow:
     guided: np.ndarray
     gradcam: np.ndarray
     guided_gradcam: np.ndarray
-
-
-def text_cell(text: str, size: tuple[int, int], *, color: tuple[int, int, int] = (255, 255, 255),
-              background: tuple[int, int, int] = (30, 30, 30)) -> np.ndarray:
-    """A ``size`` = (height, width) RGB cell with ``text`` centred, shrunk to fit."""
-    h, w = size
-    cell = np.empty((h, w, 3), np.uint8)
-    cell[:] = background
-    scale, thickness = max(0.35, h / 160), max(1, round(h / 100))
-    (tw, th), _ = cv2.getTextSize(text, _FONT, scale, thickness)
-    while tw > w - 6 and scale > 0.3:
-        scale *= 0.9
-        (tw, th), _ = cv2.getTextSize(text, _FONT, scale, thickness)
-    cv2.putText(cell, text, ((w - tw) // 2, (h + th) // 2), _FONT, scale, color, thickness, cv2.LINE_AA)
-    return cell
 
 
 def _probability_cell(p: float, size: tuple[int, int]) -> np.ndarray:

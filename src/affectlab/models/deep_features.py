@@ -1,4 +1,6 @@
-"""Deep features as a registered descriptor: activations of a named layer of a pretrained network.
+"""Deep features as a registered descriptor (``affectlab.features``' ``deep``): activations of a named layer
+of a pretrained network. They live with the networks; the feature registry loads this module when ``deep``
+is first asked for.
 
 An experiment YAML names them like any descriptor::
 
@@ -26,12 +28,17 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from affectlab.checks import is_integer
-from affectlab.errors import ConfigError
+from affectlab.errors import ConfigError, ModelError
 from affectlab.features.basic import check_images
+from affectlab.features.cache import file_digest
 from affectlab.features.registry import register_feature
+from affectlab.models.features import extract_features
+from affectlab.models.registry import _PRETRAINED, create_model
+from affectlab.models.versions import model_version
 
 __all__ = ["RANDOM_INIT_SEED", "DeepFeatures"]
 
@@ -42,10 +49,6 @@ RANDOM_INIT_SEED = 0
 
 @lru_cache(maxsize=4)
 def _load_model(name: str, weights: str | None, pretrained: bool):
-    import torch
-
-    from affectlab.models import create_model
-
     source: bool | str = weights if weights is not None else pretrained
     # Built from a fixed seed on a forked stream: a random-init network used to take its weights from whatever
     # state the process had, so runs and worker processes (each building its own copy) computed different features.
@@ -110,8 +113,6 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
         self.device = device
 
     def _network(self):
-        from affectlab.errors import ModelError
-
         weights = None if self.weights is None else str(Path(self.weights).expanduser())
         try:
             return _load_model(self.model, weights, bool(self.pretrained))
@@ -121,10 +122,6 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
     def cache_token(self) -> str:
         """Identity of the network in use, for feature caches: the weights (SHA-256 prefix of the file, or
         ``random-init``) and the architecture's declared version (:data:`affectlab.models.versions.MODEL_VERSIONS`)."""
-        from affectlab.features.cache import file_digest
-        from affectlab.models.registry import _PRETRAINED
-        from affectlab.models.versions import model_version
-
         architecture = f"{self.model}@{model_version(self.model)}"
         path = Path(self.weights).expanduser() if self.weights is not None else _PRETRAINED.get(self.model)
         if path is None or not self.pretrained and self.weights is None:
@@ -138,8 +135,6 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: np.ndarray) -> np.ndarray:
-        from affectlab.models.features import extract_features
-
         X = _check_range(check_images(X, name="deep"))
         if not is_integer(self.batch_size) or self.batch_size < 1:
             raise ValueError(f"deep: batch_size must be a positive integer, got {self.batch_size!r}")
@@ -149,8 +144,6 @@ class DeepFeatures(TransformerMixin, BaseEstimator):
             out = extract_features(net, X, [layer], spatial=self.spatial, batch_size=self.batch_size,
                                    device=self.device)
         except Exception as exc:
-            from affectlab.errors import ModelError
-
             if isinstance(exc, ModelError):
                 raise ConfigError(f"feature 'deep': {exc}") from None
             raise
