@@ -10,7 +10,10 @@ stem ``S###_###_########``, the last 3 frames of each). Each sequence becomes on
 - every 48x48 frame upscaled (bicubic) to ``--face-size`` pixels (140) and held for ``--hold``
   frames (8), pasted at a position that starts at a random place and drifts by a random velocity
   of at most ``--drift`` px/frame (1.5) in x and y, bouncing off the frame's borders;
-- Gaussian pixel noise of ``--noise`` grey levels (2), then the codec's own losses (mp4v or MJPG).
+- Gaussian pixel noise of ``--noise`` grey levels (2), then the codec's own losses (mp4v or MJPG);
+- with ``--pad N``, each 48x48 face first gets N of its own border pixels mirrored around it, so the
+  face has face-like surroundings instead of the picture behind it (a CK+48 crop has nothing around
+  it; the aligned square of the clip path reaches a little past it).
 
 Everything is drawn from ``--seed`` and the sequence's position, so a run gives the same clips
 byte for byte with the same OpenCV. The paste positions go to ``positions.json`` (for scoring
@@ -48,9 +51,18 @@ CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
 
 
 def render_clip(frames: list[np.ndarray], background: np.ndarray, rng: np.random.Generator, *, face_size: int,
-                hold: int, drift: float, noise: float) -> tuple[list[np.ndarray], list[list[int]]]:
-    """RGB frames of one clip and the paste position ``[x, y]`` of each (for scoring only)."""
+                hold: int, drift: float, noise: float, pad: int = 0) -> tuple[list[np.ndarray], list[list[int]]]:
+    """RGB frames of one clip and the paste position ``[x, y]`` of each (for scoring only).
+
+    ``pad`` > 0 mirrors that many pixels of each 48x48 face's border around it before the upscale, so the
+    pasted square (``face_size * (48 + 2 pad) / 48`` pixels) has face-like surroundings; the face keeps its size
+    and the recorded position stays that of the face itself.
+    """
     width, height = FRAME_SIZE
+    margin = int(round(face_size * pad / 48.0))
+    if pad:
+        frames = [cv2.copyMakeBorder(f, pad, pad, pad, pad, cv2.BORDER_REFLECT_101) for f in frames]
+    face_size += 2 * margin
     bx = int(rng.integers(0, background.shape[1] - width + 1))
     by = int(rng.integers(0, background.shape[0] - height + 1))
     scene = background[by:by + height, bx:bx + width]
@@ -66,7 +78,7 @@ def render_clip(frames: list[np.ndarray], background: np.ndarray, rng: np.random
             if noise > 0:
                 canvas += rng.normal(0.0, noise, canvas.shape).astype(np.float32)
             out.append(np.clip(canvas + 0.5, 0, 255).astype(np.uint8))
-            where.append([px, py])
+            where.append([px + margin, py + margin])
             x, y = x + vx, y + vy
             if not 0 <= x <= width - face_size:  # bounce off the border
                 vx, x = -vx, float(np.clip(x, 0, width - face_size))
@@ -94,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--face-size", type=int, default=140)
     parser.add_argument("--drift", type=float, default=1.5, help="Largest speed of the face, px/frame in x and y.")
     parser.add_argument("--noise", type=float, default=2.0, help="Gaussian pixel noise (grey levels).")
+    parser.add_argument("--pad", type=int, default=0,
+                        help="Mirror this many pixels of each 48x48 face around it (face-like surroundings).")
     parser.add_argument("--fps", type=float, default=25.0)
     parser.add_argument("--format", choices=sorted(c.lstrip(".") for c in CODECS), default="mp4")
     parser.add_argument("--limit", type=int, default=None, help="Render only the first N sequences.")
@@ -115,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         faces = [cv2.resize(f, (48, 48), interpolation=cv2.INTER_AREA) if f.shape != (48, 48) else f for f in faces]
         rng = np.random.default_rng([args.seed, i])
         frames, where = render_clip(faces, backgrounds[i % len(backgrounds)], rng, face_size=args.face_size,
-                                    hold=args.hold, drift=args.drift, noise=args.noise)
+                                    hold=args.hold, drift=args.drift, noise=args.noise, pad=args.pad)
         relative = Path(label) / f"{seq_id}.{args.format}"
         (args.out / label).mkdir(exist_ok=True)
         write_clip(args.out / relative, frames, args.fps)
