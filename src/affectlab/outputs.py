@@ -30,6 +30,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from affectlab import __version__
 from affectlab.errors import ConfigError
 
 __all__ = [
@@ -139,8 +140,6 @@ def check_run_folder(folder: str | Path, inputs: Iterable[str | Path | None], *,
 # -- markers: folders the tool deletes from ----------------------------------------------------------------
 def write_marker(folder: str | Path, kind: str, **info: Any) -> Path:
     """Write (atomically) the marker saying ``folder`` is the tool's ``kind`` folder; ``info`` joins its JSON."""
-    from affectlab import __version__
-
     path = Path(folder) / MARKER_NAME
     payload = {"tool": "affectlab", "kind": kind, "version": __version__, **info}
     tmp = path.with_name(f".{MARKER_NAME}.{os.getpid()}.tmp")

@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from affectlab.audio._deps import require
+from affectlab.audio.io import check_signal, read_audio
+from affectlab.audio.opensmile import opensmile_functionals
 from affectlab.errors import AffectLabError, ModelError
 
 __all__ = [
@@ -172,8 +175,6 @@ class SpeechAnalyzer:
     """
 
     def __init__(self, weights: str | Path | None = None) -> None:
-        from affectlab.audio._deps import require
-
         require("opensmile", "speech analysis")
         require("soundfile", "speech analysis")
         self.model = load_speech_model(weights)
@@ -183,9 +184,6 @@ class SpeechAnalyzer:
 
         ``signal`` is float in [-1, 1] or integer PCM (scaled by :func:`~affectlab.audio.io.check_signal`).
         """
-        from affectlab.audio.io import check_signal
-        from affectlab.audio.opensmile import opensmile_functionals
-
         x = check_signal(signal, self.model.sample_rate, source=source)
         features = opensmile_functionals(x, feature_set=self.model.feature_set, sample_rate=self.model.sample_rate,
                                          source=source)
@@ -198,8 +196,6 @@ class SpeechAnalyzer:
 
     def analyze_path(self, path: str | Path) -> SpeechResult:
         """Analyse one file; a bad file gives ``status="error"`` with the reason, never an exception."""
-        from affectlab.audio.io import read_audio
-
         try:
             signal = read_audio(path, sample_rate=self.model.sample_rate)
             return self.analyze_signal(signal, source=str(path))

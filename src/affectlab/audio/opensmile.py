@@ -35,6 +35,7 @@ import numpy as np
 from affectlab.audio._deps import require
 from affectlab.audio.io import MIN_DURATION, TARGET_SAMPLE_RATE, read_audio
 from affectlab.errors import ConfigError, MediaReadError
+from affectlab.parallel import run_tasks
 
 __all__ = [
     "OPENSMILE_FEATURE_SETS",
@@ -177,8 +178,6 @@ def extract_opensmile(
         A file is missing, unreadable, too short or silent (named in the message).
     """
     from joblib import delayed, effective_n_jobs
-
-    from affectlab.parallel import run_tasks
 
     name = canonical_feature_set(feature_set)
     require("opensmile", "openSMILE features")

@@ -15,6 +15,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from affectlab import __version__
 from affectlab.analysis import AnalysisResult, ExpressionAnalyzer, landmarks_list
 from affectlab.batch.items import BatchItem, discover_items
 from affectlab.batch.store import ResultStore, probability_column
@@ -83,8 +84,6 @@ def result_settings(options: BatchOptions) -> tuple[dict[str, Any], dict[str, st
     >>> settings["model"], "device" in settings, files
     ('mini_xception', False, {})
     """
-    from affectlab import __version__
-
     settings: dict[str, Any] = {}
     files: dict[str, str] = {}
     for field in fields(options):

@@ -40,6 +40,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from affectlab.checks import is_number
+from affectlab.evaluate.metrics import uar
 
 __all__ = [
     "FusionNetwork",
@@ -224,7 +225,6 @@ class FusionNetworkCV(FusionNetwork):
     def fit(self, X: Any, y: Any, groups: Any = None) -> FusionNetworkCV:
         """Choose ``lam`` by inner CV on ``(X, y)`` (by ``groups`` when given), then refit on all."""
         from affectlab.classify.search import check_groups
-        from affectlab.evaluate.metrics import uar
 
         X, y = validate_data(self, X, y, dtype=np.float64)
         check_classification_targets(y)

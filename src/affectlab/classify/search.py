@@ -38,6 +38,8 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from affectlab.evaluate.metrics import accuracy, macro_f1, uar
+
 __all__ = ["InnerCVSearch", "check_groups", "inner_folds", "search_subsample", "score_function", "choose_best"]
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
@@ -138,8 +140,6 @@ def search_subsample(
 
 def score_function(scoring: str) -> Callable[[np.ndarray, np.ndarray], float]:
     """``f(y_true, y_pred) -> float`` for ``"uar"``, ``"accuracy"`` or ``"macro_f1"``."""
-    from affectlab.evaluate.metrics import accuracy, macro_f1, uar
-
     known = {"uar": uar, "accuracy": accuracy, "macro_f1": macro_f1}
     if scoring not in known:
         raise ValueError(f"scoring must be one of {', '.join(known)}, got {scoring!r}")
@@ -198,8 +198,6 @@ class InnerCVSearch(ClassifierMixin, BaseEstimator):
 
     def _scorer(self) -> Any:
         if self.scoring == "uar":
-            from affectlab.evaluate.metrics import uar
-
             return make_scorer(uar)
         return self.scoring
 

@@ -34,6 +34,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from affectlab.checks import is_integer, is_number
+from affectlab.evaluate.metrics import ccc
 
 __all__ = [
     "DEFAULT_KBEST_C_GRID",
@@ -102,8 +103,6 @@ def regression_folds(n: int, groups: Sequence[Any] | np.ndarray | None, n_splits
 
 
 def _ccc(a: np.ndarray, b: np.ndarray) -> float:
-    from affectlab.evaluate.metrics import ccc
-
     return ccc(a, b)
 
 

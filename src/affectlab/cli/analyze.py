@@ -15,6 +15,7 @@ from affectlab.data.media import IMAGE_SUFFIXES, sample_photo
 from affectlab.data.scan import find_media
 from affectlab.data.scan import media_kind as suffix_kind
 from affectlab.errors import ConfigError
+from affectlab.outputs import check_outputs, record_outputs
 
 __all__ = ["analyze_command", "empty_folder_message", "expand_inputs", "open_output", "route_inputs", "unique_stem"]
 
@@ -129,7 +130,6 @@ def _check_outputs(routed: _Inputs, *, output: Path | None, save_dir: Path | Non
                    timeline: Path | None, write_timeline: bool, annotate: Path | None, csv: Path | None) -> None:
     """Refuse, before any work, an output (``--output``, the ``--save`` copies, the video outputs) that is
     one of the inputs (:func:`affectlab.outputs.check_outputs`)."""
-    from affectlab.outputs import check_outputs
     from affectlab.video.command import plan_video_outputs
 
     input_files = routed.files()
@@ -179,7 +179,6 @@ def _image_results(analyzer, routed: _Inputs):
 
 def _save_annotated(result, image, save_dir: Path, used_stems: dict[str, str]) -> None:
     """``--save``: the image with each face's box, label, probability and landmarks."""
-    from affectlab.outputs import record_outputs
     from affectlab.viz.overlay import draw_faces, save_rgb
 
     annotated = draw_faces(

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from affectlab.errors import ConfigError
+
 __all__ = ["batch_command"]
 
 
@@ -99,7 +101,6 @@ def batch_command(
     from tqdm.auto import tqdm
 
     from affectlab.batch import BatchOptions, run_batch
-    from affectlab.errors import ConfigError
     from affectlab.models import DEFAULT_MODEL, check_weights_network
 
     if scheduler is not None and cluster is not None:

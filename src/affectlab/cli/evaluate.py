@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from affectlab.errors import ConfigError, DataError
+
 __all__ = ["evaluate_command", "format_evaluation"]
 
 
@@ -59,7 +61,6 @@ def format_evaluation(result: dict[str, Any]) -> str:
 def _load(source: Path, data_format: str, split: str | None, progress: bool | None):
     """Load the dataset; for a FER2013 CSV with ``--split``, parse only that split's rows."""
     from affectlab.data.loader import detect_format, load_dataset
-    from affectlab.errors import DataError
 
     fmt = detect_format(source) if data_format == "auto" and source.is_file() else data_format
     if fmt != "fer2013":
@@ -77,8 +78,6 @@ def _load(source: Path, data_format: str, split: str | None, progress: bool | No
 def _check_writable(path: Path) -> None:
     """Refuse a --predictions file that cannot be written, before the model and the data are read."""
     import os
-
-    from affectlab.errors import ConfigError
 
     existing = next(p for p in (path.absolute(), *path.absolute().parents) if p.exists())
     if existing == path.absolute():

@@ -12,7 +12,8 @@ import click
 import numpy as np
 from tqdm.auto import tqdm
 
-from affectlab.errors import ConfigError, NoFaceError
+from affectlab.errors import AffectLabError, ConfigError, NoFaceError
+from affectlab.outputs import check_not_input, record_outputs
 
 __all__ = ["explain_command", "fool_command"]
 
@@ -63,7 +64,6 @@ def _collect_faces(analyzer, inputs: tuple[str, ...], progress: bool | None,
     """
     from affectlab.cli.analyze import empty_folder_message
     from affectlab.data.media import read_image, sample_photo, to_gray
-    from affectlab.errors import AffectLabError
 
     paths = _input_paths(inputs) if paths is None else paths
 
@@ -175,7 +175,6 @@ def explain_command(inputs, out_path, layer, cell, model_name, weights, max_face
     """
     from affectlab.cli.analyze import unique_stem
     from affectlab.explain import explain_all
-    from affectlab.outputs import check_not_input
     from affectlab.viz.overlay import check_image_path, save_rgb
     from affectlab.viz.panel import PanelRow, explanation_panel
 
@@ -220,7 +219,6 @@ def _check_fool_outputs(out_dir: Path, paths: list[Path], inputs: tuple[str, ...
     import re
 
     from affectlab.cli.analyze import unique_stem
-    from affectlab.outputs import check_not_input
 
     files = [p for p in paths if not p.is_dir()]
     check_not_input(out_dir / FOOLING_LOG, files, option="--out")
@@ -292,7 +290,6 @@ def fool_command(inputs, out_dir, target_name, bound, threshold, max_steps, step
     """
     from affectlab.cli.analyze import unique_stem
     from affectlab.explain import band_shares, fool
-    from affectlab.outputs import record_outputs
     from affectlab.viz.fooling import save_fooling_figure
     from affectlab.viz.heatmap import to_uint8
     from affectlab.viz.overlay import save_rgb

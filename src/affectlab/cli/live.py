@@ -13,6 +13,8 @@ from types import FrameType
 
 import click
 
+from affectlab.outputs import check_outputs, record_outputs
+
 __all__ = ["live_command"]
 
 #: Seconds between two progress lines when stderr is not a terminal (a terminal's line is redrawn twice a second).
@@ -156,7 +158,6 @@ def live_command(
     from affectlab.cli.analyze import open_output
     from affectlab.live import LiveRun, parse_source
     from affectlab.models import check_weights_network
-    from affectlab.outputs import check_outputs
     from affectlab.video.analyze import annotate_codec
 
     # ---- what SOURCE is, and outputs that are not inputs: refused before any work (affectlab.outputs) ----
@@ -210,8 +211,6 @@ def _open_live(spec, *, timeout: float, model_name: str | None, weights: Path | 
 def _report_end(stats, opened, warned: set[str], *, output: Path | None, annotate: Path | None) -> None:
     """On stderr after the run: new warnings, the error if any, the summary and the files written;
     exit status 1 when the run failed."""
-    from affectlab.outputs import record_outputs
-
     for problem in opened.problems:  # found while reading: a truncated video, frames that failed to decode
         if problem not in warned:
             click.echo(f"affectlab: warning: {problem}", err=True)

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from affectlab.errors import ConfigError, DataError
+from affectlab.outputs import check_outputs
+
 __all__ = ["report_command"]
 
 
@@ -36,14 +39,12 @@ def report_command(runs: tuple[Path, ...], sort_by: str | None, top: int | None,
       affectlab report runs/emodb --format csv -o emodb.csv
       affectlab report runs/ck-* --sort uar --top 12 --plot ck-uar.png
     """
-    from affectlab.errors import ConfigError, DataError
     from affectlab.evaluate.report import (
         collect_results,
         results_csv,
         results_markdown,
         sort_results,
     )
-    from affectlab.outputs import check_outputs
 
     check_outputs([("--out", out), ("--plot", plot)], [r / "metrics.json" if r.is_dir() else r for r in runs])
     table = collect_results(runs, contains=contains)

@@ -9,6 +9,9 @@ from pathlib import Path
 
 import click
 
+from affectlab.errors import ConfigError
+from affectlab.outputs import check_run_folder
+
 __all__ = ["train_command"]
 
 
@@ -97,13 +100,11 @@ def train_command(model_name: str, source: Path, out_dir: Path, train_split: str
           --out runs/ck-finetune --epochs 15 --lr 1e-3
     """
     from affectlab.data.loader import load_dataset
-    from affectlab.errors import ConfigError
     from affectlab.models import create_model
     from affectlab.models.augment import AugmentConfig
     from affectlab.models.device import resolve_device
     from affectlab.models.train import TrainConfig, resolve_precision
     from affectlab.models.training import install_run, train_on_dataset
-    from affectlab.outputs import check_run_folder
 
     net = create_model(model_name)  # unknown names, devices and run folders fail before the data is read
     resolve_precision(precision, resolve_device(device))

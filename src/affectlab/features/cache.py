@@ -52,6 +52,10 @@ from typing import Any
 
 import numpy as np
 
+from affectlab.features.registry import feature_info
+from affectlab.outputs import read_marker, require_marker, write_marker
+from affectlab.parallel import run_tasks
+
 __all__ = [
     "CacheEntry",
     "FeatureCache",
@@ -173,8 +177,6 @@ def extractor_fingerprint(name: str, extractor: Any) -> dict[str, Any]:
     >>> sorted(extractor_fingerprint("lbp", create_feature("lbp")))
     ['libraries', 'name', 'params', 'version']
     """
-    from affectlab.features.registry import feature_info
-
     params = extractor.get_params(deep=False) if hasattr(extractor, "get_params") else {}
     fingerprint = {
         "name": name,
@@ -290,8 +292,6 @@ class FeatureCache:
     def _mark(self) -> None:
         """Write the folder's marker once (it says the folder is an affectlab cache, see :meth:`prune`)."""
         if not self._marked:
-            from affectlab.outputs import read_marker, write_marker
-
             if read_marker(self.directory, CACHE_KIND) is None:
                 write_marker(self.directory, CACHE_KIND)
             self._marked = True
@@ -299,8 +299,6 @@ class FeatureCache:
     def require_marker(self, what: str | None = None) -> None:
         """Raise :class:`~affectlab.errors.ConfigError` (naming ``what``, default the folder) unless the folder
         carries the cache marker."""
-        from affectlab.outputs import require_marker
-
         require_marker(self.directory, CACHE_KIND, what=what or f"feature cache {self.directory}",
                        hint="; if it is an affectlab cache from before markers, delete the folder yourself")
 
@@ -439,8 +437,6 @@ def parallel_transform(
         ``(N, D)`` float32, rows in the order of ``images`` (equal to a serial transform).
     """
     from joblib import delayed, effective_n_jobs
-
-    from affectlab.parallel import run_tasks
 
     n = len(images)
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)

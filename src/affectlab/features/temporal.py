@@ -50,12 +50,13 @@ from sklearn.utils.validation import check_is_fitted
 from affectlab.checks import is_integer
 from affectlab.errors import ConfigError
 from affectlab.features.basic import as_array, check_finite
+from affectlab.features.codebook import Codebook
 from affectlab.features.dsift import dense_sift, limit_threads
 from affectlab.features.lbp import lbp_codes, lbp_n_bins
 from affectlab.features.llc import llc_codes, pyramid_max_pool
 from affectlab.features.lpq import LPQ_BINS, lpq_codes
 from affectlab.features.pyramid import pyramid_grids, spatial_pyramid_histograms
-from affectlab.features.registry import check_params
+from affectlab.features.registry import check_params, create_feature, feature_info
 
 __all__ = [
     "LBPTOP",
@@ -490,8 +491,6 @@ class _BagOfSift(TransformerMixin, BaseEstimator):
                            slice_step=getattr(self, "slice_step", 1), n_threads=self.n_threads)
 
     def _fit_codebooks(self, V: np.ndarray) -> None:
-        from affectlab.features.codebook import Codebook
-
         if not 1 <= int(self.k) <= int(self.n_words):
             raise ValueError(f"{type(self).__name__}: k must be in [1, n_words={self.n_words}], got {self.k!r}")
         self.codebooks_ = {}
@@ -676,8 +675,6 @@ class PooledFrameFeatures(TransformerMixin, BaseEstimator):
         self.pooling = pooling
 
     def _extractor(self) -> Any:
-        from affectlab.features.registry import create_feature
-
         if self.pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}")
         return create_feature(self.feature, **dict(self.params or {}))
@@ -732,8 +729,6 @@ def create_sequence_feature(name: str, **params: Any) -> Any:
     factory = SEQUENCE_FEATURES[name]
     check_params("sequence feature", name, factory, params)
     if name == "pooled":
-        from affectlab.features.registry import create_feature
-
         inner = params.get("feature", "hog")
         try:
             create_feature(inner, **dict(params.get("params") or {}))
@@ -755,7 +750,5 @@ def sequence_feature_is_stateless(name: str, params: dict[str, Any] | None = Non
     if name in ("lbp_top", "lpq_top"):
         return True
     if name == "pooled":
-        from affectlab.features.registry import feature_info
-
         return feature_info((params or {}).get("feature", "hog")).stateless
     return False

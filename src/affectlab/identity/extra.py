@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 
 from affectlab.checks import is_integer
+from affectlab.data import load_dataset
+from affectlab.data.media import read_image, to_gray
 from affectlab.errors import ConfigError, DataError
 
 __all__ = [
@@ -122,9 +124,6 @@ def load_extra_identities(source: str | Path, size: tuple[int, int], *, layout: 
         A sample has no subject, or fewer than two subjects have two or more images.
     """
     from tqdm.auto import tqdm
-
-    from affectlab.data import load_dataset
-    from affectlab.data.media import read_image, to_gray
 
     layout = layout if isinstance(layout, FaceLayout) else parse_face_layout(layout or {})
     dataset = load_dataset(source)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from affectlab.checks import is_integer, is_number
+from affectlab.data.media import pixel_values_problem
 from affectlab.errors import ConfigError
 from affectlab.identity.pairs import Pairs
 from affectlab.models.augment import AugmentConfig, random_affine
@@ -100,8 +101,6 @@ class SiameseTrainResult:
 
 def _tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 (divided by 255) or ``[0, 1]`` float images ``(N, H, W)`` / ``(N, C, H, W)`` as a float tensor."""
-    from affectlab.data.media import pixel_values_problem
-
     images = np.asarray(images)
     problem = pixel_values_problem(images)
     if problem:

@@ -41,7 +41,8 @@ import numpy as np
 from affectlab.errors import AffectLabError
 from affectlab.live.analyzer import LiveAnalyzer, LiveFrame
 from affectlab.live.source import FrameGrabber, LiveSource, SourceStalled
-from affectlab.video.analyze import _video_writer, compute_threads
+from affectlab.video.analyze import _annotate, _video_writer, compute_threads
+from affectlab.video.tracker import TrackedFace
 
 __all__ = ["STOP_REASONS", "LiveRun", "LiveStats"]
 
@@ -139,9 +140,6 @@ class _Annotator:
         self._last: np.ndarray | None = None
 
     def write(self, image: np.ndarray, result: LiveFrame) -> None:
-        from affectlab.video.analyze import _annotate
-        from affectlab.video.tracker import TrackedFace
-
         if image.shape[1::-1] != self.size:  # a stream that changed its frame size: fit it to the video's
             image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
         faces = [TrackedFace(f.track, f.box, None, f.landmarks) for f in result.faces]

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from affectlab.errors import ConfigError, DataError
 from affectlab.labels import canonical_expression
+from affectlab.models.inference import predict_probabilities, resolve_tta
 from affectlab.models.registry import AffectNet
 
 if TYPE_CHECKING:
@@ -122,7 +123,6 @@ def evaluate_model(
         with counts) and ``seconds``.
     """
     from affectlab.evaluate.metrics import classification_metrics
-    from affectlab.models.inference import predict_probabilities, resolve_tta
 
     mode = resolve_tta(model, tta)
 

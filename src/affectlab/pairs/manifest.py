@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from affectlab.data.media import read_image
 from affectlab.errors import DataError, MediaReadError
 
 __all__ = ["PAIR_COLUMNS", "PairRecord", "load_pair_images", "read_pair_manifest", "write_pair_manifest"]
@@ -94,8 +95,6 @@ def load_pair_images(records: Sequence[PairRecord], *, root: str | Path | None =
     and apex of different sizes (frames of one clip share a size; resizing them apart would
     misalign the apex - onset difference) raise :class:`~affectlab.errors.DataError` naming both.
     """
-    from affectlab.data.media import read_image
-
     base = Path(root) if root is not None else Path.cwd()
     onsets, apexes = [], []
     for record in records:

@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 
 from affectlab.checks import is_integer, is_number
+from affectlab.data.media import read_image
 from affectlab.errors import ConfigError, DataError
 
 __all__ = [
@@ -343,8 +344,6 @@ def ckplus_source_faces(root: str | Path, *, size: int = 48) -> tuple[np.ndarray
     ``root`` is the CK+48 folder (``<class>/S###_###_########.png``). Faces are gray uint8
     ``(M, size, size)``, sorted by sequence id; ``subjects`` are the ``S###`` prefixes.
     """
-    from affectlab.data.media import read_image
-
     root = Path(root)
     if not root.is_dir():
         raise ConfigError(f"data.proxy.source {root}: not a folder")

@@ -100,7 +100,7 @@ def add_stream_route(app: FastAPI, state: Any) -> None:
         smooth: float | None = Query(None, gt=0, le=60),
         max_faces: int | None = Query(None, ge=1),
     ) -> None:
-        from affectlab.live import LiveAnalyzer
+        from affectlab.live import LiveAnalyzer  # (the Live view is an optional part of the build)
 
         await websocket.accept(subprotocol=_subprotocol(websocket))
         live = LiveAnalyzer(state.analyzer, max_faces=max_faces or settings.max_faces, smooth=smooth)

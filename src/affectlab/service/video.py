@@ -46,7 +46,7 @@ def analyze_video_bytes(
     thread, reading stops between frames at the request's deadline (504). Returns
     :meth:`VideoResult.to_dict` with ``source`` set to the uploaded name and ``seconds``.
     """
-    from affectlab.video.reader import FrameDeadlineExceeded, read_limits
+    from affectlab.video.reader import FrameDeadlineExceeded, read_limits  # (video: optional in a build)
 
     check_not_still_image(data, filename)
     suffix = Path(filename).suffix.lower()

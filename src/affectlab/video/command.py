@@ -14,9 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
+from affectlab.analysis import ExpressionAnalyzer
 from affectlab.data.media import IMAGE_SUFFIXES
 from affectlab.errors import AffectLabError, ConfigError
+from affectlab.models import DEFAULT_MODEL
 from affectlab.outputs import check_not_input
+from affectlab.video.analyze import VideoAnalyzer, annotate_codec
 from affectlab.video.reader import is_video_path
 
 __all__ = ["analyze_videos", "check_output_options", "output_path", "plan_outputs", "plan_video_outputs",
@@ -103,8 +106,6 @@ def check_output_options(*, several: bool, timeline: Path | None, write_timeline
     ...
     affectlab.errors.ConfigError: --timeline t.txt: the file name must end in .png
     """
-    from affectlab.video.analyze import annotate_codec
-
     options = {"timeline": timeline if write_timeline else None, "annotate": annotate, "csv": csv}
     for name, option in options.items():
         if option is None or not _looks_like_file(option):
@@ -209,10 +210,6 @@ def analyze_videos(
     images share it) instead of building one from the model settings.
     """
     from tqdm.auto import tqdm
-
-    from affectlab.analysis import ExpressionAnalyzer
-    from affectlab.models import DEFAULT_MODEL
-    from affectlab.video.analyze import VideoAnalyzer
 
     if fps is not None and every != 1:
         raise ConfigError("give either --every or --fps, not both")

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 
 from affectlab.checks import is_integer
+from affectlab.data.loader import load_dataset
+from affectlab.data.media import read_image
 from affectlab.data.sample import Dataset
 from affectlab.errors import ConfigError, DataError
 
@@ -150,9 +152,6 @@ def load_sequences(
     """
     import cv2
     from tqdm.auto import tqdm
-
-    from affectlab.data.loader import load_dataset
-    from affectlab.data.media import read_image
 
     dataset = source if isinstance(source, Dataset) else load_dataset(source)
     seqs = group_sequences(dataset, pattern=pattern)

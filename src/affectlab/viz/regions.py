@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from affectlab.explain.regions import RegionTable
+from affectlab.viz.figure import save_figure
 
 __all__ = ["REGION_COLOURS", "plot_region_table", "region_layout_image", "save_region_plot"]
 
@@ -53,8 +54,6 @@ def plot_region_table(table: RegionTable, *, title: str | None = None) -> Figure
 
 def save_region_plot(table: RegionTable, path: str | Path, *, title: str | None = None) -> Path:
     """Write :func:`plot_region_table` as a PNG."""
-    from affectlab.viz.figure import save_figure
-
     return save_figure(plot_region_table(table, title=title), path)
 
 
