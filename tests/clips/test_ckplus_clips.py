@@ -16,7 +16,7 @@ from affectlab.clips import load_clips
 
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "render_ckplus_clips.py"
 
-pytestmark = pytest.mark.shared_data
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
