@@ -33,6 +33,16 @@ def test_no_module_level_import_cycle(report):
     assert not circles, "module-level import circles (see python benchmarks/architecture.py):\n" + "\n".join(circles)
 
 
+def test_no_import_cycle_even_through_imports_inside_functions(report):
+    circles = [" -> ".join(c["example"]) for c in report["cycles"]["with_inner"]]
+    assert not circles, "import circles closed by imports inside functions:\n" + "\n".join(circles)
+
+
+def test_no_import_runs_up_a_floor(report):
+    upward = [f"{u['from']} -> {u['to']} ({u['where']})" for u in report["upward"]]
+    assert not upward, "imports into a higher floor of LAYERS (benchmarks/architecture.py):\n" + "\n".join(upward)
+
+
 def test_every_package_has_a_floor(report):
     assert report["unplaced_packages"] == [], "add these packages to LAYERS in benchmarks/architecture.py"
 
