@@ -45,7 +45,8 @@ REPO = Path(__file__).resolve().parents[1]
 def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
     from affectlab.data.orl import load_orl
     from affectlab.experiments.config import resolve_source
-    from affectlab.experiments.siamese import _MODEL_KEYS, _TRAIN_KEYS, _build_net, _image_size, _section
+    from affectlab.experiments.config import section as _section
+    from affectlab.experiments.siamese import _MODEL_KEYS, _TRAIN_KEYS, _build_net, _image_size
     from affectlab.identity import balanced_pairs, fit_siamese, subject_folds
     from affectlab.identity.classify import read_identity_images
     from affectlab.identity.train import SiameseTrainConfig

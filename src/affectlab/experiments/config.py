@@ -15,9 +15,10 @@ Example::
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,9 @@ from affectlab.errors import ConfigError
 
 __all__ = [
     "CONFIG_KEYS",
+    "integer_setting",
+    "names_the_file",
+    "section",
     "NORMALISATIONS",
     "Component",
     "ExperimentConfig",
@@ -102,6 +106,67 @@ def _mapping(value: Any, key: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"{key} must be a mapping, got {type(value).__name__} {value!r}")
     return dict(value)
+
+
+def section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The mapping under ``key`` with ``defaults`` filled in; refuses a non-mapping and keys ``defaults`` lacks.
+
+    The defaults table declares a section's settings (every kind's sections are read through it).
+
+    >>> section({"train": {"epochs": 3}}, "train", {"epochs": 12, "lr": 0.003})
+    {'epochs': 3, 'lr': 0.003}
+    >>> section({"train": {"epoch": 3}}, "train", {"epochs": 12})
+    Traceback (most recent call last):
+    ...
+    affectlab.errors.ConfigError: train: unknown key(s) epoch (known: epochs)
+    """
+    value = raw.get(key) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{key} must be a mapping, got {value!r}")
+    unknown = sorted(set(value) - set(defaults))
+    if unknown:
+        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(defaults)})")
+    return {**defaults, **value}
+
+
+def integer_setting(value: Any, key: str, low: int) -> int:
+    """``value`` when it is an integer >= ``low`` (``True`` and ``2.0`` are not), else a ConfigError naming ``key``.
+
+    >>> integer_setting(3, "protocol.n_folds", 2)
+    3
+    """
+    if not is_integer(value) or value < low:
+        raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
+    return value
+
+
+def names_the_file(read: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorate a kind's read-config stage so that a :class:`ConfigError` it raises starts with the config file.
+
+    The stage's first argument is the config: a YAML path, or the mapping read from it (whose ``_path`` is the
+    file). Messages already naming the file, and mappings that came from no file, are left as they are.
+
+    >>> @names_the_file
+    ... def read(config):
+    ...     raise ConfigError("protocol.n_split is not a setting")
+    >>> read({"_path": "configs/x.yaml"})
+    Traceback (most recent call last):
+    ...
+    affectlab.errors.ConfigError: configs/x.yaml: protocol.n_split is not a setting
+    """
+
+    @functools.wraps(read)
+    def wrapper(config: Any, *args: Any, **kwargs: Any) -> Any:
+        path = config.get("_path") if isinstance(config, Mapping) else config
+        try:
+            return read(config, *args, **kwargs)
+        except ConfigError as exc:
+            text = str(exc)
+            if path is None or text.startswith(str(path)):
+                raise
+            raise ConfigError(f"{path}: {text}") from None
+
+    return wrapper
 
 
 def typed_entry(item: Any, key: str, settings: Mapping[str, set[str]], noun: str) -> str:
@@ -253,6 +318,7 @@ def parse_image_size(value: Any) -> tuple[int, int] | None:
     raise ConfigError(f"images.size must be a positive integer or [height, width], got {size!r}")
 
 
+@names_the_file
 def load_config(
     config: Mapping[str, Any] | str | Path,
     *,

@@ -51,7 +51,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from affectlab.errors import ConfigError
-from affectlab.experiments.config import parse_image_size
+from affectlab.experiments.config import names_the_file, parse_image_size
 from affectlab.experiments.stages import load_gray_images
 
 __all__ = ["DEEP_METHOD_TYPES", "run_deep_experiment", "train_config_from_mapping"]
@@ -269,6 +269,7 @@ class _DeepSettings:
         self.methods, self.protocol, self.seed, self.device = methods, protocol, seed, device
 
 
+@names_the_file
 def _read_deep(config: Mapping[str, Any], data: str | Path | None) -> _DeepSettings:
     """Read config stage: every key checked before any work."""
     from affectlab.evaluate.protocols import make_protocol

@@ -35,6 +35,7 @@ import numpy as np
 
 from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError
+from affectlab.experiments.config import names_the_file, section
 
 __all__ = ["FOOLING_KEYS", "run_fooling_experiment"]
 
@@ -56,23 +57,13 @@ _REGION_KEYS = {"layout": "face48", "cam": "gradcam", "cam_layer": None}
 _CAMS = {"gradcam": ("GradCAM", "Grad-CAM"), "layercam": ("LayerCAM", "LayerCAM")}
 
 
-def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    value = raw.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key} must be a mapping, got {value!r}")
-    unknown = sorted(set(value) - set(defaults))
-    if unknown:
-        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(defaults)})")
-    return {**defaults, **value}
-
-
 def _check(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     from affectlab.explain.fooling import DIFFERENCE_BANDS, DIFFERENCE_SCALES
     from affectlab.explain.regions import REGION_LAYOUTS
 
-    cfg = {"data": _section(raw, "data", _DATA_KEYS), "faces": _section(raw, "faces", _FACES_KEYS),
-           "model": _section(raw, "model", _MODEL_KEYS), "attack": _section(raw, "attack", _ATTACK_KEYS),
-           "map": _section(raw, "map", _MAP_KEYS), "regions": _section(raw, "regions", _REGION_KEYS)}
+    cfg = {"data": section(raw, "data", _DATA_KEYS), "faces": section(raw, "faces", _FACES_KEYS),
+           "model": section(raw, "model", _MODEL_KEYS), "attack": section(raw, "attack", _ATTACK_KEYS),
+           "map": section(raw, "map", _MAP_KEYS), "regions": section(raw, "regions", _REGION_KEYS)}
     faces, attack, dmap = cfg["faces"], cfg["attack"], cfg["map"]
     if faces["n"] is not None and (not is_integer(faces["n"]) or faces["n"] < 1):
         raise ConfigError(f"faces.n must be null or an int >= 1, got {faces['n']!r}")
@@ -234,6 +225,7 @@ def run_fooling_experiment(
     return run.result([row], resolved, n_folds=1, markdown=summary + "\n\n" + table.markdown())
 
 
+@names_the_file
 def _read_fooling(config: Mapping[str, Any] | str | Path,
                   data: str | Path | None) -> tuple[dict[str, Any], dict[str, Any], Path, Path | None]:
     """Read config stage: the raw mapping, the checked sections (with ``images`` and the file's ``path``), the
@@ -247,7 +239,7 @@ def _read_fooling(config: Mapping[str, Any] | str | Path,
         raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(FOOLING_KEYS[:-1])})")
     base = Path(path).resolve().parent if path else None
     cfg = _check(raw)
-    images_cfg = _section(raw, "images", {"square": "none"})
+    images_cfg = section(raw, "images", {"square": "none"})
     if images_cfg["square"] not in SQUARE_MODES:
         raise ConfigError(f"images.square must be one of {', '.join(SQUARE_MODES)}, got {images_cfg['square']!r}")
     cfg["images"], cfg["path"] = images_cfg, path

@@ -59,7 +59,7 @@ from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold, crossfit_folds
-from affectlab.experiments.config import ExperimentConfig, load_config, resolve_source
+from affectlab.experiments.config import ExperimentConfig, load_config, names_the_file, resolve_source
 from affectlab.experiments.features import (
     ImageRun,
     fold_feature_matrix,
@@ -364,6 +364,18 @@ def _read_config(raw: Mapping[str, Any], data: str | Path | None) -> tuple[Exper
     return cfg, fusion_raw, path
 
 
+@names_the_file
+def _read_fusion(config: Mapping[str, Any], data: str | Path | None) -> tuple[ExperimentConfig, dict[str, Any],
+                                                                            list[dict[str, Any]]]:
+    """Read config stage: the features-kind keys, the fusion section and the network members, checked."""
+    cfg, fusion_raw, _ = _read_config(config, data)
+    spec = _fusion_spec(fusion_raw, [f.label for f in cfg.features], [c.label for c in cfg.classifiers])
+    base = Path(config["_path"]).parent if config.get("_path") else None
+    networks = parse_networks(config.get("networks"), base=base, oof_splits=spec["oof_splits"],
+                              feature_labels=[f.label for f in cfg.features])
+    return cfg, spec, networks
+
+
 def describe_network(spec: Mapping[str, Any]) -> str:
     """One line for a run's report: how a network member was trained and how it scores."""
     flip = ", flip test-time augmentation" if spec.get("tta_flip") else ""
@@ -392,11 +404,7 @@ def run_fusion_experiment(
     from affectlab.classify.registry import create_classifier
     from affectlab.features.registry import create_feature
 
-    cfg, fusion_raw, _ = _read_config(config, data)
-    spec = _fusion_spec(fusion_raw, [f.label for f in cfg.features], [c.label for c in cfg.classifiers])
-    base = Path(config["_path"]).parent if config.get("_path") else None
-    networks = parse_networks(config.get("networks"), base=base, oof_splits=spec["oof_splits"],
-                              feature_labels=[f.label for f in cfg.features])
+    cfg, spec, networks = _read_fusion(config, data)
     s = prepare_image_run(cfg, out_dir, overwrite=overwrite, n_jobs=n_jobs, cache=cache)
     if len(s.folds) > 1 and any(n["type"] == "crossfit" for n in networks):
         raise ConfigError("a crossfit network needs a protocol with one fixed split (its models are trained "

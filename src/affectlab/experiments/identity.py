@@ -30,6 +30,7 @@ import numpy as np
 from affectlab.data.sample import Dataset
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import classification_metrics
+from affectlab.experiments.config import names_the_file, section
 from affectlab.identity.classify import build_identity_model, image_split, read_identity_images
 
 __all__ = ["IDENTITY_KEYS", "run_identity_experiment"]
@@ -45,21 +46,11 @@ _TRAIN_KEYS = {"epochs": 40, "batch_size": 32, "optimizer": "adamw", "lr": 0.001
 _EXPLAIN_KEYS = {"n_faces": 8, "layer": None}
 
 
-def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    value = raw.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key} must be a mapping, got {value!r}")
-    unknown = sorted(set(value) - set(defaults))
-    if unknown:
-        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(defaults)})")
-    return {**defaults, **value}
-
-
 def _train_config(train: Mapping[str, Any]):
     from affectlab.models.augment import AugmentConfig
     from affectlab.models.train import TrainConfig, _check_config
 
-    aug = _section(train, "augment", _TRAIN_KEYS["augment"])
+    aug = section(train, "augment", _TRAIN_KEYS["augment"])
     try:
         cfg = TrainConfig(**{k: v for k, v in train.items() if k != "augment"},
                           augment=AugmentConfig(float(aug["rotation"]), float(aug["scale"]),
@@ -146,6 +137,7 @@ def run_identity_experiment(
     return run.result([row], resolved, n_folds=1)
 
 
+@names_the_file
 def _read_identity(config: Mapping[str, Any] | str | Path, data: str | Path | None) -> dict[str, Any]:
     """Read config stage: the file read once, every section checked before any work."""
     from affectlab.experiments.config import read_raw_config, resolve_source
@@ -160,10 +152,10 @@ def _read_identity(config: Mapping[str, Any] | str | Path, data: str | Path | No
     source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
                                  "--data" if data is not None else "data.source")
     size, square = parse_images(raw.get("images"))
-    split_cfg = _section(raw, "split", _SPLIT_KEYS)
-    model_cfg = _section(raw, "model", _MODEL_KEYS)
-    train_cfg = _section(raw, "train", _TRAIN_KEYS)
-    explain_cfg = _section(raw, "explain", _EXPLAIN_KEYS)
+    split_cfg = section(raw, "split", _SPLIT_KEYS)
+    model_cfg = section(raw, "model", _MODEL_KEYS)
+    train_cfg = section(raw, "train", _TRAIN_KEYS)
+    explain_cfg = section(raw, "explain", _EXPLAIN_KEYS)
     tcfg, aug = _train_config(train_cfg)
     train_cfg["augment"] = aug
     n_explain = explain_cfg["n_faces"]

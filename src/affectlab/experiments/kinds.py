@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from affectlab.errors import ConfigError
-from affectlab.experiments.config import read_raw_config
+from affectlab.experiments.config import names_the_file, read_raw_config
 
 if TYPE_CHECKING:
     from affectlab.data.sample import Dataset
@@ -156,8 +156,8 @@ def run_experiment(
     >>> print(result.table())  # doctest: +SKIP
     """
     raw, path = read_raw_config(config)  # the one read of the file
-    kind = experiment_kind(raw)
     raw["_path"] = path
+    kind = names_the_file(experiment_kind)(raw)
     options: dict[str, Any] = {}
     if dataset is not None:
         if kind != "features":

@@ -48,7 +48,7 @@ from affectlab.errors import ConfigError, DataError
 from affectlab.evaluate.metrics import accuracy, uar
 from affectlab.evaluate.protocols import check_disjoint_groups, make_protocol
 from affectlab.experiments import runs
-from affectlab.experiments.config import read_raw_config, resolve_source
+from affectlab.experiments.config import integer_setting, names_the_file, read_raw_config, resolve_source, section
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.train import TrainConfig, resolve_device
@@ -77,22 +77,6 @@ _TRAIN = {"epochs": 12, "batch_size": 64, "lr": 0.003, "weight_decay": 1e-4, "sc
           "device": "auto", "num_threads": None, "augment": _AUGMENT}
 _SVM = {"C": [0.001, 0.01, 0.1, 1.0]}
 _BASELINES = {"pixel_svm": True}
-
-
-def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    value = raw.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key} must be a mapping, got {value!r}")
-    unknown = sorted(set(value) - set(defaults))
-    if unknown:
-        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(defaults)})")
-    return {**defaults, **value}
-
-
-def _int(value: Any, key: str, low: int) -> int:
-    if not is_integer(value) or value < low:
-        raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
-    return value
 
 
 def _check_train(cfg: TrainConfig) -> None:
@@ -231,24 +215,27 @@ class _PairsSettings:
         return names + ([PIXEL_BASELINE] if self.pixel_svm else [])
 
 
+@names_the_file
 def _read_settings(config: Mapping[str, Any] | str | Path) -> _PairsSettings:
     """Read config stage: every key checked (networks built once to check their sizes) before any work."""
     raw, path = read_raw_config(config)
     unknown = sorted(set(raw) - set(PAIRS_KEYS))
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(PAIRS_KEYS[:-1])})")
-    images_cfg = _section(raw, "images", _IMAGES)
-    size, crop = _int(images_cfg["size"], "images.size", 16), _int(images_cfg["crop"], "images.crop", 8)
+    images_cfg = section(raw, "images", _IMAGES)
+    size = integer_setting(images_cfg["size"], "images.size", 16)
+    crop = integer_setting(images_cfg["crop"], "images.crop", 8)
     if crop > size:
         raise ConfigError(f"images.crop {crop} must be <= images.size {size}")
-    protocol = _section(raw, "protocol", _PROTOCOL)
-    n_folds = _int(protocol["n_folds"], "protocol.n_folds", 2)
-    n_val = _int(protocol["val_subjects"], "protocol.val_subjects", 1)
-    seed = _int(protocol["seed"], "protocol.seed", 0)
-    run_folds = n_folds if protocol["run_folds"] is None else _int(protocol["run_folds"], "protocol.run_folds", 1)
+    protocol = section(raw, "protocol", _PROTOCOL)
+    n_folds = integer_setting(protocol["n_folds"], "protocol.n_folds", 2)
+    n_val = integer_setting(protocol["val_subjects"], "protocol.val_subjects", 1)
+    seed = integer_setting(protocol["seed"], "protocol.seed", 0)
+    run_folds = (n_folds if protocol["run_folds"] is None
+                 else integer_setting(protocol["run_folds"], "protocol.run_folds", 1))
     if run_folds > n_folds:
         raise ConfigError(f"protocol.run_folds {run_folds} is more than protocol.n_folds {n_folds}")
-    model_cfg = _section(raw, "model", _MODEL)
+    model_cfg = section(raw, "model", _MODEL)
     models = raw.get("models") or list(PAIR_MODELS)
     if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
         raise ConfigError(f"models must be a list of names from {', '.join(PAIR_MODELS)}")
@@ -258,19 +245,19 @@ def _read_settings(config: Mapping[str, Any] | str | Path) -> _PairsSettings:
     for name in models:  # validates names and sizes before any work
         build_pair_network(name, channels=model_cfg["channels"], fc=model_cfg["fc"], input_size=(crop, crop),
                            comb_init=model_cfg["comb_init"])
-    train_cfg = _section(raw, "train", _TRAIN)
-    augment_cfg = _section({"augment": train_cfg["augment"]}, "augment", _AUGMENT)
+    train_cfg = section(raw, "train", _TRAIN)
+    augment_cfg = section({"augment": train_cfg["augment"]}, "augment", _AUGMENT)
     try:
         tcfg = TrainConfig(**{k: v for k, v in train_cfg.items() if k != "augment"}, optimizer="adamw",
                            augment=AugmentConfig(**augment_cfg))
     except TypeError as exc:
         raise ConfigError(f"train: {exc}") from None
     _check_train(tcfg)
-    svm_cfg = _section(raw, "svm", _SVM)
+    svm_cfg = section(raw, "svm", _SVM)
     grid = svm_cfg["C"]
     if not isinstance(grid, list) or not grid or not all(is_number(c) and c > 0 for c in grid):
         raise ConfigError(f"svm.C must be a non-empty list of positive numbers, got {grid!r}")
-    baselines = _section(raw, "baselines", _BASELINES)
+    baselines = section(raw, "baselines", _BASELINES)
     if not isinstance(baselines["pixel_svm"], bool):
         raise ConfigError(f"baselines.pixel_svm must be true or false, got {baselines['pixel_svm']!r}")
     recorded = {"protocol": {**protocol, "n_folds": n_folds, "run_folds": run_folds}, "model": model_cfg,

@@ -36,6 +36,7 @@ from affectlab._checks import is_integer
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.experiments import runs
+from affectlab.experiments.config import names_the_file
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.experiments.stages import fold_of_sample, label_order, pool_grid, test_classifier
 from affectlab.parallel import run_tasks
@@ -78,6 +79,7 @@ def _components(value: Any, key: str, create: Any) -> list[tuple[str, str, dict[
     return out
 
 
+@names_the_file
 def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
     from affectlab.classify.registry import create_classifier
     from affectlab.experiments.config import parse_image_size, resolve_source

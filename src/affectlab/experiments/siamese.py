@@ -64,7 +64,7 @@ from affectlab._checks import is_integer, is_number
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import macro_f1
 from affectlab.experiments import runs
-from affectlab.experiments.config import resolve_source
+from affectlab.experiments.config import integer_setting, names_the_file, resolve_source, section
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.experiments.siamese_report import write_siamese_report
 from affectlab.identity.classify import read_identity_images
@@ -115,22 +115,6 @@ _TRAIN_KEYS = {**{f: getattr(SiameseTrainConfig(), f) for f in
                "ensemble": 1,
                # random affine of each training image: degrees, scale and shift fractions, mirror
                "augment": {"rotation": 8.0, "scale": 0.08, "translate": 0.08, "flip": True}}
-
-
-def _section(raw: Mapping[str, Any], key: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
-    value = raw.get(key) or {}
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key} must be a mapping, got {value!r}")
-    unknown = sorted(set(value) - set(defaults))
-    if unknown:
-        raise ConfigError(f"{key}: unknown key(s) {', '.join(unknown)} (known: {', '.join(defaults)})")
-    return {**defaults, **value}
-
-
-def _int(value: Any, key: str, low: int) -> int:
-    if not is_integer(value) or value < low:
-        raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
-    return value
 
 
 def _image_size(raw: Mapping[str, Any]) -> tuple[tuple[int, int], str]:
@@ -238,6 +222,7 @@ def run_siamese_experiment(
     return run.result(rows, resolved, n_folds=len(folds))
 
 
+@names_the_file
 def _read_settings(config: Mapping[str, Any] | str | Path, data: str | Path | None) -> _Settings:
     """Read config stage: the file read once, every section checked (the network built once) before any work."""
     from affectlab.experiments.config import read_raw_config
@@ -252,15 +237,15 @@ def _read_settings(config: Mapping[str, Any] | str | Path, data: str | Path | No
     source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
                                  "--data" if data is not None else "data.source")
     size, square = _image_size(raw)
-    protocol = _section(raw, "protocol", _PROTOCOL_KEYS)
-    model_cfg = _section(raw, "model", _MODEL_KEYS)
-    train_cfg = _section(raw, "train", _TRAIN_KEYS)
-    heat_cfg = _section(raw, "heatmaps", {"n_pairs": 6})
-    identity_cfg = _section(raw, "identity", _IDENTITY_KEYS) if raw.get("identity") else None
+    protocol = section(raw, "protocol", _PROTOCOL_KEYS)
+    model_cfg = section(raw, "model", _MODEL_KEYS)
+    train_cfg = section(raw, "train", _TRAIN_KEYS)
+    heat_cfg = section(raw, "heatmaps", {"n_pairs": 6})
+    identity_cfg = section(raw, "identity", _IDENTITY_KEYS) if raw.get("identity") else None
     extra_cfg = _extra_section(raw, base)
     hand_cfg = _handcrafted_section(raw)
     _check_protocol(protocol)
-    _int(heat_cfg["n_pairs"], "heatmaps.n_pairs", 0)
+    integer_setting(heat_cfg["n_pairs"], "heatmaps.n_pairs", 0)
     if identity_cfg is not None:
         _check_identity(identity_cfg)
     no_validation = int(protocol["val_subjects"]) == 0
@@ -270,7 +255,7 @@ def _read_settings(config: Mapping[str, Any] | str | Path, data: str | Path | No
                           "train.threshold_rule: fixed and no protocol.val_rotation")
     if train_cfg["extra_subjects_per_batch"] and extra_cfg is None:
         raise ConfigError("train.extra_subjects_per_batch needs an extra_identities section")
-    aug_cfg = _section(train_cfg, "augment", _TRAIN_KEYS["augment"])
+    aug_cfg = section(train_cfg, "augment", _TRAIN_KEYS["augment"])
     train_cfg["augment"] = aug_cfg
     n_nets = train_cfg["ensemble"]
     if not is_integer(n_nets) or n_nets < 1:
@@ -293,9 +278,9 @@ def _check_protocol(protocol: Mapping[str, Any]) -> None:
     if not isinstance(rotate, bool):
         raise ConfigError(f"protocol.val_rotation must be true or false, got {rotate!r}")
     for key, low in (("n_folds", 2), ("val_subjects", 0), ("seed", 0)):
-        _int(protocol[key], f"protocol.{key}", low)
+        integer_setting(protocol[key], f"protocol.{key}", low)
     if protocol["train_subjects"] is not None:
-        _int(protocol["train_subjects"], "protocol.train_subjects", 2)
+        integer_setting(protocol["train_subjects"], "protocol.train_subjects", 2)
     chosen_folds = protocol["folds"]
     if chosen_folds is not None and (not isinstance(chosen_folds, list) or not chosen_folds or not all(
             is_integer(v) and 0 <= v < protocol["n_folds"] for v in chosen_folds) or len(set(chosen_folds)) !=
@@ -306,7 +291,7 @@ def _check_protocol(protocol: Mapping[str, Any]) -> None:
 
 def _check_identity(identity_cfg: Mapping[str, Any]) -> None:
     for key, low in (("epochs", 1), ("batch_size", 1), ("seed", 0)):
-        _int(identity_cfg[key], f"identity.{key}", low)
+        integer_setting(identity_cfg[key], f"identity.{key}", low)
     if not is_number(identity_cfg["lr"]) or not identity_cfg["lr"] > 0:
         raise ConfigError(f"identity.lr must be a number > 0, got {identity_cfg['lr']!r}")
     for key in ("train_images", "val_images"):
@@ -570,7 +555,7 @@ def _handcrafted_section(raw: Mapping[str, Any]) -> dict[str, Any] | None:
     """The checked ``handcrafted`` section, or None."""
     if not raw.get("handcrafted"):
         return None
-    cfg = _section(raw, "handcrafted", _HANDCRAFTED_KEYS)
+    cfg = section(raw, "handcrafted", _HANDCRAFTED_KEYS)
     if cfg["method"] != "fisherfaces":
         raise ConfigError(f"handcrafted.method: only 'fisherfaces' is available, got {cfg['method']!r}")
     for key, low in (("n_components", 1), ("calibration_folds", 2), ("seed", 0)):
@@ -623,7 +608,7 @@ def _extra_section(raw: Mapping[str, Any], base: Path | None) -> dict[str, Any] 
     """The checked ``extra_identities`` section (source resolved like ``data.source``), or None."""
     if not raw.get("extra_identities"):
         return None
-    cfg = _section(raw, "extra_identities", EXTRA_KEYS)
+    cfg = section(raw, "extra_identities", EXTRA_KEYS)
     cfg["source"] = resolve_source(cfg["source"], base, "extra_identities.source")
     for key, low in (("epochs", 1), ("batch_size", 2)):
         if not is_integer(cfg[key]) or cfg[key] < low:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from affectlab.errors import ConfigError
+from affectlab.experiments.config import names_the_file
 
 __all__ = [
     "SPEECH_CONFIG_KEYS",
@@ -302,6 +303,7 @@ def _tasks(value: Any, classifiers: list[Any], regressors: list[Any]) -> list[Sp
     return out
 
 
+@names_the_file
 def load_speech_config(raw: Mapping[str, Any], *, data: str | Path | None = None) -> SpeechConfig:
     """Validate a ``kind: speech`` mapping (``raw["_path"]``: the YAML's path, for relative paths)."""
     from affectlab.audio.normalise import check_normalisation
