@@ -6,7 +6,11 @@ every number in ``metrics.json`` except timings (keys holding ``seconds``) and r
 (paths, timestamps, commits, worker counts, cache statuses). Prints what differs and exits with 1
 when anything does, 0 when both folders agree.
 
-    python benchmarks/compare_runs.py BEFORE_DIR AFTER_DIR [--tolerance 0] [--max-lines 20]
+    python benchmarks/compare_runs.py BEFORE_DIR AFTER_DIR [--tolerance 0] [--max-lines 20] [--folds F ...]
+
+``--folds fold01 fold02`` compares only the prediction rows of those folds (a run of some folds
+against a full run, e.g. ``protocol.run_folds`` of a pairs config); metrics.json is then skipped,
+since its pooled numbers cover other folds.
 
 Used for the refactor checks in docs/results.md ("Refactor checks").
 """
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import math
 import sys
@@ -34,16 +39,20 @@ def _is_predicted(column: str) -> bool:
     return name in PREDICTED or name.startswith(("pred_", "score", "prob_", "decision_"))
 
 
-def read_predictions(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+def read_predictions(path: Path, folds: list[str] | None = None) -> tuple[list[str], list[dict[str, str]]]:
     with open(path, encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        return list(reader.fieldnames or []), list(reader)
+        rows = list(reader)
+        return list(reader.fieldnames or []), [r for r in rows if folds is None or r.get("fold") in folds]
 
 
-def compare_predictions(before: Path, after: Path, *, tolerance: float, max_lines: int) -> list[str]:
+def compare_predictions(before: Path, after: Path, *, tolerance: float, max_lines: int,
+                        folds: list[str] | None = None) -> list[str]:
     """Lines describing how the two predictions.csv differ (empty when they agree)."""
-    columns_a, rows_a = read_predictions(before)
-    columns_b, rows_b = read_predictions(after)
+    columns_a, rows_a = read_predictions(before, folds)
+    columns_b, rows_b = read_predictions(after, folds)
+    if folds is not None and not rows_a:
+        return [f"predictions.csv: no row of fold(s) {', '.join(folds)} in {before}"]
     out: list[str] = []
     if columns_a != columns_b:
         out.append(f"predictions.csv columns differ: {columns_a} vs {columns_b}")
@@ -125,10 +134,14 @@ def compare_metrics(before: Path, after: Path, *, tolerance: float, max_lines: i
     return out
 
 
-def compare_runs(before: Path, after: Path, *, tolerance: float = 0.0, max_lines: int = 20) -> list[str]:
+def compare_runs(before: Path, after: Path, *, tolerance: float = 0.0, max_lines: int = 20,
+                 folds: list[str] | None = None) -> list[str]:
     """Every difference between two run folders' predictions and metrics (empty list: the same)."""
     out: list[str] = []
-    for name, compare in (("predictions.csv", compare_predictions), ("metrics.json", compare_metrics)):
+    checks = [("predictions.csv", functools.partial(compare_predictions, folds=folds))]
+    if folds is None:
+        checks.append(("metrics.json", compare_metrics))
+    for name, compare in checks:
         a, b = before / name, after / name
         if not a.is_file() and not b.is_file():
             continue
@@ -145,18 +158,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("after", type=Path)
     parser.add_argument("--tolerance", type=float, default=0.0, help="absolute difference allowed in numbers")
     parser.add_argument("--max-lines", type=int, default=20, help="differences shown per file")
+    parser.add_argument("--folds", nargs="+", default=None, help="compare only the prediction rows of these folds")
     args = parser.parse_args(argv)
     for folder in (args.before, args.after):
         if not (folder / "predictions.csv").is_file() and not (folder / "metrics.json").is_file():
             print(f"{folder}: not a run folder (no predictions.csv, no metrics.json)", file=sys.stderr)
             return 2
-    lines = compare_runs(args.before, args.after, tolerance=args.tolerance, max_lines=args.max_lines)
+    lines = compare_runs(args.before, args.after, tolerance=args.tolerance, max_lines=args.max_lines,
+                         folds=args.folds)
     if not lines:
         n = Counter()
         if (args.before / "predictions.csv").is_file():
-            n["prediction rows"] = len(read_predictions(args.before / "predictions.csv")[1])
-        print(f"same: {args.before} and {args.after} ({n['prediction rows']} prediction rows, metrics equal "
-              "apart from timings and provenance)")
+            n["prediction rows"] = len(read_predictions(args.before / "predictions.csv", args.folds)[1])
+        what = (f"folds {', '.join(args.folds)}: predictions only" if args.folds
+                else "metrics equal apart from timings and provenance")
+        print(f"same: {args.before} and {args.after} ({n['prediction rows']} prediction rows; {what})")
         return 0
     print(f"differ: {args.before} vs {args.after}")
     print("\n".join(lines))
