@@ -150,6 +150,7 @@ def _analyze_recordings(media, recordings: list[str], *, output: Path | None, mo
     """SPEECH: one JSON line per recording (affectlab.audio.analyze); returns the number of errors."""
     errors = 0
     show = progress if progress is not None else len(recordings) > 1
+    media.speech()  # a missing model or extra fails here, before --output is opened
     with _sink(output, mode) as sink:
         for path in tqdm(recordings, disable=not show, unit="file"):
             result = media.analyze(path, kind="audio")
