@@ -50,9 +50,19 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from affectlab.classify.registry import create_classifier
+from affectlab.data.loader import load_dataset
 from affectlab.errors import ConfigError
-from affectlab.experiments.config import names_the_file, parse_image_size
+from affectlab.evaluate.metrics import classification_metrics
+from affectlab.evaluate.protocols import make_protocol
+from affectlab.experiments import runs
+from affectlab.experiments.config import names_the_file, parse_image_size, resolve_source, typed_entry
 from affectlab.experiments.stages import load_gray_images
+from affectlab.models import create_model, list_models, load_model, load_weights
+from affectlab.models.augment import AugmentConfig
+from affectlab.models.features import extract_features
+from affectlab.models.train import TrainConfig, fit_classifier, predict_proba, seed_everything
+from affectlab.models.training import subject_holdout, transfer_weights
 
 __all__ = ["DEEP_METHOD_TYPES", "run_deep_experiment", "train_config_from_mapping"]
 
@@ -68,8 +78,6 @@ _METHOD_KEYS = {
 def train_config_from_mapping(method: Mapping[str, Any], seed: int, device: str, key: str) -> Any:
     """A ``TrainConfig`` from a config entry's ``train`` and ``augment`` mappings; unknown settings raise
     :class:`ConfigError` naming ``key``."""
-    from affectlab.models.augment import AugmentConfig
-    from affectlab.models.train import TrainConfig
 
     train = dict(method.get("train") or {})
     known = {f.name for f in fields(TrainConfig)} - {"augment"}
@@ -91,8 +99,6 @@ def train_config_from_mapping(method: Mapping[str, Any], seed: int, device: str,
 
 
 def _parse_methods(raw: Mapping[str, Any]) -> list[dict[str, Any]]:
-    from affectlab.experiments.config import typed_entry
-    from affectlab.models import list_models
 
     methods = raw.get("methods")
     if not isinstance(methods, list) or not methods:
@@ -131,7 +137,6 @@ def _resize_for(model_name: str, images: np.ndarray) -> np.ndarray:
     """Images resized to the size ``model_name`` is trained and evaluated on (e.g. 128x128 for VGG)."""
     import cv2
 
-    from affectlab.models import create_model
 
     config = create_model(model_name).config
     height, width = config.extras.get("eval_size") or config.input_size
@@ -145,9 +150,6 @@ def _finetune_fold(method: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
                    train_idx: np.ndarray, test_idx: np.ndarray, class_names: tuple[str, ...], seed: int,
                    device: str) -> dict[str, Any]:
     """Select the epoch on held-out training subjects; optionally refit on all training subjects."""
-    from affectlab.models import create_model, load_model, load_weights
-    from affectlab.models.train import fit_classifier, predict_proba, seed_everything
-    from affectlab.models.training import subject_holdout, transfer_weights
 
     cfg = train_config_from_mapping(method, seed, device, method["_key"])
     probe = create_model(method["model"], class_names=class_names)
@@ -190,7 +192,6 @@ def _features_fold(method: Mapping[str, Any], features: np.ndarray, y: np.ndarra
                    train_idx: np.ndarray, test_idx: np.ndarray) -> dict[str, Any]:
     from sklearn.utils.validation import has_fit_parameter
 
-    from affectlab.classify.registry import create_classifier
 
     spec = dict(method.get("classifier") or {"name": "linear_svm"})
     name = spec.pop("name", "linear_svm")
@@ -227,7 +228,6 @@ def run_deep_experiment(
     ``n_jobs`` and ``cache`` are accepted for the common runner signature; folds run one after
     another (each fine-tuning already uses the torch threads).
     """
-    from affectlab.experiments import runs
 
     d = _read_deep(config, data)
     run = runs.RunFolder(out_dir, overwrite=overwrite)
@@ -272,8 +272,6 @@ class _DeepSettings:
 @names_the_file
 def _read_deep(config: Mapping[str, Any], data: str | Path | None) -> _DeepSettings:
     """Read config stage: every key checked before any work."""
-    from affectlab.evaluate.protocols import make_protocol
-    from affectlab.experiments.config import resolve_source
 
     raw = dict(config)
     path = raw.get("_path")
@@ -297,7 +295,6 @@ def _read_deep(config: Mapping[str, Any], data: str | Path | None) -> _DeepSetti
 
 def _deep_dataset(d: _DeepSettings) -> tuple[Any, list[Any]]:
     """Dataset and protocol stages: the labelled images and the folds."""
-    from affectlab.data.loader import load_dataset
 
     options = {k: v for k, v in d.data_cfg.items() if k not in ("source", "format")}
     ds = load_dataset(d.source, format=d.data_cfg.get("format", "auto"), **options)
@@ -312,10 +309,6 @@ def _run_method(method: dict[str, Any], d: _DeepSettings, run: Any, ds: Any, fol
                 probabilities: dict[str, list[np.ndarray]], *, progress: bool) -> tuple[dict[str, Any], list[dict]]:
     """Members, classifier and metrics stages of one method over every fold: its results row and predictions
     (its test decisions per fold go into ``probabilities`` for later ``mean`` methods)."""
-    from affectlab.evaluate.metrics import classification_metrics
-    from affectlab.models import create_model
-    from affectlab.models.checkpoint import load_model
-    from affectlab.models.features import extract_features
 
     kind, label = method["type"], method["label"]
     matrix = None

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from affectlab.classify.registry import create_classifier
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.experiments import runs
@@ -38,6 +39,8 @@ from affectlab.experiments.stages import (
     test_classifier,
     warn_missing_classes,
 )
+from affectlab.features.cache import FeatureCache, images_fingerprint, parallel_transform
+from affectlab.features.registry import create_feature, feature_info
 from affectlab.parallel import run_tasks, worker_deaths_explained
 
 if TYPE_CHECKING:
@@ -100,7 +103,6 @@ def fold_feature_matrix(
     """
     from sklearn.base import clone
 
-    from affectlab.features.cache import FeatureCache
 
     label, name, extractor = feature
     started = time.perf_counter()
@@ -161,8 +163,6 @@ def stateless_feature_matrices(
     progress: bool,
 ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     """Every stateless feature for all images (from the cache when there), and how each was got."""
-    from affectlab.features.cache import parallel_transform
-    from affectlab.features.registry import create_feature, feature_info
 
     matrices, info = {}, {}
     for i, feat in enumerate(cfg.features):
@@ -253,7 +253,6 @@ def image_members(s: ImageRun, *, progress: bool) -> tuple[np.ndarray, str | Non
     Returns the images, their fingerprint (``None`` without a cache), the stateless matrices by label and
     how each was got. Runs before the run folder exists, so an unreadable file leaves nothing behind.
     """
-    from affectlab.features.cache import images_fingerprint
 
     images = load_gray_images(s.ds, s.cfg.image_size, progress=progress)
     images_hash = images_fingerprint(images) if s.feature_cache is not None else None
@@ -283,8 +282,6 @@ def run_features_experiment(
     """
     from joblib import delayed
 
-    from affectlab.classify.registry import create_classifier
-    from affectlab.features.registry import create_feature
 
     cfg = load_config(config, data=data, check_source=dataset is None)
     s = prepare_image_run(cfg, out_dir, dataset=dataset, overwrite=overwrite, n_jobs=n_jobs, cache=cache)

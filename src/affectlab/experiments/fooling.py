@@ -34,8 +34,22 @@ from typing import Any
 import numpy as np
 
 from affectlab._checks import is_integer, is_number
+from affectlab.data import load_dataset
+from affectlab.data.media import read_image, to_gray
 from affectlab.errors import ConfigError
-from affectlab.experiments.config import names_the_file, section
+from affectlab.experiments import runs
+from affectlab.experiments.config import names_the_file, read_raw_config, resolve_source, section
+from affectlab.explain import fool
+from affectlab.explain.fooling import DIFFERENCE_BANDS, DIFFERENCE_SCALES, band_shares, difference_bands
+from affectlab.explain.regions import REGION_LAYOUTS, region_masks, region_table
+from affectlab.identity.images import SQUARE_MODES, prepare_faces
+from affectlab.models import DEFAULT_MODEL, create_model
+from affectlab.models.checkpoint import check_weights_network, load_model
+from affectlab.models.train import predict_proba
+from affectlab.viz.fooling import fooling_figure
+from affectlab.viz.overlay import save_rgb
+from affectlab.viz.panel import text_cell
+from affectlab.viz.regions import region_layout_image, save_region_plot
 
 __all__ = ["FOOLING_KEYS", "run_fooling_experiment"]
 
@@ -58,8 +72,6 @@ _CAMS = {"gradcam": ("GradCAM", "Grad-CAM"), "layercam": ("LayerCAM", "LayerCAM"
 
 
 def _check(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    from affectlab.explain.fooling import DIFFERENCE_BANDS, DIFFERENCE_SCALES
-    from affectlab.explain.regions import REGION_LAYOUTS
 
     cfg = {"data": section(raw, "data", _DATA_KEYS), "faces": section(raw, "faces", _FACES_KEYS),
            "model": section(raw, "model", _MODEL_KEYS), "attack": section(raw, "attack", _ATTACK_KEYS),
@@ -105,10 +117,6 @@ def _check(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 def _load_model(model_cfg: Mapping[str, Any], base: Path | None):
     """The network of ``model``: a weights file (its own network, or ``name`` for a bare state dict), else the
     bundled weights of ``name`` (default: the bundled expression model)."""
-    from affectlab.analysis import DEFAULT_MODEL
-    from affectlab.experiments.config import resolve_source
-    from affectlab.models import create_model
-    from affectlab.models.checkpoint import check_weights_network, load_model
 
     name, weights = model_cfg["name"], model_cfg["weights"]
     if weights is not None:
@@ -121,8 +129,6 @@ def _load_model(model_cfg: Mapping[str, Any], base: Path | None):
 
 def _faces(dataset, cfg: Mapping[str, Any], model, square: str) -> tuple[np.ndarray, np.ndarray]:
     """``(images (N, C, H, W) uint8, indices into dataset.samples)`` of the selected samples, sized for ``model``."""
-    from affectlab.data.media import read_image, to_gray
-    from affectlab.identity.images import prepare_faces
 
     split, numbers = cfg["data"]["split"], cfg["faces"]["images"]
     keep = []
@@ -168,10 +174,6 @@ def run_fooling_experiment(
     """
     import torch
 
-    from affectlab.data import load_dataset
-    from affectlab.experiments import runs
-    from affectlab.explain.regions import region_masks, region_table
-    from affectlab.models.train import predict_proba
 
     raw, cfg, source_path, base = _read_fooling(config, data)
     model, weights_path = _load_model(cfg["model"], base)
@@ -230,8 +232,6 @@ def _read_fooling(config: Mapping[str, Any] | str | Path,
                   data: str | Path | None) -> tuple[dict[str, Any], dict[str, Any], Path, Path | None]:
     """Read config stage: the raw mapping, the checked sections (with ``images`` and the file's ``path``), the
     dataset's location and the config's folder."""
-    from affectlab.experiments.config import read_raw_config, resolve_source
-    from affectlab.identity.images import SQUARE_MODES
 
     raw, path = read_raw_config(config)
     unknown = sorted(set(raw) - set(FOOLING_KEYS))
@@ -253,7 +253,6 @@ def _attack(model: Any, faces: np.ndarray, cfg: Mapping[str, Any], *, progress: 
     """Fool every face (in batches of ``faces.batch_size``) towards its most likely wrong class."""
     from tqdm.auto import tqdm
 
-    from affectlab.explain import fool
 
     attack, bs = cfg["attack"], int(cfg["faces"]["batch_size"])
     results = []
@@ -271,7 +270,6 @@ def _attack(model: Any, faces: np.ndarray, cfg: Mapping[str, Any], *, progress: 
 
 def _bands(original: np.ndarray, adversarial: np.ndarray, dmap: Mapping[str, Any]) -> dict[str, Any]:
     """The difference maps' band shares per face (and their mean) and each face's mask of the top bands."""
-    from affectlab.explain.fooling import DIFFERENCE_BANDS, band_shares, difference_bands
 
     scale = dmap["scale"]
     band_names = [name for _, _, _, name in DIFFERENCE_BANDS]
@@ -330,10 +328,6 @@ def _write_figures(out: Path, original: np.ndarray, adversarial: np.ndarray, cor
                    dataset, cfg: Mapping[str, Any], scale: Any, table, masks, records: list[dict]) -> list[str]:
     """The pre / map / post figures of the first faces (stacked in ``fooling_panel.png``), ``regions.png`` and
     ``region_layout.png`` (the regions over the attacked faces' mean)."""
-    from affectlab.viz.fooling import fooling_figure
-    from affectlab.viz.overlay import save_rgb
-    from affectlab.viz.panel import text_cell
-    from affectlab.viz.regions import region_layout_image, save_region_plot
 
     files = []
     n = min(cfg["figures"]["n"], len(original))

@@ -56,6 +56,8 @@ from typing import Any
 import numpy as np
 
 from affectlab._checks import is_integer, is_number
+from affectlab.classify.fusion import DEFAULT_LAMBDAS, FusionNetworkCV, MeanProbabilityFusion, stack_decisions
+from affectlab.classify.registry import create_classifier
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold, crossfit_folds
@@ -76,7 +78,11 @@ from affectlab.experiments.stages import (
     decision_values,
     fit_with_groups,
 )
+from affectlab.features.registry import create_feature
 from affectlab.parallel import run_tasks
+from affectlab.viz.confusion import save_confusion_matrix
+from affectlab.viz.figure import save_figure
+from affectlab.viz.fusion import plot_fusion_weights
 
 __all__ = ["FUSION_METHODS", "fusion_table", "run_fusion_experiment"]
 
@@ -86,7 +92,6 @@ TEST_DECISIONS = ("refit", "inner_mean")
 
 
 def _fusion_spec(raw: Any, feature_labels: list[str], classifier_labels: list[str]) -> dict[str, Any]:
-    from affectlab.classify.fusion import DEFAULT_LAMBDAS
 
     spec = dict(raw or {})
     unknown = [k for k in spec if k not in _FUSION_KEYS]
@@ -238,8 +243,6 @@ def _fuse(method: str, k: int, fold: Fold, members: list[dict[str, Any]], featur
           y: np.ndarray, groups: np.ndarray | None, labels: list[str], spec: dict[str, Any]) -> dict[str, Any]:
     """Fusion stage: one fusion method fitted on the members' out-of-fold decision values of one training part,
     applied to their test decision values; its predictions and what it chose."""
-    from affectlab.classify.fusion import FusionNetworkCV, MeanProbabilityFusion, stack_decisions
-    from affectlab.classify.registry import create_classifier
 
     # The fusion estimators read each member's columns in sorted class order (np.unique(y)); the members'
     # decision values are in the run's label order (e.g. FER2013's angry..surprise, neutral): reorder.
@@ -283,7 +286,6 @@ def _early_fusion(early: Mapping[str, Any], feature_rows: dict[str, np.ndarray],
                   train_groups: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
     """Early fusion: the features z-scored on the training part (each block scaled by sqrt of its dimension),
     concatenated, one classifier."""
-    from affectlab.classify.registry import create_classifier
 
     blocks_train, blocks_test = [], []
     for label in early["features"]:
@@ -401,8 +403,6 @@ def run_fusion_experiment(
     """Run a ``kind: fusion`` experiment (see the module docstring) and write its run folder."""
     from joblib import delayed
 
-    from affectlab.classify.registry import create_classifier
-    from affectlab.features.registry import create_feature
 
     cfg, spec, networks = _read_fusion(config, data)
     s = prepare_image_run(cfg, out_dir, overwrite=overwrite, n_jobs=n_jobs, cache=cache)
@@ -433,9 +433,6 @@ def _pool_fusion(s: ImageRun, ordered: list[dict[str, Any]], spec: dict[str, Any
                  networks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Metrics stage: one pooled results row per member and per fusion method, their prediction records, the
     confusion matrices and the fusion-network weight plots."""
-    from affectlab.viz.confusion import save_confusion_matrix
-    from affectlab.viz.figure import save_figure
-    from affectlab.viz.fusion import plot_fusion_weights
 
     ds, folds, labels = s.ds, s.folds, s.labels
     rows: list[dict[str, Any]] = []

@@ -27,11 +27,20 @@ from typing import Any
 
 import numpy as np
 
+from affectlab.data.orl import load_orl
 from affectlab.data.sample import Dataset
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import classification_metrics
-from affectlab.experiments.config import names_the_file, section
+from affectlab.experiments import runs
+from affectlab.experiments.config import names_the_file, read_raw_config, resolve_source, section
+from affectlab.explain import explain_all
 from affectlab.identity.classify import build_identity_model, image_split, read_identity_images
+from affectlab.identity.images import parse_images
+from affectlab.models.augment import AugmentConfig
+from affectlab.models.checkpoint import save_weights
+from affectlab.models.train import TrainConfig, _check_config, fit_classifier, predict_proba
+from affectlab.viz.overlay import save_rgb
+from affectlab.viz.panel import PanelRow, explanation_panel
 
 __all__ = ["IDENTITY_KEYS", "run_identity_experiment"]
 
@@ -47,8 +56,6 @@ _EXPLAIN_KEYS = {"n_faces": 8, "layer": None}
 
 
 def _train_config(train: Mapping[str, Any]):
-    from affectlab.models.augment import AugmentConfig
-    from affectlab.models.train import TrainConfig, _check_config
 
     aug = section(train, "augment", _TRAIN_KEYS["augment"])
     try:
@@ -82,10 +89,6 @@ def run_identity_experiment(
 
     import torch
 
-    from affectlab.data.orl import load_orl
-    from affectlab.experiments import runs
-    from affectlab.models.checkpoint import save_weights
-    from affectlab.models.train import predict_proba
 
     st = _read_identity(config, data)
     run = runs.RunFolder(out_dir, overwrite=overwrite)
@@ -140,8 +143,6 @@ def run_identity_experiment(
 @names_the_file
 def _read_identity(config: Mapping[str, Any] | str | Path, data: str | Path | None) -> dict[str, Any]:
     """Read config stage: the file read once, every section checked before any work."""
-    from affectlab.experiments.config import read_raw_config, resolve_source
-    from affectlab.identity.images import parse_images
 
     raw, path = read_raw_config(config)
     unknown = sorted(set(raw) - set(IDENTITY_KEYS))
@@ -173,7 +174,6 @@ def _train(st: Mapping[str, Any], classes: list[str], images: np.ndarray, y: np.
     """Members stage: the network trained on the training images, the validation-best epoch's weights kept."""
     import torch
 
-    from affectlab.models.train import fit_classifier
 
     tcfg, model_cfg = st["tcfg"], st["model"]
     torch.manual_seed(tcfg.seed)
@@ -197,9 +197,6 @@ def _write_explanations(out: Path, model, images: np.ndarray, test: np.ndarray, 
                         layer: str | None) -> str:
     """``explanations.png``: guided backpropagation, Grad-CAM and guided Grad-CAM of ``n_faces`` test faces of
     different subjects (of the predicted class)."""
-    from affectlab.explain import explain_all
-    from affectlab.viz.overlay import save_rgb
-    from affectlab.viz.panel import PanelRow, explanation_panel
 
     seen: set[str] = set()
     chosen = []
@@ -222,7 +219,6 @@ def _write_explanations(out: Path, model, images: np.ndarray, test: np.ndarray, 
 
 def _write_identity_report(out: Path, cfg: Mapping[str, Any], row: Mapping[str, Any],
                            history: list[dict[str, float]], files: list[str]) -> None:
-    from affectlab.experiments import runs
 
     split, train = cfg["split"], cfg["train"]
     size, square = cfg["images"]["size"], cfg["images"]["square"]

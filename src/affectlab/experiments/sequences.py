@@ -33,13 +33,16 @@ from typing import Any
 import numpy as np
 
 from affectlab._checks import is_integer
+from affectlab.classify.registry import create_classifier
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.experiments import runs
-from affectlab.experiments.config import names_the_file
+from affectlab.experiments.config import names_the_file, parse_image_size, resolve_source
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.experiments.stages import fold_of_sample, label_order, pool_grid, test_classifier
+from affectlab.features.temporal import create_sequence_feature, sequence_feature_is_stateless
 from affectlab.parallel import run_tasks
+from affectlab.video.sequences import load_sequences
 
 __all__ = ["SEQUENCE_CONFIG_KEYS", "run_sequence_experiment"]
 
@@ -81,9 +84,6 @@ def _components(value: Any, key: str, create: Any) -> list[tuple[str, str, dict[
 
 @names_the_file
 def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
-    from affectlab.classify.registry import create_classifier
-    from affectlab.experiments.config import parse_image_size, resolve_source
-    from affectlab.features.temporal import create_sequence_feature
 
     unknown = [k for k in raw if k not in SEQUENCE_CONFIG_KEYS]
     if unknown:
@@ -130,7 +130,6 @@ def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: 
                classifiers: list[tuple[str, Any]], labels: list[str]) -> dict[str, Any]:
     """One fold of one feature: (fit the feature on the training sequences,) fit each classifier, predict the test
     sequences."""
-    from affectlab.features.temporal import create_sequence_feature
 
     started = time.perf_counter()
     if X is None:
@@ -167,7 +166,6 @@ def run_sequence_experiment(
     """
     from joblib import delayed, effective_n_jobs
 
-    from affectlab.classify.registry import create_classifier
 
     cfg = _settings(config, data)
     run = runs.RunFolder(out_dir, overwrite=overwrite)
@@ -206,7 +204,6 @@ def run_sequence_experiment(
 def _sequences_and_folds(cfg: Mapping[str, Any], *, progress: bool) -> tuple[Any, np.ndarray, np.ndarray, list[Fold]]:
     """Dataset and protocol stages: the frames grouped into sequences, their labels and subjects, and the folds
     (checked once more: no subject in both parts)."""
-    from affectlab.video.sequences import load_sequences
 
     size = cfg["size"]
     seqs = load_sequences(cfg["data"]["source"], pattern=cfg["sequences"]["pattern"],
@@ -242,7 +239,6 @@ def _resolved(cfg: Mapping[str, Any], run: runs.RunFolder, seqs: Any, folds: lis
 def _stateless_features(features: list[tuple[str, str, dict[str, Any]]],
                         volumes: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     """Members stage: every sequence feature that learns nothing, computed once for all sequences."""
-    from affectlab.features.temporal import create_sequence_feature, sequence_feature_is_stateless
 
     matrices: dict[str, np.ndarray] = {}
     info: dict[str, dict[str, Any]] = {}

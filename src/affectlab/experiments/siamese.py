@@ -61,19 +61,21 @@ import torch
 from tqdm.auto import tqdm
 
 from affectlab._checks import is_integer, is_number
+from affectlab.data.orl import load_orl
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import macro_f1
 from affectlab.experiments import runs
-from affectlab.experiments.config import integer_setting, names_the_file, resolve_source, section
+from affectlab.experiments.config import integer_setting, names_the_file, read_raw_config, resolve_source, section
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.experiments.siamese_report import write_siamese_report
-from affectlab.identity.classify import read_identity_images
+from affectlab.identity.classify import read_identity_images, train_identity_classifier
 from affectlab.identity.extra import (
     EXTRA_KEYS,
     load_extra_identities,
     parse_face_layout,
 )
 from affectlab.identity.fisherfaces import FisherfaceVerifier, fuse_logits
+from affectlab.identity.heatmaps import pair_heatmaps
 from affectlab.identity.images import parse_images
 from affectlab.identity.pairs import SubjectFold, balanced_pairs, subject_folds
 from affectlab.identity.train import (
@@ -88,6 +90,10 @@ from affectlab.identity.train import (
     verification_metrics,
 )
 from affectlab.models.augment import AugmentConfig
+from affectlab.models.siamese import siamese_vgg
+from affectlab.viz.heatmap import pair_heatmap_figure
+from affectlab.viz.overlay import save_rgb
+from affectlab.viz.roc import save_roc
 
 __all__ = ["run_siamese_experiment", "SIAMESE_KEYS"]
 
@@ -225,8 +231,6 @@ def run_siamese_experiment(
 @names_the_file
 def _read_settings(config: Mapping[str, Any] | str | Path, data: str | Path | None) -> _Settings:
     """Read config stage: the file read once, every section checked (the network built once) before any work."""
-    from affectlab.experiments.config import read_raw_config
-    from affectlab.models.siamese import siamese_vgg
 
     raw, path = read_raw_config(config)
     unknown = sorted(set(raw) - set(SIAMESE_KEYS))
@@ -302,7 +306,6 @@ def _check_identity(identity_cfg: Mapping[str, Any]) -> None:
 
 def _load_faces(st: _Settings, *, progress: bool) -> tuple[Any, np.ndarray, np.ndarray, Any]:
     """Dataset stage: the ORL images (sized and framed as configured), their subjects and the extra identities."""
-    from affectlab.data.orl import load_orl
 
     dataset = load_orl(st.source)
     images = read_identity_images(dataset, st.size, st.square, progress=progress)
@@ -364,9 +367,6 @@ def _siamese_fold(st: _Settings, k: int, fold: SubjectFold, dataset: Any, images
                   extra: Any, state: _RunState, out: Path, *, first: bool, progress: bool) -> None:
     """One fold: the ensemble's nets (members), their combined scores (fusion), the handcrafted verifiers, the
     pooled records and, for the first fold, the heat maps."""
-    from affectlab.identity.heatmaps import pair_heatmaps
-    from affectlab.viz.heatmap import pair_heatmap_figure
-    from affectlab.viz.overlay import save_rgb
 
     part = {name: np.flatnonzero(np.isin(subjects, getattr(fold, f"{name}_subjects")))
             for name in ("train", "val", "test")}
@@ -410,7 +410,6 @@ def _train_members(st: _Settings, k: int, fold: SubjectFold, part: dict[str, np.
                    progress: bool) -> dict[str, Any]:
     """Members stage: each net of the fold's ensemble trained (its own seed; with val_rotation its own validation
     group), scored on the test pairs and on its validation pairs."""
-    from affectlab.models.siamese import siamese_vgg
 
     tcfg, n_nets = st.tcfg, st.n_nets
     val_pairs = None if st.no_validation else balanced_pairs(subjects[part["val"]], seed=st.seed + 1000 + k)
@@ -489,7 +488,6 @@ def _record_verifiers(state: _RunState, verifiers: Mapping[tuple[str, str], tupl
 
 def _identity_row(st: _Settings, dataset: Any, images: np.ndarray, *, progress: bool) -> dict[str, Any]:
     """The optional closed-set identity row (vgg_identity, split by image)."""
-    from affectlab.identity.classify import train_identity_classifier
 
     identity_cfg = st.identity
     assert identity_cfg is not None
@@ -507,7 +505,6 @@ def _write_pair_scores(out: Path, pooled: Mapping[tuple[str, str], Mapping[str, 
                        predictions: list[dict[str, Any]]) -> list[str]:
     """``pair_scores.csv`` (every verifier's score of every test pair, in predictions.csv's order: higher = more
     alike) and ``roc.png`` (their ROC curves, each with its operating point); returns the file names."""
-    from affectlab.viz.roc import save_roc
 
     # predictions.csv lists fold by fold, verifier by verifier, the pairs in the order their scores were pooled,
     # so each verifier's pooled scores are consumed in turn

@@ -48,9 +48,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from affectlab.errors import ConfigError, ProtocolError
+from affectlab.classify.registry import create_classifier
+from affectlab.errors import ConfigError, DataError, ProtocolError
+from affectlab.evaluate.metrics import classification_metrics, regression_metrics, uar
+from affectlab.evaluate.protocols import make_protocol
 from affectlab.experiments import runs
-from affectlab.experiments.runs import ExperimentResult
+from affectlab.experiments.config import read_raw_config
+from affectlab.experiments.runs import ExperimentResult, format_chosen
 from affectlab.experiments.speech_config import (
     SPEECH_CONFIG_KEYS,
     SpeechConfig,
@@ -60,7 +64,7 @@ from affectlab.experiments.speech_config import (
     _task_dict,
     load_speech_config,
 )
-from affectlab.experiments.stages import fit_with_groups, summarise_chosen
+from affectlab.experiments.stages import fit_with_groups, open_feature_cache, summarise_chosen
 from affectlab.parallel import run_tasks
 
 if TYPE_CHECKING:
@@ -101,7 +105,6 @@ def speech_table(rows: Sequence[Mapping[str, Any]]) -> str:
     | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |
     | 7class | ComParE | linear_svm | per_speaker | 0.800 | 0.750 | - | - | 10 | - |
     """
-    from affectlab.experiments.runs import format_chosen
 
     lines = ["| task | feature | model | normalisation | WA | UAR | CCC | RMSE | n | chosen (median) |",
              "| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -263,7 +266,6 @@ def _groups(ds: Dataset, group_by: str) -> np.ndarray:
 def _targets(task: SpeechTask, labels: np.ndarray, ds: Dataset) -> tuple[dict[str, np.ndarray], list[str]]:
     """Target arrays per row-task name and the class order (classification) or dimension names."""
     from affectlab.audio.norms import DIMENSIONS, category_to_vad
-    from affectlab.errors import DataError
 
     if task.type == "regression" and not task.proxy:
         values = np.full((len(ds), len(task.dimensions)), np.nan)
@@ -339,9 +341,6 @@ def run_speech_experiment(
     from joblib import delayed, effective_n_jobs
 
     from affectlab.audio.normalise import normalise
-    from affectlab.evaluate.protocols import make_protocol
-    from affectlab.experiments.config import read_raw_config
-    from affectlab.experiments.stages import open_feature_cache
 
     raw, raw_path = read_raw_config(config)
     raw["_path"] = raw_path
@@ -407,7 +406,6 @@ def _task_targets(cfg: SpeechConfig, labels: np.ndarray,
 
 def _task_models(cfg: SpeechConfig) -> tuple[list[tuple[str, str, str, Any]], list[tuple[SpeechTask, _Model]]]:
     """Classifiers stage: ``(task, type, label, estimator)`` for every model a task uses, and its (task, entry)."""
-    from affectlab.classify.registry import create_classifier
 
     models: list[tuple[str, str, str, Any]] = []
     model_of: list[tuple[SpeechTask, _Model]] = []
@@ -502,7 +500,6 @@ class _Pooled:
 
 def _classification_row(p: _Pooled, order: list[str], run: runs.RunFolder) -> dict[str, Any]:
     """Metrics stage of a classification task: WA, UAR, macro-F1, per-fold UAR, the confusion plot."""
-    from affectlab.evaluate.metrics import classification_metrics
     from affectlab.viz.confusion import save_confusion_matrix
 
     name = p.task.name
@@ -526,7 +523,6 @@ def _classification_records(p: _Pooled) -> list[dict[str, Any]]:
 
 def _regression_rows(p: _Pooled) -> list[dict[str, Any]]:
     """Metrics stage of a regression task: CCC, RMSE and Pearson per dimension (proxy rows marked)."""
-    from affectlab.evaluate.metrics import regression_metrics
 
     task, rows = p.task, []
     for j, (dim, row_task) in enumerate(zip(task.dimensions, task.row_names())):
@@ -570,7 +566,6 @@ def _write_outputs(run: runs.RunFolder, cfg: SpeechConfig, resolved: dict[str, A
 
 
 def _fold_uar(true: np.ndarray, pred: np.ndarray) -> float:
-    from affectlab.evaluate.metrics import uar
 
     return uar(true, pred)
 
@@ -599,7 +594,6 @@ def _featurewise_targets(spec: Mapping[str, Any], labels: np.ndarray,
     valence, arousal, dominance), else the norm.
     """
     from affectlab.audio.norms import DIMENSIONS, category_to_vad
-    from affectlab.errors import DataError
 
     mode = str(spec.get("targets", "auto"))
     wanted = [str(d) for d in spec["dimensions"]] if spec.get("dimensions") else None

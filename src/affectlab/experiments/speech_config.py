@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from affectlab.classify.registry import create_classifier
 from affectlab.errors import ConfigError
-from affectlab.experiments.config import names_the_file
+from affectlab.experiments.config import _components as components
+from affectlab.experiments.config import names_the_file, resolve_source
 
 __all__ = [
     "SPEECH_CONFIG_KEYS",
@@ -219,8 +221,6 @@ def _restriction(value: Any, key: str) -> tuple[tuple[str, ...], tuple[str, ...]
 
 
 def _components(value: Any, key: str) -> list[_Model]:
-    from affectlab.classify.registry import create_classifier
-    from affectlab.experiments.config import _components as components
 
     entries = value if isinstance(value, list) else [value]
     cleaned, restrictions, labels = [], [], []
@@ -307,7 +307,6 @@ def _tasks(value: Any, classifiers: list[Any], regressors: list[Any]) -> list[Sp
 def load_speech_config(raw: Mapping[str, Any], *, data: str | Path | None = None) -> SpeechConfig:
     """Validate a ``kind: speech`` mapping (``raw["_path"]``: the YAML's path, for relative paths)."""
     from affectlab.audio.normalise import check_normalisation
-    from affectlab.experiments.config import resolve_source
 
     raw = dict(raw)
     path = raw.pop("_path", None)
