@@ -81,6 +81,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("affectlab.cli.report", "report_command"),
     ("affectlab.cli.cache", "cache_group"),
     ("affectlab.cli.train", "train_command"),
+    ("affectlab.cli.clips", "clips_group"),
     ("affectlab.cli.batch", "batch_command"),
     ("affectlab.cli.serve", "serve_command"),
 )

@@ -141,6 +141,17 @@ def _check_outputs(routed: _Inputs, *, output: Path | None, save_dir: Path | Non
                      for plan in video_outputs for what, target in plan.items())], input_files)
 
 
+def _load_clip_model(path: Path | None, routed: _Inputs):
+    """The ``--clip-model`` file's classifier, read before any work (a bad file is one error line)."""
+    if path is None:
+        return None
+    if not any(not video.is_dir() for video in routed.videos):
+        raise ConfigError(f"--clip-model {path}: no video file among the inputs (it labels video clips)")
+    from affectlab.clips import load_clip_model
+
+    return load_clip_model(path)
+
+
 def _sink(output: Path | None, mode: str):
     return open_output(output, mode) if output else contextlib.nullcontext(sys.stdout)
 
@@ -255,6 +266,8 @@ def _analyze_images(media, routed: _Inputs, *, output: Path | None, mode: str, p
 @click.option("--no-timeline", is_flag=True, help="Video: do not write the timeline PNG.")
 @click.option("--csv", "csv_path", type=click.Path(path_type=Path), default=None,
               help="Video: also write per-frame results as CSV (a file, or a folder for NAME_frames.csv).")
+@click.option("--clip-model", "clip_model_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Video: a clip classifier (affectlab clips fit) whose clip-level label goes next to the timeline.")
 @click.option("--annotate", type=click.Path(path_type=Path), default=None,
               help="Video: also write the analysed frames with boxes, track ids and labels (.mp4/.avi, or a folder).")
 # ---- end VIDEO options ----
@@ -278,6 +291,7 @@ def analyze_command(
     no_timeline: bool = False,
     csv_path: Path | None = None,
     annotate: Path | None = None,
+    clip_model_path: Path | None = None,
 ) -> None:
     """Detect faces, align and crop them, and classify 7 expressions.
 
@@ -308,7 +322,9 @@ def analyze_command(
     pooled label, and a video-level "label" (mean over all face-frames). A timeline
     PNG is written (./NAME_timeline.png unless --timeline/--no-timeline); --csv
     writes one row per frame and face, --annotate an annotated video. A missing,
-    empty or corrupt video gives one error line and exit status 1.
+    empty or corrupt video gives one error line and exit status 1. --clip-model adds
+    "clip": the clip-level label and probabilities of a clip classifier (from
+    affectlab clips fit) on the main face's aligned volume, or why it was refused.
 
     \b
     Video examples:
@@ -316,6 +332,7 @@ def analyze_command(
       affectlab analyze clip.mp4 --fps 5 --csv clip.csv --timeline clip.png
       affectlab analyze clip.avi --annotate clip_annotated.mp4 --scan-every 1
       affectlab analyze --frames frames/ --every 2 --timeline plots/
+      affectlab analyze clip.mp4 --clip-model ck-clips.joblib
 
     SPEECH: an INPUT ending in .wav .flac .mp3 .ogg gives one JSON object per file
     with "probabilities" of 7 categories, "label" and "valence"/"arousal"/"dominance"
@@ -338,6 +355,7 @@ def analyze_command(
     used_stems: dict[str, str] = {}  # the stems of the annotated copies, decided now for the check
     _check_outputs(routed, output=output, save_dir=save_dir, used_stems=used_stems, timeline=timeline,
                    write_timeline=not no_timeline, annotate=annotate, csv=csv_path)
+    clip_model = _load_clip_model(clip_model_path, routed)
     frontend = make_frontend(detector, min_face_fraction=min_face)  # a missing extra fails here, before any work
     media = MediaAnalyzer(model_name or DEFAULT_MODEL, weights=weights, max_faces=max_faces, whole_frame=whole_frame,
                           device=device, detector=frontend)  # the face model loads when first needed
@@ -347,7 +365,7 @@ def analyze_command(
             errors += analyze_videos(  # with the face analyser of ``media``, shared with the images
                 routed.videos, sink=sink, media=media, max_faces=max_faces, every=every, fps=target_fps,
                 scan_every=scan_every, timeline=timeline, write_timeline=not no_timeline, annotate=annotate,
-                csv=csv_path, progress=progress, other_inputs=routed.files())
+                csv=csv_path, progress=progress, other_inputs=routed.files(), clip_model=clip_model)
         mode = "a"
     if routed.recordings:  # ---- SPEECH: recordings (affectlab.audio.analyze) ----
         errors += _analyze_recordings(media, routed.recordings, output=output, mode=mode, progress=progress)

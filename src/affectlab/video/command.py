@@ -176,6 +176,21 @@ def plan_video_outputs(videos: Sequence[Path], *, other_inputs: Sequence[Path] =
             for source in videos]
 
 
+def _clip_label(clip_model: Any, source: Path) -> dict[str, Any]:
+    """``"clip"`` of a video's record: the clip model's label and probabilities, or why the clip was refused."""
+    from tqdm.auto import tqdm
+
+    if source.is_dir():
+        return {"model": clip_model.name, "status": "error", "error": "--clip-model reads video files, not frame "
+                                                                        "folders"}
+    try:
+        return {"model": clip_model.name, "status": "ok", **clip_model.predict(source).to_dict()}
+    except AffectLabError as exc:  # a refused clip (no face, too short, lost too often): said, not fatal
+        tqdm.write(f"affectlab: warning: --clip-model: {exc}", file=sys.stderr)
+        return {"model": clip_model.name, "status": "refused", "reason": getattr(exc, "reason", "error"),
+                "error": str(exc)}
+
+
 def analyze_videos(
     videos: Sequence[Path],
     *,
@@ -197,6 +212,7 @@ def analyze_videos(
     other_inputs: Sequence[Path] = (),
     detector: Any = "auto",
     media: Any = None,
+    clip_model: Any = None,
 ) -> int:
     """Analyse each video, write one JSON line per video to ``sink``; returns the number of errors.
 
@@ -208,6 +224,8 @@ def analyze_videos(
     ``detector``: the face front-end (a name or a detector object, ``--detector``).
     ``media``: a :class:`~affectlab.media.MediaAnalyzer` whose face analyser to use (the command's
     images share it) instead of building one from the model settings.
+    ``clip_model``: a fitted :class:`~affectlab.clips.ClipModel` (``--clip-model``); each video file's
+    record gets ``"clip"``: its clip-level label and probabilities, or why the clip was refused.
     """
     from tqdm.auto import tqdm
 
@@ -236,6 +254,8 @@ def analyze_videos(
                 written["csv"] = str(result.write_csv(targets["csv"]))
             if "annotated" in targets:
                 written["annotated"] = str(targets["annotated"])
+            if clip_model is not None:
+                record["clip"] = _clip_label(clip_model, source)
             if written:
                 record["outputs"] = written
             for problem in result.problems:
