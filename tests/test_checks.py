@@ -1,10 +1,10 @@
-"""The shared setting predicates (affectlab._checks) and a sample of the sites that use them."""
+"""The shared setting predicates (affectlab.checks) and a sample of the sites that use them."""
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.errors import ConfigError
 
 

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.clips.errors import ClipMissingFrames, ClipNoFace, ClipTooShort, ClipUnreadable
 from affectlab.errors import AffectLabError, ConfigError, MediaReadError
 from affectlab.face.align import FER2013_EYE_FRAMING, EyeFraming

@@ -27,7 +27,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.data.media import to_gray, to_rgb
 from affectlab.errors import ConfigError
 from affectlab.face.detect import EyePair, FaceBox, as_uint8_image

@@ -30,7 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.data.media import to_gray
 from affectlab.errors import ConfigError
 from affectlab.face.detect import (

@@ -19,7 +19,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.data.media import to_gray, to_rgb
 from affectlab.errors import ConfigError, NoFaceError
 from affectlab.face.align import (
