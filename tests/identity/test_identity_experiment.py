@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import copy
 import csv
 import json
+import shutil
 
 import pytest
 
-from affectlab.errors import ConfigError
+from affectlab.errors import AffectLabError, ConfigError
 from affectlab.experiments.kinds import experiment_runner
 from affectlab.experiments.siamese import run_siamese_experiment
 
@@ -139,3 +141,53 @@ def test_no_validation_subjects_trains_on_every_non_test_subject(tiny_orl, tmp_p
     cfg["train"]["select_on"] = "auc"
     with pytest.raises(ConfigError, match="val_subjects: 0"):
         run_siamese_experiment(cfg, tmp_path / "bad", progress=False)
+
+
+@pytest.fixture(scope="module")
+def orl6(tmp_path_factory, dataset_path):
+    """Six ORL subjects copied to a scratch folder (never into the repository)."""
+    source = dataset_path("orl_faces")
+    root = tmp_path_factory.mktemp("orl6")
+    for s in range(1, 7):
+        shutil.copytree(source / f"s{s}", root / f"s{s}")
+    return root
+
+
+BASE = {"kind": "siamese", "images": {"size": [28, 24]}, "protocol": {"n_folds": 2, "val_subjects": 0, "seed": 0},
+        "model": {"hidden": 8},
+        "train": {"epochs": 1, "batches_per_epoch": 1, "subjects_per_batch": 2, "images_per_subject": 2,
+                  "num_threads": 1, "device": "cpu", "select_on": "none", "threshold_rule": "fixed"},
+        "heatmaps": {"n_pairs": 2}}
+
+
+@pytest.mark.parametrize("section, value, match", [
+    ("protocol", {"n_folds": 6, "val_subjects": 0}, "n_folds must be an int in 2..3"),
+    ("protocol", {"n_folds": "two", "val_subjects": 0}, "protocol.n_folds must be an integer"),
+    ("train", {"epochs": 0}, "epochs must be an int >= 1"),
+    ("train", {"lr": "fast"}, "lr must be a number"),
+    ("train", {"device": "tpu"}, "device 'tpu'"),
+    ("train", {"subjects_per_batch": 1}, "subjects_per_batch"),
+    ("heatmaps", {"n_pairs": "six"}, "heatmaps.n_pairs"),
+    ("model", {"hidden": "big"}, "model:"),
+    ("handcrafted", {"method": "fisherfaces", "calibration_folds": 2}, "calibration_folds 2 needs at least 4"),
+    ("identity", {"epochs": "x"}, "identity.epochs"),
+])
+def test_siamese_runner_refuses_bad_settings_before_the_run_folder(orl6, tmp_path, section, value, match):
+    # before: tracebacks (ValueError, TypeError) or ConfigErrors raised after an empty run folder existed;
+    # the handcrafted one only after the first fold's nets had trained
+    cfg = copy.deepcopy(BASE)
+    cfg["data"] = {"source": str(orl6)}
+    cfg[section] = {**cfg.get(section, {}), **value}
+    out = tmp_path / "run"
+    with pytest.raises(AffectLabError, match=match):
+        run_siamese_experiment(cfg, out, progress=False)
+    assert not out.exists()
+
+
+def test_siamese_runner_on_six_subjects(orl6, tmp_path):
+    cfg = copy.deepcopy(BASE)
+    cfg["data"] = {"source": str(orl6)}
+    result = run_siamese_experiment(cfg, tmp_path / "run", progress=False)
+    row = result.rows[0]
+    assert row["feature"] == "siamese_vgg" and row["n_folds"] == 2 and 0.0 <= row["accuracy"] <= 1.0
+    assert (tmp_path / "run" / "pair_scores.csv").is_file()

@@ -138,3 +138,26 @@ def test_handcrafted_section_errors(tiny_orl, tmp_path):
         run_siamese_experiment(_config(tiny_orl, n_components="many"), tmp_path / "b", progress=False)
     with pytest.raises(ConfigError, match="handcrafted: unknown"):
         run_siamese_experiment(_config(tiny_orl, weight=2), tmp_path / "c", progress=False)
+
+
+def _faces(n_subjects: int = 6, per_subject: int = 6, seed: int = 0):
+    """Each subject a fixed random 28x24 pattern plus noise, uint8."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(40, 215, (n_subjects, 1, 28, 24))
+    images = np.clip(base + rng.normal(0, 10, (n_subjects, per_subject, 28, 24)), 0, 255).astype(np.uint8)
+    return images.reshape(-1, 28, 24), np.repeat([f"s{i}" for i in range(n_subjects)], per_subject)
+
+
+def test_fisherfaces_checks_at_fit_and_decision():
+    X, S = _faces(n_subjects=8)
+    verifier = FisherfaceVerifier(n_components=np.int64(10), calibration_folds=2).fit(X[:36], S[:36])  # was refused
+    pairs = balanced_pairs(S[36:])
+    assert verifier.decision_function(X[36:], pairs).shape == (len(pairs),)
+    with pytest.raises(ConfigError, match=r"fitted on \(N, 28, 24\)"):    # before: sklearn's "X has 900 features"
+        verifier.decision_function(np.zeros((12, 30, 30), np.uint8), pairs)
+    with pytest.raises(ConfigError, match="pair indices"):                # before: IndexError
+        verifier.decision_function(X[36:40], pairs)
+    with pytest.raises(ConfigError, match="more images than subjects"):   # before: sklearn ValueError
+        FisherfaceVerifier(n_components=5, calibration_folds=2).fit(X[::6], S[::6])
+    with pytest.raises(ConfigError, match="differ in shape"):
+        fuse_logits(np.zeros(3), np.zeros(4))

@@ -13,6 +13,7 @@ from affectlab.identity import (
     fit_siamese,
     pair_heatmaps,
     pair_scores,
+    pretrain_branch,
     subject_folds,
     verification_metrics,
 )
@@ -272,3 +273,73 @@ def test_select_on_none_keeps_the_last_epoch_without_validation():
                     config=SiameseTrainConfig(epochs=1, select_on="none", threshold_rule="eer"), progress=False)
     with pytest.raises(ConfigError, match="needs validation pairs"):
         fit_siamese(net, train=(X[train], subj[train]), val=None, config=SiameseTrainConfig(epochs=1), progress=False)
+
+
+def _faces(n_subjects: int = 6, per_subject: int = 6, seed: int = 0):
+    """Each subject a fixed random 28x24 pattern plus noise, uint8."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(40, 215, (n_subjects, 1, 28, 24))
+    images = np.clip(base + rng.normal(0, 10, (n_subjects, per_subject, 28, 24)), 0, 255).astype(np.uint8)
+    return images.reshape(-1, 28, 24), np.repeat([f"s{i}" for i in range(n_subjects)], per_subject)
+
+
+TINY = SiameseTrainConfig(epochs=1, batches_per_epoch=1, subjects_per_batch=2, images_per_subject=2, device="cpu")
+
+
+def test_subject_folds_need_two_subjects_per_test_group():
+    subjects = np.repeat([f"s{i}" for i in range(6)], 2)
+    # before: 6 folds of one subject passed, and the run failed after its folder existed ("need two subjects")
+    with pytest.raises(ConfigError, match=r"n_folds must be an int in 2..3"):
+        subject_folds(subjects, n_folds=6, n_val=0)
+    with pytest.raises(ConfigError, match="n_folds"):
+        subject_folds(subjects, n_folds=2.5, n_val=0)
+    assert [len(f.test_subjects) for f in subject_folds(subjects, n_folds=3, n_val=0)] == [2, 2, 2]
+
+
+def test_balanced_pairs_max_same_per_subject_is_checked():
+    subjects = np.repeat(["a", "b"], 3)
+    for bad in (0, -1, 1.5):      # before: -1 raised numpy's ValueError, 0 a misleading "no subject with two images"
+        with pytest.raises(ConfigError, match="max_same_per_subject"):
+            balanced_pairs(subjects, max_same_per_subject=bad)
+    assert int(balanced_pairs(subjects, max_same_per_subject=1).same.sum()) == 2
+
+
+def test_fit_siamese_refuses_mismatched_inputs_before_training():
+    X, S = _faces()
+    net = siamese_vgg(hidden=8)
+    val_pairs = balanced_pairs(S[24:])
+    cases = [
+        ({"train": (X[:24], S[:18]), "val": (X[24:], val_pairs)}, "24 images but"),        # before: trained on 18
+        ({"train": (X[:24], S[:24]), "val": (X[24:30], val_pairs)}, r"val: pair indices must lie in 0..5"),
+        ({"train": (np.zeros((24, 40, 40), np.uint8), S[:24]), "val": (X[24:], val_pairs)}, "the net takes"),
+        ({"train": (X[:24].astype(np.float32), S[:24]), "val": (X[24:], val_pairs)}, r"\[0, 1\]"),  # 0-255 floats
+        ({"train": (X[:24].astype(np.int64), S[:24]), "val": (X[24:], val_pairs)}, "dtype int64"),
+    ]
+    for kwargs, match in cases:
+        with pytest.raises(ConfigError, match=match):
+            fit_siamese(net, config=TINY, progress=False, **kwargs)
+
+
+@pytest.mark.parametrize("over, match", [({"epochs": 0}, "epochs must be an int >= 1"),   # before: torch ValueError
+                                         ({"epochs": 2.0}, "epochs"), ({"lr": "1e-3"}, "lr must be a number"),
+                                         ({"device": "tpu"}, "device 'tpu'"),
+                                         ({"batches_per_epoch": 0}, "batches_per_epoch")])
+def test_fit_siamese_refuses_bad_settings(over, match):
+    X, S = _faces()
+    cfg = SiameseTrainConfig(**{**TINY.__dict__, **over})
+    with pytest.raises(ConfigError, match=match):
+        fit_siamese(siamese_vgg(hidden=8), train=(X[:24], S[:24]), val=(X[24:], balanced_pairs(S[24:])),
+                    config=cfg, progress=False)
+
+
+def test_pretrain_and_pair_scores_checks():
+    X, S = _faces()
+    net = siamese_vgg(hidden=8)
+    with pytest.raises(ConfigError, match="pretrain: epochs"):          # before: torch's "total_steps" ValueError
+        pretrain_branch(net, X, S, epochs=0)
+    with pytest.raises(ConfigError, match="36 images but 10 labels"):
+        pretrain_branch(net, X, S[:10], epochs=1)
+    pairs = balanced_pairs(S)
+    with pytest.raises(ConfigError, match="pair_scores: pair indices"):   # before: IndexError
+        pair_scores(net, X[:5], pairs)
+    assert pair_scores(net, list(X), pairs).shape == (len(pairs),)       # a list of images is fine (was AttributeError)
