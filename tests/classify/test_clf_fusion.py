@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 
 from affectlab.classify.fusion import (
     FusionNetwork,
@@ -145,3 +146,39 @@ def test_mean_probability_fusion_calibrates_each_member():
     assert fused.temperatures_[0] > 10 * fused.temperatures_[1] > 10 * fused.temperatures_[2] / 1e3
     acc = np.mean(fused.predict(stack_decisions(scaled)) == y)
     assert acc > max(np.mean(np.argmax(m, axis=1) == y) for m in members)
+
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(60, 6))
+Y = np.repeat(["a", "b", "c"], 20)
+X[Y == "b", 0] += 3
+X[Y == "c", 1] += 3
+SUBJECTS = np.tile([f"S{i}" for i in range(6)], 10)
+D = stack_decisions([np.eye(3)[np.repeat([0, 1, 2], 20)] + RNG.normal(size=(60, 3)), RNG.normal(size=(60, 3))])
+
+FUSERS = {
+    "FusionNetwork": FusionNetwork,
+    "FusionNetworkCV": lambda: FusionNetworkCV(lams=[0.01, 1.0]),
+    "MeanProbabilityFusion": MeanProbabilityFusion,
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUSERS))
+def test_fusion_predict_before_fit_is_not_fitted_error(name):
+    with pytest.raises(NotFittedError):
+        FUSERS[name]().predict(D)
+
+
+@pytest.mark.parametrize("name", sorted(FUSERS))
+def test_fusion_refuses_continuous_and_single_class_targets(name):
+    with pytest.raises(ValueError, match="Unknown label type"):
+        FUSERS[name]().fit(D, RNG.normal(size=60))
+    with pytest.raises(ValueError, match="needs at least 2 classes in y, got 1 class"):
+        FUSERS[name]().fit(D[:20], Y[:20])
+
+
+def test_fusion_network_lam_must_be_a_number():
+    with pytest.raises(ValueError, match="lam must be a number >= 0, got '0.1'"):
+        FusionNetwork(lam="0.1").fit(D, Y)
+    with pytest.raises(ValueError, match="lams must be a non-empty list of values >= 0, got 0.1"):
+        FusionNetworkCV(lams=0.1).fit(D, Y)

@@ -169,3 +169,22 @@ def test_grid_errors_are_config_errors():
     with pytest.raises(ConfigError, match="C_grid must be a non-empty list"):
         create_classifier("linear_svm", C_grid="some")
     assert create_classifier("linear_svm", C_grid="auto").C_grid == "auto"
+
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(60, 6))
+Y = np.repeat(["a", "b", "c"], 20)
+X[Y == "b", 0] += 3
+X[Y == "c", 1] += 3
+
+
+def test_grid_search_on_one_sample_per_class_says_why():
+    with pytest.raises(ValueError, match="one sample per class; give a single value instead of a grid"):
+        LinearSVMCV(C_grid=[0.1, 1.0]).fit(X[[0, 25]], Y[[0, 25]])
+
+
+def test_validation_split_labels_must_match():
+    with pytest.raises(ValueError, match=r"y_val must give one label per row of X_val \(10\)"):
+        LinearSVMCV(C_grid=[0.1, 1.0]).fit(X[:50], Y[:50], X_val=X[50:], y_val=Y[50:55])
+    with pytest.raises(ValueError, match="X has 5 features"):
+        LinearSVMCV(C_grid=[0.1, 1.0]).fit(X[:50], Y[:50], X_val=X[50:, :5], y_val=Y[50:])
