@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from affectlab.errors import DataError
+from affectlab.errors import ConfigError, DataError
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.train import TrainConfig
 from affectlab.pairs import (
@@ -52,3 +52,18 @@ def test_bad_pair_arrays():
     with pytest.raises(DataError):
         fit_pair_network(net, train=(np.zeros((4, 3, 16, 16), np.uint8), np.zeros(4)),
                          val=(np.zeros((4, 2, 16, 16), np.uint8), np.zeros(4)))
+
+
+def test_fit_pair_network_refuses_bad_labels_sizes_and_epochs():
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 255, (8, 2, 24, 24), dtype=np.uint8), np.arange(8) % 2
+    net = build_pair_network("CompCNN-Sub@1", channels=(2, 2, 2), fc=(4, 4), input_size=(20, 20))
+    cfg = TrainConfig(epochs=1, batch_size=4, device="cpu")
+    cases = [((X, y[:5]), (X, y), cfg, "one label per pair"),                      # before: IndexError
+             ((X, np.where(y == 0, "posed", "spontaneous")), (X, y), cfg, "class indices 0 and 1"),  # TypeError
+             ((X, np.arange(8) % 3), (X, y), cfg, r"got \[0, 1, 2\]"),            # IndexError "Target 2"
+             ((X[:, :, :12, :12], y), (X, y), cfg, "smaller than the net's 20x20 input"),  # RuntimeError
+             ((X, y), (X, y), TrainConfig(epochs=0), "epochs must be an int >= 1")]  # untrained, best_epoch -1
+    for train, val, config, match in cases:
+        with pytest.raises((DataError, ConfigError), match=match):
+            fit_pair_network(net, train=train, val=val, config=config, progress=False)
