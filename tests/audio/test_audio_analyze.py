@@ -15,6 +15,7 @@ from affectlab.audio.analyze import (
     softmax,
 )
 from affectlab.audio.norms import category_to_vad
+from affectlab.cli import cli
 from affectlab.errors import ModelError
 
 CLASSES = ["anger", "neutral", "sadness"]
@@ -92,3 +93,28 @@ def test_cli_analyze_speech_on_emodb(dataset_path, tmp_path):
     assert [line["status"] for line in lines] == ["ok", "ok", "error"]
     assert lines[0]["label"] in lines[0]["probabilities"] and "valence" in lines[0]
     assert "broken.wav: cannot read audio" in lines[2]["error"]
+
+
+def test_speech_analyzer_gives_the_same_answer_for_int16_and_float(write_wav, make_tone):
+    pytest.importorskip("opensmile")
+    import soundfile as sf
+
+    from affectlab.audio.analyze import SpeechAnalyzer
+
+    path = write_wav("tone.wav", make_tone(1.0))
+    analyzer = SpeechAnalyzer()
+    as_float, _ = sf.read(str(path), dtype="float32")
+    as_int16, _ = sf.read(str(path), dtype="int16")
+    a, b = analyzer.analyze_signal(as_float), analyzer.analyze_signal(as_int16)
+    assert a.label == b.label
+    for c in a.probabilities:  # before: int16 amplitudes of +-30000 went to openSMILE unscaled
+        assert b.probabilities[c] == pytest.approx(a.probabilities[c], abs=1e-3)
+
+
+def test_cli_speech_output_into_a_missing_folder_is_created(tmp_path, write_wav, make_tone):
+    pytest.importorskip("opensmile")
+    good = write_wav("good.wav", make_tone(1.0))
+    out = tmp_path / "new" / "r.jsonl"  # before: FileNotFoundError traceback
+    result = CliRunner().invoke(cli, ["analyze", str(good), "--no-progress", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["status"] for line in out.read_text().splitlines()] == ["ok"]

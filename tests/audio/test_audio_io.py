@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from affectlab.audio.io import (
     AUDIO_SUFFIXES,
@@ -16,6 +18,7 @@ from affectlab.audio.io import (
     resample,
     to_mono,
 )
+from affectlab.cli import cli
 from affectlab.errors import MediaReadError
 
 pytest.importorskip("soundfile")
@@ -139,3 +142,68 @@ def test_check_signal_rejects_nan():
 def test_audio_suffixes():
     assert {".wav", ".flac", ".mp3", ".ogg"} <= AUDIO_SUFFIXES
     assert is_audio_path("X.MP3") and not is_audio_path("x.jpg")
+
+
+def test_integer_pcm_is_scaled_like_the_file_readers_do(make_tone):
+    x = make_tone(0.5)
+    pcm = np.round(x * 32767).astype(np.int16)
+    np.testing.assert_allclose(check_signal(pcm, 16000), x, atol=1e-4)
+    np.testing.assert_allclose(check_signal(pcm.astype(np.int32) << 16, 16000), x, atol=1e-4)
+    u8 = (np.round(x * 127) + 128).astype(np.uint8)
+    np.testing.assert_allclose(check_signal(u8, 16000), x, atol=1e-2)
+    # hand-computed: full scale of int16 is 32768
+    assert check_signal(np.array([16384, -32768, 0] * 2000, np.int16), 16000)[:3].tolist() == [0.5, -1.0, 0.0]
+
+
+def test_non_numeric_signal_is_a_media_error():
+    with pytest.raises(MediaReadError, match=r"^s\.wav: not a numeric audio signal"):
+        check_signal(np.array(["a", "b"]), 16000, source="s.wav")
+
+
+def test_existing_non_audio_mp3_is_not_reported_as_missing(tmp_path):
+    fake = tmp_path / "fake.mp3"
+    fake.write_text("hello, I am text")
+    with pytest.raises(MediaReadError) as info:
+        read_audio(fake)
+    message = str(info.value)
+    assert message.startswith(f"{fake}: cannot read audio")
+    assert "does not exist" not in message  # libsndfile's words for an mpg123 failure
+
+
+def test_empty_audio_file_says_empty(tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    with pytest.raises(MediaReadError, match=r"empty\.wav: empty file$"):
+        read_audio(empty)
+
+
+def test_truncated_flac_names_the_file_and_the_problem(tmp_path, write_wav, make_tone):
+    good = write_wav("tone.flac", make_tone(1.0))
+    bad = tmp_path / "cut.flac"
+    bad.write_bytes(good.read_bytes()[:3000])
+    with pytest.raises(MediaReadError, match=r"cut\.flac: cannot read audio \(corrupt, truncated"):
+        read_audio(bad)
+
+
+def test_cli_bad_mp3_among_good_files(tmp_path, write_wav, make_tone):
+    pytest.importorskip("opensmile")
+    good = write_wav("good.wav", make_tone(1.0))
+    fake = tmp_path / "fake.mp3"
+    fake.write_text("not audio")
+    result = CliRunner().invoke(cli, ["analyze", str(fake), str(good), "--no-progress"])
+    assert result.exit_code == 1
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["status"] for r in records] == ["error", "ok"]
+    assert records[0]["error"].startswith(f"{fake}: cannot read audio") and "does not exist" not in records[0]["error"]
+    assert f"affectlab: error: {fake}: cannot read audio" in result.stderr
+
+
+def test_constant_offset_counts_as_silence(write_wav, make_tone):
+    with pytest.raises(MediaReadError, match=r"dc\.wav: silent audio"):
+        check_signal(np.full(16000, 0.5, np.float32), 16000, source="dc.wav")  # before: analysed as 'sadness'
+    path = write_wav("dc.wav", np.full(16000, 0.25, np.float32))
+    with pytest.raises(MediaReadError, match="silent audio"):
+        read_audio(path)
+    # speech riding on an offset is still speech
+    x = make_tone(0.5) + np.float32(0.2)
+    np.testing.assert_array_equal(check_signal(x, 16000), x)
