@@ -117,3 +117,22 @@ def test_bad_arguments(kwargs, message):
 def test_needs_a_batch_of_gray_images():
     with pytest.raises(ValueError, match=r"\(N, H, W\)"):
         dense_sift(np.zeros((48, 48), np.uint8))
+
+
+RNG = np.random.default_rng(0)
+FACES = RNG.integers(0, 256, (3, 32, 32), dtype=np.uint8)
+
+
+def _with(value: float, index: int = 1) -> np.ndarray:
+    X = FACES.astype(np.float64) / 255.0
+    X[index, 3, 4] = value
+    return X
+
+
+def test_dense_sift_refuses_nan_images():
+    from affectlab.features.dsift import dense_sift
+
+    with pytest.raises(ValueError, match="dense_sift: image 1 contains NaN"):
+        dense_sift(_with(np.nan))
+    d, _ = dense_sift(FACES / 255.0)
+    assert np.isfinite(d).all()

@@ -8,6 +8,7 @@ from scipy.spatial.distance import cdist
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
+from affectlab.features import create_feature
 from affectlab.features.llc import (
     DenseSiftLLC,
     llc_codes,
@@ -199,3 +200,22 @@ def test_ckplus48_three_folds(dataset_path, tmp_path):
     (row,) = run_experiment(config, tmp_path / "run", progress=False).rows
     assert row["n_test"] == 981 and row["feature_dim"] == 200 * (1 + 4 + 16)
     assert row["accuracy"] > 0.75
+
+
+RNG = np.random.default_rng(0)
+FACES = RNG.integers(0, 256, (3, 32, 32), dtype=np.uint8)
+
+
+def _with(value: float, index: int = 1) -> np.ndarray:
+    X = FACES.astype(np.float64) / 255.0
+    X[index, 3, 4] = value
+    return X
+
+
+def test_non_finite_images_are_refused_by_learning_features():
+    llc = create_feature("dsift_llc", n_words=8, step=4)
+    with pytest.raises(ValueError, match="dsift_llc: image 1 contains NaN"):
+        llc.fit(_with(np.nan))
+    llc.fit(FACES)
+    with pytest.raises(ValueError, match="dsift_llc: image 1 contains NaN"):
+        llc.transform(_with(np.nan))

@@ -174,3 +174,37 @@ def test_sequence_registry_validates_names_and_parameters():
         create_sequence_feature("pooled", feature="no_such_feature")
     assert sequence_feature_is_stateless("pooled", {"feature": "hog"})
     assert not sequence_feature_is_stateless("sift_lbp")
+
+
+SEQ_RNG = np.random.default_rng(0)
+FACES = SEQ_RNG.integers(0, 256, (3, 32, 32), dtype=np.uint8)  # drawn first, so VIDEOS stays the same draw
+VIDEOS = SEQ_RNG.integers(0, 256, (2, 3, 16, 16), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name", ["lbp_top", "lpq_top", "pooled"])
+def test_sequences_with_nan_are_refused(name):
+    V = VIDEOS.astype(np.float64)
+    V[1, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="sequence 1 contains NaN or infinite values"):
+        create_sequence_feature(name).fit_transform(V)
+
+
+def test_ragged_sequences_name_the_feature():
+    ragged = [VIDEOS[0], VIDEOS[1][:2]]
+    with pytest.raises(ValueError, match="^LBPTOP: sequences of different lengths or frame sizes"):
+        create_sequence_feature("lbp_top").fit_transform(ragged)
+    with pytest.raises(ValueError, match="^lbp_top: sequences of different lengths"):
+        lbp_top(ragged)
+
+
+def test_lpq_top_names_an_even_temporal_window():
+    with pytest.raises(ValueError, match="lpq_top: win_size_t must be an odd integer >= 3, got 4"):
+        lpq_top(VIDEOS, win_size_t=4)
+    with pytest.raises(ValueError, match="lpq_top: win_size must be an odd integer >= 3, got 6"):
+        lpq_top(VIDEOS, win_size=6)
+    assert lpq_top(VIDEOS[0], levels=1).shape == (3 * 256,)  # one sequence still gives one vector
+
+
+def test_resample_time_refuses_empty_sequences():
+    with pytest.raises(ValueError, match=r"resample_time: expected sequences \(N, T, H, W\) with T >= 1"):
+        resample_time(np.zeros((1, 0, 4, 4)), 3)

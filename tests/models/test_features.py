@@ -76,3 +76,24 @@ def test_deep_feature_cache_token_follows_the_weights(tmp_path):
     save_weights(create_model("mini_xception", num_classes=3), path)
     assert create_feature("deep", weights=str(path)).cache_token() != first
     assert create_feature("deep", pretrained=False).cache_token() == "random-init|mini_xception@1"
+
+
+RNG = np.random.default_rng(0)
+FACES = RNG.integers(0, 256, (3, 32, 32), dtype=np.uint8)
+
+
+def test_deep_refuses_float_images_outside_unit_range():
+    deep = create_feature("deep", pretrained=False)
+    with pytest.raises(ValueError, match=r"deep: float images must hold gray levels in \[0, 1\],"
+                                         r" found values in \[0, 255\]"):
+        deep.fit_transform(FACES.astype(np.float32))
+    with pytest.raises(ValueError, match="deep: integer images must hold gray levels in 0..255"):
+        deep.fit_transform(FACES.astype(np.uint16) * 257)
+    a = deep.fit_transform(FACES)
+    b = deep.fit_transform(FACES / 255.0)  # the same gray levels as floats in [0, 1]
+    assert np.allclose(a, b, atol=1e-5)
+
+
+def test_deep_batch_size_is_checked():
+    with pytest.raises(ValueError, match="deep: batch_size must be a positive integer, got 0"):
+        create_feature("deep", pretrained=False, batch_size=0).fit_transform(FACES)
