@@ -6,7 +6,15 @@ import torch
 from torch import nn
 
 from affectlab.errors import ConfigError, ModelError
-from affectlab.explain import CAM, GradCAM, gradcam_maps
+from affectlab.explain import (
+    CAM,
+    ActivationMaps,
+    GradCAM,
+    GuidedBackprop,
+    explain_all,
+    gradcam_maps,
+    resolve_targets,
+)
 from affectlab.models import AffectNet, ModelConfig, create_model
 from tests.explain.explain_nets import LeftHalfNet, TinyGAPNet, hook_count
 
@@ -143,3 +151,60 @@ def test_target_errors_name_the_problem(tiny_gap):
         CAM(tiny_gap)(torch.rand(1, 1, 4, 4), target=5)
     with pytest.raises(ConfigError, match="2 classes given for 1 images"):
         CAM(tiny_gap)(torch.rand(1, 1, 4, 4), target=[0, 1])
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return create_model("mini_xception").eval()
+
+
+@pytest.fixture(scope="module")
+def faces():
+    return np.random.default_rng(0).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("target, match", [(2.7, "whole numbers"), (True, "integers"), ("happy", "integers"),
+                                           ([0.5, 1.0], "whole numbers")])
+def test_target_that_is_not_a_class_index_is_refused(target, match):
+    logits = torch.zeros(1, 3)
+    with pytest.raises(ConfigError, match=match):   # before: 2.7 -> class 2, True -> class 1, "happy" -> TypeError
+        resolve_targets(target, logits)
+
+
+def test_whole_number_targets_still_work():
+    logits = torch.zeros(2, 3)
+    assert resolve_targets(np.int64(2), logits).tolist() == [2, 2]
+    assert resolve_targets(np.array(1), logits).tolist() == [1, 1]        # a 0-d array is one class for all
+    assert resolve_targets([2.0, 0.0], logits).tolist() == [2, 0]
+    assert resolve_targets(torch.tensor([1, 2]), logits).tolist() == [1, 2]
+
+
+def test_float_images_outside_unit_range_are_refused(model, faces):
+    for explainer in (GradCAM(model), GuidedBackprop(model), CAM(model)):
+        with pytest.raises(ConfigError, match=r"\[0, 1\].*divide"):   # before: silently explained as nonsense
+            explainer(faces.astype(np.float32))
+    with pytest.raises(ConfigError, match="finite"):
+        GradCAM(model)(np.full((1, 48, 48), np.nan, np.float32))
+    with pytest.raises(ConfigError, match="int64"):
+        explain_all(model, faces.astype(np.int64))
+    out = GradCAM(model)(faces.astype(np.float32) / 255.0)       # the documented float input still works
+    assert out.maps.shape == (2, 48, 48)
+
+
+def test_empty_batch_is_one_clear_error(model):
+    empty = np.zeros((0, 48, 48), np.uint8)
+    for call in (lambda: GradCAM(model)(empty), lambda: explain_all(model, empty),
+                 lambda: ActivationMaps(model, "stem")(empty)):
+        with pytest.raises(ConfigError, match="empty"):       # before: RuntimeError from a reshape
+            call()
+
+
+def test_explainers_on_a_model_in_train_mode_batch_of_one_and_bad_layer(model, faces):
+    tiny = TinyGAPNet().train()
+    x = torch.rand(1, 1, 4, 4)
+    assert CAM(tiny)(x).maps.shape == (1, 4, 4) and tiny.training
+    with pytest.raises(ConfigError, match="class index out of range 0..1"):
+        GradCAM(tiny)(x, target=2)
+    with pytest.raises(ConfigError, match="'nope' is not a module"):
+        explain_all(model, faces, layer="nope")

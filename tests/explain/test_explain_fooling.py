@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from affectlab.errors import ConfigError
-from affectlab.explain import DIFFERENCE_BANDS, difference_gray, difference_map, fool
+from affectlab.explain import DIFFERENCE_BANDS, GradCAM, difference_gray, difference_map, fool
 from affectlab.models import create_model
 
 
@@ -144,3 +144,49 @@ def test_difference_gray_reads_channels_first_and_last_alike():
     assert difference_gray(a[None, :, :, 0], b[None, :, :, 0]).shape == (6, 5)  # (1, H, W), as result.original[i]
     with pytest.raises(ConfigError, match="channel axis"):
         difference_gray(np.zeros((6, 5, 7)), np.zeros((6, 5, 7)))
+
+
+class TestEdgeCasesOnTwoFaces:
+    """An untrained mini_xception and two random faces: these fixtures replace the module's for this class."""
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def model(cls):
+        torch.manual_seed(0)
+        return create_model("mini_xception").eval()
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def faces(cls):
+        return np.random.default_rng(0).integers(0, 256, (2, 48, 48), dtype=np.uint8)
+
+    def test_fool_target_equal_to_the_predicted_class_is_no_success(self, model, faces):
+        predicted = GradCAM(model)(faces).targets
+        result = fool(model, faces, target=predicted, max_steps=20)
+        # before: reported success after pushing the face further into the class it already had
+        assert not result.success.any()
+        assert result.steps.tolist() == [0, 0]
+        assert np.array_equal(result.adversarial, result.original)
+        assert all(r["success"] is False and r["original_class"] == r["target"] for r in result.to_records())
+
+    def test_fool_mixed_batch_attacks_only_the_images_with_a_wrong_target(self, model, faces):
+        predicted = GradCAM(model)(faces).targets
+        other = (int(predicted[1]) + 1) % 7
+        result = fool(model, faces, target=[int(predicted[0]), other], max_steps=3)
+        assert result.steps[0] == 0 and not result.success[0]
+        assert result.steps[1] >= 1
+
+    def test_fool_bound_zero_max_steps_zero_and_bad_types(self, model, faces):
+        with pytest.raises(ConfigError, match="bound must lie in"):
+            fool(model, faces, bound=0)
+        with pytest.raises(ConfigError, match="bound must lie in"):
+            fool(model, faces, bound="0.1")                     # before: TypeError
+        with pytest.raises(ConfigError, match="threshold"):
+            fool(model, faces, threshold="0.9")
+        with pytest.raises(ConfigError, match="step_size"):
+            fool(model, faces, step_size="1")
+        with pytest.raises(ConfigError, match="not finite"):
+            fool(model, np.full((1, 48, 48), np.nan, np.float32))
+        result = fool(model, faces, max_steps=0)
+        assert result.steps.tolist() == [0, 0] and result.history.shape == (2, 1)
+        assert np.array_equal(result.adversarial, result.original)

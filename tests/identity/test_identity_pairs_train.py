@@ -343,3 +343,14 @@ def test_pretrain_and_pair_scores_checks():
     with pytest.raises(ConfigError, match="pair_scores: pair indices"):   # before: IndexError
         pair_scores(net, X[:5], pairs)
     assert pair_scores(net, list(X), pairs).shape == (len(pairs),)       # a list of images is fine (was AttributeError)
+
+
+def test_pair_heatmaps_refuse_mismatched_or_out_of_range_faces():
+    net = siamese_vgg(hidden=8)
+    a = np.zeros((2, 28, 24), np.uint8)
+    with pytest.raises(ConfigError, match="one shape"):     # before: RuntimeError (count) or silent maps (size)
+        pair_heatmaps(net, a, np.zeros((3, 28, 24), np.uint8))
+    with pytest.raises(ConfigError, match="one shape"):
+        pair_heatmaps(net, a, np.zeros((2, 30, 30), np.uint8))
+    with pytest.raises(ConfigError, match=r"\[0, 1\]"):
+        pair_heatmaps(net, a.astype(np.float32) + 200, a.astype(np.float32))
