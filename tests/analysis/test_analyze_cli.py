@@ -13,7 +13,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from affectlab.cli import cli
+from affectlab.cli import cli, main
 from affectlab.data import sample_photo
 from affectlab.models import create_model, save_weights
 
@@ -96,3 +96,15 @@ def test_help_explains_the_format():
     assert result.exit_code == 0
     for text in ("JSON", "no_face", "--save", "astronaut"):
         assert text in result.output
+
+
+@pytest.mark.parametrize("device, message", [("gpu", "expected auto, cpu, cuda or cuda:N"),
+                                             ("cuda", "CUDA is not available")])
+def test_an_unusable_device_is_one_line(device, message, capsys):
+    import torch
+
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["analyze", "--device", device]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0] and repr(device) in err[0]

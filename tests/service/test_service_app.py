@@ -238,3 +238,39 @@ def test_video_gives_a_per_frame_summary(client, sample_video):
     assert all(f["label"] == "happy" for f in track["frames"])
     bad = client.post("/v1/video", files={"file": ("broken.mp4", b"not a video" * 20, "video/mp4")})
     assert bad.status_code == 422 and "broken.mp4: not a readable video" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("query", "needles"),
+    [
+        ("/v1/faces?max_faces=0", ["query parameter 'max_faces'", "greater than or equal to 1", "(got '0')"]),
+        ("/v1/faces?heatmap=maybe", ["query parameter 'heatmap'", "(got 'maybe')"]),
+        ("/v1/video?fps=nan", ["query parameter 'fps'", "greater than 0", "(got 'nan')"]),
+    ],
+)
+def test_a_bad_query_parameter_answers_one_message_naming_it(client, sample_png, query, needles):
+    # docs/service.md: errors answer {"detail": "<one clear message>"}; FastAPI's default is a list of dicts
+    res = client.post(query, content=sample_png, headers={"content-type": "image/png"})
+    assert res.status_code == 422
+    detail = res.json()["detail"]
+    assert isinstance(detail, str), detail
+    for needle in needles:
+        assert needle in detail
+
+
+def test_heatmap_covers_only_the_faces_the_answer_lists(client, encode):
+    photo = sample_photo()
+    two = np.ascontiguousarray(np.concatenate([photo, photo[:, ::-1]], axis=1))  # two faces, mirrored
+    png = encode(two, ".png")
+    both = client.post("/v1/faces", files={"file": ("two.png", png, "image/png")}).json()
+    assert len(both["faces"]) == 2
+    body = client.post("/v1/faces?max_faces=1&heatmap=true", files={"file": ("two.png", png, "image/png")}).json()
+    [face] = body["faces"]
+    overlay = cv2.imdecode(np.frombuffer(base64.b64decode(body["heatmap_png"].split(",", 1)[1]), np.uint8),
+                           cv2.IMREAD_UNCHANGED)
+    alpha = overlay[:, :, 3] > 0
+    x, y, w, h = face["box"]
+    inside = np.zeros_like(alpha)
+    inside[y : y + h, x : x + w] = True
+    assert alpha[inside].all()
+    assert not alpha[~inside].any()  # before the fix the dropped face had a map too

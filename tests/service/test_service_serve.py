@@ -3,11 +3,13 @@
 # ruff: noqa: F811  (test parameters name the imported fixtures)
 from __future__ import annotations
 
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
+from affectlab.cli import main
 from tests.service.service_fixtures import face_iou, sample_png, served  # noqa: F401  (shared fixtures)
 
 
@@ -48,3 +50,23 @@ def test_serve_handles_concurrent_clients(served, sample_png):
         answers = list(pool.map(post, range(12)))
     assert {status for status, _ in answers} == {200}
     assert all(faces == answers[0][1] for _, faces in answers)
+
+
+def test_serve_on_a_busy_port_is_one_line_and_exit_1(capsys):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        status = main(["serve", "--port", str(port), "--log-level", "warning"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1  # uvicorn alone exits 3 after printing "serving ... on" the busy port
+    assert err == [f"affectlab: error: --host 127.0.0.1 --port {port}: cannot listen there (Address already in use)"]
+
+
+def test_serve_with_speech_weights_that_cannot_load_refuses_to_start(tmp_path, capsys):
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(b"not a model")
+    status = main(["serve", "--port", "0", "--speech-weights", str(bad), "--log-level", "warning"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 1  # before: the server started, and /v1/speech answered 501
+    assert len(err) == 1 and err[0].startswith(f"affectlab: error: --speech-weights {bad}: ")
