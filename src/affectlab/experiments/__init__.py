@@ -2,7 +2,7 @@
 
 - :func:`run_experiment` reads the file once and hands it to the runner of its ``kind``
   (:data:`~affectlab.experiments.kinds.EXPERIMENT_KINDS`: ``features``, ``deep``, ``fusion``,
-  ``sequences``, ``speech``, ``siamese``, ``identity``, ``fooling``, ``pairs``);
+  ``sequences``, ``clips``, ``speech``, ``siamese``, ``identity``, ``fooling``, ``pairs``);
 - every runner follows :class:`~affectlab.experiments.kinds.Runner` and is a composition of the
   shared stages (:mod:`affectlab.experiments.stages`): read config -> dataset -> protocol ->
   members (features, networks) -> classifiers -> fusion -> metrics -> :class:`RunFolder`;
@@ -12,6 +12,7 @@
 
 Modules: ``features`` (descriptors x classifiers), ``deep`` (networks fine-tuned or as features),
 ``fusion`` and ``fusion_networks`` (decision-level fusion), ``sequences`` (temporal descriptors),
+``clips`` (video clips as face volumes),
 ``speech`` and ``speech_config`` (openSMILE / SSL speech), ``pairs`` (posed vs spontaneous pairs),
 ``fooling`` (bounded attacks and their regions), ``siamese`` and ``siamese_report`` (face verification),
 ``identity`` (closed-set identity classification). ``config`` holds the readers every kind shares.
@@ -37,8 +38,8 @@ Adding a kind
    and a section in docs/experiments.md.
 
 >>> from affectlab.experiments import EXPERIMENT_KINDS
->>> sorted(EXPERIMENT_KINDS)[:3]
-['deep', 'features', 'fooling']
+>>> {"features", "fusion", "speech", "pairs"} <= set(EXPERIMENT_KINDS)
+True
 """
 
 from affectlab.experiments.config import ExperimentConfig, load_config
