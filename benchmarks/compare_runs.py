@@ -2,7 +2,7 @@
 
 Checks ``predictions.csv`` row by row (the rows of a run are matched on every column but the
 predicted ones, so a change of row order alone is reported as such, not as moved predictions) and
-every number in ``metrics.json`` except timings (keys holding ``seconds``) and run provenance
+every number in ``metrics.json`` except timings (keys holding ``seconds`` or ``time``) and run provenance
 (paths, timestamps, commits, worker counts, cache statuses). Prints what differs and exits with 1
 when anything does, 0 when both folders agree.
 
@@ -104,7 +104,8 @@ def _same(a: str, b: str, tolerance: float) -> bool:
 def _walk(value: Any, path: str, out: dict[str, Any]) -> None:
     if isinstance(value, dict):
         for name, item in value.items():
-            if str(name).lower() in IGNORED_KEYS or "seconds" in str(name).lower():
+            key = str(name).lower()
+            if key in IGNORED_KEYS or "seconds" in key or "time" in key:  # timings (epoch_time_s, ...)
                 continue
             _walk(item, f"{path}.{name}" if path else str(name), out)
     elif isinstance(value, list):
