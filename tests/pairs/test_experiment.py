@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import csv
 import json
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -15,7 +13,7 @@ from affectlab.errors import AffectLabError, ConfigError, DataError
 from affectlab.experiments.kinds import experiment_runner
 from affectlab.experiments.pairs import PIXEL_BASELINE, SVM_MODELS, run_pairs_experiment
 from affectlab.pairs.networks import PAIR_MODELS
-from tests.pairs.fakes import fake_ckplus
+from tests.pairs.fakes import fake_ckplus, pair_manifest, tiny_pairs_config
 
 TINY = {
     "images": {"size": 24, "crop": 16},
@@ -102,35 +100,6 @@ def test_manifest_with_one_label_is_refused(tmp_path):
                              tmp_path / "run", progress=False)
 
 
-def _manifest(root: Path, n_subjects: int = 6, per_subject: int = 4, *, apex_size=(24, 24)) -> Path:
-    """Synthetic pairs: 'spontaneous' apexes get a bright band, 'posed' ones a dark band."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for s in range(n_subjects):
-        for k in range(per_subject):
-            label = ("posed", "spontaneous")[k % 2]
-            onset = rng.integers(60, 200, (24, 24), dtype=np.uint8)
-            apex = onset.copy()
-            apex[4:8] = 255 if label == "spontaneous" else 0
-            if (s, k) == (0, 1):
-                apex = cv2.resize(apex, apex_size[::-1])
-            cv2.imwrite(str(root / f"s{s}_{k}_on.png"), onset)
-            cv2.imwrite(str(root / f"s{s}_{k}_ap.png"), apex)
-            rows.append([f"s{s}_{k}_on.png", f"s{s}_{k}_ap.png", label, f"S{s:03d}"])
-    path = root / "pairs.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([["onset", "apex", "label", "subject"], *rows])
-    return path
-
-
-def _config(manifest: Path, **over) -> dict:
-    cfg = {"kind": "pairs", "data": {"manifest": str(manifest)}, "images": {"size": 24, "crop": 20},
-           "protocol": {"n_folds": 2, "val_subjects": 1, "seed": 0, "run_folds": 1},
-           "model": {"channels": [2, 2, 2], "fc": [4, 4]}, "models": ["DiffCNN"],
-           "train": {"epochs": 1, "batch_size": 8, "num_threads": 1, "device": "cpu"},
-           "baselines": {"pixel_svm": False}}
-    cfg.update(over)
-    return cfg
 
 
 @pytest.mark.parametrize("over, match", [
@@ -151,16 +120,16 @@ def _config(manifest: Path, **over) -> dict:
 def test_bad_settings_are_one_error_before_any_run_folder(tmp_path, over, match):
     # before: run_folds > n_folds wrote a report saying the run was stopped; duplicate models doubled their rows;
     # epochs 0 reported untrained nets; others raised TypeError / ZeroDivisionError or left a run folder
-    path = _manifest(tmp_path)
+    path = pair_manifest(tmp_path)
     out = tmp_path / "run"
     with pytest.raises(AffectLabError, match=match):
-        run_pairs_experiment(_config(path, **over), out, progress=False)
+        run_pairs_experiment(tiny_pairs_config(path, **over), out, progress=False)
     assert not out.exists()
 
 
 def test_partial_report_names_the_models_that_ran(tmp_path):
-    path = _manifest(tmp_path)
-    result = run_pairs_experiment(_config(path), tmp_path / "run", progress=False)
+    path = pair_manifest(tmp_path)
+    result = run_pairs_experiment(tiny_pairs_config(path), tmp_path / "run", progress=False)
     report = (tmp_path / "run" / "report.md").read_text(encoding="utf-8")
     assert [r["model"] for r in result.rows] == ["DiffCNN"]
     assert "1 of the 7 nets and 0 of the 2 CompCNN-SVMs" in report and "all 9 models" not in report

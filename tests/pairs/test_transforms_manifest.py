@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -23,6 +22,7 @@ from affectlab.pairs import (
     stack_pairs,
     write_pair_manifest,
 )
+from tests.pairs.fakes import pair_manifest, tiny_pairs_config
 
 
 def test_center_crop_hand_computed():
@@ -91,56 +91,27 @@ def test_manifest_errors_name_file_and_row(tmp_path):
         load_pair_images(read_pair_manifest(bad), root=tmp_path)
 
 
-def _manifest(root: Path, n_subjects: int = 6, per_subject: int = 4, *, apex_size=(24, 24)) -> Path:
-    """Synthetic pairs: 'spontaneous' apexes get a bright band, 'posed' ones a dark band."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for s in range(n_subjects):
-        for k in range(per_subject):
-            label = ("posed", "spontaneous")[k % 2]
-            onset = rng.integers(60, 200, (24, 24), dtype=np.uint8)
-            apex = onset.copy()
-            apex[4:8] = 255 if label == "spontaneous" else 0
-            if (s, k) == (0, 1):
-                apex = cv2.resize(apex, apex_size[::-1])
-            cv2.imwrite(str(root / f"s{s}_{k}_on.png"), onset)
-            cv2.imwrite(str(root / f"s{s}_{k}_ap.png"), apex)
-            rows.append([f"s{s}_{k}_on.png", f"s{s}_{k}_ap.png", label, f"S{s:03d}"])
-    path = root / "pairs.csv"
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows([["onset", "apex", "label", "subject"], *rows])
-    return path
-
-
-def _config(manifest: Path, **over) -> dict:
-    cfg = {"kind": "pairs", "data": {"manifest": str(manifest)}, "images": {"size": 24, "crop": 20},
-           "protocol": {"n_folds": 2, "val_subjects": 1, "seed": 0, "run_folds": 1},
-           "model": {"channels": [2, 2, 2], "fc": [4, 4]}, "models": ["DiffCNN"],
-           "train": {"epochs": 1, "batch_size": 8, "num_threads": 1, "device": "cpu"},
-           "baselines": {"pixel_svm": False}}
-    cfg.update(over)
-    return cfg
 
 
 def test_onset_and_apex_of_different_sizes_are_refused(tmp_path):
-    path = _manifest(tmp_path, apex_size=(30, 20))
+    path = pair_manifest(tmp_path, apex_size=(30, 20))
     # before: both were resized to size x size apart, a distorted apex - onset difference, without a word
     with pytest.raises(DataError, match=r"row 3: onset .*s0_1_on.png is 24x24 but apex .*s0_1_ap.png is 20x30"):
         load_pair_images(read_pair_manifest(path), root=tmp_path, size=24)
     out = tmp_path / "run"
     with pytest.raises(DataError, match="row 3"):
-        run_pairs_experiment(_config(path), out, progress=False)
+        run_pairs_experiment(tiny_pairs_config(path), out, progress=False)
     assert not out.exists()
 
 
 def test_same_size_pairs_other_than_size_are_still_resized(tmp_path):
-    path = _manifest(tmp_path)
+    path = pair_manifest(tmp_path)
     onset, apex = load_pair_images(read_pair_manifest(path), root=tmp_path, size=16)
     assert onset.shape == apex.shape == (24, 16, 16)
 
 
 def test_missing_onset_and_missing_subject_name_the_row(tmp_path):
-    path = _manifest(tmp_path)
+    path = pair_manifest(tmp_path)
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     rows[2][0] = "nope.png"
