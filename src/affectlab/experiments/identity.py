@@ -11,7 +11,7 @@ Example config (``configs/orl-identity.yaml``)::
     images: {size: [128, 128], square: edge}       # 92 x 112 padded to 112 x 112 with edge values, resized
     split: {train_images: [1, 2, 3, 4, 5, 6], val_images: [7]}   # the rest (8-10) test
     model: {name: vgg_face128, dropout: 0.3}
-    train: {epochs: 40, batch_size: 32, lr: 0.001, precision: auto}
+    train: {epochs: 30, batch_size: 32, lr: 0.001, precision: auto}
     explain: {n_faces: 8}                          # Grad-CAM / guided backpropagation panel of test faces
 
 The run folder holds ``model.pt`` (the chosen epoch's weights, with the subject names), which

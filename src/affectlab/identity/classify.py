@@ -1,23 +1,8 @@
 """Closed-set identity classification on ORL: the networks and splits of ``kind: identity`` (``vgg_face128`` at
-128 x 128; the runner is :mod:`affectlab.experiments.identity`) and the small ``vgg_identity`` row of
-``kind: siamese`` files.
+128 x 128) and the small ``vgg_identity`` row of ``kind: siamese`` files.
 
-Identity classification needs every subject in training, so the split is by *image*: for each
-subject, images ``train_images`` (default 1-6) train, ``val_images`` (7) choose the epoch, and
-the rest (8-10) test. (Verification of unseen subjects is the Siamese experiment's job.)
-
-Example config (``configs/orl-identity.yaml``)::
-
-    kind: identity
-    data: {source: ../../shared/datasets/orl_faces}
-    images: {size: [128, 128], square: edge}       # 92 x 112 padded to 112 x 112 with edge values, resized
-    split: {train_images: [1, 2, 3, 4, 5, 6], val_images: [7]}   # the rest (8-10) test
-    model: {name: vgg_face128, dropout: 0.3}
-    train: {epochs: 40, batch_size: 32, lr: 0.001, precision: auto}
-    explain: {n_faces: 8}                          # Grad-CAM / guided backpropagation panel of test faces
-
-The run folder holds ``model.pt`` (the chosen epoch's weights, with the subject names), which
-``affectlab fool --weights`` and ``kind: fooling`` files load.
+The split is by *image*, as every subject must be in training; the runner, its config and its run folder are
+described in :mod:`affectlab.experiments.identity`.
 """
 
 from __future__ import annotations
