@@ -33,7 +33,6 @@ are fitted on each fold's training clips only (and cached per fold).
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -44,6 +43,7 @@ import numpy as np
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.experiments import runs
+from affectlab.experiments.config import parse_components
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.parallel import run_tasks
 
@@ -51,36 +51,6 @@ __all__ = ["CLIP_CONFIG_KEYS", "run_clips_experiment"]
 
 CLIP_CONFIG_KEYS = ("kind", "name", "description", "data", "volume", "protocol", "features", "classifiers", "fusion",
                     "seed", "run", "_path")
-
-
-def _components(value: Any, key: str, create: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    """``[(name, label, params)]`` from a list of names or ``{name: ..., label: ..., param: value}`` (as in
-    ``kind: sequences``; a ``pooled`` feature is labelled ``<feature>_<pooling>pool``)."""
-    if isinstance(value, str | Mapping):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise ConfigError(f"{key} must be a non-empty list of names or {{name: ..., param: value}} mappings")
-    out, used = [], set()
-    for i, item in enumerate(value):
-        entry = {"name": item} if isinstance(item, str) else dict(item) if isinstance(item, Mapping) else None
-        if entry is None:
-            raise ConfigError(f"{key}[{i}]: expected a name or a mapping, got {item!r}")
-        name = entry.pop("name", None)
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{key}[{i}]: missing 'name'")
-        label = entry.pop("label", None)
-        try:
-            create(name, **entry)
-        except ConfigError as exc:
-            raise ConfigError(f"{key}[{i}]: {exc}") from None
-        if label is None:
-            label = f"{entry.get('feature', 'hog')}_{entry.get('pooling', 'mean')}pool" if name == "pooled" else name
-        label = re.sub(r"\s+", "_", str(label))
-        if label in used:
-            raise ConfigError(f"{key}: two entries are labelled {label!r}; give each a distinct 'label'")
-        used.add(label)
-        out.append((name, label, entry))
-    return out
 
 
 def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
@@ -110,8 +80,8 @@ def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]
     for key in ("features", "classifiers"):
         if key not in raw:
             raise ConfigError(f"missing key {key!r}")
-    features = _components(raw["features"], "features", create_sequence_feature)
-    classifiers = _components(raw["classifiers"], "classifiers", create_classifier)
+    features = parse_components(raw["features"], "features", create_sequence_feature)
+    classifiers = parse_components(raw["classifiers"], "classifiers", create_classifier)
     fusion = None
     if raw.get("fusion") is not None:
         from affectlab.experiments.fusion import _fusion_spec

@@ -38,6 +38,7 @@ __all__ = [
     "ExperimentConfig",
     "check_estimator_params",
     "load_config",
+    "parse_components",
     "parse_image_size",
     "read_raw_config",
     "resolve_source",
@@ -394,3 +395,37 @@ def load_config(
         description=description if isinstance(description, str) else None,
         path=path,
     )
+
+
+def parse_components(value: Any, key: str, create: Any) -> list[tuple[str, str, dict[str, Any]]]:
+    """``[(name, label, params)]`` from a config list of names or ``{name: ..., label: ..., param: value}`` mappings
+    (``kind: sequences`` and ``kind: clips``), each checked by ``create(name, **params)``; a ``pooled`` feature is
+    labelled ``<feature>_<pooling>pool``."""
+    if isinstance(value, str | Mapping):
+        value = [value]
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key} must be a non-empty list of names or {{name: ..., param: value}} mappings")
+    out, used = [], set()
+    for i, item in enumerate(value):
+        where = f"{key}[{i}]"
+        entry = {"name": item} if isinstance(item, str) else dict(item) if isinstance(item, Mapping) else None
+        if entry is None:
+            raise ConfigError(f"{where}: expected a name or a mapping, got {item!r}")
+        name = entry.pop("name", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: missing 'name'")
+        label = entry.pop("label", None)
+        try:
+            create(name, **entry)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+        if label is None:
+            label = name
+            if name == "pooled":
+                label = f"{entry.get('feature', 'hog')}_{entry.get('pooling', 'mean')}pool"
+        label = re.sub(r"\s+", "_", str(label))
+        if label in used:
+            raise ConfigError(f"{key}: two entries are labelled {label!r}; give each a distinct 'label'")
+        used.add(label)
+        out.append((name, label, entry))
+    return out

@@ -24,7 +24,6 @@ split by subject.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -37,7 +36,7 @@ from affectlab.classify.registry import create_classifier
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate.protocols import Fold, make_protocol
 from affectlab.experiments import runs
-from affectlab.experiments.config import names_the_file, parse_image_size, resolve_source
+from affectlab.experiments.config import names_the_file, parse_components, parse_image_size, resolve_source
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.experiments.stages import fold_of_sample, label_order, pool_grid, test_classifier
 from affectlab.features.temporal import create_sequence_feature, sequence_feature_is_stateless
@@ -48,38 +47,6 @@ __all__ = ["SEQUENCE_CONFIG_KEYS", "run_sequence_experiment"]
 
 SEQUENCE_CONFIG_KEYS = ("kind", "name", "description", "data", "images", "sequences", "protocol", "features",
                         "classifiers", "run", "_path")
-
-
-def _components(value: Any, key: str, create: Any) -> list[tuple[str, str, dict[str, Any]]]:
-    """``[(name, label, params)]`` from a list of names or ``{name: ..., label: ..., param: value}``."""
-    if isinstance(value, str | Mapping):
-        value = [value]
-    if not isinstance(value, list) or not value:
-        raise ConfigError(f"{key} must be a non-empty list of names or {{name: ..., param: value}} mappings")
-    out, used = [], set()
-    for i, item in enumerate(value):
-        where = f"{key}[{i}]"
-        entry = {"name": item} if isinstance(item, str) else dict(item) if isinstance(item, Mapping) else None
-        if entry is None:
-            raise ConfigError(f"{where}: expected a name or a mapping, got {item!r}")
-        name = entry.pop("name", None)
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{where}: missing 'name'")
-        label = entry.pop("label", None)
-        try:
-            create(name, **entry)
-        except ConfigError as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-        if label is None:
-            label = name
-            if name == "pooled":
-                label = f"{entry.get('feature', 'hog')}_{entry.get('pooling', 'mean')}pool"
-        label = re.sub(r"\s+", "_", str(label))
-        if label in used:
-            raise ConfigError(f"{key}: two entries are labelled {label!r}; give each a distinct 'label'")
-        used.add(label)
-        out.append((name, label, entry))
-    return out
 
 
 @names_the_file
@@ -120,8 +87,8 @@ def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]
         "name": str(name), "description": raw.get("description"), "data": spec, "size": size,
         "sequences": {"pattern": seq.get("pattern", r"^(S\d+_\d+)_(\d+)$"), "frames": seq.get("frames")},
         "protocol": protocol, "path": path,
-        "features": _components(raw["features"], "features", create_sequence_feature),
-        "classifiers": _components(raw["classifiers"], "classifiers", create_classifier),
+        "features": parse_components(raw["features"], "features", create_sequence_feature),
+        "classifiers": parse_components(raw["classifiers"], "classifiers", create_classifier),
     }
 
 
