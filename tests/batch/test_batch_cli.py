@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from affectlab.cli import main
-from tests.batch.batch_fixtures import face_variants  # noqa: F401  (shared fixtures)
+from tests.batch.batch_fixtures import face_variants, mixed_folder  # noqa: F401  (shared fixtures)
 
 CLI = [sys.executable, "-c", "import sys; from affectlab.cli import main; sys.exit(main())"]
 
@@ -71,3 +71,13 @@ def test_cli_errors_are_one_line_and_exit_1(tmp_path, capsys):
     assert main(["batch", str(tmp_path), "--out", "r.parquet", "--cluster", "local",
                  "--scheduler", "tcp://127.0.0.1:1"]) == 1
     assert "give one of them, not both" in capsys.readouterr().err
+
+
+def test_cli_prints_every_bad_item_on_stderr_and_exits_0(mixed_folder, tmp_path, capsys):
+    # docs/cli.md: a bad file's record says error and "the problem is also printed on stderr"
+    out = tmp_path / "r.parquet"
+    assert main(["batch", str(mixed_folder), "--out", str(out), "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    corrupt = mixed_folder / "other" / "corrupt.png"
+    assert f"affectlab: error: {corrupt.absolute()}: not a readable image" in captured.err
+    assert captured.out.count("\n") == 1 and '"error": 1' in captured.out  # stdout: the JSON summary only

@@ -185,3 +185,8 @@ def test_recordings_without_a_speech_model_are_error_rows(tmp_path):
     assert summary.error == 1
     [row] = read_rows(tmp_path / "r.parquet")
     assert row["media"] == "audio" and "speech analysis is not available" in row["error"]
+
+
+def test_a_malformed_scheduler_address_is_a_config_error(mixed_folder, tmp_path):
+    with pytest.raises(ConfigError, match="--scheduler nonsense: not a scheduler address"):
+        run_batch(mixed_folder, tmp_path / "r.parquet", scheduler="nonsense", progress=False)

@@ -7,13 +7,14 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
 from affectlab.batch import BatchOptions, ResultStore, run_batch
 from affectlab.batch.runner import result_settings
-from affectlab.cli import cli
+from affectlab.cli import cli, main
 from affectlab.errors import ConfigError
 from affectlab.outputs import MARKER_NAME, exclusive_lock
 from tests.batch.batch_fixtures import _write, face_variants, mixed_folder  # noqa: F401  (shared fixtures)
@@ -140,3 +141,17 @@ def test_batch_over_a_folder_skips_what_analyze_saved_there(two_faces, tmp_path)
     assert (two_faces / "f0_annotated.png").is_file()
     summary = run_batch(two_faces, tmp_path / "r.parquet", progress=False)
     assert summary.total == 2
+
+
+def test_out_must_be_a_parquet_file_so_an_input_is_never_overwritten(mixed_folder, tmp_path):
+    manifest = tmp_path / "list.csv"
+    manifest.write_text(f"path\n{mixed_folder / 'happy' / 'face0.png'}\n")
+    before = manifest.read_bytes()
+    # before the fix: "cannot read earlier batch results ...; use --restart", and --restart deleted list.csv
+    with pytest.raises(ConfigError, match=r"--out .*list\.csv: expected a file name ending in \.parquet"):
+        run_batch(manifest, manifest, restart=True, progress=False)
+    assert manifest.read_bytes() == before
+    assert main(["batch", str(manifest), "--out", str(tmp_path / "r.csv")]) == 1
+    assert not (tmp_path / "r.csv").exists()
+    summary = run_batch(manifest, tmp_path / "R.PARQUET", progress=False)  # any case of the suffix
+    assert summary.rows == 1 and np.isfinite(summary.seconds)
