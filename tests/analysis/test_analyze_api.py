@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
+import cv2
 import numpy as np
 import pytest
 import torch
 
-from affectlab import EXPRESSIONS, ExpressionAnalyzer, sample_photo
+from affectlab import EXPRESSIONS, ExpressionAnalyzer, read_image, sample_photo
+from affectlab.errors import ConfigError
 from affectlab.models import create_model, save_weights
 
 
@@ -19,6 +23,11 @@ def random_weights(tmp_path_factory):
 @pytest.fixture(scope="module")
 def analyzer(random_weights):
     return ExpressionAnalyzer(weights=random_weights, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def weights(random_weights):
+    return str(random_weights)
 
 
 def test_sample_photo_gives_one_face_with_all_probabilities(analyzer):
@@ -72,3 +81,32 @@ def test_classify_crops_matches_model(analyzer):
     with torch.no_grad():
         expected = torch.softmax(analyzer.model(torch.from_numpy(crops).float().div(255).unsqueeze(1)), 1)
     assert np.allclose(probs, expected.numpy(), atol=1e-6)
+
+
+def test_read_image_refuses_an_unknown_mode(photo):
+    with pytest.raises(ConfigError, match="mode must be 'rgb' or 'gray', got 'bgr'"):
+        read_image(photo, mode="bgr")  # used to return BGR pixels silently
+
+
+@pytest.mark.parametrize("array, problem", [
+    (np.zeros((0, 0), np.uint8), "empty image"),
+    (np.zeros((40, 40), bool), "dtype"),
+    (np.zeros((40, 40), np.uint16), "dtype"),
+])
+def test_analyze_names_the_problem_of_a_bad_array(weights, array, problem):
+    analyzer = ExpressionAnalyzer("mini_xception", weights=weights, device="cpu")
+    with pytest.raises(ValueError, match=re.escape(problem)) as info:
+        analyzer.analyze(array, source="frame7")
+    assert "frame7" in str(info.value)
+
+
+def test_rgba_and_one_channel_arrays_match_rgb(weights):
+    analyzer = ExpressionAnalyzer("mini_xception", weights=weights, device="cpu")
+    rgb = sample_photo()
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    expected = analyzer.analyze(rgb).faces[0].probabilities
+    for variant in (rgba, gray[..., None]):
+        got = analyzer.analyze(variant).faces[0].probabilities
+        assert got == pytest.approx(analyzer.analyze(gray).faces[0].probabilities if variant.shape[2] == 1
+                                    else expected, abs=1e-6)

@@ -28,6 +28,9 @@ def _lines(output: str) -> list[dict]:
     return [json.loads(line) for line in output.splitlines() if line.startswith("{")]
 
 
+_records = _lines
+
+
 def test_default_input_is_the_sample_photo(weights, tmp_path):
     result = CliRunner().invoke(cli, ["analyze", "--weights", weights, "--save", str(tmp_path)])
     assert result.exit_code == 0, result.output
@@ -108,3 +111,42 @@ def test_an_unusable_device_is_one_line(device, message, capsys):
     assert main(["analyze", "--device", device]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0] and repr(device) in err[0]
+
+
+def test_output_into_a_missing_folder_is_created_and_a_bad_one_is_one_line(weights, photo, tmp_path):
+    out = tmp_path / "new" / "sub" / "results.jsonl"
+    result = CliRunner().invoke(cli, ["analyze", "--weights", weights, str(photo), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert [r["status"] for r in _records(out.read_text())] == ["ok"]
+    blocked = tmp_path / "afile"
+    blocked.write_text("x")
+    result = CliRunner().invoke(cli, ["analyze", "--weights", weights, str(photo), "-o", str(blocked / "r.jsonl")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert "--output" in result.stderr and "afile" in result.stderr
+    result = CliRunner().invoke(cli, ["analyze", "--weights", weights, str(photo), "--save", str(blocked / "ann")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--save" in result.stderr and "afile" in result.stderr and _records(result.stdout) == []
+
+
+def test_an_empty_folder_does_not_lose_the_good_images(weights, photo, tmp_path):
+    empty = tmp_path / "nothing here"
+    empty.mkdir()
+    result = CliRunner().invoke(cli, ["analyze", "--weights", weights, str(photo), str(empty), "--no-progress"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    good, bad = _records(result.stdout)
+    assert good["status"] == "ok" and good["source"] == str(photo)
+    assert bad["status"] == "error" and bad["source"] == str(empty) and "holds no images" in bad["error"]
+    assert "nothing here: folder holds no images" in result.stderr
+
+
+def test_min_face_finds_the_small_faces_of_a_group_photo(tmp_path):
+    tile = sample_photo()
+    group = np.concatenate([np.concatenate([tile] * 3, axis=1)] * 3, axis=0)  # 9 faces of ~6 % of the side
+    path = tmp_path / "group.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(group, cv2.COLOR_RGB2BGR))
+    runner = CliRunner()
+    default = json.loads(runner.invoke(cli, ["analyze", str(path), "--device", "cpu"]).stdout)
+    assert default["status"] == "no_face"  # the default looks for faces of >= 10 % of the shorter side
+    small = runner.invoke(cli, ["analyze", str(path), "--device", "cpu", "--min-face", "0.05"])
+    assert small.exit_code == 0 and len(json.loads(small.stdout)["faces"]) == 9

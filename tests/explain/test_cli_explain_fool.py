@@ -5,10 +5,14 @@ import json
 import cv2
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 from affectlab.cli import cli
 from affectlab.data import sample_photo
+from affectlab.errors import MediaReadError
+from affectlab.models import create_model, save_weights
+from affectlab.viz.overlay import save_rgb
 
 
 @pytest.fixture(scope="module")
@@ -16,6 +20,16 @@ def photo(tmp_path_factory):
     path = tmp_path_factory.mktemp("img") / "astro.png"
     cv2.imwrite(str(path), cv2.cvtColor(sample_photo(), cv2.COLOR_RGB2BGR))
     return path
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    torch.manual_seed(0)
+    return str(save_weights(create_model("mini_xception"), tmp_path_factory.mktemp("w") / "random.pt"))
+
+
+def _records(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
 
 
 def test_explain_writes_panel_for_the_sample_photo(tmp_path):
@@ -102,3 +116,85 @@ def test_fool_whole_image_skips_detection_and_pads_to_a_square(tmp_path):
     assert record["box"] == [0, 0, 92, 112] and record["steps"] <= 2
     adversarial = cv2.imread(str(out / "plain_face0_adversarial.png"), cv2.IMREAD_GRAYSCALE)
     assert adversarial.shape == (48, 48)  # the bundled model's input, from the image padded to 112 x 112
+
+
+def test_explain_reports_bad_inputs_as_records_and_keeps_the_panel(weights, photo, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"nope")
+    out = tmp_path / "panel.png"
+    result = CliRunner().invoke(cli, ["explain", "--weights", weights, str(photo), str(empty), str(bad),
+                                      "--out", str(out), "--cell", "64", "--no-progress"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    records = _records(result.stdout)
+    errors = {r["source"]: r["error"] for r in records if r["status"] == "error"}
+    assert set(errors) == {str(empty), str(bad)} and "not a readable image" in errors[str(bad)]
+    assert [r["face"] for r in records if r["status"] == "ok"] == [0]
+    assert cv2.imread(str(out)).shape[0] == 28 + 64
+
+
+def test_explain_output_without_an_image_suffix_fails_first_in_one_line(weights, tmp_path):
+    result = CliRunner().invoke(cli, ["explain", "--weights", weights, "--out", str(tmp_path / "panel")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "panel: cannot write an image" in result.stderr
+    assert _records(result.stdout) == []  # refused before any face was explained
+    with pytest.raises(MediaReadError, match="notes.txt"):
+        save_rgb(np.zeros((4, 4, 3), np.uint8), tmp_path / "notes.txt")
+
+
+def test_explain_shows_a_progress_bar_for_the_explanation_step(weights, tmp_path):
+    result = CliRunner().invoke(cli, ["explain", "--weights", weights, "--out", str(tmp_path / "p.png"), "--progress"])
+    assert result.exit_code == 0, result.output
+    assert "explaining" in result.stderr and "explaining" not in result.stdout
+
+
+def test_explain_help_examples_run_as_written(tmp_path):
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "a.png"), cv2.resize(cv2.cvtColor(sample_photo(), cv2.COLOR_RGB2GRAY)[60:170, 170:280],
+                                                  (48, 48)))
+    helptext = CliRunner().invoke(cli, ["explain", "--help"]).output
+    examples = [line.split("affectlab ", 1)[1] for line in helptext.splitlines() if "affectlab explain faces/" in line]
+    assert examples
+    for example in examples:
+        args = example.replace("faces/", str(folder)).replace("panel.png", str(tmp_path / "p.png")).split()
+        result = CliRunner().invoke(cli, args + ["--no-progress"])
+        assert result.exit_code == 0, (example, result.output)
+
+
+def test_fool_inputs_with_the_same_name_do_not_overwrite_each_other(weights, tmp_path):
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "in" / sub / "x.png"), cv2.cvtColor(sample_photo(), cv2.COLOR_RGB2BGR))
+    out = tmp_path / "fooled"
+    result = CliRunner().invoke(cli, ["fool", "--weights", weights, str(tmp_path / "in"), "--out", str(out),
+                                      "--max-steps", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    records = _records((out / "fooling.jsonl").read_text())
+    figures = [r["figure"] for r in records]
+    assert len(records) == 2 and len(set(figures)) == 2
+    assert all((out / f).is_file() for f in figures)
+    assert sorted(p.name for p in out.glob("*_adversarial.png")) == ["x_2_face0_adversarial.png",
+                                                                      "x_face0_adversarial.png"]
+
+
+def test_fool_writes_an_error_record_for_a_bad_input(weights, photo, tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    out = tmp_path / "fooled"
+    result = CliRunner().invoke(cli, ["fool", "--weights", weights, str(photo), str(bad), "--out", str(out),
+                                      "--max-steps", "2", "--no-progress"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    records = _records((out / "fooling.jsonl").read_text())
+    assert [r["status"] for r in records] == ["error", "ok"]
+    assert records[0]["source"] == str(bad) and "empty file" in records[0]["error"]
+    assert _records(result.stdout) == records
+
+
+def test_fool_warns_when_the_face_already_has_the_target_class(tmp_path):
+    result = CliRunner().invoke(cli, ["fool", "--target", "happy", "--device", "cpu", "--out", str(tmp_path / "f")])
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout.splitlines()[0])
+    assert record["original_class"] == "happy" and record["success"] is False and record["steps"] == 0
+    assert "is already 'happy'; left unchanged" in result.stderr
