@@ -53,3 +53,9 @@ def make_video():
 def make_face_frames():
     """``make_face_frames(n, step=..., absent=(...))`` -> RGB frames of a moving real face."""
     return face_frames
+
+
+@pytest.fixture(scope="module")
+def blank_video(tmp_path_factory, make_video):
+    """Five uniform gray 48x48 frames: no face for the detector, one 'face' for whole-frame input."""
+    return make_video(tmp_path_factory.mktemp("blank") / "gray48.avi", [np.full((48, 48, 3), 128, np.uint8)] * 5)

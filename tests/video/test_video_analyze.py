@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from affectlab.analysis import ExpressionAnalyzer
 from affectlab.cli import cli
 from affectlab.errors import ConfigError, MediaReadError
-from affectlab.video import VideoAnalyzer
+from affectlab.video import VideoAnalyzer, VideoReader
+from affectlab.video.analyze import WHOLE_FRAME_TRACK
 
 
 @pytest.fixture(scope="module")
@@ -123,3 +124,51 @@ def test_cli_empty_or_corrupt_video_gives_one_clear_error(tmp_path, content):
     assert len(err) == 1 and "broken.mp4" in err[0]
     record = json.loads(result.stdout.strip())
     assert record["status"] == "error" and "broken.mp4" in record["error"]
+
+
+def test_write_csv_into_an_uncreatable_folder_raises_config_error(face_video, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    result = VideoAnalyzer(ExpressionAnalyzer(device="cpu")).analyze(face_video, max_frames=2)
+    with pytest.raises(ConfigError, match="cannot create the folder"):
+        result.write_csv(blocker / "x" / "frames.csv")
+
+
+def test_whole_frame_classifies_frames_without_a_face(blank_video, tmp_path):
+    plain = VideoAnalyzer(ExpressionAnalyzer(device="cpu")).analyze(blank_video)
+    assert plain.status == "no_face"  # what --whole-frame silently gave before
+    image_analyzer = ExpressionAnalyzer(device="cpu", whole_frame=True)
+    result = VideoAnalyzer(image_analyzer).analyze(blank_video, crop_size=32, annotate=tmp_path / "a.avi")
+    assert result.status == "ok"
+    (track,) = result.tracks
+    assert track.id == WHOLE_FRAME_TRACK and len(track.frames) == 5
+    assert track.frames[0].box.as_list() == [0, 0, 48, 48] and track.crops.shape == (5, 32, 32)
+    # the same probabilities as the image analyser's whole-frame fallback on the decoded frame
+    first = next(iter(VideoReader(blank_video)))
+    expected = image_analyzer.analyze(first.image).faces[0].probabilities
+    np.testing.assert_allclose(track.frames[0].probabilities, [expected[c] for c in result.class_names], atol=1e-5)
+    assert (tmp_path / "a.avi").stat().st_size > 0
+
+
+def test_whole_frame_by_name_and_only_where_no_face_is_found(face_video, blank_video):
+    assert VideoAnalyzer("resnet_fer", device="cpu", whole_frame=True).analyze(blank_video).status == "ok"
+    with_faces = VideoAnalyzer("resnet_fer", device="cpu", whole_frame=True).analyze(face_video)
+    assert [t.id for t in with_faces.tracks] == [1]
+
+
+def test_numpy_integers_are_accepted_for_max_frames_and_crop_size(face_video):
+    reader = VideoReader(face_video, max_frames=np.int64(3))
+    assert reader.max_frames == 3 and len(list(reader)) == 3
+    result = VideoAnalyzer(ExpressionAnalyzer(device="cpu")).analyze(face_video, max_frames=np.int64(3),
+                                                                      crop_size=np.int64(16))
+    assert len(result.frame_indices) == 3 and result.tracks[0].crops.shape[1:] == (16, 16)
+    with pytest.raises(ConfigError, match="crop_size"):
+        VideoAnalyzer(ExpressionAnalyzer(device="cpu")).analyze(face_video, crop_size=0)
+
+
+def test_api_annotate_onto_the_source_is_refused(make_video, make_face_frames, tmp_path):
+    video = make_video(tmp_path / "clip.avi", make_face_frames(3))
+    before = video.read_bytes()
+    with pytest.raises(ConfigError, match="refusing to overwrite"):
+        VideoAnalyzer(ExpressionAnalyzer(device="cpu")).analyze(video, annotate=tmp_path / "." / "clip.avi")
+    assert video.read_bytes() == before

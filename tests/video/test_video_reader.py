@@ -6,8 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from affectlab.analysis import ExpressionAnalyzer
 from affectlab.errors import ConfigError, MediaReadError
-from affectlab.video import VideoReader, prefetch
+from affectlab.video import VideoAnalyzer, VideoReader, prefetch
 from affectlab.video.reader import frame_files
 
 
@@ -91,3 +92,31 @@ def test_prefetch_keeps_order_and_reraises():
         for item in prefetch(failing(), size=2):
             got.append(item)  # noqa: PERF402 - the loop must stop at the error
     assert got == [1]
+
+
+@pytest.fixture(scope="module")
+def unfinished_avi(tmp_path_factory, make_face_frames):
+    """An AVI copied before its writer was released: the header states no frame count."""
+    import shutil
+
+    import cv2
+
+    folder = tmp_path_factory.mktemp("unfinished")
+    writer = cv2.VideoWriter(str(folder / "writing.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for frame in make_face_frames(30, step=2):
+        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    shutil.copy(folder / "writing.avi", folder / "unfinished.avi")
+    writer.release()
+    return folder / "unfinished.avi"
+
+
+def test_video_without_a_frame_count_gets_its_real_duration(unfinished_avi, tmp_path):
+    reader = VideoReader(unfinished_avi)
+    assert reader.expected_frames is None  # before: 1, so the bar and the duration said 1 frame (0.1 s)
+    result = VideoAnalyzer(ExpressionAnalyzer(device="cpu")).analyze(unfinished_avi, every=3)
+    decoded = result.info.frame_count
+    assert decoded == len(list(VideoReader(unfinished_avi))) > 10 and result.frame_indices[-1] < decoded
+    assert result.info.duration == pytest.approx(decoded / 10.0)
+    assert result.to_dict()["video"]["duration"] >= result.frame_times[-1]  # the timeline's x axis covers every frame
+    assert any("states no frame count" in p for p in result.problems)
+    assert result.save_timeline(tmp_path / "t.png").stat().st_size > 0
