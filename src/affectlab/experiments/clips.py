@@ -198,6 +198,126 @@ def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, 
     return rows, predictions
 
 
+def _read_clips(cfg: dict[str, Any], feature_cache: Any, jobs: int, progress: bool):
+    """The clips as volumes, their labels and subjects, and the protocol's folds (checked: no shared subject)."""
+    from affectlab.clips.dataset import load_clips
+
+    clips = load_clips(cfg["data"]["clips"], cfg["volume"], cache=feature_cache, n_jobs=jobs, progress=progress)
+    y = clips.labels.astype(str)
+    if np.any(clips.labels == None):  # noqa: E711 - an object array
+        raise ConfigError(f"{cfg['data']['clips']}: every clip needs a label for an experiment")
+    groups = clips.subjects.astype(str)
+    folds = list(cfg["protocol"].split(y, groups))
+    for fold in folds:
+        if set(groups[fold.train]) & set(groups[fold.test]):
+            raise ProtocolError(f"fold {fold.name}: a subject is in both train and test")
+    return clips, y, groups, folds
+
+
+def _resolved_config(cfg: dict[str, Any], clips: Any, folds: list, jobs: int) -> dict[str, Any]:
+    """The run's config.yaml: the settings as used, and the provenance of the data and folds."""
+    protocol = cfg["protocol"]
+    resolved: dict[str, Any] = {
+        "kind": "clips", "name": cfg["name"], **({"description": cfg["description"]} if cfg["description"] else {}),
+        "data": cfg["data"], "volume": cfg["volume"].to_dict(), "protocol": protocol.to_dict(),
+        "features": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["features"]],
+        "classifiers": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["classifiers"]],
+        **({"fusion": cfg["fusion"], "seed": cfg["seed"]} if cfg["fusion"] is not None else {}),
+    }
+    resolved["run"] = {
+        **runs.package_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        "config_file": str(cfg["path"].resolve()) if cfg["path"] is not None else None,
+        "dataset": {"path": cfg["data"]["clips"], **clips.summary()},
+        "refused": [{"id": r.id, "reason": r.reason, "message": r.message} for r in clips.refused],
+        "data_sha256": runs.array_fingerprint(np.asarray(clips.ids, dtype=object), clips.labels, clips.subjects,
+                                              clips.volumes),
+        "protocol": protocol.describe(), "n_folds": len(folds),
+        "folds": [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size)} for f in folds],
+        "n_jobs": jobs,
+    }
+    return resolved
+
+
+def _stateless_matrices(cfg: dict[str, Any], clips: Any, cache_dir: str | None):
+    """Feature matrices of the features that learn nothing (computed once for all folds), and per-feature info."""
+    from affectlab.features.temporal import sequence_feature_is_stateless
+
+    matrices: dict[str, np.ndarray] = {}
+    feature_info: dict[str, dict[str, Any]] = {}
+    for feature in cfg["features"]:
+        name, label, params = feature
+        if sequence_feature_is_stateless(name, params):
+            started = time.perf_counter()
+            matrices[label] = _matrix(clips, feature, None, cache_dir)
+            feature_info[label] = {"stateless": True, "dim": int(matrices[label].shape[1]),
+                                   "seconds": round(time.perf_counter() - started, 3)}
+    for _, label, _ in cfg["features"]:
+        feature_info.setdefault(label, {"stateless": False})
+    return matrices, feature_info
+
+
+def _members(cfg, folds, matrices, feature_info, clips, y, groups, labels, cache_dir, jobs, progress, out):
+    """Every feature x classifier fitted and tested per fold (no fusion): table rows, predictions, decisions."""
+    from joblib import delayed
+
+    from affectlab.experiments.stages import pool_fold_results
+
+    tasks = [delayed(_fold_task)(k, fold, feat, matrices.get(feat[1]), clips, y, groups, cfg["classifiers"],
+                                 labels, cache_dir)
+             for feat in cfg["features"] for k, fold in enumerate(folds)]
+    keys = [(feat[1], k) for feat in cfg["features"] for k in range(len(folds))]
+    outcomes = dict(zip(keys, run_tasks(tasks, jobs, progress=progress)))
+    rows, predictions, decisions = [], [], {}
+    for name, label, params in cfg["features"]:
+        per_fold = [outcomes[label, k] for k in range(len(folds))]
+        if not feature_info[label]["stateless"]:
+            feature_info[label].update(dim=per_fold[0]["dim"],
+                                       seconds=round(sum(o["feature_seconds"] for o in per_fold), 3))
+        for j, (clf_name, clf_label, clf_params) in enumerate(cfg["classifiers"]):
+            row, matrix, pair_predictions = pool_fold_results(
+                [per_fold[k]["results"][j] for k in range(len(folds))], folds, y, ids=list(clips.ids),
+                subjects=list(groups), feature=label, classifier=clf_label, labels=labels, out=out)
+            predictions += pair_predictions
+            decisions[label, clf_label] = matrix
+            row["level"] = "clip"
+            row["feature_dim"] = int(per_fold[0]["dim"])
+            row["params"] = {"feature": {"name": name, **params}, "classifier": {"name": clf_name, **clf_params}}
+            rows.append(row)
+    return rows, predictions, decisions
+
+
+def _report_sections(cfg: dict[str, Any], clips: Any, folds: list, rows: list, metrics: dict[str, Any]) -> list:
+    """The report's sections (and, with fusion, the best member into ``metrics``)."""
+    summary, protocol, volume = clips.summary(), cfg["protocol"], cfg["volume"]
+    sections = [
+        ("Data", (f"- clips: `{cfg['data']['clips']}`: {summary['clips']} listed, {summary['sequences']} used, "
+                  f"{summary['subjects']} subjects\n- classes: "
+                  + ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
+                  + f"\n- volumes: the main face tracked and aligned on fixed eye positions, "
+                  f"{volume.frames} frames of {volume.size}x{volume.size} px "
+                  f"(missing: {volume.missing}, short: {volume.short}); "
+                  f"{summary['filled_frames']} volume frame(s) filled")),
+        ("Refused clips", _refusal_lines(clips)),
+        ("Protocol", (f"{protocol.describe()}; {len(folds)} fold(s). Every metric is per clip (one prediction per "
+                      "used clip), pooled over the test folds.")),
+        ("Normalisation", ("Each feature is standardised with statistics of the training part of each fold only "
+                           "(part of every classifier); no per-subject normalisation.")),
+        ("Hyper-parameters", ("Chosen on the training part of each fold only, by inner cross-validation split by "
+                              "subject.")),
+    ]
+    if cfg["fusion"] is not None:
+        members = [r for r in rows if r["method"] == "member"]
+        best = max(members, key=lambda r: r["accuracy"])
+        metrics["best_member"] = {"members": best["members"], "accuracy": best["accuracy"]}
+        metrics["fusion"] = cfg["fusion"]
+        sections.append(("Fusion", (
+            f"Every feature x classifier is a member. The fusion methods are fitted on out-of-fold decision values "
+            f"of each training part ({cfg['fusion']['oof_splits']} inner folds split by subject); test decision "
+            f"values: `{cfg['fusion']['test_decisions']}`. Best single member: {best['members']} "
+            f"({best['accuracy']:.3f}).")))
+    return sections
+
+
 def run_clips_experiment(
     config: Mapping[str, Any],
     out_dir: str | Path,
@@ -220,9 +340,7 @@ def run_clips_experiment(
     """
     from joblib import delayed, effective_n_jobs
 
-    from affectlab.clips.dataset import load_clips
-    from affectlab.experiments.stages import open_feature_cache, pool_fold_results
-    from affectlab.features.temporal import sequence_feature_is_stateless
+    from affectlab.experiments.stages import open_feature_cache
 
     run_started = time.perf_counter()
     cfg = _settings(config, data)
@@ -230,76 +348,19 @@ def run_clips_experiment(
     feature_cache = open_feature_cache(cache)
     cache_dir = None if feature_cache is None else str(feature_cache.directory)
     jobs = 1 if n_jobs is None else effective_n_jobs(n_jobs)
-    clips = load_clips(cfg["data"]["clips"], cfg["volume"], cache=feature_cache, n_jobs=jobs, progress=progress)
-    y = clips.labels.astype(str)
-    if np.any(clips.labels == None):  # noqa: E711 - an object array
-        raise ConfigError(f"{cfg['data']['clips']}: every clip needs a label for an experiment")
-    groups = clips.subjects.astype(str)
-    protocol = cfg["protocol"]
-    folds = list(protocol.split(y, groups))
-    for fold in folds:
-        if set(groups[fold.train]) & set(groups[fold.test]):
-            raise ProtocolError(f"fold {fold.name}: a subject is in both train and test")
+    clips, y, groups, folds = _read_clips(cfg, feature_cache, jobs, progress)
     out = runs.prepare_run_dir(out_dir, overwrite=overwrite)
     labels = [c for c in clips.classes if c in set(y.tolist())]
-    summary = clips.summary()
-    resolved: dict[str, Any] = {
-        "kind": "clips", "name": cfg["name"], **({"description": cfg["description"]} if cfg["description"] else {}),
-        "data": cfg["data"], "volume": cfg["volume"].to_dict(), "protocol": protocol.to_dict(),
-        "features": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["features"]],
-        "classifiers": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["classifiers"]],
-        **({"fusion": cfg["fusion"], "seed": cfg["seed"]} if cfg["fusion"] is not None else {}),
-    }
-    resolved["run"] = {
-        **runs.package_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "config_file": str(cfg["path"].resolve()) if cfg["path"] is not None else None,
-        "dataset": {"path": cfg["data"]["clips"], **summary},
-        "refused": [{"id": r.id, "reason": r.reason, "message": r.message} for r in clips.refused],
-        "data_sha256": runs.array_fingerprint(np.asarray(clips.ids, dtype=object), clips.labels, clips.subjects,
-                                              clips.volumes),
-        "protocol": protocol.describe(), "n_folds": len(folds),
-        "folds": [{"name": f.name, "train": int(f.train.size), "test": int(f.test.size)} for f in folds],
-        "n_jobs": jobs,
-    }
+    resolved = _resolved_config(cfg, clips, folds, jobs)
     runs.write_config(out, resolved)
 
-    matrices: dict[str, np.ndarray] = {}
-    feature_info: dict[str, dict[str, Any]] = {}
-    for feature in cfg["features"]:
-        name, label, params = feature
-        if sequence_feature_is_stateless(name, params):
-            started = time.perf_counter()
-            matrices[label] = _matrix(clips, feature, None, cache_dir)
-            feature_info[label] = {"stateless": True, "dim": int(matrices[label].shape[1]),
-                                   "seconds": round(time.perf_counter() - started, 3)}
-    for _, label, _ in cfg["features"]:
-        feature_info.setdefault(label, {"stateless": False})
-    fold_of = np.full(len(y), -1, dtype=np.int32)
-    for k, fold in enumerate(folds):
-        fold_of[fold.test] = k
-    decisions: dict[tuple[str, str], np.ndarray] = {}
+    matrices, feature_info = _stateless_matrices(cfg, clips, cache_dir)
     if cfg["fusion"] is None:
-        tasks = [delayed(_fold_task)(k, fold, feat, matrices.get(feat[1]), clips, y, groups, cfg["classifiers"],
-                                     labels, cache_dir)
-                 for feat in cfg["features"] for k, fold in enumerate(folds)]
-        keys = [(feat[1], k) for feat in cfg["features"] for k in range(len(folds))]
-        outcomes = dict(zip(keys, run_tasks(tasks, jobs, progress=progress)))
-        rows, predictions = [], []
-        for name, label, params in cfg["features"]:
-            per_fold = [outcomes[label, k] for k in range(len(folds))]
-            if not feature_info[label]["stateless"]:
-                feature_info[label].update(dim=per_fold[0]["dim"],
-                                           seconds=round(sum(o["feature_seconds"] for o in per_fold), 3))
-            for j, (clf_name, clf_label, clf_params) in enumerate(cfg["classifiers"]):
-                row, matrix, pair_predictions = pool_fold_results(
-                    [per_fold[k]["results"][j] for k in range(len(folds))], folds, y, ids=list(clips.ids),
-                    subjects=list(groups), feature=label, classifier=clf_label, labels=labels, out=out)
-                predictions += pair_predictions
-                decisions[label, clf_label] = matrix
-                row["level"] = "clip"
-                row["feature_dim"] = int(per_fold[0]["dim"])
-                row["params"] = {"feature": {"name": name, **params}, "classifier": {"name": clf_name, **clf_params}}
-                rows.append(row)
+        rows, predictions, decisions = _members(cfg, folds, matrices, feature_info, clips, y, groups, labels,
+                                                cache_dir, jobs, progress, out)
+        fold_of = np.full(len(y), -1, dtype=np.int32)
+        for k, fold in enumerate(folds):
+            fold_of[fold.test] = k
         runs.write_decisions(out, ids=clips.ids, true=y, classes=labels, folds=[f.name for f in folds],
                              fold_of_sample=fold_of, decisions=decisions)
     else:
@@ -310,6 +371,7 @@ def run_clips_experiment(
         rows, predictions = _pool_fusion(ordered, folds, clips, y, labels, cfg["fusion"], out)
     runs.write_predictions(out, predictions)
     elapsed = time.perf_counter() - run_started
+    protocol = cfg["protocol"]
     metrics: dict[str, Any] = {
         "name": cfg["name"], "kind": "clips", "level": "clip", "dataset": resolved["run"]["dataset"],
         "refused": resolved["run"]["refused"],
@@ -317,32 +379,7 @@ def run_clips_experiment(
         "normalisation": "global", "labels": labels, "rows": rows, "features": feature_info, "n_jobs": jobs,
         "seconds": round(elapsed, 3),
     }
-    sections = [
-        ("Data", (f"- clips: `{cfg['data']['clips']}`: {summary['clips']} listed, {summary['sequences']} used, "
-                  f"{summary['subjects']} subjects\n- classes: "
-                  + ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
-                  + f"\n- volumes: the main face tracked and aligned on fixed eye positions, "
-                  f"{cfg['volume'].frames} frames of {cfg['volume'].size}x{cfg['volume'].size} px "
-                  f"(missing: {cfg['volume'].missing}, short: {cfg['volume'].short}); "
-                  f"{summary['filled_frames']} volume frame(s) filled")),
-        ("Refused clips", _refusal_lines(clips)),
-        ("Protocol", (f"{protocol.describe()}; {len(folds)} fold(s). Every metric is per clip (one prediction per "
-                      "used clip), pooled over the test folds.")),
-        ("Normalisation", ("Each feature is standardised with statistics of the training part of each fold only "
-                           "(part of every classifier); no per-subject normalisation.")),
-        ("Hyper-parameters", ("Chosen on the training part of each fold only, by inner cross-validation split by "
-                              "subject.")),
-    ]
-    if cfg["fusion"] is not None:
-        members = [r for r in rows if r["method"] == "member"]
-        best = max(members, key=lambda r: r["accuracy"])
-        metrics["best_member"] = {"members": best["members"], "accuracy": best["accuracy"]}
-        metrics["fusion"] = cfg["fusion"]
-        sections.append(("Fusion", (
-            f"Every feature x classifier is a member. The fusion methods are fitted on out-of-fold decision values "
-            f"of each training part ({cfg['fusion']['oof_splits']} inner folds split by subject); test decision "
-            f"values: `{cfg['fusion']['test_decisions']}`. Best single member: {best['members']} "
-            f"({best['accuracy']:.3f}).")))
+    sections = _report_sections(cfg, clips, folds, rows, metrics)
     runs.write_metrics(out, metrics)
     generated = f"affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}"
     runs.write_report(out, title=f"{cfg['name']} ({generated})", sections=sections, rows=rows)
