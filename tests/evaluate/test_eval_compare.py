@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import re
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from scipy.stats import binom
 
 from affectlab.cli import main
 from affectlab.errors import DataError
-from affectlab.evaluate.compare import compare_predictions, compare_run_rows
+from affectlab.evaluate.compare import compare_predictions, compare_run_rows, read_predictions
 
 
 def test_mcnemar_p_is_the_two_sided_exact_binomial_of_the_discordant_pairs():
@@ -142,3 +143,21 @@ def test_pairs_of_people_resample_the_people():
     by_sample = compare_predictions(np.repeat(true, 5), np.repeat(a, 5), np.repeat(b, 5), n_boot=2000)
     assert by_people.resampled == "subjects of the pairs (8)"
     assert by_people.accuracy_diff_ci[0] == 0.0 < by_sample.accuracy_diff_ci[0]  # draws without p0: no gap
+
+
+def test_compare_unreadable_or_ragged_predictions_are_one_line(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    file = run / "predictions.csv"
+    cases = [
+        (b"\xff\xfe\x00garbage", "not a UTF-8 text CSV file"),
+        (b"id,true,pred,feature\n1,a,b\n", "line 2 has fewer fields than the header (4)"),
+        (b"id,true,pred,feature\n1,a,b,x,y\n", "line 2 has more fields than the header (4)"),
+    ]
+    for content, message in cases:
+        file.write_bytes(content)
+        with pytest.raises(DataError, match=re.escape(message)):
+            read_predictions(run)
+        assert main(["compare", str(run), "x", "y"]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err

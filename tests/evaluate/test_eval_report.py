@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 
@@ -90,3 +91,25 @@ def test_cli_draws_a_bar_chart_of_the_sorted_metric(runs, tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "bar chart of uar" in capsys.readouterr().err
     assert main(["report", str(runs[2]), "--contains", "pairs", "--sort", "ccc", "--plot", str(png)]) == 1
     assert "no row has 'ccc'" in capsys.readouterr().err
+
+
+def _metrics_run(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"rows": [
+        {"feature": "hog", "classifier": "svm", "accuracy": 0.9, "uar": 0.8, "n_test": 10}]}))
+    return folder
+
+
+def test_report_of_the_current_folder_names_it(tmp_path, monkeypatch):
+    run = _metrics_run(tmp_path / "ck-hog")
+    monkeypatch.chdir(run)
+    assert collect_results(["."])[0]["run"] == "ck-hog"
+    assert collect_results([run / "metrics.json"])[0]["run"] == "ck-hog"
+
+
+def test_report_out_in_a_missing_folder_is_one_line(tmp_path, capsys):
+    run = _metrics_run(tmp_path / "ck-hog")
+    target = tmp_path / "no" / "such" / "table.md"
+    assert main(["report", str(run), "-o", str(target)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"affectlab: error: --out {target}: cannot write") and "Traceback" not in err
