@@ -8,6 +8,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from click.testing import CliRunner
+
+from affectlab.cli import cli
 
 
 def stripes(label: int, rng: np.random.Generator, size: int = 48) -> np.ndarray:
@@ -51,3 +54,20 @@ def ck_folders(tmp_path: Path) -> Path:
                 image = stripes(label, rng)
                 cv2.imwrite(str(root / name / f"S{subject:03d}_{label + 1:03d}_{frame:08d}.png"), image)
     return root
+
+
+FAST = ["--batch-size", "16", "--rotation", "0", "--scale", "0", "--translate", "0", "--no-progress"]
+
+
+def _train(data, out, *options):
+    return CliRunner().invoke(cli, ["train", "--model", "mini_xception", "--data", str(data), "--out", str(out),
+                                    "--epochs", "1", *FAST, *options])
+
+
+def _one_line_error(result, *fragments):
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), result.exception  # no traceback
+    line = result.stderr.strip()
+    assert line.startswith("affectlab: error:") and "\n" not in line, line
+    for fragment in fragments:
+        assert fragment in line, line

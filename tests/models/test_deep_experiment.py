@@ -146,3 +146,26 @@ def test_a_finetune_run_repeats_whatever_random_state_the_process_had(ck_folders
     again = run(tmp_path / "b")
     assert [f["val_accuracy"] for f in first] == [f["val_accuracy"] for f in again]
     assert (tmp_path / "a" / "predictions.csv").read_text() == (tmp_path / "b" / "predictions.csv").read_text()
+
+
+def test_deep_experiment_init_default_is_the_methods_own_network(ck_folders, tmp_path):
+    # docs/experiments.md: {type: finetune, model: mini_xception, init: default} failed with
+    # "init weights are for resnet_fer"; a features method with init: default used resnet_fer's features
+    from affectlab.experiments.kinds import experiment_runner
+
+    svm = {"type": "features", "model": "mini_xception", "layer": "pool",
+           "classifier": {"name": "linear_svm", "C": 1.0}}
+    config = {
+        "kind": "deep", "name": "init-default", "data": {"source": str(ck_folders)}, "_path": None,
+        "protocol": {"kind": "group_kfold", "n_splits": 2, "stratified": False, "random_state": 0},
+        "methods": [
+            {"label": "ft", "type": "finetune", "model": "mini_xception", "init": "default",
+             "validation_fraction": 0.25, "train": {"epochs": 1, "batch_size": 16},
+             "augment": {"max_rotation_deg": 0}},
+            {"label": "svm_default", "init": "default", **svm},
+            {"label": "svm_bundled", **svm},
+        ],
+    }
+    rows = experiment_runner("deep")(config, tmp_path / "run", progress=False).rows
+    assert all(f["init_tensors_copied"] > 50 for f in rows[0]["folds"])
+    assert rows[1]["confusion"] == rows[2]["confusion"] and rows[1]["accuracy"] == rows[2]["accuracy"]

@@ -13,6 +13,8 @@ from affectlab.labels import EXPRESSIONS
 from affectlab.models import create_model, save_weights
 from affectlab.models.train import predict_proba
 
+from .conftest import _one_line_error, _train
+
 
 def _run(*args: str):
     return CliRunner().invoke(cli, list(args))
@@ -66,3 +68,21 @@ def test_folder_labels_are_matched_canonically(ck_folders):
     out = json.loads(result.stdout)
     assert out["n"] == 48 and out["unknown_labels"] == {}  # anger -> angry
     assert sum(map(sum, out["confusion"])) == 48
+
+
+def test_evaluating_a_training_state_points_at_best_pt(ck_folders, tmp_path):
+    assert _train(ck_folders, tmp_path / "run").exit_code == 0
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(tmp_path / "run" / "last.pt"), "--data",
+                                      str(ck_folders)])
+    _one_line_error(result, "last.pt", "best.pt")
+
+
+def test_evaluate_matches_dataset_labels_to_ck_spelled_model_classes(fer_csv, tmp_path):
+    # a model fine-tuned on CK+ folders names its classes anger/happy/sadness; FER2013 says angry/disgust/fear
+    save_weights(create_model("mini_xception", class_names=("anger", "happy", "sadness")), tmp_path / "ck.pt")
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(tmp_path / "ck.pt"), "--data", str(fer_csv),
+                                      "--split", "PublicTest", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["unknown_labels"] == {"disgust": 4, "fear": 4}  # "angry" is the model's "anger"
+    assert report["labels"][:3] == ["anger", "happy", "sadness"]

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from affectlab.errors import ConfigError, ModelError
+from affectlab.errors import AffectLabError, ConfigError, ModelError
 from affectlab.features import create_feature, list_features
 from affectlab.models import create_model
 from affectlab.models.features import LayerRecorder, extract_features, prepare_images
+from affectlab.models.train import predict_proba
 
 
 def test_features_equal_the_networks_own_maps():
@@ -97,3 +98,41 @@ def test_deep_refuses_float_images_outside_unit_range():
 def test_deep_batch_size_is_checked():
     with pytest.raises(ValueError, match="deep: batch_size must be a positive integer, got 0"):
         create_feature("deep", pretrained=False, batch_size=0).fit_transform(FACES)
+
+
+def test_sixteen_bit_images_are_scaled_like_eight_bit_ones():
+    net = create_model("mini_xception", pretrained=True)
+    x8 = np.random.default_rng(0).integers(0, 256, (2, 48, 48)).astype(np.uint8)
+    x16 = x8.astype(np.uint16) * 257
+    assert np.allclose(predict_proba(net, x16, device="cpu"), predict_proba(net, x8, device="cpu"), atol=1e-5)
+    f8, f16 = extract_features(net, x8, device="cpu"), extract_features(net, x16, device="cpu")
+    for name in f8:
+        assert np.allclose(f8[name], f16[name], atol=1e-4)
+
+
+def test_extract_features_refuses_0_255_floats_and_drops_alpha():
+    net = create_model("mini_xception", pretrained=True)
+    x = np.random.default_rng(0).integers(0, 256, (2, 48, 48, 3)).astype(np.uint8)
+    with pytest.raises(ModelError, match=r"\[0, 1\]"):
+        extract_features(net, x.astype(np.float32), device="cpu")
+    rgba = np.concatenate([x, np.full((2, 48, 48, 1), 255, np.uint8)], axis=-1)
+    plain, with_alpha = extract_features(net, x, device="cpu"), extract_features(net, rgba, device="cpu")
+    for name in plain:
+        assert np.allclose(plain[name], with_alpha[name], atol=1e-5)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1])
+def test_batch_size_below_one_is_refused(batch_size):
+    net = create_model("mini_xception")
+    x = np.zeros((3, 48, 48), np.uint8)
+    with pytest.raises(AffectLabError, match="batch_size"):
+        extract_features(net, x, batch_size=batch_size, device="cpu")
+    with pytest.raises(AffectLabError, match="batch_size"):
+        predict_proba(net, x, batch_size=batch_size, device="cpu")
+
+
+def test_no_images_give_arrays_of_the_right_width():
+    net = create_model("mini_xception")
+    some = extract_features(net, np.zeros((2, 48, 48), np.uint8), ["blocks", "pool"], spatial="avg", device="cpu")
+    none = extract_features(net, np.zeros((0, 48, 48), np.uint8), ["blocks", "pool"], spatial="avg", device="cpu")
+    assert {k: v.shape for k, v in none.items()} == {k: (0, v.shape[1]) for k, v in some.items()}

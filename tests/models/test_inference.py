@@ -16,6 +16,7 @@ from affectlab.cli import cli
 from affectlab.errors import ConfigError
 from affectlab.models import create_model, face_size, load_model, predict_probabilities, save_weights
 from affectlab.models.registry import AffectNet, ModelConfig
+from affectlab.models.train import predict_proba
 
 
 class LeftRight(AffectNet):
@@ -153,3 +154,16 @@ def test_a_saved_crop_trained_model_is_rebuilt_with_its_face_size(tmp_path):
     assert face_size(loaded) == (48, 48) and loaded.config.extras["crop"] == "center"
     faces = np.random.default_rng(0).integers(0, 256, (2, 48, 48), dtype=np.uint8)
     assert np.allclose(predict_probabilities(loaded, faces), predict_probabilities(model, faces), atol=1e-6)
+
+
+def test_colour_models_take_channel_last_images(ck_folders, tmp_path):
+    torch.manual_seed(0)
+    net = create_model("mini_xception", channels=3).eval()
+    rgb = np.random.default_rng(0).integers(0, 255, (3, 48, 48, 3)).astype(np.uint8)
+    expected = predict_proba(net, rgb.transpose(0, 3, 1, 2), device="cpu")
+    assert np.allclose(predict_proba(net, rgb, device="cpu"), expected, atol=1e-6)
+    save_weights(net, tmp_path / "rgb.pt")
+    result = CliRunner().invoke(cli, ["evaluate", "--model", str(tmp_path / "rgb.pt"), "--data", str(ck_folders),
+                                      "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["n"] == 48

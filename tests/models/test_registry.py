@@ -179,3 +179,43 @@ def test_bundled_weights_are_small_and_have_cards():
         card = (weights / f"{name}_fer2013.md").read_text()
         assert "PublicTest" in card and "wall time" in card and "Reproduce" in card
     assert {"mini_xception", "resnet_fer"} <= set(list_models(pretrained=True))
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"num_classes": 0}, {"num_classes": -1}, {"class_names": ()}, {"class_names": ("a", "a")},
+    {"class_names": "abc"}, {"num_classes": 3, "class_names": ("a", "b")},
+])
+def test_create_model_refuses_heads_that_cannot_work(kwargs):
+    with pytest.raises(ModelError, match="class"):
+        create_model("mini_xception", **kwargs)
+
+
+def test_load_weights_says_what_does_not_fit(tmp_path):
+    four = save_weights(create_model("mini_xception", class_names=("a", "b", "c", "d")), tmp_path / "four.pt")
+    with pytest.raises(ModelError, match=r"4 classes \(a, b, c, d\).*7"):
+        load_weights(create_model("mini_xception"), four)
+    with pytest.raises(ModelError, match=r"4 classes"):
+        create_model("mini_xception", pretrained=four)
+    other = save_weights(create_model("resnet_fer"), tmp_path / "resnet.pt")
+    with pytest.raises(ModelError, match="holds resnet_fer weights, not mini_xception"):
+        load_weights(create_model("mini_xception"), other)
+    torch.save(create_model("resnet_fer").state_dict(), tmp_path / "bare.pt")  # a bare state dict names nothing
+    with pytest.raises(ModelError, match=r"missing|unexpected|shape"):
+        load_weights(create_model("mini_xception"), tmp_path / "bare.pt")
+
+
+def test_save_weights_to_a_folder_or_below_a_file_is_a_model_error(tmp_path):
+    net = create_model("mini_xception")
+    with pytest.raises(ModelError, match="is a folder"):
+        save_weights(net, tmp_path)
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(ModelError, match="f"):
+        save_weights(net, tmp_path / "f" / "w.pt")
+    path = save_weights(net, tmp_path / "sub" / "w.pt")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["w.pt"]  # no temporary file left behind
+
+
+def test_a_checkpoint_rebuilds_the_input_size_it_was_trained_on(tmp_path):
+    net = create_model("vgg_identity", input_size=(56, 46), class_names=("s1", "s2"))
+    path = save_weights(net, tmp_path / "identity.pt")
+    assert load_model(path).config.input_size == (56, 46)  # was (28, 24): faces silently resized smaller

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from affectlab.errors import ConfigError
 from affectlab.models import create_model
 from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.train import TrainConfig, fit_classifier, predict_proba
@@ -98,3 +99,40 @@ def test_training_is_repeatable_with_the_same_seed():
     (first, loss_a), (second, loss_b) = states
     assert loss_a == loss_b
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def _toy(n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 255, (n, 48, 48)).astype(np.uint8), rng.integers(0, 2, n)
+
+
+def test_a_resumed_run_repeats_the_uninterrupted_run(tmp_path):
+    x, y = _toy()
+    cfg = TrainConfig(epochs=3, batch_size=8, mixup_alpha=0.2, augment=AugmentConfig(max_rotation_deg=5))
+
+    def run(out, stop_after=None):
+        torch.manual_seed(0)
+        net = create_model("mini_xception", num_classes=2)
+        stop = (lambda row: row["epoch"] >= stop_after) if stop_after else None
+        return fit_classifier(net, train=(x, y), val=(x[:10], y[:10]), config=cfg, out_dir=out, progress=False,
+                              on_epoch_end=stop), net
+
+    whole, whole_net = run(tmp_path / "whole")
+    run(tmp_path / "cut", stop_after=1)  # "interrupted" after epoch 1
+    resumed, resumed_net = run(tmp_path / "cut")
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
+    assert [h["train_loss"] for h in resumed.history] == pytest.approx([h["train_loss"] for h in whole.history],
+                                                                        rel=1e-6)
+    for a, b in zip(whole_net.state_dict().values(), resumed_net.state_dict().values()):
+        assert torch.allclose(a.float(), b.float(), atol=1e-6)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"optimizer": "adam"}, "optimizer 'adam'"), ({"schedule": "linear"}, "schedule 'linear'"),
+    ({"epochs": 0}, "epochs"), ({"batch_size": 0}, "batch_size"),
+])
+def test_fit_classifier_refuses_settings_it_would_replace(change, message):
+    x, y = _toy(8)
+    with pytest.raises(ConfigError, match=message):  # optimizer "adam" silently trained AdamW
+        fit_classifier(create_model("mini_xception", num_classes=2), train=(x, y), val=(x, y),
+                       config=TrainConfig(**change), progress=False)

@@ -10,12 +10,13 @@ import torch
 from click.testing import CliRunner
 
 from affectlab.cli import cli
-from affectlab.errors import ModelError
+from affectlab.errors import ConfigError, ModelError
 from affectlab.models import create_model, load_model
 from affectlab.models.card import write_model_card
+from affectlab.models.train import resolve_device
 from affectlab.models.training import subject_holdout, transfer_weights
 
-FAST = ["--batch-size", "16", "--rotation", "0", "--scale", "0", "--translate", "0", "--no-progress"]
+from .conftest import FAST, _one_line_error, _train
 
 
 def test_train_on_named_splits_writes_card_and_resumes(fer_csv, tmp_path):
@@ -139,3 +140,78 @@ def test_install_copies_weights_and_card_under_one_name(tmp_path):
     pt, md = install_run(run, "mini_xception", "My CK+ set, fold 1", weights)
     assert (pt.name, md.name) == (f"{stem}.pt", f"{stem}.md")  # the old code named them ..._my ck+ set_ fold 1.pt
     assert sorted(p.name for p in weights.iterdir()) == [f"{stem}.md", f"{stem}.pt"]
+
+
+def test_init_default_is_the_bundled_weights_of_the_trained_network(ck_folders, tmp_path):
+    # docs/cli.md: affectlab train --model mini_xception --init default ... (was: "init weights are for resnet_fer")
+    result = _train(ck_folders, tmp_path / "run", "--init", "default", "--val-fraction", "0.25")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["init_tensors_copied"] > 50
+
+
+def test_stdout_is_one_json_object_and_epoch_lines_go_to_stderr(ck_folders, tmp_path):
+    args = ["train", "--model", "mini_xception", "--data", str(ck_folders), "--out", str(tmp_path / "run"),
+            "--epochs", "2", "--batch-size", "16", "--progress"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["epochs_run"] == 2  # the whole of stdout is one JSON object
+    assert "epoch 1/2: loss" in result.stderr and "epoch 2/2: loss" in result.stderr
+
+
+def test_resuming_a_run_folder_of_another_network_is_one_line(ck_folders, tmp_path):
+    assert _train(ck_folders, tmp_path / "run").exit_code == 0
+    other = CliRunner().invoke(cli, ["train", "--model", "resnet_fer", "--data", str(ck_folders), "--out",
+                                     str(tmp_path / "run"), "--epochs", "1", *FAST])
+    _one_line_error(other, "last.pt", "mini_xception")
+
+
+def test_resuming_with_other_settings_names_them(ck_folders, tmp_path):
+    assert _train(ck_folders, tmp_path / "run").exit_code == 0
+    _one_line_error(_train(ck_folders, tmp_path / "run", "--lr", "0.01"), "last.pt", "lr")
+    # the same command again still resumes (nothing left to train)
+    assert _train(ck_folders, tmp_path / "run").exit_code == 0
+
+
+@pytest.mark.parametrize("content", [b"not a checkpoint\n", b"PK\x03\x04truncated"])
+def test_a_corrupt_last_pt_is_one_line(ck_folders, tmp_path, content):
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "last.pt").write_bytes(content)
+    _one_line_error(_train(ck_folders, tmp_path / "run"), "last.pt")
+
+
+def test_out_below_a_file_is_one_line_before_reading_data(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    result = _train(tmp_path / "no-such-data", blocker / "run")
+    _one_line_error(result, "--out", "file.txt")
+
+
+def test_split_errors_name_the_train_option_used(ck_folders, tmp_path):
+    _one_line_error(_train(ck_folders, tmp_path / "a", "--val-split", "PublicTest"), "--val-split 'PublicTest'")
+    _one_line_error(_train(ck_folders, tmp_path / "b", "--train-split", "Training"), "--train-split 'Training'")
+
+
+def test_a_missing_init_file_names_the_init_option(ck_folders, tmp_path):
+    _one_line_error(_train(ck_folders, tmp_path / "a", "--init", str(tmp_path / "nope.pt")), "--init", "nope.pt")
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "cuda:99"])
+def test_unusable_devices_are_one_line(ck_folders, tmp_path, device):
+    if device == "mps" and torch.backends.mps.is_available():
+        pytest.skip("this machine has MPS")
+    _one_line_error(_train(ck_folders, tmp_path / "run", "--device", device), f"device {device!r}")
+    assert not (tmp_path / "run").exists()  # refused before any work
+    with pytest.raises(ConfigError, match="device"):
+        resolve_device(device)
+    result = CliRunner().invoke(cli, ["evaluate", "--model", "mini_xception", "--data", str(ck_folders),
+                                      "--device", device])
+    _one_line_error(result, f"device {device!r}")
+
+
+def test_a_holdout_that_cannot_be_made_names_the_fraction():
+    y = np.array(["a"] * 6 + ["b"])  # class b has one sample: no stratified split exists
+    groups = np.array([None] * 7, dtype=object)
+    with pytest.raises(ConfigError, match="validation fraction 0.1"):
+        subject_holdout(groups, y, 0.1)
+    with pytest.raises(ConfigError, match="validation fraction 0.9"):
+        subject_holdout(np.array(["S1", "S1", "S2", "S2"], dtype=object), np.array(["a", "b", "a", "b"]), 0.9)
