@@ -17,8 +17,8 @@ from sklearn.utils.estimator_checks import check_estimator
 from affectlab.classify import LinearSVMCV, PLSClassifier, create_classifier
 from affectlab.classify.fusion import (
     FusionNetworkCV,
-    stack_decisions,
 )
+from tests.classify.toy_data import RNG, SUBJECTS, D, X, Y
 
 BINARY_DECISION_SHAPE = {"check_classifiers_classes", "check_classifiers_train"}
 
@@ -38,13 +38,6 @@ def test_sklearn_estimator_checks(estimator):
     assert len(results) > 40
 
 
-RNG = np.random.default_rng(0)
-X = RNG.normal(size=(60, 6))
-Y = np.repeat(["a", "b", "c"], 20)
-X[Y == "b", 0] += 3
-X[Y == "c", 1] += 3
-SUBJECTS = np.tile([f"S{i}" for i in range(6)], 10)
-D = stack_decisions([np.eye(3)[np.repeat([0, 1, 2], 20)] + RNG.normal(size=(60, 3)), RNG.normal(size=(60, 3))])
 
 CLASSIFIERS = {
     "rbf_svm": lambda: create_classifier("rbf_svm", C_grid=[0.5, 2.0]),

@@ -14,6 +14,7 @@ from affectlab.classify.fusion import (
     fusion_cost,
     stack_decisions,
 )
+from tests.classify.toy_data import RNG, D, Y
 
 
 def _members_good_at_different_classes(n: int = 600, seed: int = 0):
@@ -148,13 +149,6 @@ def test_mean_probability_fusion_calibrates_each_member():
     assert acc > max(np.mean(np.argmax(m, axis=1) == y) for m in members)
 
 
-RNG = np.random.default_rng(0)
-X = RNG.normal(size=(60, 6))
-Y = np.repeat(["a", "b", "c"], 20)
-X[Y == "b", 0] += 3
-X[Y == "c", 1] += 3
-SUBJECTS = np.tile([f"S{i}" for i in range(6)], 10)
-D = stack_decisions([np.eye(3)[np.repeat([0, 1, 2], 20)] + RNG.normal(size=(60, 3)), RNG.normal(size=(60, 3))])
 
 FUSERS = {
     "FusionNetwork": FusionNetwork,

@@ -9,6 +9,7 @@ from scipy.optimize import minimize
 from affectlab.classify import DEFAULT_C_GRID, LinearSVMCV, create_classifier, inner_folds, search_subsample
 from affectlab.classify.svm import ovr_squared_hinge_dual, ovr_squared_hinge_primal
 from affectlab.errors import ConfigError
+from tests.classify.toy_data import X, Y
 
 
 def _blobs(n_classes=3, n_per=20, d=6, seed=0, shift=3.0):
@@ -171,11 +172,6 @@ def test_grid_errors_are_config_errors():
     assert create_classifier("linear_svm", C_grid="auto").C_grid == "auto"
 
 
-RNG = np.random.default_rng(0)
-X = RNG.normal(size=(60, 6))
-Y = np.repeat(["a", "b", "c"], 20)
-X[Y == "b", 0] += 3
-X[Y == "c", 1] += 3
 
 
 def test_grid_search_on_one_sample_per_class_says_why():
