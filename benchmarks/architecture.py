@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: The floors of ``affectlab``, lowest first: a package may import its own floor and those below.
 #: Top-level modules count as packages of their own (``analysis``, ``errors``...).
 LAYERS: list[list[str]] = [
-    ["affectlab", "errors", "checks", "_checks", "labels", "parallel", "outputs"],
+    ["affectlab", "errors", "checks", "labels", "parallel", "outputs"],
     ["data", "evaluate"],                                  # records and readers; protocols and metrics
     ["face", "features", "audio"],                         # front-ends and descriptors
     ["models", "classify"],                                # networks and classifiers

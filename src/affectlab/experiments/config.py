@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError
 
 __all__ = [

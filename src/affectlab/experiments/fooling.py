@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.data import load_dataset
 from affectlab.data.media import read_image, to_gray
 from affectlab.errors import ConfigError

@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.classify.fusion import DEFAULT_LAMBDAS, FusionNetworkCV, MeanProbabilityFusion, stack_decisions
 from affectlab.classify.registry import create_classifier
 from affectlab.errors import ConfigError

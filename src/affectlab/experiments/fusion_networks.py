@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError, ModelError
 from affectlab.evaluate.protocols import Fold, crossfit_fingerprint
 from affectlab.experiments.config import resolve_source, typed_entry

@@ -43,7 +43,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.errors import ConfigError, DataError
 from affectlab.evaluate.metrics import accuracy, uar
 from affectlab.evaluate.protocols import check_disjoint_groups, make_protocol

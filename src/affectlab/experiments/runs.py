@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from affectlab._checks import is_number
+from affectlab.checks import is_number
 from affectlab.errors import ConfigError
 
 if TYPE_CHECKING:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from affectlab._checks import is_integer
+from affectlab.checks import is_integer
 from affectlab.classify.registry import create_classifier
 from affectlab.errors import ConfigError, ProtocolError
 from affectlab.evaluate.protocols import Fold, make_protocol

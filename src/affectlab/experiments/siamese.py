@@ -60,7 +60,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from affectlab._checks import is_integer, is_number
+from affectlab.checks import is_integer, is_number
 from affectlab.data.orl import load_orl
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import macro_f1

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from affectlab._checks import is_number
+from affectlab.checks import is_number
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold
