@@ -49,6 +49,9 @@ def test_clips_fit_refuses_an_existing_file_and_bad_params(fitted):
     onto = CliRunner().invoke(cli, ["clips", "fit", str(folder / "manifest.csv"), "--out",
                                     str(folder / "manifest.csv"), "--overwrite"])
     assert onto.exit_code != 0 and "input" in onto.output
+    listed = CliRunner().invoke(cli, ["clips", "fit", str(folder / "manifest.csv"), "--out", str(folder / "p0.avi"),
+                                      "--overwrite"])
+    assert listed.exit_code != 0 and "input" in listed.output and (folder / "p0.avi").stat().st_size > 200
 
 
 def test_analyze_clip_model_labels_the_clip(fitted, tmp_path):

@@ -67,17 +67,17 @@ def fit_command(source: Path, out: Path, feature: str, feature_params: str | Non
       affectlab clips fit clips/ --feature lpq_top --frames 3 --size 48 --out lpq.joblib
       affectlab analyze new.mp4 --clip-model ck-clips.joblib
     """
-    from affectlab.clips import ClipModel, load_clips, save_clip_model
+    from affectlab.clips import ClipModel, list_clips, load_clips, save_clip_model
     from affectlab.outputs import check_not_input
 
-    inputs = [source] + ([p for p in source.rglob("*") if p.is_file()] if source.is_dir() else [])
-    check_not_input(out, inputs, option="--out")
+    items = list_clips(source)  # the clips a manifest names may lie outside its folder
+    check_not_input(out, [source, *(item.path for item in items)], option="--out")
     if out.exists() and not overwrite:
         raise ConfigError(f"--out {out}: file exists; give --overwrite to replace it")
     model = ClipModel(feature, _parse_params(feature_params, "--feature-params"), classifier,
                       volume={"frames": frames, "size": size}, name=name)
     show = progress if progress is not None else sys.stderr.isatty()
-    clips = load_clips(source, model.volume, n_jobs=jobs, progress=show)
+    clips = load_clips(items, model.volume, n_jobs=jobs, progress=show)
     for refusal in clips.refused:
         click.echo(f"affectlab: warning: {refusal.message}", err=True)
     model.fit(clips)
