@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -102,3 +103,49 @@ def test_sequence_experiment_refuses_image_sizes_the_other_kinds_refuse(tmp_path
     with pytest.raises(ConfigError, match="images.size must be a positive integer"):
         run_experiment(config, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
+
+
+def _sequence_file(tmp_path, **changes):
+    """A ``kind: sequences`` YAML file (the mapping as ``run_experiment`` reads it, with its ``_path``)."""
+    from affectlab.experiments.config import read_raw_config
+
+    (tmp_path / "frames").mkdir(exist_ok=True)
+    config = {"kind": "sequences", "name": "typed", "data": {"source": "frames"}, "images": {"size": [40, 32]},
+              "sequences": {"frames": 3}, "protocol": {"kind": "group_kfold", "n_splits": 3},
+              "features": [{"name": "lbp_top", "levels": 2}, {"name": "pooled", "feature": "hog", "pooling": "max"}],
+              "classifiers": [{"name": "linear_svm", "C": 1.0}], **changes}
+    path = tmp_path / "typed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    raw, _ = read_raw_config(path)
+    return {**raw, "_path": path}
+
+
+def test_sequence_schema_round_trips_through_its_resolved_form(tmp_path):
+    from affectlab.experiments.sequences import SequenceConfig, SequenceGrouping, load_sequence_config
+
+    cfg = load_sequence_config(_sequence_file(tmp_path))
+    assert isinstance(cfg, SequenceConfig) and cfg.sequences == SequenceGrouping(frames=3)
+    assert cfg.source == (tmp_path / "frames").resolve() and cfg.frame_size == (40, 32)
+    assert [f.label for f in cfg.features] == ["lbp_top", "hog_maxpool"]
+    again = load_sequence_config(cfg.to_dict())
+    assert again.to_dict() == cfg.to_dict() and again.sequences == cfg.sequences
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"sequences": {"frames": "3"}}, "sequences.frames must be null or an integer >= 1, got '3'"),     # type
+    ({"sequences": {"frames": 0}}, "sequences.frames must be null or an integer >= 1, got 0"),         # range
+    ({"sequences": {"pattern": "(a)"}}, r"sequences.pattern must be a regular expression with two groups"),
+    ({"sequences": {"frame": 3}}, r"sequences: unknown key\(s\) frame \(known: pattern, frames\)"),     # unknown key
+    ({"data": {"source": "frames", "format": "x"}}, "data must be a dataset path or a mapping with only 'source'"),
+    ({"protocol": {"kind": "kfold_by_age"}}, "protocol.kind 'kfold_by_age' is unknown"),               # choice
+    ({"images": {"size": True}}, "images.size must be a positive integer"),
+    ({"description": 3}, "description must be text, got 3"),
+])
+def test_sequence_schema_errors_name_the_file_the_key_and_the_value(tmp_path, changes, message):
+    from affectlab.experiments.sequences import load_sequence_config
+
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_sequence_config(_sequence_file(tmp_path, **changes))
+    assert str(caught.value).startswith(f"{tmp_path / 'typed.yaml'}: ")

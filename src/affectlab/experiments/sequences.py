@@ -24,8 +24,10 @@ split by subject.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,65 +36,121 @@ import numpy as np
 from affectlab.checks import is_integer
 from affectlab.classify.registry import create_classifier
 from affectlab.errors import ConfigError, ProtocolError
-from affectlab.evaluate.protocols import Fold, make_protocol
+from affectlab.evaluate.protocols import Fold, Protocol, make_protocol
 from affectlab.experiments import runs
-from affectlab.experiments.config import names_the_file, parse_components, parse_image_size, resolve_source
+from affectlab.experiments.config import (
+    Component,
+    names_the_file,
+    parse_components,
+    parse_image_size,
+    resolve_source,
+)
 from affectlab.experiments.runs import ExperimentResult
+from affectlab.experiments.schema import integer, read_section, regex, section_dict, setting
 from affectlab.experiments.stages import fold_of_sample, label_order, pool_grid, test_classifier
 from affectlab.features.temporal import create_sequence_feature, sequence_feature_is_stateless
 from affectlab.parallel import run_tasks
-from affectlab.video.sequences import load_sequences
+from affectlab.video.sequences import SEQUENCE_PATTERN, load_sequences
 
-__all__ = ["SEQUENCE_CONFIG_KEYS", "run_sequence_experiment"]
+__all__ = ["SEQUENCE_CONFIG_KEYS", "SequenceConfig", "SequenceGrouping", "load_sequence_config",
+           "run_sequence_experiment"]
 
 SEQUENCE_CONFIG_KEYS = ("kind", "name", "description", "data", "images", "sequences", "protocol", "features",
                         "classifiers", "run", "_path")
 
 
-@names_the_file
-def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class SequenceGrouping:
+    """``sequences``: how frame files group into sequences (``pattern`` on the file stem: group 1 the sequence id,
+    group 2 the frame number) and how many frames each keeps (``frames``: the last N; null: all, which must
+    then agree)."""
 
+    pattern: str = setting(SEQUENCE_PATTERN, regex(2, "a regular expression with two groups (sequence id, "
+                                                      "frame number)"))
+    frames: int | None = setting(None, integer(1, noun="an integer").or_null())
+
+
+@dataclass(frozen=True)
+class SequenceConfig:
+    """A validated ``kind: sequences`` file: the dataset folder (absolute), the frame size as written
+    (``48`` or ``[h, w]``; None keeps the frames' own), the grouping, the protocol, the features and classifiers."""
+
+    name: str
+    source: Path
+    size: int | list[int] | None
+    sequences: SequenceGrouping
+    protocol: Protocol
+    features: tuple[Component, ...]
+    classifiers: tuple[Component, ...]
+    description: str | None = None
+    path: Path | None = None
+
+    @property
+    def frame_size(self) -> int | tuple[int, int] | None:
+        """``size`` as :func:`~affectlab.video.sequences.load_sequences` takes it."""
+        return tuple(self.size) if isinstance(self.size, list) else self.size  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config (``config.yaml`` of the run folder, without its ``run`` provenance)."""
+        return {
+            "kind": "sequences", "name": self.name, **({"description": self.description} if self.description else {}),
+            "data": {"source": str(self.source)}, "images": {"size": copy.copy(self.size)},
+            "sequences": section_dict(self.sequences), "protocol": self.protocol.to_dict(),
+            "features": [c.to_dict() for c in self.features],
+            "classifiers": [c.to_dict() for c in self.classifiers],
+        }
+
+
+def _frame_size(raw: Mapping[str, Any]) -> int | list[int] | None:
+    """``images.size`` (default 48) as written, checked by the rule every kind uses (True and 2.0 refused)."""
+    images = raw.get("images") or {}
+    if not isinstance(images, Mapping) or set(images) - {"size"}:
+        raise ConfigError(f"images must be a mapping with only 'size', got {images!r}")
+    size = images.get("size", 48)
+    if size is None:
+        return None
+    height, width = parse_image_size({"size": size})
+    return int(height) if is_integer(size) else [int(height), int(width)]
+
+
+@names_the_file
+def load_sequence_config(raw: Mapping[str, Any], data: str | Path | None = None) -> SequenceConfig:
+    """Read config stage: a ``kind: sequences`` mapping (``raw["_path"]``: the file, for relative paths) checked
+    as a whole; ``data`` replaces ``data.source``."""
     unknown = [k for k in raw if k not in SEQUENCE_CONFIG_KEYS]
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} in the sequences config "
                           f"(known: {', '.join(SEQUENCE_CONFIG_KEYS[:-2])})")
-    path = raw.get("_path")
-    path = Path(path) if path is not None else None
+    path = Path(raw["_path"]) if raw.get("_path") is not None else None
     spec = raw.get("data")
     if spec is None and data is None:
         raise ConfigError("missing key 'data' (e.g. data: {source: path/to/ckplus48})")
-    spec = {"source": spec} if isinstance(spec, str) else dict(spec or {})
-    if data is not None:
-        spec["source"] = str(data)
-    if "source" not in spec:
+    spec = {"source": spec} if isinstance(spec, str) else spec if spec is not None else {}
+    if not isinstance(spec, Mapping) or set(spec) - {"source"}:
+        raise ConfigError(f"data must be a dataset path or a mapping with only 'source', got {spec!r}")
+    if data is None and "source" not in spec:
         raise ConfigError("missing key 'data.source' (the dataset folder)")
     base = None if (data is not None or path is None) else path.parent
-    spec["source"] = str(resolve_source(spec["source"], base, "data.source"))
-    images = raw.get("images") or {}
-    if not isinstance(images, Mapping) or set(images) - {"size"}:
-        raise ConfigError("images must be a mapping with only 'size'")
-    size = images.get("size", 48)
-    if size is not None:  # one rule for every kind (True and 2.0 refused); kept as written: 48 or [h, w]
-        height, width = parse_image_size({"size": size})
-        size = int(height) if is_integer(size) else [int(height), int(width)]
-    seq = raw.get("sequences") or {}
-    if not isinstance(seq, Mapping) or set(seq) - {"pattern", "frames"}:
-        raise ConfigError("sequences must be a mapping with 'pattern' and/or 'frames'")
+    source = resolve_source(str(data) if data is not None else spec["source"], base, "data.source")
+    size = _frame_size(raw)
+    grouping = read_section(raw, "sequences", SequenceGrouping)
     for key in ("features", "classifiers"):
         if key not in raw:
             raise ConfigError(f"missing key {key!r}")
     protocol = make_protocol(dict(raw.get("protocol") or {"kind": "group_kfold", "n_splits": 10}))
-    name = raw.get("name") or (path.stem if path is not None else "sequences")
-    return {
-        "name": str(name), "description": raw.get("description"), "data": spec, "size": size,
-        "sequences": {"pattern": seq.get("pattern", r"^(S\d+_\d+)_(\d+)$"), "frames": seq.get("frames")},
-        "protocol": protocol, "path": path,
-        "features": parse_components(raw["features"], "features", create_sequence_feature),
-        "classifiers": parse_components(raw["classifiers"], "classifiers", create_classifier),
-    }
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise ConfigError(f"description must be text, got {description!r}")
+    return SequenceConfig(
+        name=str(raw.get("name") or (path.stem if path is not None else "sequences")), source=source, size=size,
+        sequences=grouping, protocol=protocol,
+        features=tuple(Component(*c) for c in parse_components(raw["features"], "features", create_sequence_feature)),
+        classifiers=tuple(Component(*c) for c in parse_components(raw["classifiers"], "classifiers",
+                                                                  create_classifier)),
+        description=description, path=path)
 
 
-def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: np.ndarray | None,
+def _fold_task(k: int, fold: Fold, feature: Component, X: np.ndarray | None,
                volumes: np.ndarray, y: np.ndarray, groups: np.ndarray,
                classifiers: list[tuple[str, Any]], labels: list[str]) -> dict[str, Any]:
     """One fold of one feature: (fit the feature on the training sequences,) fit each classifier, predict the test
@@ -100,13 +158,12 @@ def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: 
 
     started = time.perf_counter()
     if X is None:
-        name, _, params = feature
-        extractor = create_sequence_feature(name, **params).fit(volumes[fold.train], y[fold.train])
+        extractor = create_sequence_feature(feature.name, **feature.params).fit(volumes[fold.train], y[fold.train])
         X = np.asarray(extractor.transform(volumes), dtype=np.float32)
     feature_seconds = time.perf_counter() - started
     results = []
     for label, template in classifiers:
-        result = test_classifier(label, template, X, y, fold, groups, labels, feature=feature[1])
+        result = test_classifier(label, template, X, y, fold, groups, labels, feature=feature.label)
         del result["n_convergence"]  # sequence runs record no convergence counts (as before the stages were shared)
         results.append(result)
     return {"fold": k, "dim": int(X.shape[1]), "feature_seconds": feature_seconds, "results": results}
@@ -134,7 +191,7 @@ def run_sequence_experiment(
     from joblib import delayed, effective_n_jobs
 
 
-    cfg = _settings(config, data)
+    cfg = load_sequence_config(config, data)
     run = runs.RunFolder(out_dir, overwrite=overwrite)
     seqs, y, groups, folds = _sequences_and_folds(cfg, progress=progress)
     run.create()
@@ -145,22 +202,22 @@ def run_sequence_experiment(
 
     volumes = seqs.volumes
     assert volumes is not None
-    matrices, feature_info = _stateless_features(cfg["features"], volumes)
-    classifiers = [(label, create_classifier(name, **params)) for name, label, params in cfg["classifiers"]]
+    matrices, feature_info = _stateless_features(cfg.features, volumes)
+    classifiers = [(c.label, create_classifier(c.name, **c.params)) for c in cfg.classifiers]
     tasks = [
-        delayed(_fold_task)(k, fold, feat, matrices.get(feat[1]), volumes, y, groups, classifiers, labels)
-        for feat in cfg["features"] for k, fold in enumerate(folds)
+        delayed(_fold_task)(k, fold, feat, matrices.get(feat.label), volumes, y, groups, classifiers, labels)
+        for feat in cfg.features for k, fold in enumerate(folds)
     ]
-    keys = [(feat[1], k) for feat in cfg["features"] for k in range(len(folds))]
+    keys = [(feat.label, k) for feat in cfg.features for k in range(len(folds))]
     outcomes = dict(zip(keys, run_tasks(tasks, jobs, progress=progress)))
-    for _, label, _ in cfg["features"]:
+    for label in (f.label for f in cfg.features):
         if label not in feature_info:
             per_fold = [outcomes[label, k] for k in range(len(folds))]
             feature_info[label] = {"stateless": False, "dim": per_fold[0]["dim"],
                                    "seconds": round(sum(o["feature_seconds"] for o in per_fold), 3)}
     rows, predictions, decisions = pool_grid(
-        outcomes, [(label, {"name": name, **params}) for name, label, params in cfg["features"]],
-        [(label, {"name": name, **params}) for name, label, params in cfg["classifiers"]], folds, y,
+        outcomes, [(f.label, {"name": f.name, **f.params}) for f in cfg.features],
+        [(c.label, {"name": c.name, **c.params}) for c in cfg.classifiers], folds, y,
         ids=list(seqs.ids), subjects=list(groups), labels=labels, out=run.path, extra={"level": "sequence"})
     run.write_predictions(predictions)
     run.write_decisions(ids=seqs.ids, true=y, classes=labels, folds=[f.name for f in folds],
@@ -168,71 +225,63 @@ def run_sequence_experiment(
     return _write_outputs(cfg, run, resolved, seqs, folds, labels, rows, feature_info, jobs)
 
 
-def _sequences_and_folds(cfg: Mapping[str, Any], *, progress: bool) -> tuple[Any, np.ndarray, np.ndarray, list[Fold]]:
+def _sequences_and_folds(cfg: SequenceConfig, *, progress: bool) -> tuple[Any, np.ndarray, np.ndarray, list[Fold]]:
     """Dataset and protocol stages: the frames grouped into sequences, their labels and subjects, and the folds
     (checked once more: no subject in both parts)."""
 
-    size = cfg["size"]
-    seqs = load_sequences(cfg["data"]["source"], pattern=cfg["sequences"]["pattern"],
-                          size=tuple(size) if isinstance(size, list) else size,
-                          frames=cfg["sequences"]["frames"], progress=progress)
+    seqs = load_sequences(str(cfg.source), pattern=cfg.sequences.pattern, size=cfg.frame_size,
+                          frames=cfg.sequences.frames, progress=progress)
     y = seqs.labels.astype(str)
     groups = seqs.subjects.astype(str)
-    folds = list(cfg["protocol"].split(y, groups))
+    folds = list(cfg.protocol.split(y, groups))
     for fold in folds:  # the protocol checks it too; a sequence experiment must never leak subjects
         if set(groups[fold.train]) & set(groups[fold.test]):
             raise ProtocolError(f"fold {fold.name}: a subject is in both train and test")
     return seqs, y, groups, folds
 
 
-def _resolved(cfg: Mapping[str, Any], run: runs.RunFolder, seqs: Any, folds: list[Fold], jobs: int) -> dict[str, Any]:
+def _resolved(cfg: SequenceConfig, run: runs.RunFolder, seqs: Any, folds: list[Fold], jobs: int) -> dict[str, Any]:
     """The config as run, with its provenance (the frames as read, with ids, labels and subjects, fingerprinted)."""
-    protocol = cfg["protocol"]
-    resolved: dict[str, Any] = {
-        "kind": "sequences", "name": cfg["name"], **({"description": cfg["description"]} if cfg["description"] else {}),
-        "data": cfg["data"], "images": {"size": cfg["size"]}, "sequences": cfg["sequences"],
-        "protocol": protocol.to_dict(),
-        "features": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["features"]],
-        "classifiers": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["classifiers"]],
-    }
-    resolved["run"] = run.provenance(config_path=cfg["path"], protocol=protocol, folds=folds, n_jobs=jobs)
-    resolved["run"]["dataset"] = {"path": cfg["data"]["source"], **seqs.summary()}
+    resolved = cfg.to_dict()
+    resolved["run"] = run.provenance(config_path=cfg.path, protocol=cfg.protocol, folds=folds, n_jobs=jobs)
+    resolved["run"]["dataset"] = {"path": str(cfg.source), **seqs.summary()}
     resolved["run"]["data_sha256"] = runs.array_fingerprint(
         np.asarray(seqs.ids, dtype=object), seqs.labels, seqs.subjects,
         *([seqs.volumes] if seqs.volumes is not None else []))
     return resolved
 
 
-def _stateless_features(features: list[tuple[str, str, dict[str, Any]]],
+def _stateless_features(features: tuple[Component, ...],
                         volumes: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
     """Members stage: every sequence feature that learns nothing, computed once for all sequences."""
 
     matrices: dict[str, np.ndarray] = {}
     info: dict[str, dict[str, Any]] = {}
-    for name, label, params in features:
-        if sequence_feature_is_stateless(name, params):
+    for feature in features:
+        if sequence_feature_is_stateless(feature.name, feature.params):
             started = time.perf_counter()
-            X = np.asarray(create_sequence_feature(name, **params).fit(volumes).transform(volumes), dtype=np.float32)
-            matrices[label] = X
-            info[label] = {"stateless": True, "dim": int(X.shape[1]),
+            X = np.asarray(create_sequence_feature(feature.name, **feature.params).fit(volumes).transform(volumes),
+                           dtype=np.float32)
+            matrices[feature.label] = X
+            info[feature.label] = {"stateless": True, "dim": int(X.shape[1]),
                            "seconds": round(time.perf_counter() - started, 3)}
     return matrices, info
 
 
-def _write_outputs(cfg: Mapping[str, Any], run: runs.RunFolder, resolved: dict[str, Any], seqs: Any,
+def _write_outputs(cfg: SequenceConfig, run: runs.RunFolder, resolved: dict[str, Any], seqs: Any,
                    folds: list[Fold], labels: list[str], rows: list[dict[str, Any]],
                    feature_info: dict[str, dict[str, Any]], jobs: int) -> ExperimentResult:
     """metrics.json and report.md of a sequence run; the run's result."""
-    protocol, size, summary = cfg["protocol"], cfg["size"], seqs.summary()
+    protocol, size, summary = cfg.protocol, cfg.size, seqs.summary()
     elapsed = run.elapsed
-    run.write_metrics({"name": cfg["name"], "kind": "sequences", "level": "sequence",
+    run.write_metrics({"name": cfg.name, "kind": "sequences", "level": "sequence",
                        "dataset": resolved["run"]["dataset"],
                        "protocol": {**protocol.to_dict(), "description": protocol.describe(), "n_folds": len(folds)},
                        "normalisation": "global", "labels": labels, "rows": rows, "features": feature_info,
                        "n_jobs": jobs, "seconds": round(elapsed, 3)})
     counts = ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
     sections = [
-        ("Data", (f"- source: `{cfg['data']['source']}`\n- {summary['sequences']} labelled sequences "
+        ("Data", (f"- source: `{cfg.source}`\n- {summary['sequences']} labelled sequences "
                   f"({summary['frames']} frames, {summary['frames_per_sequence']} per sequence), "
                   f"{summary['subjects']} subjects\n- classes: {counts}\n- frames: gray, {size}x{size} px"
                   if isinstance(size, int) else "")),
@@ -248,5 +297,5 @@ def _write_outputs(cfg: Mapping[str, Any], run: runs.RunFolder, resolved: dict[s
             f"{info['seconds']:.1f} s" for lab, info in feature_info.items())),
     ]
     generated = f"affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}"
-    run.write_report(title=f"{cfg['name']} ({generated})", sections=sections, rows=rows)
+    run.write_report(title=f"{cfg.name} ({generated})", sections=sections, rows=rows)
     return run.result(rows, resolved, n_folds=len(folds), seconds=elapsed)
