@@ -182,3 +182,61 @@ def test_layercam_keeps_what_grad_cam_averages_away():
         out = layercam(np.full((2, 48, 48), 100, np.uint8), target=[1, 2])
     assert out.maps.shape == (2, 48, 48) and out.targets.tolist() == [1, 2] and out.layer == "blocks"
     assert not any(m._forward_hooks for m in model.modules())
+
+
+def _fooling_file(tmp_path, **changes):
+    """A ``kind: fooling`` YAML file, read as ``run_experiment`` reads it (the mapping with its ``_path``)."""
+    import yaml
+
+    from affectlab.experiments.config import read_raw_config
+
+    (tmp_path / "faces").mkdir(exist_ok=True)
+    config = {"kind": "fooling", "name": "typed", "data": {"source": "faces", "split": "test"},
+              "faces": {"images": [8, 9], "n": 5}, "images": {"square": "edge"}, "model": {"name": "resnet_fer"},
+              "attack": {"bound": 0.1, "max_steps": 20, "method": "sign"}, "map": {"scale": 2.0, "top_bands": ["red"]},
+              "regions": {"layout": "orl128", "cam": "layercam"}, "figures": 2, **changes}
+    path = tmp_path / "typed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    raw, _ = read_raw_config(path)
+    return {**raw, "_path": path}
+
+
+def test_fooling_schema_round_trips_through_its_resolved_form(tmp_path):
+    import dataclasses
+
+    from affectlab.experiments.fooling import FoolingAttack, FoolingConfig, load_fooling_config
+
+    cfg = load_fooling_config(_fooling_file(tmp_path))
+    assert isinstance(cfg, FoolingConfig) and cfg.source == (tmp_path / "faces").resolve()
+    assert cfg.attack == FoolingAttack(bound=0.1, max_steps=20, method="sign")  # the rest are the defaults
+    assert cfg.regions.cam == ["layercam"] and cfg.faces.batch_size == 32 and cfg.base == tmp_path.resolve()
+    resolved = cfg.to_dict()
+    assert resolved["regions"] == {"layout": "orl128", "cam": ["layercam"], "cam_layer": None}
+    again = load_fooling_config(resolved)
+    assert again.to_dict() == resolved and again.source == cfg.source
+    assert dataclasses.replace(again, path=cfg.path, data=cfg.data) == cfg  # data.source: as written
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.attack.bound = 0.5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"faces": {"n": "5"}}, "faces.n must be null or an int >= 1, got '5'"),                          # type
+    ({"faces": {"batch_size": 0}}, "faces.batch_size must be an int >= 1, got 0"),                   # range
+    ({"attack": {"bound": 1.5}}, r"attack.bound must be a number in \(0, 1\], got 1.5"),
+    ({"attack": {"bound": True}}, r"attack.bound must be a number in \(0, 1\], got True"),
+    ({"attack": {"steps": 3}}, r"attack: unknown key\(s\) steps \(known: bound, threshold, max_steps"),  # unknown
+    ({"colour": True}, r"unknown key\(s\) colour \(known: kind, name"),
+    ({"attack": {"method": "fgsm"}}, "attack.method must be sign or scaled, got 'fgsm'"),             # choice
+    ({"regions": {"cam": ["gradcam", "gradcam"]}}, "regions.cam must be one or a list of gradcam, layercam"),
+    ({"regions": {"layout": "face64"}}, "regions.layout must be one of .*, got 'face64'"),
+    ({"map": {"top_bands": ["black"]}}, "map.top_bands must be a non-empty list of gray, yellow, orange, red"),
+    ({"images": {"square": "crop"}}, "images.square must be one of edge, none, got 'crop'"),
+    ({"figures": -1}, "figures must be an int >= 0, got -1"),
+    ({"model": {"weights": 3}}, "model.weights must be null or a weights file, got 3"),
+])
+def test_fooling_schema_errors_name_the_file_the_key_and_the_value(tmp_path, changes, message):
+    from affectlab.experiments.fooling import load_fooling_config
+
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_fooling_config(_fooling_file(tmp_path, **changes))
+    assert str(caught.value).startswith(f"{tmp_path / 'typed.yaml'}: ")

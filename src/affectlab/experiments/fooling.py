@@ -28,17 +28,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from affectlab.checks import is_integer, is_number
+from affectlab.checks import is_number
 from affectlab.data import load_dataset
 from affectlab.data.media import read_image, to_gray
 from affectlab.errors import ConfigError
-from affectlab.experiments import runs
-from affectlab.experiments.config import names_the_file, read_raw_config, resolve_source, section
+from affectlab.experiments import runs, schema
+from affectlab.experiments.config import names_the_file, read_raw_config, resolve_source
+from affectlab.experiments.schema import Rule, integer, number, one_of, read_section, section_dict, setting
 from affectlab.explain import fool
 from affectlab.explain.fooling import DIFFERENCE_BANDS, DIFFERENCE_SCALES, band_shares, difference_bands
 from affectlab.explain.regions import REGION_LAYOUTS, region_masks, region_table
@@ -51,7 +53,8 @@ from affectlab.viz.overlay import save_rgb
 from affectlab.viz.panel import text_cell
 from affectlab.viz.regions import region_layout_image, save_region_plot
 
-__all__ = ["FOOLING_KEYS", "run_fooling_experiment"]
+__all__ = ["FOOLING_KEYS", "DifferenceMap", "FoolingAttack", "FoolingConfig", "FoolingData", "FoolingFaces",
+           "FoolingImages", "FoolingModel", "FoolingRegions", "load_fooling_config", "run_fooling_experiment"]
 
 #: Columns of the one-line summary table (report and ``affectlab experiment`` output).
 _SUMMARY_COLUMNS = ("feature", "classifier", "n_faces", "success_rate", "median_steps", "max_steps_taken",
@@ -61,64 +64,141 @@ _SUMMARY_COLUMNS = ("feature", "classifier", "n_faces", "success_rate", "median_
 #: Top-level keys of a ``kind: fooling`` file (``run`` is provenance written by a run; ignored).
 FOOLING_KEYS = ("kind", "name", "description", "data", "faces", "images", "model", "attack", "map", "regions",
                 "figures", "run")
-_DATA_KEYS = {"source": None, "split": None}
-_FACES_KEYS = {"images": None, "n": None, "batch_size": 32}
-_MODEL_KEYS = {"name": None, "weights": None}
-_ATTACK_KEYS = {"bound": 0.15, "threshold": 0.9, "max_steps": 100, "step_size": None, "method": "scaled"}
-_MAP_KEYS = {"scale": "rank", "top_bands": ["orange", "red"]}
-_REGION_KEYS = {"layout": "face48", "cam": "gradcam", "cam_layer": None}
 #: ``regions.cam`` -> (explainer class name in affectlab.explain, the name in tables)
 _CAMS = {"gradcam": ("GradCAM", "Grad-CAM"), "layercam": ("LayerCAM", "LayerCAM")}
+_BANDS = tuple(name for _, _, _, name in DIFFERENCE_BANDS)
 
 
-def _check(raw: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class FoolingData:
+    """``data``: the dataset (resolved separately, ``--data`` replaces it) and the one split to keep (null: all)."""
 
-    cfg = {"data": section(raw, "data", _DATA_KEYS), "faces": section(raw, "faces", _FACES_KEYS),
-           "model": section(raw, "model", _MODEL_KEYS), "attack": section(raw, "attack", _ATTACK_KEYS),
-           "map": section(raw, "map", _MAP_KEYS), "regions": section(raw, "regions", _REGION_KEYS)}
-    faces, attack, dmap = cfg["faces"], cfg["attack"], cfg["map"]
-    if faces["n"] is not None and (not is_integer(faces["n"]) or faces["n"] < 1):
-        raise ConfigError(f"faces.n must be null or an int >= 1, got {faces['n']!r}")
-    if not is_integer(faces["batch_size"]) or faces["batch_size"] < 1:
-        raise ConfigError(f"faces.batch_size must be an int >= 1, got {faces['batch_size']!r}")
-    if faces["images"] is not None and (not isinstance(faces["images"], list) or not faces["images"]):
-        raise ConfigError(f"faces.images must be null or a non-empty list of image numbers, got {faces['images']!r}")
-    if attack["method"] not in ("sign", "scaled"):
-        raise ConfigError(f"attack.method must be sign or scaled, got {attack['method']!r}")
-    if not is_integer(attack["max_steps"]) or attack["max_steps"] < 1:
-        raise ConfigError(f"attack.max_steps must be an int >= 1, got {attack['max_steps']!r}")
-    for key in ("bound", "threshold"):
-        if not is_number(attack[key]) or not 0 < attack[key] <= 1:
-            raise ConfigError(f"attack.{key} must be a number in (0, 1], got {attack[key]!r}")
-    if attack["step_size"] is not None and (not is_number(attack["step_size"]) or not attack["step_size"] > 0):
-        raise ConfigError(f"attack.step_size must be null or a number > 0, got {attack['step_size']!r}")
-    if dmap["scale"] not in DIFFERENCE_SCALES and not (is_number(dmap["scale"]) and dmap["scale"] > 0):
-        raise ConfigError(f"map.scale must be one of {', '.join(DIFFERENCE_SCALES)} or a number > 0, "
-                          f"got {dmap['scale']!r}")
-    band_names = [name for _, _, _, name in DIFFERENCE_BANDS]
-    top = dmap["top_bands"]
-    if not isinstance(top, list) or not top or any(b not in band_names[1:] for b in top):
-        raise ConfigError(f"map.top_bands must be a non-empty list of {', '.join(band_names[1:])}, got {top!r}")
-    cams = cfg["regions"]["cam"]
-    cams = [cams] if isinstance(cams, str) else cams
-    if not isinstance(cams, list) or not cams or any(c not in _CAMS for c in cams) or len(set(cams)) != len(cams):
-        raise ConfigError(f"regions.cam must be one or a list of {', '.join(_CAMS)}, got {cfg['regions']['cam']!r}")
-    cfg["regions"]["cam"] = cams
-    if cfg["regions"]["layout"] not in REGION_LAYOUTS:
-        raise ConfigError(f"regions.layout must be one of {', '.join(REGION_LAYOUTS)}, got "
-                          f"{cfg['regions']['layout']!r}")
-    figures = raw.get("figures", 6)
-    if not is_integer(figures) or figures < 0:
-        raise ConfigError(f"figures must be an int >= 0, got {figures!r}")
-    cfg["figures"] = {"n": int(figures)}
-    return cfg
+    source: Any = None
+    split: str | None = setting(None, schema.text("a split name").or_null())
 
 
-def _load_model(model_cfg: Mapping[str, Any], base: Path | None):
+@dataclass(frozen=True)
+class FoolingFaces:
+    """``faces``: which samples (ORL image numbers; null: all), the first ``n`` correctly classified (null: all)
+    and the attack's batch size."""
+
+    images: list[Any] | None = setting(None, Rule("a non-empty list of image numbers",
+                                                  lambda v: isinstance(v, list) and bool(v)).or_null())
+    n: int | None = setting(None, integer(1).or_null())
+    batch_size: int = setting(32, integer(1))
+
+
+@dataclass(frozen=True)
+class FoolingImages:
+    """``images``: ``square: edge`` pads every face to a square with its edge values before resizing."""
+
+    square: str = setting("none", Rule(f"one of {', '.join(SQUARE_MODES)}", lambda v: v in SQUARE_MODES))
+
+
+@dataclass(frozen=True)
+class FoolingModel:
+    """``model``: a weights file (its own network; ``name`` for a bare state dict) or a registered ``name``'s
+    bundled weights (both null: the bundled expression model)."""
+
+    name: str | None = setting(None, schema.text("a registered model name").or_null())
+    weights: str | None = setting(None, schema.text("a weights file").or_null())
+
+
+@dataclass(frozen=True)
+class FoolingAttack:
+    """``attack``: every pixel within ``bound`` of its original, until the target class reaches ``threshold`` or
+    after ``max_steps`` steps of ``step_size`` (null: 1/255), ``method`` ``sign`` or ``scaled``."""
+
+    bound: float = setting(0.15, number(0, 1, low_open=True))
+    threshold: float = setting(0.9, number(0, 1, low_open=True))
+    max_steps: int = setting(100, integer(1))
+    step_size: float | None = setting(None, number(0, low_open=True).or_null())
+    method: str = setting("scaled", one_of("sign", "scaled"))
+
+
+@dataclass(frozen=True)
+class DifferenceMap:
+    """``map``: the colour scale of the difference maps and the bands whose pixels count as the fooling's."""
+
+    scale: str | float = setting("rank", Rule(f"one of {', '.join(DIFFERENCE_SCALES)} or a number > 0",
+                                              lambda v: v in DIFFERENCE_SCALES or (is_number(v) and v > 0)))
+    top_bands: list[str] = setting(["orange", "red"], Rule(
+        f"a non-empty list of {', '.join(_BANDS[1:])}",
+        lambda v: isinstance(v, list) and bool(v) and all(b in _BANDS[1:] for b in v)))
+
+
+@dataclass(frozen=True)
+class FoolingRegions:
+    """``regions``: the face layout and the class-activation maps (one or a list) compared with the fooling."""
+
+    layout: str = setting("face48", Rule(f"one of {', '.join(REGION_LAYOUTS)}", lambda v: v in REGION_LAYOUTS))
+    cam: list[str] = setting("gradcam", Rule(
+        f"one or a list of {', '.join(_CAMS)}",
+        lambda v: isinstance(v, str) and v in _CAMS or (isinstance(v, list) and bool(v) and all(
+            c in _CAMS for c in v) and len(set(v)) == len(v)),
+        convert=lambda v: [v] if isinstance(v, str) else list(v)))
+    cam_layer: str | None = setting(None, schema.text("a layer name").or_null())
+
+
+@dataclass(frozen=True)
+class FoolingConfig:
+    """A validated ``kind: fooling`` file: the dataset (absolute), every section typed, ``figures`` (faces drawn)."""
+
+    name: Any
+    source: Path
+    data: FoolingData
+    faces: FoolingFaces
+    images: FoolingImages
+    model: FoolingModel
+    attack: FoolingAttack
+    map: DifferenceMap
+    regions: FoolingRegions
+    figures: int = 6
+    description: Any = None
+    path: Path | None = None
+
+    @property
+    def base(self) -> Path | None:
+        """The config file's folder (a relative ``model.weights`` resolves against it first)."""
+        return Path(self.path).resolve().parent if self.path else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config (``config.yaml``; the runner adds the model it loaded and the ``run`` provenance)."""
+        described = {"description": self.description} if self.description else {}
+        return {"kind": "fooling", "name": self.name, **described,
+                "data": {**section_dict(self.data), "source": str(self.source)}, "faces": section_dict(self.faces),
+                "images": section_dict(self.images), "model": section_dict(self.model),
+                "attack": section_dict(self.attack), "map": section_dict(self.map),
+                "regions": section_dict(self.regions), "figures": self.figures}
+
+
+@names_the_file
+def load_fooling_config(config: Mapping[str, Any] | str | Path, data: str | Path | None = None) -> FoolingConfig:
+    """Read config stage: the file (or the mapping read from it) checked as a whole; ``data`` replaces
+    ``data.source``."""
+    raw, path = read_raw_config(config)
+    unknown = sorted(set(raw) - set(FOOLING_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(FOOLING_KEYS[:-1])})")
+    data_cfg = read_section(raw, "data", FoolingData)
+    sections = {"faces": read_section(raw, "faces", FoolingFaces), "model": read_section(raw, "model", FoolingModel),
+                "attack": read_section(raw, "attack", FoolingAttack),
+                "map": read_section(raw, "map", DifferenceMap), "regions": read_section(raw, "regions", FoolingRegions)}
+    figures = integer(0).check(raw.get("figures", 6), "figures")
+    images = read_section(raw, "images", FoolingImages)
+    base = Path(path).resolve().parent if path else None
+    source = data if data is not None else data_cfg.source
+    source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
+                                 "--data" if data is not None else "data.source")
+    return FoolingConfig(name=raw.get("name", "fooling"), source=source_path, data=data_cfg, images=images,
+                         figures=int(figures), description=raw.get("description"), path=path, **sections)
+
+
+def _load_model(model_cfg: FoolingModel, base: Path | None):
     """The network of ``model``: a weights file (its own network, or ``name`` for a bare state dict), else the
     bundled weights of ``name`` (default: the bundled expression model)."""
 
-    name, weights = model_cfg["name"], model_cfg["weights"]
+    name, weights = model_cfg.name, model_cfg.weights
     if weights is not None:
         path = resolve_source(str(weights), base, "model.weights", what="weights file")
         if name is not None:
@@ -127,10 +207,10 @@ def _load_model(model_cfg: Mapping[str, Any], base: Path | None):
     return create_model(str(name or DEFAULT_MODEL), pretrained=True), None
 
 
-def _faces(dataset, cfg: Mapping[str, Any], model, square: str) -> tuple[np.ndarray, np.ndarray]:
+def _faces(dataset, cfg: FoolingConfig, model) -> tuple[np.ndarray, np.ndarray]:
     """``(images (N, C, H, W) uint8, indices into dataset.samples)`` of the selected samples, sized for ``model``."""
 
-    split, numbers = cfg["data"]["split"], cfg["faces"]["images"]
+    split, numbers = cfg.data.split, cfg.faces.images
     keep = []
     for i, s in enumerate(dataset.samples):
         if split is not None and s.split != split:
@@ -153,7 +233,7 @@ def _faces(dataset, cfg: Mapping[str, Any], model, square: str) -> tuple[np.ndar
         else:
             img = read_image(s.path, mode="gray" if gray else "rgb")
         raw.append(img)
-    images = prepare_faces(raw, tuple(model.config.input_size), square)
+    images = prepare_faces(raw, tuple(model.config.input_size), cfg.images.square)
     images = images[:, None] if images.ndim == 3 else images.transpose(0, 3, 1, 2)
     return np.ascontiguousarray(images), np.asarray(keep)
 
@@ -175,13 +255,13 @@ def run_fooling_experiment(
     import torch
 
 
-    raw, cfg, source_path, base = _read_fooling(config, data)
-    model, weights_path = _load_model(cfg["model"], base)
+    cfg = load_fooling_config(config, data)
+    model, weights_path = _load_model(cfg.model, cfg.base)
     model.eval()
     run = runs.RunFolder(out_dir, overwrite=overwrite)
 
-    dataset = load_dataset(source_path)
-    images, index = _faces(dataset, cfg, model, cfg["images"]["square"])
+    dataset = load_dataset(cfg.source)
+    images, index = _faces(dataset, cfg, model)
     names = list(model.config.class_names)
     labels = np.array([dataset.samples[i].label for i in index], dtype=object)
     if not set(labels.tolist()) & set(names):
@@ -191,15 +271,15 @@ def run_fooling_experiment(
     correct = np.flatnonzero(np.array(names, dtype=object)[pred] == labels)
     n_classified = len(index)
     accuracy = len(correct) / n_classified
-    if cfg["faces"]["n"] is not None:
-        correct = correct[: int(cfg["faces"]["n"])]
+    if cfg.faces.n is not None:
+        correct = correct[: int(cfg.faces.n)]
     if not len(correct):
         raise ConfigError(f"{model.config.name} classifies none of the {n_classified} selected faces correctly")
     attacked = _attack(model, images[correct], cfg, progress=progress)
-    bands = _bands(attacked["original"], attacked["adversarial"], cfg["map"])
+    bands = _bands(attacked["original"], attacked["adversarial"], cfg.map)
     sources = {"fooling top bands": bands["top_masks"],
-               **_cam_sources(model, attacked["original"], cfg["regions"], int(cfg["faces"]["batch_size"]))}
-    masks = region_masks(cfg["regions"]["layout"], tuple(model.config.input_size))
+               **_cam_sources(model, attacked["original"], cfg.regions, int(cfg.faces.batch_size))}
+    masks = region_masks(cfg.regions.layout, tuple(model.config.input_size))
     table = region_table(masks, sources)
     row = _summary_row(model, cfg, attacked, bands, table, n_classified=n_classified, accuracy=accuracy)
     out = run.create()
@@ -207,59 +287,32 @@ def run_fooling_experiment(
         for k, rec in zip(correct, attacked["records"]):
             sink.write(json.dumps({"id": dataset.samples[index[k]].id, "label": str(labels[k]), **rec}) + "\n")
     files = _write_figures(out, attacked["original"], attacked["adversarial"], correct, index, dataset, cfg,
-                           cfg["map"]["scale"], table, masks, attacked["records"])
+                           table, masks, attacked["records"])
     (out / "regions.csv").write_text(_csv(table.rows()), encoding="utf-8")
-    resolved = {
-        "kind": "fooling", "name": raw.get("name", "fooling"),
-        **({"description": raw["description"]} if raw.get("description") else {}),
-        "data": {**cfg["data"], "source": str(source_path)}, "faces": cfg["faces"], "images": cfg["images"],
-        "model": {**cfg["model"], "weights": weights_path, "network": model.config.name,
-                  "input_size": list(model.config.input_size)},
-        "attack": cfg["attack"], "map": cfg["map"], "regions": cfg["regions"], "figures": cfg["figures"]["n"],
-        "run": run.provenance(config_path=cfg["path"], packages=("torch",), threads=torch.get_num_threads(),
-                              data_sha256=dataset.fingerprint(), seconds=round(run.elapsed, 1)),
-    }
+    resolved = cfg.to_dict()
+    resolved["model"].update(weights=weights_path, network=model.config.name,
+                             input_size=list(model.config.input_size))
+    resolved["run"] = run.provenance(config_path=cfg.path, packages=("torch",), threads=torch.get_num_threads(),
+                                     data_sha256=dataset.fingerprint(), seconds=round(run.elapsed, 1))
     run.write_config(resolved)
     run.write_metrics({"rows": [row], "band_shares": bands["mean_shares"], "regions": table.rows(),
                        "regions_n_faces": table.n_faces})
     summary = runs.scalar_table([row], _SUMMARY_COLUMNS)
-    _write_report(out, resolved, row, bands["mean_shares"], table, files, summary)
+    _write_report(out, cfg, resolved["model"], row, bands["mean_shares"], table, files, summary)
     return run.result([row], resolved, n_folds=1, markdown=summary + "\n\n" + table.markdown())
 
 
-@names_the_file
-def _read_fooling(config: Mapping[str, Any] | str | Path,
-                  data: str | Path | None) -> tuple[dict[str, Any], dict[str, Any], Path, Path | None]:
-    """Read config stage: the raw mapping, the checked sections (with ``images`` and the file's ``path``), the
-    dataset's location and the config's folder."""
-
-    raw, path = read_raw_config(config)
-    unknown = sorted(set(raw) - set(FOOLING_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(FOOLING_KEYS[:-1])})")
-    base = Path(path).resolve().parent if path else None
-    cfg = _check(raw)
-    images_cfg = section(raw, "images", {"square": "none"})
-    if images_cfg["square"] not in SQUARE_MODES:
-        raise ConfigError(f"images.square must be one of {', '.join(SQUARE_MODES)}, got {images_cfg['square']!r}")
-    cfg["images"], cfg["path"] = images_cfg, path
-    source = data if data is not None else cfg["data"]["source"]
-    source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
-                                 "--data" if data is not None else "data.source")
-    return raw, cfg, source_path, base
-
-
-def _attack(model: Any, faces: np.ndarray, cfg: Mapping[str, Any], *, progress: bool) -> dict[str, Any]:
+def _attack(model: Any, faces: np.ndarray, cfg: FoolingConfig, *, progress: bool) -> dict[str, Any]:
     """Fool every face (in batches of ``faces.batch_size``) towards its most likely wrong class."""
     from tqdm.auto import tqdm
 
 
-    attack, bs = cfg["attack"], int(cfg["faces"]["batch_size"])
+    attack, bs = cfg.attack, int(cfg.faces.batch_size)
     results = []
     for start in tqdm(range(0, len(faces), bs), desc="fooling", unit="batch", disable=not progress):
-        results.append(fool(model, faces[start: start + bs], bound=float(attack["bound"]),
-                            threshold=float(attack["threshold"]), max_steps=int(attack["max_steps"]),
-                            step_size=attack["step_size"], method=attack["method"]))
+        results.append(fool(model, faces[start: start + bs], bound=float(attack.bound),
+                            threshold=float(attack.threshold), max_steps=int(attack.max_steps),
+                            step_size=attack.step_size, method=attack.method))
     names = list(model.config.class_names)
     return {"original": np.concatenate([r.original for r in results]),
             "adversarial": np.concatenate([r.adversarial for r in results]),
@@ -268,12 +321,12 @@ def _attack(model: Any, faces: np.ndarray, cfg: Mapping[str, Any], *, progress: 
             "records": [rec for r in results for rec in r.to_records(names)]}
 
 
-def _bands(original: np.ndarray, adversarial: np.ndarray, dmap: Mapping[str, Any]) -> dict[str, Any]:
+def _bands(original: np.ndarray, adversarial: np.ndarray, dmap: DifferenceMap) -> dict[str, Any]:
     """The difference maps' band shares per face (and their mean) and each face's mask of the top bands."""
 
-    scale = dmap["scale"]
-    band_names = [name for _, _, _, name in DIFFERENCE_BANDS]
-    top_index = [band_names.index(b) for b in dmap["top_bands"]]
+    scale = dmap.scale
+    band_names = list(_BANDS)
+    top_index = [band_names.index(b) for b in dmap.top_bands]
     shares, top_masks = [], []
     for o, a in zip(original, adversarial):
         o2, a2 = o.transpose(1, 2, 0), a.transpose(1, 2, 0)
@@ -284,32 +337,32 @@ def _bands(original: np.ndarray, adversarial: np.ndarray, dmap: Mapping[str, Any
             "top_masks": np.stack(top_masks).astype(np.float64)}
 
 
-def _cam_sources(model: Any, original: np.ndarray, regions: Mapping[str, Any], bs: int) -> dict[str, np.ndarray]:
+def _cam_sources(model: Any, original: np.ndarray, regions: FoolingRegions, bs: int) -> dict[str, np.ndarray]:
     """Each configured CAM's heat maps of the originally predicted class, by its table name."""
     from affectlab import explain
 
     sources = {}
-    for key in regions["cam"]:
+    for key in regions.cam:
         cam_class, cam_name = _CAMS[key]
-        with getattr(explain, cam_class)(model, regions["cam_layer"]) as cam:
+        with getattr(explain, cam_class)(model, regions.cam_layer) as cam:
             sources[cam_name] = np.concatenate([cam(original[s: s + bs]).maps for s in range(0, len(original), bs)])
     return sources
 
 
-def _summary_row(model: Any, cfg: Mapping[str, Any], attacked: Mapping[str, Any], bands: Mapping[str, Any], table: Any,
+def _summary_row(model: Any, cfg: FoolingConfig, attacked: Mapping[str, Any], bands: Mapping[str, Any], table: Any,
                  *, n_classified: int, accuracy: float) -> dict[str, Any]:
     """Metrics stage: the run's one results row."""
-    attack, original, success, steps = cfg["attack"], attacked["original"], attacked["success"], attacked["steps"]
+    attack, original, success, steps = cfg.attack, attacked["original"], attacked["success"], attacked["steps"]
     delta = np.abs(attacked["adversarial"] - original).reshape(len(original), -1).max(axis=1)
-    return {"feature": model.config.name, "classifier": f"fooling_{attack['method']}",
+    return {"feature": model.config.name, "classifier": f"fooling_{attack.method}",
             "n_classified": n_classified, "classified_accuracy": round(accuracy, 4), "n_faces": len(original),
             "success_rate": round(float(success.mean()), 4), "n_success": int(success.sum()),
             "median_steps": float(np.median(steps[success])) if success.any() else None,
             "median_steps_all": float(np.median(steps)), "max_steps_taken": int(steps.max()),
-            "max_abs_delta_over_bound": round(float(delta.max() / attack["bound"]), 4),
+            "max_abs_delta_over_bound": round(float(delta.max() / attack.bound), 4),
             "faces_with_3_bands_of_5pct": round(float(np.mean(bands["three_bands"])), 4),
             **{f"empty_maps_{_CAMS[k][1]}": len(original) - table.n_faces[_CAMS[k][1]]
-               for k in cfg["regions"]["cam"]},
+               for k in cfg.regions.cam},
             **{f"band_{b}": round(v, 4) for b, v in bands["mean_shares"].items()}}
 
 
@@ -325,12 +378,12 @@ def _csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _write_figures(out: Path, original: np.ndarray, adversarial: np.ndarray, correct: np.ndarray, index: np.ndarray,
-                   dataset, cfg: Mapping[str, Any], scale: Any, table, masks, records: list[dict]) -> list[str]:
+                   dataset, cfg: FoolingConfig, table, masks, records: list[dict]) -> list[str]:
     """The pre / map / post figures of the first faces (stacked in ``fooling_panel.png``), ``regions.png`` and
     ``region_layout.png`` (the regions over the attacked faces' mean)."""
 
     files = []
-    n = min(cfg["figures"]["n"], len(original))
+    n, scale = min(cfg.figures, len(original)), cfg.map.scale
     if n:
         rows = []
         for k in range(n):
@@ -341,37 +394,38 @@ def _write_figures(out: Path, original: np.ndarray, adversarial: np.ndarray, cor
             rows.append(np.concatenate([text_cell(caption, (22, fig.shape[1])), fig], axis=0))
         save_rgb(np.concatenate(rows, axis=0), out / "fooling_panel.png")
         files.append("fooling_panel.png")
-    save_region_plot(table, out / "regions.png", title=f"{cfg['regions']['layout']} regions")
+    save_region_plot(table, out / "regions.png", title=f"{cfg.regions.layout} regions")
     mean_face = np.clip(np.rint(original[:, 0].mean(axis=0) * 255), 0, 255).astype(np.uint8)
     save_rgb(region_layout_image(mean_face, masks), out / "region_layout.png")
     return files + ["regions.png", "region_layout.png", "regions.csv", "fooling.jsonl"]
 
 
-def _write_report(out: Path, cfg: Mapping[str, Any], row: Mapping[str, Any], shares: Mapping[str, float], table,
-                  files: list[str], summary: str) -> None:
-    attack, faces = cfg["attack"], cfg["faces"]
-    selection = ", ".join(filter(None, [f"split {cfg['data']['split']}" if cfg["data"]["split"] else "",
-                                        f"image numbers {faces['images']}" if faces["images"] else ""])) or "all"
+def _write_report(out: Path, cfg: FoolingConfig, model: Mapping[str, Any], row: Mapping[str, Any],
+                  shares: Mapping[str, float], table, files: list[str], summary: str) -> None:
+    """``report.md``; ``model`` is the resolved ``model`` section (with the network loaded and its input size)."""
+    attack, faces, regions = cfg.attack, cfg.faces, cfg.regions
+    selection = ", ".join(filter(None, [f"split {cfg.data.split}" if cfg.data.split else "",
+                                        f"image numbers {faces.images}" if faces.images else ""])) or "all"
     lines = [
-        f"- data: `{cfg['data']['source']}` ({selection}: {row['n_classified']} faces), sized to"
-        f" {cfg['model']['input_size']}" + (" after padding to a square with edge values" if
-                                            cfg["images"]["square"] == "edge" else "") + ".",
-        f"- model: {cfg['model']['network']}"
-        + (f" from `{cfg['model']['weights']}`" if cfg["model"]["weights"] else " (bundled weights)")
+        f"- data: `{cfg.source}` ({selection}: {row['n_classified']} faces), sized to"
+        f" {model['input_size']}" + (" after padding to a square with edge values" if
+                                     cfg.images.square == "edge" else "") + ".",
+        f"- model: {model['network']}"
+        + (f" from `{model['weights']}`" if model["weights"] else " (bundled weights)")
         + f"; it classifies {row['classified_accuracy']:.4f} of the selected faces correctly.",
-        f"- attacked: the {'first ' + str(faces['n']) + ' ' if faces['n'] else ''}correctly classified faces"
-        f" ({row['n_faces']}), each towards its most likely wrong class; {attack['method']} steps of"
-        f" {attack['step_size'] or '1/255'}, every pixel within {attack['bound']} of its original (value range"
-        f" [0, 1]); success = that class reaches probability >= {attack['threshold']} within {attack['max_steps']}"
+        f"- attacked: the {'first ' + str(faces.n) + ' ' if faces.n else ''}correctly classified faces"
+        f" ({row['n_faces']}), each towards its most likely wrong class; {attack.method} steps of"
+        f" {attack.step_size or '1/255'}, every pixel within {attack.bound} of its original (value range"
+        f" [0, 1]); success = that class reaches probability >= {attack.threshold} within {attack.max_steps}"
         " steps.",
-        f"- difference maps: scale `{cfg['map']['scale']}`; band shares are each face's changed pixels per colour band"
+        f"- difference maps: scale `{cfg.map.scale}`; band shares are each face's changed pixels per colour band"
         " as drawn (neighbours coloured), averaged over faces.",
-        f"- regions: layout `{cfg['regions']['layout']}` (affectlab.explain.regions); fooling = share of the"
-        f" {'+'.join(cfg['map']['top_bands'])} pixels (before neighbours are coloured);"
-        f" {', '.join(_CAMS[k][1] for k in cfg['regions']['cam'])} = share of the heat of the originally predicted"
-        f" class on the layer {cfg['regions']['cam_layer'] or 'of the model config (cam_layer)'}; all averaged over"
+        f"- regions: layout `{regions.layout}` (affectlab.explain.regions); fooling = share of the"
+        f" {'+'.join(cfg.map.top_bands)} pixels (before neighbours are coloured);"
+        f" {', '.join(_CAMS[k][1] for k in regions.cam)} = share of the heat of the originally predicted"
+        f" class on the layer {regions.cam_layer or 'of the model config (cam_layer)'}; all averaged over"
         " the attacked faces, a face whose heat map is all zero left out ("
-        + ", ".join(f"{_CAMS[k][1]}: {row['empty_maps_' + _CAMS[k][1]]}" for k in cfg["regions"]["cam"])
+        + ", ".join(f"{_CAMS[k][1]}: {row['empty_maps_' + _CAMS[k][1]]}" for k in regions.cam)
         + "); '/ area' above 1 means the region takes more than its size.",
     ]
     result = (f"success {row['success_rate']:.4f} ({row['n_success']} of {row['n_faces']}), median steps"
@@ -383,7 +437,7 @@ def _write_report(out: Path, cfg: Mapping[str, Any], row: Mapping[str, Any], sha
                                          f" of the changed pixels: {100 * row['faces_with_3_bands_of_5pct']:.1f} %."),
                 ("Regions", table.markdown()), ("Summary", summary),
                 ("Files", "\n".join(f"- [{f}]({f})" for f in files))]
-    lines = [f"# Fooling and regions: {cfg['name']}", ""]
+    lines = [f"# Fooling and regions: {cfg.name}", ""]
     for heading, text in sections:
         lines += [f"## {heading}", "", text.rstrip(), ""]
     (out / "report.md").write_text("\n".join(lines), encoding="utf-8")
