@@ -142,3 +142,58 @@ def test_siamese_square_frames_bf16_one_fold_and_fewer_training_subjects(tiny_or
     bad["train"]["precision"] = "half"
     with pytest.raises(ConfigError, match="precision"):
         run_siamese_experiment(bad, tmp_path / "bad2", progress=False)
+
+
+def _identity_file(tmp_path, **changes):
+    """A ``kind: identity`` YAML file, read as ``run_experiment`` reads it (the mapping with its ``_path``)."""
+    import yaml
+
+    from affectlab.experiments.config import read_raw_config
+
+    (tmp_path / "orl").mkdir(exist_ok=True)
+    config = {**_identity_config("orl"), **changes}
+    path = tmp_path / "typed.yaml"
+    path.write_text(yaml.safe_dump(config))
+    raw, _ = read_raw_config(path)
+    return {**raw, "_path": path}
+
+
+def test_identity_schema_round_trips_through_its_resolved_form(tmp_path):
+    import dataclasses
+
+    from affectlab.experiments.identity import IdentityAugment, IdentityConfig, IdentityTrain, load_identity_config
+
+    cfg = load_identity_config(_identity_file(tmp_path))
+    assert isinstance(cfg, IdentityConfig) and cfg.source == (tmp_path / "orl").resolve()
+    assert cfg.size == (28, 28) and cfg.square == "edge" and cfg.split.val_images == [3]
+    assert cfg.train == IdentityTrain(epochs=3, batch_size=8, lr=0.01, precision="fp32", num_threads=1,
+                                      schedule="constant")  # the rest are this kind's defaults
+    assert cfg.train.augment == IdentityAugment() and cfg.training.augment.max_rotation_deg == 8.0
+    assert (cfg.training.epochs, cfg.training.optimizer, cfg.training.device) == (3, "adamw", "cpu")
+    resolved = cfg.to_dict()
+    assert list(resolved["train"])[-1] == "augment" and resolved["train"]["augment"]["erase_prob"] == 0.0
+    again = load_identity_config(resolved)
+    assert again.to_dict() == resolved and dataclasses.replace(again, path=cfg.path) == cfg
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.train.epochs = 9  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"train": {"epochs": "3"}}, "train.epochs must be an int >= 1, got '3'"),                        # type
+    ({"train": {"augment": {"flip": 1}}}, "train.augment.flip must be true or false, got 1"),
+    ({"explain": {"n_faces": -1}}, "explain.n_faces must be an int >= 0, got -1"),                    # range
+    ({"model": {"dropout": 1.5}}, r"model.dropout must be null or a number in \[0, 1\), got 1.5"),
+    ({"train": {"lr": 0}}, "train.lr must be a number > 0, got 0"),
+    ({"train": {"optimiser": "sgd"}}, r"train: unknown key\(s\) optimiser \(known: epochs, batch_size"),  # unknown
+    ({"train": {"augment": {"shear": 3}}}, r"train.augment: unknown key\(s\) shear"),
+    ({"data": {"source": "orl", "split": "x"}}, r"data: unknown key\(s\) split \(known: source\)"),
+    ({"train": {"precision": "fp8"}}, "train.precision must be one of auto, fp32, bf16, got 'fp8'"),  # choice
+    ({"train": {"schedule": "step"}}, "train.schedule must be one of onecycle, cosine, constant, got 'step'"),
+    ({"split": {"train_images": []}}, r"split.train_images must be a non-empty list of image numbers, got \[\]"),
+])
+def test_identity_schema_errors_name_the_file_the_key_and_the_value(tmp_path, changes, message):
+    from affectlab.experiments.identity import load_identity_config
+
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_identity_config(_identity_file(tmp_path, **changes))
+    assert str(caught.value).startswith(f"{tmp_path / 'typed.yaml'}: ")

@@ -145,6 +145,8 @@ def setting(default: Any = None, rule: Rule | type | None = None) -> Any:
     """A section's field: its ``default`` (a list or mapping default is copied for each config) and the
     :class:`Rule` its value must meet, or the dataclass of a nested section."""
     metadata = {"rule": rule}
+    if default is None and isinstance(rule, type) and dataclasses.is_dataclass(rule):
+        return dataclasses.field(default_factory=rule, metadata=metadata)  # a nested section: its defaults
     if isinstance(default, list | dict):
         return dataclasses.field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
