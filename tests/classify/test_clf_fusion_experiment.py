@@ -169,7 +169,8 @@ def test_finetuned_network_joins_as_an_out_of_fold_member(toy_folder, tmp_path, 
 def test_network_cache_key_names_the_declared_versions(monkeypatch):
     from affectlab.experiments import fusion_networks
 
-    args = ("images", {"model": "mini_xception", "_key": "x"}, ["a", "b"], np.arange(4), np.arange(4, 6), 0)
+    spec = fusion_networks.NetworkSpec(label="x", type="finetune", key="x", model="mini_xception")
+    args = ("images", spec, ["a", "b"], np.arange(4), np.arange(4, 6), 0)
     key = fusion_networks._cache_key(*args)
     assert fusion_networks._cache_key(*args) == key
     assert fusion_networks.network_fingerprint(args[1], ["a", "b"], 0)["libraries"]["torch"].startswith("2.")
@@ -263,7 +264,7 @@ def test_inner_mean_test_decisions_average_the_inner_models(toy_folder, tmp_path
 def test_fusion_reads_member_columns_in_the_class_order_it_was_fitted_with(tmp_path):
     """Labels in a non-alphabetical run order (as FER2013's) must reach the fusion in sorted order."""
     from affectlab.evaluate.protocols import Fold
-    from affectlab.experiments.fusion import _fusion_fold
+    from affectlab.experiments.fusion import FusionSpec, _fusion_fold
 
     rng = np.random.default_rng(0)
     labels = ["zeta", "alpha", "mid"]  # run order, not sorted
@@ -272,8 +273,8 @@ def test_fusion_reads_member_columns_in_the_class_order_it_was_fitted_with(tmp_p
     fold = Fold("f0", np.arange(90), np.arange(90, 120))
     from affectlab.classify.registry import create_classifier
 
-    spec = {"oof_splits": 2, "lams": [1e-3], "methods": ["net_all", "mean_proba"], "svm_classifier": "linear_svm",
-            "test_decisions": "refit"}
+    spec = FusionSpec(oof_splits=2, lams=[1e-3], methods=["net_all", "mean_proba"], svm_classifier="linear_svm",
+                      test_decisions="refit")
     out = _fusion_fold(0, fold, [("raw", "pixels", None)], {"raw": X},
                        [("linear_svm", create_classifier("linear_svm", C=1.0))], np.zeros((120, 2, 2), np.uint8), y,
                        None, labels, spec, False, None, None)
@@ -385,3 +386,78 @@ def test_a_fusion_run_under_inner_mean_reports_each_networks_inner_fold_mean(toy
     report = (tmp_path / "run" / "report.md").read_text()
     assert "- test decision values given to the fusion: the mean of each member's inner-fold models" in report
     assert "cnn_toy,cnn_inner_mean" in (tmp_path / "run" / "predictions.csv").read_text()
+
+
+def _fusion_file(folder, tmp_path, **changes):
+    """A ``kind: fusion`` YAML file (with a fine-tuned and a cross-fitted network), read as ``run_experiment``
+    reads it (the mapping with its ``_path``)."""
+    from affectlab.experiments.config import read_raw_config
+
+    config = {**_config(folder, methods=["net_all", "early"], early={"features": ["hog"]}, test_decisions="inner_mean"),
+              "seed": 3, "networks": [
+                  {"label": "cnn", "type": "finetune", "model": "mini_xception", "init": "default", "seeds": 2,
+                   "train": {"epochs": 1, "batch_size": 8}, "augment": {"flip": False}},
+                  {"type": "crossfit", "label": "fixed", "test_model": "mini_xception", "oof_models": "m{fold}.pt"}],
+              **changes}
+    for j in range(2):
+        (tmp_path / f"m{j}.pt").write_bytes(b"")
+    path = tmp_path / "typed.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    raw, _ = read_raw_config(path)
+    return {**raw, "_path": path}
+
+
+def test_fusion_schema_round_trips_through_its_resolved_form(toy_folder, tmp_path):
+    import dataclasses
+
+    from affectlab.experiments.fusion import FusionConfig, FusionEarly, load_fusion_config
+    from affectlab.experiments.fusion_networks import NetworkSpec
+
+    cfg = load_fusion_config(_fusion_file(toy_folder, tmp_path))
+    assert isinstance(cfg, FusionConfig) and cfg.seed == 3
+    spec = cfg.fusion
+    assert (spec.oof_splits, spec.lams, spec.methods, spec.test_decisions) == (2, [1e-3, 1e-1], ["net_all", "early"],
+                                                                              "inner_mean")
+    assert spec.early == FusionEarly(features=["hog"]) and spec.svm_classifier == "linear_svm"
+    finetune, crossfit = cfg.networks
+    assert isinstance(finetune, NetworkSpec) and (finetune.seeds, finetune.key) == (2, "networks[0]")
+    assert finetune.train_config(5, "cpu").augment.flip is False and finetune.train_config(5, "cpu").seed == 5
+    assert crossfit.oof_models == tuple(str((tmp_path / f"m{j}.pt").resolve()) for j in range(2))
+    resolved = cfg.to_dict()
+    assert list(resolved["fusion"]) == ["oof_splits", "lams", "methods", "early", "test_decisions", "svm_classifier"]
+    assert resolved["networks"][1] == {"type": "crossfit", "label": "fixed", "test_model": "mini_xception",
+                                       "oof_models": list(crossfit.oof_models), "tta_flip": False}
+    again = load_fusion_config({**resolved, "seed": 3})
+    assert again.to_dict() == resolved and again.fusion == spec and again.networks == cfg.networks
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.oof_splits = 3  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"fusion": {"oof_splits": 2.0}}, "fusion.oof_splits must be an integer >= 2, got 2.0"),            # type
+    ({"seed": "3"}, "seed must be null or an int >= 0, got '3'"),
+    ({"networks": [{"label": "n", "type": "finetune", "model": "mini_xception", "train": {"epochs": 1},
+                    "tta_flip": "yes"}]}, "networks\\[0\\].tta_flip must be true or false, got 'yes'"),
+    ({"fusion": {"oof_splits": 1}}, "fusion.oof_splits must be an integer >= 2, got 1"),               # range
+    ({"fusion": {"lams": [-1]}}, r"fusion.lams must be a non-empty list of numbers >= 0, got \[-1\]"),
+    ({"networks": [{"label": "n", "type": "finetune", "model": "mini_xception", "train": {"epochs": 1},
+                    "seeds": 51}]}, r"networks\[0\].seeds must be an integer from 1 to 50 .*not 51"),
+    ({"fusion": {"oof_split": 2}}, r"unknown key fusion.oof_split \(known: oof_splits, lams"),           # unknown key
+    ({"fusion": {"methods": ["early"], "early": {"feature": ["hog"]}}}, r"fusion.early: unknown key\(s\) feature"),
+    ({"networks": [{"label": "n", "type": "finetune", "model": "mini_xception", "train": {"epochs": 1},
+                    "lr": 0.1}]}, r"networks\[0\].lr is not a setting of a finetune network"),
+    ({"fusion": {"test_decisions": "median"}}, "fusion.test_decisions 'median' is unknown \\(known: refit"),  # choice
+    ({"fusion": {"methods": ["net_svm", "vote"]}},
+     r"fusion.methods must be a list of net_svm, .*got \['net_svm', 'vote'\]"),
+    ({"fusion": {"svm_classifier": "svm"}}, "fusion.svm_classifier 'svm' is not a classifier label of this config"),
+    ({"fusion": {"methods": ["early"], "early": {"features": ["lbp"]}}},
+     "fusion.early.features: 'lbp' is not a feature"),
+    ({"fusion": {"methods": ["early"], "early": {"classifier": {"name": "svm9"}}}}, "fusion.early.classifier: .*svm9"),
+    ({"networks": [{"label": "n", "type": "scratch"}]}, r"networks\[0\].type 'scratch' is unknown"),
+])
+def test_fusion_schema_errors_name_the_file_the_key_and_the_value(toy_folder, tmp_path, changes, message):
+    from affectlab.experiments.fusion import load_fusion_config
+
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_fusion_config(_fusion_file(toy_folder, tmp_path, **changes))
+    assert str(caught.value).startswith(f"{tmp_path / 'typed.yaml'}: ")

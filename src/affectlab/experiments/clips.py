@@ -84,9 +84,9 @@ def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]
     classifiers = parse_components(raw["classifiers"], "classifiers", create_classifier)
     fusion = None
     if raw.get("fusion") is not None:
-        from affectlab.experiments.fusion import _fusion_spec
+        from affectlab.experiments.fusion import read_fusion_spec
 
-        fusion = _fusion_spec(raw["fusion"], [f[1] for f in features], [c[1] for c in classifiers])
+        fusion = read_fusion_spec(raw["fusion"], [f[1] for f in features], [c[1] for c in classifiers])
     seed = raw.get("seed", 0)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ConfigError(f"seed must be an integer, got {seed!r}")
@@ -183,7 +183,7 @@ def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, 
         add(member["feature"], member["classifier"], "member", f"{member['feature']} / {member['classifier']}",
             [o["members"][j]["pred"] for o in outcomes],
             {"chosen_per_fold": [o["members"][j]["best_params"] for o in outcomes]})
-    for method in spec["methods"]:
+    for method in spec.methods:
         name, members = _METHOD_TEXT[method]
         infos = [o["fused"][method]["info"] for o in outcomes]
         extra: dict[str, Any] = {"fusion": method, "per_fold": infos}
@@ -192,8 +192,8 @@ def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, 
             extra["lambda_median"] = lams[(len(lams) - 1) // 2]
             extra["lambda_at_grid_edge"] = sum(bool(i["lam_at_grid_edge"]) for i in infos)
             members = f"{members} ({len(infos[0]['members'])})"
-        if method == "early":
-            members = " + ".join(spec["early"]["features"])
+        if method == "early" and spec.early is not None:
+            members = " + ".join(spec.early.features or [])
         add(method, "fusion", name, members, [o["fused"][method]["pred"] for o in outcomes], extra)
     return rows, predictions
 
@@ -222,7 +222,7 @@ def _resolved_config(cfg: dict[str, Any], clips: Any, folds: list, jobs: int) ->
         "data": cfg["data"], "volume": cfg["volume"].to_dict(), "protocol": protocol.to_dict(),
         "features": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["features"]],
         "classifiers": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["classifiers"]],
-        **({"fusion": cfg["fusion"], "seed": cfg["seed"]} if cfg["fusion"] is not None else {}),
+        **({"fusion": cfg["fusion"].to_dict(), "seed": cfg["seed"]} if cfg["fusion"] is not None else {}),
     }
     resolved["run"] = {
         **runs.package_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
@@ -309,11 +309,11 @@ def _report_sections(cfg: dict[str, Any], clips: Any, folds: list, rows: list, m
         members = [r for r in rows if r["method"] == "member"]
         best = max(members, key=lambda r: r["accuracy"])
         metrics["best_member"] = {"members": best["members"], "accuracy": best["accuracy"]}
-        metrics["fusion"] = cfg["fusion"]
+        metrics["fusion"] = cfg["fusion"].to_dict()
         sections.append(("Fusion", (
             f"Every feature x classifier is a member. The fusion methods are fitted on out-of-fold decision values "
-            f"of each training part ({cfg['fusion']['oof_splits']} inner folds split by subject); test decision "
-            f"values: `{cfg['fusion']['test_decisions']}`. Best single member: {best['members']} "
+            f"of each training part ({cfg['fusion'].oof_splits} inner folds split by subject); test decision "
+            f"values: `{cfg['fusion'].test_decisions}`. Best single member: {best['members']} "
             f"({best['accuracy']:.3f}).")))
     return sections
 

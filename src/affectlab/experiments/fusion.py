@@ -50,17 +50,19 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from affectlab.checks import is_integer, is_number
+from affectlab.checks import is_number
 from affectlab.classify.fusion import DEFAULT_LAMBDAS, FusionNetworkCV, MeanProbabilityFusion, stack_decisions
 from affectlab.classify.registry import create_classifier
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import Fold, crossfit_folds
+from affectlab.experiments import schema
 from affectlab.experiments.config import ExperimentConfig, load_config, names_the_file, resolve_source
 from affectlab.experiments.features import (
     ImageRun,
@@ -70,10 +72,21 @@ from affectlab.experiments.features import (
 )
 from affectlab.experiments.fusion_networks import (
     NETWORK_CLASSIFIER,
+    NetworkSpec,
     network_member,
     parse_networks,
 )
 from affectlab.experiments.runs import ExperimentResult
+from affectlab.experiments.schema import (
+    Rule,
+    integer,
+    internal,
+    one_of,
+    read_section,
+    setting,
+    text_list,
+    written_order,
+)
 from affectlab.experiments.stages import (
     decision_values,
     fit_with_groups,
@@ -84,49 +97,85 @@ from affectlab.viz.confusion import save_confusion_matrix
 from affectlab.viz.figure import save_figure
 from affectlab.viz.fusion import plot_fusion_weights
 
-__all__ = ["FUSION_METHODS", "fusion_table", "run_fusion_experiment"]
+__all__ = ["FUSION_METHODS", "FusionConfig", "FusionEarly", "FusionSpec", "fusion_table", "load_fusion_config",
+           "read_fusion_spec", "run_fusion_experiment"]
 
 FUSION_METHODS = ("net_svm", "net_all", "mean_proba", "stacking", "early")
 _FUSION_KEYS = ("oof_splits", "lams", "methods", "svm_classifier", "early", "test_decisions")
 TEST_DECISIONS = ("refit", "inner_mean")
 
 
-def _fusion_spec(raw: Any, feature_labels: list[str], classifier_labels: list[str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class FusionEarly:
+    """``fusion.early``: the feature labels concatenated (null: every feature of the config) and the one
+    classifier fitted on them (a ``{name: ..., param: value}`` mapping)."""
 
-    spec = dict(raw or {})
-    unknown = [k for k in spec if k not in _FUSION_KEYS]
+    features: list[str] | None = setting(None, text_list("a non-empty list of feature labels").or_null())
+    classifier: dict[str, Any] = setting({"name": "linear_svm", "C_grid": "auto"}, Rule(
+        "a mapping {name: ..., param: value}", lambda v: isinstance(v, Mapping) and isinstance(v.get("name"), str)))
+    written: tuple[str, ...] = internal()
+
+    def to_dict(self) -> dict[str, Any]:
+        return written_order({"features": list(self.features or []), "classifier": dict(self.classifier)},
+                             self.written)
+
+
+@dataclass(frozen=True)
+class FusionSpec:
+    """A checked ``fusion`` section (``kind: fusion``, and ``kind: clips`` with one): the out-of-fold splits, the
+    fusion network's lambda grid, the methods, which classifier label counts as the SVM, early fusion's settings
+    (when it runs or is given) and where the members' test decision values come from."""
+
+    oof_splits: int = setting(5, integer(2, noun="an integer"))
+    lams: list[float] = setting(list(DEFAULT_LAMBDAS), Rule(
+        "a non-empty list of numbers >= 0", lambda v: isinstance(v, list) and bool(v) and all(
+            is_number(x) and x >= 0 for x in v)))
+    methods: list[str] = setting(list(FUSION_METHODS), Rule(
+        f"a list of {', '.join(FUSION_METHODS)}",
+        lambda v: isinstance(v, list) and all(m in FUSION_METHODS for m in v)))
+    svm_classifier: str = setting("linear_svm", schema.text("a classifier label"))
+    early: FusionEarly | None = None
+    test_decisions: str = setting("refit", one_of(*TEST_DECISIONS, unknown=True))
+    written: tuple[str, ...] = internal()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The section as ``config.yaml`` and ``metrics.json`` record it: the keys written first, in their order,
+        then the defaults."""
+        values: dict[str, Any] = {"test_decisions": self.test_decisions, "oof_splits": self.oof_splits,
+                                  "lams": list(self.lams), "methods": list(self.methods),
+                                  "svm_classifier": self.svm_classifier}
+        if self.early is not None:
+            values["early"] = self.early.to_dict()
+        return written_order(values, self.written)
+
+
+def read_fusion_spec(raw: Any, feature_labels: list[str], classifier_labels: list[str]) -> FusionSpec:
+    """The ``fusion`` mapping (null: every default) checked against the config's feature and classifier labels."""
+    value = raw or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"fusion must be a mapping, got {value!r}")
+    unknown = [k for k in value if k not in _FUSION_KEYS]
     if unknown:
         raise ConfigError(f"unknown key fusion.{unknown[0]} (known: {', '.join(_FUSION_KEYS)})")
-    test_decisions = spec.setdefault("test_decisions", "refit")
-    if test_decisions not in TEST_DECISIONS:
-        raise ConfigError(f"fusion.test_decisions {test_decisions!r} is unknown (known: {', '.join(TEST_DECISIONS)})")
-    oof = spec.setdefault("oof_splits", 5)
-    if not is_integer(oof) or oof < 2:
-        raise ConfigError(f"fusion.oof_splits must be an integer >= 2, got {oof!r}")
-    lams = spec.setdefault("lams", list(DEFAULT_LAMBDAS))
-    if not isinstance(lams, list) or not lams or not all(is_number(v) and v >= 0 for v in lams):
-        raise ConfigError(f"fusion.lams must be a non-empty list of numbers >= 0, got {lams!r}")
-    methods = spec.setdefault("methods", list(FUSION_METHODS))
-    bad = [m for m in methods if m not in FUSION_METHODS] if isinstance(methods, list) else [methods]
-    if bad:
-        raise ConfigError(f"fusion.methods: {bad[0]!r} is unknown (known: {', '.join(FUSION_METHODS)})")
-    svm = spec.setdefault("svm_classifier", "linear_svm")
-    if svm not in classifier_labels:
-        raise ConfigError(f"fusion.svm_classifier {svm!r} is not a classifier label of this config "
+    spec = read_section({"fusion": {k: v for k, v in value.items() if k != "early"}}, "fusion", FusionSpec)
+    if spec.svm_classifier not in classifier_labels:
+        raise ConfigError(f"fusion.svm_classifier {spec.svm_classifier!r} is not a classifier label of this config "
                           f"(labels: {', '.join(classifier_labels)})")
-    if "early" in methods:
-        early = spec.setdefault("early", {})
-        if not isinstance(early, Mapping):
-            raise ConfigError("fusion.early must be a mapping {features: [...], classifier: {...}}")
-        early = dict(early)
-        feats = early.setdefault("features", list(feature_labels))
-        missing = [f for f in feats if f not in feature_labels]
+    early = None
+    if "early" in spec.methods or value.get("early") is not None:
+        early = read_section(value, "early", FusionEarly, where="fusion.early")
+        features = list(feature_labels) if early.features is None else early.features
+        missing = [f for f in features if f not in feature_labels]
         if missing:
             raise ConfigError(f"fusion.early.features: {missing[0]!r} is not a feature label of this config "
                               f"(labels: {', '.join(feature_labels)})")
-        early.setdefault("classifier", {"name": "linear_svm", "C_grid": "auto"})
-        spec["early"] = early
-    return spec
+        params = dict(early.classifier)
+        try:
+            create_classifier(params.pop("name"), **params)
+        except (ConfigError, TypeError, ValueError) as exc:
+            raise ConfigError(f"fusion.early.classifier: {exc}") from None
+        early = replace(early, features=features, written=tuple(value.get("early") or ()))
+    return replace(spec, early=early, written=tuple(value))
 
 
 def _fixed(template: Any, best_params: Mapping[str, Any]) -> Any:
@@ -207,17 +256,17 @@ def _fold_members(
     y: np.ndarray,
     groups: np.ndarray | None,
     labels: list[str],
-    spec: dict[str, Any],
+    spec: FusionSpec,
     per_subject: bool,
     cache_dir: str | None,
     images_hash: str | None,
-    networks: list[dict[str, Any]],
+    networks: list[NetworkSpec] | tuple[NetworkSpec, ...],
     seed: int,
 ) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Members stage of one outer fold: every feature x classifier member, then every network member, each with
     test and out-of-fold decision values; also each feature's matrix (for early fusion)."""
     train_groups = None if groups is None else groups[fold.train]
-    positions = _inner_positions(fold.train, y, groups, spec["oof_splits"], seed=k)
+    positions = _inner_positions(fold.train, y, groups, spec.oof_splits, seed=k)
     inner = [(fold.train[a], fold.train[b]) for a, b in positions]
     position = {int(s): i for i, s in enumerate(fold.train)}
     members: list[dict[str, Any]] = []
@@ -230,17 +279,17 @@ def _fold_members(
                                           cache_dir=cache_dir, images_hash=images_hash)
         feature_rows[label] = X
         members += [_classifier_member(clf_label, template, X, y, fold, train_groups, inner, position, labels,
-                                       feature=label, test_decisions=spec["test_decisions"])
+                                       feature=label, test_decisions=spec.test_decisions)
                     for clf_label, template in classifiers]
     for network in networks:
         members.append(network_member(network, k, fold, positions, images, y, labels, seed=seed,
                                       cache_dir=cache_dir, images_hash=images_hash,
-                                      test_decisions=spec["test_decisions"]))
+                                      test_decisions=spec.test_decisions))
     return members, feature_rows
 
 
 def _fuse(method: str, k: int, fold: Fold, members: list[dict[str, Any]], feature_rows: dict[str, np.ndarray],
-          y: np.ndarray, groups: np.ndarray | None, labels: list[str], spec: dict[str, Any]) -> dict[str, Any]:
+          y: np.ndarray, groups: np.ndarray | None, labels: list[str], spec: FusionSpec) -> dict[str, Any]:
     """Fusion stage: one fusion method fitted on the members' out-of-fold decision values of one training part,
     applied to their test decision values; its predictions and what it chose."""
 
@@ -260,8 +309,8 @@ def _fuse(method: str, k: int, fold: Fold, members: list[dict[str, Any]], featur
     y_train = y[fold.train]
     if method in ("net_svm", "net_all"):
         chosen = members if method == "net_all" else [
-            m for m in members if m["classifier"] in (spec["svm_classifier"], NETWORK_CLASSIFIER)]
-        net = FusionNetworkCV(lams=spec["lams"], inner_splits=min(5, spec["oof_splits"]), random_state=k)
+            m for m in members if m["classifier"] in (spec.svm_classifier, NETWORK_CLASSIFIER)]
+        net = FusionNetworkCV(lams=spec.lams, inner_splits=min(5, spec.oof_splits), random_state=k)
         net.fit(stacked(chosen, "oof"), y_train, groups=train_groups)
         pred = net.predict(stacked(chosen, "test"))
         info = {"lam": net.lam_, "lam_at_grid_edge": net.lam_at_grid_edge_,
@@ -278,28 +327,29 @@ def _fuse(method: str, k: int, fold: Fold, members: list[dict[str, Any]], featur
         pred = model.predict(stacked(members, "test"))
         info = {"C": dict(getattr(model, "best_params_", {}) or {}).get("lr__C")}
     else:  # early fusion
-        pred, info = _early_fusion(spec["early"], feature_rows, fold, y_train, train_groups)
+        assert spec.early is not None  # read with the methods that need it
+        pred, info = _early_fusion(spec.early, feature_rows, fold, y_train, train_groups)
     return {"pred": np.asarray(pred).astype(str), "info": info, "seconds": time.perf_counter() - started}
 
 
-def _early_fusion(early: Mapping[str, Any], feature_rows: dict[str, np.ndarray], fold: Fold, y_train: np.ndarray,
+def _early_fusion(early: FusionEarly, feature_rows: dict[str, np.ndarray], fold: Fold, y_train: np.ndarray,
                   train_groups: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
     """Early fusion: the features z-scored on the training part (each block scaled by sqrt of its dimension),
     concatenated, one classifier."""
 
     blocks_train, blocks_test = [], []
-    for label in early["features"]:
+    for label in early.features or []:
         X = feature_rows[label]
         mean = X[fold.train].mean(axis=0)
         std = X[fold.train].std(axis=0)
         std = np.where(std > 0, std, 1.0) * np.sqrt(X.shape[1])
         blocks_train.append((X[fold.train] - mean) / std)
         blocks_test.append((X[fold.test] - mean) / std)
-    params = dict(early["classifier"])
+    params = dict(early.classifier)
     model = create_classifier(params.pop("name"), **params)
     fit_with_groups(model, np.hstack(blocks_train), y_train, train_groups, None)
     pred = model.predict(np.hstack(blocks_test))
-    return pred, {"features": list(early["features"]), **dict(getattr(model, "best_params_", {}) or {})}
+    return pred, {"features": list(early.features or []), **dict(getattr(model, "best_params_", {}) or {})}
 
 
 def _fusion_fold(
@@ -312,18 +362,18 @@ def _fusion_fold(
     y: np.ndarray,
     groups: np.ndarray | None,
     labels: list[str],
-    spec: dict[str, Any],
+    spec: FusionSpec,
     per_subject: bool,
     cache_dir: str | None,
     images_hash: str | None,
-    networks: list[dict[str, Any]] | None = None,
+    networks: list[NetworkSpec] | tuple[NetworkSpec, ...] | None = None,
     seed: int = 0,
 ) -> dict[str, Any]:
     """One outer fold: members (test + out-of-fold decisions), then every fusion method."""
     members, feature_rows = _fold_members(k, fold, features, matrices, classifiers, images, y, groups, labels, spec,
                                           per_subject, cache_dir, images_hash, networks or [], seed)
     fused = {method: _fuse(method, k, fold, members, feature_rows, y, groups, labels, spec)
-             for method in spec["methods"]}
+             for method in spec.methods}
     return {"k": k, "members": members, "fused": fused, "y_test": y[fold.test]}
 
 
@@ -366,28 +416,45 @@ def _read_config(raw: Mapping[str, Any], data: str | Path | None) -> tuple[Exper
     return cfg, fusion_raw, path
 
 
+@dataclass(frozen=True)
+class FusionConfig:
+    """A validated ``kind: fusion`` file: the keys of a ``features`` experiment (:class:`ExperimentConfig`), the
+    ``fusion`` section, the network members and the seed of their fine-tuning."""
+
+    experiment: ExperimentConfig
+    fusion: FusionSpec
+    networks: tuple[NetworkSpec, ...] = ()
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config (``config.yaml`` without its ``run`` provenance)."""
+        return {"kind": "fusion", **self.experiment.to_dict(), "fusion": self.fusion.to_dict(),
+                "networks": [n.to_dict() for n in self.networks]}
+
+
 @names_the_file
-def _read_fusion(config: Mapping[str, Any], data: str | Path | None) -> tuple[ExperimentConfig, dict[str, Any],
-                                                                            list[dict[str, Any]]]:
-    """Read config stage: the features-kind keys, the fusion section and the network members, checked."""
+def load_fusion_config(config: Mapping[str, Any], data: str | Path | None = None) -> FusionConfig:
+    """Read config stage: the features-kind keys, the fusion section, the network members and the seed, checked
+    (``config["_path"]``: the file, for relative paths); ``data`` replaces ``data.source``."""
     cfg, fusion_raw, _ = _read_config(config, data)
-    spec = _fusion_spec(fusion_raw, [f.label for f in cfg.features], [c.label for c in cfg.classifiers])
+    spec = read_fusion_spec(fusion_raw, [f.label for f in cfg.features], [c.label for c in cfg.classifiers])
     base = Path(config["_path"]).parent if config.get("_path") else None
-    networks = parse_networks(config.get("networks"), base=base, oof_splits=spec["oof_splits"],
+    networks = parse_networks(config.get("networks"), base=base, oof_splits=spec.oof_splits,
                               feature_labels=[f.label for f in cfg.features])
-    return cfg, spec, networks
+    seed = integer(0).or_null().check(config.get("seed"), "seed")
+    return FusionConfig(cfg, spec, tuple(networks), int(seed or 0))
 
 
-def describe_network(spec: Mapping[str, Any]) -> str:
+def describe_network(spec: NetworkSpec) -> str:
     """One line for a run's report: how a network member was trained and how it scores."""
-    flip = ", flip test-time augmentation" if spec.get("tta_flip") else ""
-    if spec["type"] == "crossfit":
-        return (f"{spec['label']}: test part scored by `{spec['test_model']}`, out-of-fold values by "
-                f"{len(spec['oof_models'])} cross-fitted files{flip}")
-    seeds = spec["seeds"]
-    ensemble = f", a {seeds}-seed ensemble (probabilities averaged)" if seeds > 1 else ""
-    return (f"{spec['label']}: {spec['model']} starting from `{spec.get('init') or 'random weights'}`, fine-tuned "
-            f"for {spec['train']['epochs']} epoch(s) on every outer and inner training part{ensemble}{flip}")
+    flip = ", flip test-time augmentation" if spec.tta_flip else ""
+    if spec.type == "crossfit":
+        return (f"{spec.label}: test part scored by `{spec.test_model}`, out-of-fold values by "
+                f"{len(spec.oof_models)} cross-fitted files{flip}")
+    ensemble = f", a {spec.seeds}-seed ensemble (probabilities averaged)" if spec.seeds > 1 else ""
+    epochs = (spec.train or {}).get("epochs")
+    return (f"{spec.label}: {spec.model} starting from `{spec.init or 'random weights'}`, fine-tuned "
+            f"for {epochs} epoch(s) on every outer and inner training part{ensemble}{flip}")
 
 
 def run_fusion_experiment(
@@ -404,15 +471,14 @@ def run_fusion_experiment(
     from joblib import delayed
 
 
-    cfg, spec, networks = _read_fusion(config, data)
+    fc = load_fusion_config(config, data)
+    cfg, spec, networks = fc.experiment, fc.fusion, fc.networks
     s = prepare_image_run(cfg, out_dir, overwrite=overwrite, n_jobs=n_jobs, cache=cache)
-    if len(s.folds) > 1 and any(n["type"] == "crossfit" for n in networks):
+    if len(s.folds) > 1 and any(n.type == "crossfit" for n in networks):
         raise ConfigError("a crossfit network needs a protocol with one fixed split (its models are trained "
                           f"beforehand for that split); this protocol has {len(s.folds)} folds: use type finetune")
     images, images_hash, matrices, _ = image_members(s, progress=progress)
-    resolved = {"kind": "fusion", **cfg.to_dict(), "fusion": spec,
-                "networks": [{k: v for k, v in n.items() if not k.startswith("_")} for n in networks],
-                "run": s.provenance}
+    resolved = {**fc.to_dict(), "run": s.provenance}
     s.run.create()
     s.run.write_config(resolved)
 
@@ -420,7 +486,7 @@ def run_fusion_experiment(
     classifiers = [(c.label, create_classifier(c.name, **c.params)) for c in cfg.classifiers]
     cache_dir = None if s.feature_cache is None else str(s.feature_cache.directory)
     tasks = [delayed(_fusion_fold)(k, fold, features, matrices, classifiers, images, s.y, s.groups, s.labels, spec,
-                                   s.per_subject, cache_dir, images_hash, networks, int(config.get("seed", 0) or 0))
+                                   s.per_subject, cache_dir, images_hash, networks, fc.seed)
              for k, fold in enumerate(s.folds)]
     outcomes = {outcome["k"]: outcome for outcome in run_tasks(tasks, s.jobs, progress=progress)}
     ordered = [outcomes[k] for k in range(len(s.folds))]
@@ -429,8 +495,8 @@ def run_fusion_experiment(
     return _write_fusion_outputs(s, resolved, rows, spec, networks)
 
 
-def _pool_fusion(s: ImageRun, ordered: list[dict[str, Any]], spec: dict[str, Any],
-                 networks: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _pool_fusion(s: ImageRun, ordered: list[dict[str, Any]], spec: FusionSpec,
+                 networks: tuple[NetworkSpec, ...]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Metrics stage: one pooled results row per member and per fusion method, their prediction records, the
     confusion matrices and the fusion-network weight plots."""
 
@@ -471,20 +537,20 @@ def _pool_fusion(s: ImageRun, ordered: list[dict[str, Any]], spec: dict[str, Any
     for j, member in enumerate(first_members):  # fine-tuned nets under inner_mean: the mean the fusion reads
         if "pred_inner_mean" in member:
             add_member_row(j, "pred_inner_mean", f"{member['classifier']}_inner_mean")
-    for method in spec["methods"]:
+    for method in spec.methods:
         name, members_text = _METHOD_TEXT[method]
         infos = [o["fused"][method]["info"] for o in ordered]
         extra: dict[str, Any] = {"fusion": method, "per_fold": infos}
         if method.startswith("net_"):
             lams = sorted(i["lam"] for i in infos)
             extra["lambda_median"] = lams[(len(lams) - 1) // 2]
-            if len(spec["lams"]) > 1:  # folds whose inner-CV score still rises at the grid's smallest or largest lambda
+            if len(spec.lams) > 1:  # folds whose inner-CV score still rises at the grid's smallest or largest lambda
                 extra["lambda_at_grid_edge"] = sum(bool(i["lam_at_grid_edge"]) for i in infos)
             if networks:
                 members_text += " + networks"
             members_text = f"{members_text} ({len(infos[0]['members'])})"
-        if method == "early":
-            members_text = " + ".join(spec["early"]["features"])
+        if method == "early" and spec.early is not None:
+            members_text = " + ".join(spec.early.features or [])
         preds = [o["fused"][method]["pred"] for o in ordered]
         rows.append(row(name, members_text, preds, extra))
         predictions.extend(prediction_records(method, "fusion", preds))
@@ -501,8 +567,8 @@ def _pool_fusion(s: ImageRun, ordered: list[dict[str, Any]], spec: dict[str, Any
     return rows, predictions
 
 
-def _write_fusion_outputs(s: ImageRun, resolved: dict[str, Any], rows: list[dict[str, Any]], spec: dict[str, Any],
-                          networks: list[dict[str, Any]]) -> ExperimentResult:
+def _write_fusion_outputs(s: ImageRun, resolved: dict[str, Any], rows: list[dict[str, Any]], spec: FusionSpec,
+                          networks: tuple[NetworkSpec, ...]) -> ExperimentResult:
     """metrics.json, report.md and table.md of a fusion run; the run's result."""
     cfg, ds, folds, out = s.cfg, s.ds, s.folds, s.run.path
     protocol = s.protocol
@@ -512,7 +578,7 @@ def _write_fusion_outputs(s: ImageRun, resolved: dict[str, Any], rows: list[dict
     summary = ds.summary()
     s.run.write_metrics({"name": cfg.name, "kind": "fusion", "labels": s.labels,
                          "protocol": {**cfg.protocol, "description": protocol.describe(), "n_folds": len(folds)},
-                         "normalisation": cfg.normalisation, "fusion": spec, "rows": rows,
+                         "normalisation": cfg.normalisation, "fusion": spec.to_dict(), "rows": rows,
                          "best_member": {"members": best_member["members"], "accuracy": best_member["accuracy"]},
                          "seconds": round(elapsed, 3)})
     text = (f"# {cfg.name}\n\n{cfg.description or ''}\n\n"
@@ -520,11 +586,11 @@ def _write_fusion_outputs(s: ImageRun, resolved: dict[str, Any], rows: list[dict
             f"- protocol: {protocol.describe()}; {len(folds)} fold(s); predictions pooled over test folds\n"
             f"- normalisation: {cfg.normalisation}\n"
             f"- fusion methods are fitted on out-of-fold decision values of each training part "
-            f"({spec['oof_splits']} inner folds split by subject where known; members refitted with the "
+            f"({spec.oof_splits} inner folds split by subject where known; members refitted with the "
             f"hyper-parameters chosen on that training part); lambda chosen by inner CV on them\n"
             f"- test decision values given to the fusion: "
             + ("the mean of each member's inner-fold models (`test_decisions: inner_mean`)\n"
-               if spec["test_decisions"] == "inner_mean" else
+               if spec.test_decisions == "inner_mean" else
                "each member refitted on the whole training part (`test_decisions: refit`)\n")
             + "".join(f"- network {describe_network(n)}\n" for n in networks)
             + f"- best single member: {best_member['members']} ({best_member['accuracy']:.3f})\n"

@@ -40,7 +40,7 @@ import hashlib
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,12 +50,14 @@ from affectlab.checks import is_integer
 from affectlab.errors import ConfigError, ModelError
 from affectlab.evaluate.protocols import Fold, crossfit_fingerprint
 from affectlab.experiments.config import resolve_source, typed_entry
+from affectlab.experiments.schema import Rule, flag, internal, written_order
 
 if TYPE_CHECKING:
     from affectlab.features.cache import FeatureCache
+    from affectlab.models.train import TrainConfig
 
-__all__ = ["FINETUNE_VERSION", "NETWORK_CLASSIFIER", "NETWORK_LIBRARIES", "NETWORK_TYPES", "network_fingerprint",
-           "network_member", "parse_networks"]
+__all__ = ["FINETUNE_VERSION", "NETWORK_CLASSIFIER", "NETWORK_LIBRARIES", "NETWORK_TYPES", "NetworkSpec",
+           "network_fingerprint", "network_member", "parse_networks"]
 
 #: How a fine-tuned member is made and scored here (new class layer, weight transfer, crop size, seeding,
 #: decision values), in its cache key: bump it when a change alters a member's decision values (with
@@ -87,10 +89,50 @@ def _model_path(value: Any, base: Path | None, key: str) -> str:
     return str(resolve_source(text, base, key, what="registered model or weights"))
 
 
-def parse_networks(raw: Any, *, base: Path | None, oof_splits: int, feature_labels: list[str]) -> list[dict[str, Any]]:
-    """Validate the ``networks`` list; file paths come back resolved (``oof_models`` expanded per fold)."""
-    from affectlab.models import list_models
+@dataclass(frozen=True)
+class NetworkSpec:
+    """One checked ``networks`` entry: a ``finetune`` network (``model`` fine-tuned from ``init`` with the ``train``
+    and ``augment`` settings, a ``seeds``-net ensemble) or a ``crossfit`` one (``test_model`` and one of
+    ``oof_models`` per inner fold); file paths resolved. ``key`` names the entry in messages (``networks[0]``)."""
 
+    label: str
+    type: str
+    key: str = "network"
+    tta_flip: bool = False
+    model: str | None = None
+    init: str | None = None
+    train: Mapping[str, Any] | None = None
+    augment: Mapping[str, Any] | None = None
+    seeds: int = 1
+    test_model: str | None = None
+    oof_models: tuple[str, ...] = ()
+    written: tuple[str, ...] = internal()  # the entry's keys as the file wrote them (config.yaml keeps the order)
+
+    def train_config(self, seed: int, device: str) -> TrainConfig:
+        """The fine-tuning's :class:`~affectlab.models.train.TrainConfig` (``seed`` and ``device`` unless
+        ``train`` names them)."""
+        from affectlab.experiments.deep import train_config_from_mapping
+
+        return train_config_from_mapping({"train": self.train, "augment": self.augment}, seed, device, self.key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The entry as ``config.yaml`` records it: the keys written, in their order (paths resolved), then the
+        defaults."""
+        values: dict[str, Any] = {"label": self.label, "type": self.type}
+        if self.type == "finetune":
+            values.update({k: getattr(self, k) for k in ("model", "init", "train", "augment") if k in self.written})
+            values.update(tta_flip=self.tta_flip, seeds=self.seeds)
+        else:
+            values.update(test_model=self.test_model, oof_models=list(self.oof_models), tta_flip=self.tta_flip)
+        return written_order(values, self.written)
+
+
+_SEEDS = Rule("an integer from 1 to 50 (nets per seed ensemble)", lambda v: is_integer(v) and 1 <= v <= 50,
+              template="{key} must be {words}, not {value!r}")
+
+
+def parse_networks(raw: Any, *, base: Path | None, oof_splits: int, feature_labels: list[str]) -> list[NetworkSpec]:
+    """Validate the ``networks`` list; file paths come back resolved (``oof_models`` expanded per fold)."""
     if raw is None:
         return []
     if not isinstance(raw, list):
@@ -105,37 +147,47 @@ def parse_networks(raw: Any, *, base: Path | None, oof_splits: int, feature_labe
         if label in seen:
             raise ConfigError(f"{key}.label {label!r} is used twice (features and networks share labels)")
         seen.add(label)
-        spec = {**item, "label": label, "_key": key, "tta_flip": bool(item.get("tta_flip", False))}
-        if kind == "finetune":
-            if item.get("model") not in list_models():
-                raise ConfigError(f"{key}.model {item.get('model')!r} is not a registered model "
-                                  f"(known: {', '.join(list_models())})")
-            if item.get("init") is not None:
-                spec["init"] = _model_path(item["init"], base, f"{key}.init")
-            seeds = item.get("seeds", 1)
-            if not is_integer(seeds) or not 1 <= seeds <= 50:
-                raise ConfigError(f"{key}.seeds must be an integer from 1 to 50 (nets per seed ensemble), "
-                                  f"not {seeds!r}")
-            spec["seeds"] = int(seeds)
-            if not isinstance((item.get("train") or {}).get("epochs"), int):
-                raise ConfigError(f"{key}.train.epochs (an integer) is required: a fusion member trains for a "
-                                  "fixed number of epochs, chosen in advance")
-            from affectlab.experiments.deep import train_config_from_mapping
-
-            # unknown training / augmentation settings fail here, not mid-run
-            train_config_from_mapping(spec, 0, "cpu", key)
-        else:
-            if "test_model" not in item or "oof_models" not in item:
-                raise ConfigError(f"{key}: a crossfit network needs test_model and oof_models")
-            spec["test_model"] = _model_path(item["test_model"], base, f"{key}.test_model")
-            oof = item["oof_models"]
-            paths = [oof.format(fold=j) for j in range(oof_splits)] if isinstance(oof, str) else oof
-            if not isinstance(paths, list) or len(paths) != oof_splits:
-                raise ConfigError(f"{key}.oof_models: one file per inner fold ({oof_splits}) is needed, "
-                                  "as a list or a pattern with {fold}")
-            spec["oof_models"] = [_model_path(p, base, f"{key}.oof_models[{j}]") for j, p in enumerate(paths)]
-        out.append(spec)
+        common = {"label": label, "type": kind, "key": key, "written": tuple(item),
+                  "tta_flip": flag().check(item.get("tta_flip", False), f"{key}.tta_flip")}
+        out.append(_finetune_spec(item, common, base) if kind == "finetune"
+                   else _crossfit_spec(item, common, base, oof_splits))
     return out
+
+
+def _finetune_spec(item: Mapping[str, Any], common: dict[str, Any], base: Path | None) -> NetworkSpec:
+    from affectlab.models import list_models
+
+    key = common["key"]
+    if item.get("model") not in list_models():
+        raise ConfigError(f"{key}.model {item.get('model')!r} is not a registered model "
+                          f"(known: {', '.join(list_models())})")
+    init = None if item.get("init") is None else _model_path(item["init"], base, f"{key}.init")
+    seeds = _SEEDS.check(item.get("seeds", 1), f"{key}.seeds")
+    for part in ("train", "augment"):
+        if item.get(part) is not None and not isinstance(item[part], Mapping):
+            raise ConfigError(f"{key}.{part} must be a mapping of settings, got {item[part]!r}")
+    epochs = (item.get("train") or {}).get("epochs")
+    if not is_integer(epochs) or epochs < 1:
+        raise ConfigError(f"{key}.train.epochs (an integer >= 1) is required: a fusion member trains for a "
+                          f"fixed number of epochs, chosen in advance (got {epochs!r})")
+    spec = NetworkSpec(**common, model=item["model"], init=init, train=item.get("train"), augment=item.get("augment"),
+                       seeds=int(seeds))
+    spec.train_config(0, "cpu")  # unknown training / augmentation settings fail here, not mid-run
+    return spec
+
+
+def _crossfit_spec(item: Mapping[str, Any], common: dict[str, Any], base: Path | None, oof_splits: int) -> NetworkSpec:
+    key = common["key"]
+    if "test_model" not in item or "oof_models" not in item:
+        raise ConfigError(f"{key}: a crossfit network needs test_model and oof_models")
+    test_model = _model_path(item["test_model"], base, f"{key}.test_model")
+    oof = item["oof_models"]
+    paths = [oof.format(fold=j) for j in range(oof_splits)] if isinstance(oof, str) else oof
+    if not isinstance(paths, list) or len(paths) != oof_splits:
+        raise ConfigError(f"{key}.oof_models: one file per inner fold ({oof_splits}) is needed, "
+                          "as a list or a pattern with {fold}")
+    return NetworkSpec(**common, test_model=test_model,
+                       oof_models=tuple(_model_path(p, base, f"{key}.oof_models[{j}]") for j, p in enumerate(paths)))
 
 
 def _decisions(proba: np.ndarray, class_names: tuple[str, ...], labels: list[str], key: str) -> np.ndarray:
@@ -156,18 +208,18 @@ def _load(spec_path: str, key: str, default: str | None = None):
         raise ConfigError(f"{key}: {exc}") from None
 
 
-def _crossfit_scores(spec: Mapping[str, Any], fold: Fold, positions: list[tuple[np.ndarray, np.ndarray]],
+def _crossfit_scores(spec: NetworkSpec, fold: Fold, positions: list[tuple[np.ndarray, np.ndarray]],
                      images: np.ndarray, y: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
     from affectlab.models.train import predict_proba
 
-    key, flip = spec["_key"], spec["tta_flip"]
-    model = _load(spec["test_model"], f"{key}.test_model")
+    key, flip = spec.key, spec.tta_flip
+    model = _load(spec.test_model, f"{key}.test_model")
     test = _decisions(predict_proba(model, images[fold.test], tta_flip=flip), model.config.class_names, labels, key)
     oof = np.full((fold.train.size, len(labels)), np.nan)
     y_train = y[fold.train]
-    for j, ((_, held), path) in enumerate(zip(positions, spec["oof_models"])):
+    for j, ((_, held), path) in enumerate(zip(positions, spec.oof_models)):
         where = f"{key}.oof_models[{j}] ({path})"
         recorded = (torch.load(path, map_location="cpu", weights_only=True).get("extra") or {}).get("crossfit") or {}
         expected = crossfit_fingerprint(y_train, held)
@@ -188,42 +240,41 @@ def _network_cache(cache_dir: str | None, images_hash: str | None) -> FeatureCac
     return None if cache_dir is None or images_hash is None else FeatureCache(Path(cache_dir) / "networks")
 
 
-def _init_token(spec: Mapping[str, Any]) -> str | None:
+def _init_token(spec: NetworkSpec) -> str | None:
     """The start weights of a fine-tuned net by content (a registered name's bundled file, or a weights file),
     so that retrained bundled weights retrain the members and a moved file does not."""
     from affectlab.features.cache import file_digest
     from affectlab.models import list_models
     from affectlab.models.registry import _PRETRAINED
 
-    init = spec.get("init")
+    init = spec.init
     if init is None:
         return None
-    name = spec["model"] if init == "default" else str(init)
+    name = spec.model if init == "default" else str(init)
     if name in list_models():
         path = _PRETRAINED.get(name)
         return f"{name}:{file_digest(path) if path is not None else 'no-weights'}"
     return f"file:{file_digest(name)}"
 
 
-def network_fingerprint(spec: Mapping[str, Any], labels: list[str], seed: int) -> dict[str, Any]:
+def network_fingerprint(spec: NetworkSpec, labels: list[str], seed: int) -> dict[str, Any]:
     """What decides a fine-tuned net's scores besides its data: the architecture and its declared version, the
     start weights (by content), every training setting (defaults included; not the device), test-time flipping,
     the labels, the seed, the declared versions of this fine-tuning (:data:`FINETUNE_VERSION`) and of the
     training procedure (:data:`affectlab.models.versions.TRAINING_VERSION`), and the versions of
     :data:`NETWORK_LIBRARIES`. Not the member's label, the ensemble size or any source code."""
-    from affectlab.experiments.deep import train_config_from_mapping
     from affectlab.features.cache import library_versions
     from affectlab.models.versions import TRAINING_VERSION, model_version
 
-    settings = asdict(train_config_from_mapping(spec, seed, "auto", spec.get("_key", "network")))
+    settings = asdict(spec.train_config(seed, "auto"))
     settings.pop("device")
-    return {"model": spec["model"], "model_version": model_version(spec["model"]), "init": _init_token(spec),
-            "train": settings, "tta_flip": bool(spec.get("tta_flip", False)), "labels": list(labels), "seed": seed,
+    return {"model": spec.model, "model_version": model_version(spec.model), "init": _init_token(spec),
+            "train": settings, "tta_flip": bool(spec.tta_flip), "labels": list(labels), "seed": seed,
             "finetune_version": FINETUNE_VERSION, "training_version": TRAINING_VERSION,
             "libraries": library_versions(NETWORK_LIBRARIES)}
 
 
-def _cache_key(images_hash: str | None, spec: Mapping[str, Any], labels: list[str], fit_idx: np.ndarray,
+def _cache_key(images_hash: str | None, spec: NetworkSpec, labels: list[str], fit_idx: np.ndarray,
                score_idx: np.ndarray, seed: int) -> str:
     """A fine-tuned net's cache key: :func:`network_fingerprint`, the images and both index sets (one net of a
     seed ensemble is the same net on its own)."""
@@ -235,31 +286,30 @@ def _cache_key(images_hash: str | None, spec: Mapping[str, Any], labels: list[st
     return digest.hexdigest()[:24]
 
 
-def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray, labels: list[str],
+def _finetune_scores(spec: NetworkSpec, images: np.ndarray, y: np.ndarray, labels: list[str],
                      fit_idx: np.ndarray, score_idx: np.ndarray, seed: int, cache: FeatureCache | None,
                      images_hash: str | None) -> np.ndarray:
     """Fine-tune a fresh copy of ``init`` on ``fit_idx`` for the fixed epochs; log-probabilities of ``score_idx``
     (read from ``cache`` when an identical net was trained before)."""
 
     def train_and_score() -> np.ndarray:
-        from affectlab.experiments.deep import train_config_from_mapping
         from affectlab.models import create_model
         from affectlab.models.train import fit_classifier, predict_proba, seed_everything
         from affectlab.models.training import transfer_weights
 
         class_names = tuple(labels)
-        cfg = train_config_from_mapping(spec, seed, "auto", spec["_key"])
+        cfg = spec.train_config(seed, "auto")
         seed_everything(cfg.seed)  # the new class layer's initial weights too (not whatever state the worker has)
-        model = create_model(spec["model"], class_names=class_names)
+        model = create_model(spec.model, class_names=class_names)
         if cfg.crop_size is None and tuple(images.shape[1:3]) != tuple(model.config.input_size):
             cfg.crop_size = int(model.config.input_size[0])  # the 10-crop CNN: random crops of larger faces
-        if spec.get("init") is not None:
-            transfer_weights(model, _load(spec["init"], f"{spec['_key']}.init", default=spec["model"]))
+        if spec.init is not None:
+            transfer_weights(model, _load(spec.init, f"{spec.key}.init", default=spec.model))
         index = {c: i for i, c in enumerate(class_names)}
         targets = np.array([index[c] for c in y[fit_idx]], dtype=np.int64)
         fit_classifier(model, train=(images[fit_idx], targets), val=None, config=cfg, progress=False)
-        proba = predict_proba(model, images[score_idx], device=cfg.device, tta_flip=spec["tta_flip"])
-        return _decisions(proba, class_names, labels, spec["_key"])
+        proba = predict_proba(model, images[score_idx], device=cfg.device, tta_flip=spec.tta_flip)
+        return _decisions(proba, class_names, labels, spec.key)
 
     if cache is None:
         return train_and_score()
@@ -267,11 +317,11 @@ def _finetune_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
     return cache.get_or_compute(key, train_and_score)[0]
 
 
-def _ensemble_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray, labels: list[str],
+def _ensemble_scores(spec: NetworkSpec, images: np.ndarray, y: np.ndarray, labels: list[str],
                      fit_idx: np.ndarray, score_idx: np.ndarray, seed: int, cache: FeatureCache | None,
                      images_hash: str | None) -> np.ndarray:
-    """Log of the mean probability of ``spec["seeds"]`` nets fine-tuned from seeds ``seed + r * ENSEMBLE_SEED_STEP``."""
-    n = int(spec.get("seeds", 1))
+    """Log of the mean probability of ``spec.seeds`` nets fine-tuned from seeds ``seed + r * ENSEMBLE_SEED_STEP``."""
+    n = int(spec.seeds)
     runs = [_finetune_scores(spec, images, y, labels, fit_idx, score_idx, seed + r * ENSEMBLE_SEED_STEP, cache,
                              images_hash) for r in range(n)]
     if n == 1:
@@ -279,7 +329,7 @@ def _ensemble_scores(spec: Mapping[str, Any], images: np.ndarray, y: np.ndarray,
     return np.log(np.mean([np.exp(r) for r in runs], axis=0))
 
 
-def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[tuple[np.ndarray, np.ndarray]],
+def network_member(spec: NetworkSpec, k: int, fold: Fold, positions: list[tuple[np.ndarray, np.ndarray]],
                    images: np.ndarray, y: np.ndarray, labels: list[str], *, seed: int = 0,
                    cache_dir: str | None = None, images_hash: str | None = None,
                    test_decisions: str = "refit") -> dict[str, Any]:
@@ -294,7 +344,7 @@ def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[
     """
     started = time.perf_counter()
     extra: dict[str, Any] = {}
-    if spec["type"] == "crossfit":
+    if spec.type == "crossfit":
         test, oof = _crossfit_scores(spec, fold, positions, images, y, labels)
         pred = np.asarray(labels)[test.argmax(1)]
     else:
@@ -316,5 +366,5 @@ def network_member(spec: Mapping[str, Any], k: int, fold: Fold, positions: list[
         if bag:
             test = np.log(np.mean(inner_test, axis=0))
             extra["pred_inner_mean"] = np.asarray(labels)[test.argmax(1)].astype(str)
-    return {"feature": spec["label"], "classifier": NETWORK_CLASSIFIER, "best_params": {}, "test": test,
+    return {"feature": spec.label, "classifier": NETWORK_CLASSIFIER, "best_params": {}, "test": test,
             "oof": oof, "pred": pred.astype(str), **extra, "seconds": time.perf_counter() - started}

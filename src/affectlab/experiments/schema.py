@@ -38,8 +38,8 @@ from typing import Any, TypeVar
 from affectlab.checks import is_integer, is_number
 from affectlab.errors import ConfigError
 
-__all__ = ["Rule", "flag", "integer", "number", "one_of", "read_section", "regex", "section_dict", "setting",
-           "text", "text_list", "written_order"]
+__all__ = ["Rule", "flag", "integer", "internal", "number", "one_of", "read_section", "regex", "section_dict",
+           "setting", "text", "text_list", "written_order"]
 
 T = TypeVar("T")
 
@@ -152,6 +152,16 @@ def setting(default: Any = None, rule: Rule | type | None = None) -> Any:
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def internal(default: Any = ()) -> Any:
+    """A field that is no setting of the file (say the order its keys were written in): :func:`read_section`
+    neither reads nor writes it, and it takes no part in comparisons."""
+    return dataclasses.field(default=default, compare=False, repr=False, metadata={"internal": True})
+
+
+def _settings_of(cls: Any) -> list[dataclasses.Field]:
+    return [f for f in dataclasses.fields(cls) if not f.metadata.get("internal")]
+
+
 def _default(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
@@ -171,7 +181,7 @@ def read_section(raw: Mapping[str, Any], key: str, cls: type[T], *, where: str |
     value = raw.get(key) or {}
     if not isinstance(value, Mapping):
         raise ConfigError(f"{where} must be a mapping, got {value!r}")
-    declared = dataclasses.fields(cls)  # type: ignore[arg-type]
+    declared = _settings_of(cls)
     names = [f.name for f in declared]
     unknown = sorted(set(value) - set(names), key=str)
     if unknown:
@@ -193,7 +203,7 @@ def section_dict(settings: Any) -> dict[str, Any]:
     as mappings; lists copied)."""
     return {f.name: (section_dict(v) if dataclasses.is_dataclass(v := getattr(settings, f.name))
                      else copy.deepcopy(v))
-            for f in dataclasses.fields(settings)}
+            for f in _settings_of(settings)}
 
 
 def written_order(values: Mapping[str, Any], written: Sequence[str]) -> dict[str, Any]:
