@@ -67,3 +67,57 @@ def test_fusion_over_clip_members(clip_manifest, tmp_path):
                        ("mean_proba", "fusion")]
     assert all(r["n_test"] == 12 for r in result.rows)
     assert "Best single member" in (tmp_path / "run" / "report.md").read_text()
+
+
+def _clip_file(tmp_path, **changes):
+    """A ``kind: clips`` YAML file, read as ``run_experiment`` reads it (the mapping with its ``_path``)."""
+    from affectlab.experiments.config import read_raw_config
+
+    (tmp_path / "manifest.csv").write_text("path,label,subject\n")
+    config = {**_config("manifest.csv", features=[{"name": "lbp_top", "levels": 1},
+                                                  {"name": "pooled", "feature": "hog", "pooling": "max"}],
+                        fusion={"oof_splits": 2, "methods": ["net_svm", "early"], "test_decisions": "inner_mean"},
+                        seed=4), **changes}
+    path = tmp_path / "typed.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    raw, _ = read_raw_config(path)
+    return {**raw, "_path": path}
+
+
+def test_clip_schema_round_trips_through_its_resolved_form(tmp_path):
+    import dataclasses
+
+    from affectlab.experiments.clips import ClipConfig, load_clip_config
+    from affectlab.experiments.fusion import FusionSpec
+
+    cfg = load_clip_config(_clip_file(tmp_path))
+    assert isinstance(cfg, ClipConfig) and cfg.clips == (tmp_path / "manifest.csv").resolve()
+    assert (cfg.volume.frames, cfg.volume.size, cfg.seed) == (3, 32, 4)
+    assert [f.label for f in cfg.features] == ["lbp_top", "hog_maxpool"] and cfg.classifiers[0].params == {"C": 1.0}
+    assert isinstance(cfg.fusion, FusionSpec) and cfg.fusion.early.features == ["lbp_top", "hog_maxpool"]
+    resolved = cfg.to_dict()
+    assert list(resolved["fusion"])[:3] == ["oof_splits", "methods", "test_decisions"]  # as written, then defaults
+    again = load_clip_config(resolved)
+    assert again.to_dict() == resolved and dataclasses.replace(again, path=cfg.path) == cfg
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.seed = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"seed": True}, "seed must be an integer, got True"),                                            # type
+    ({"description": ["a"]}, r"description must be text, got \['a'\]"),
+    ({"fusion": {"oof_splits": 1}}, "fusion.oof_splits must be an integer >= 2, got 1"),               # range
+    ({"volume": {"frames": 0}}, "clip volume: frames must be an integer >= 1, got 0"),
+    ({"clip": {}}, "unknown key 'clip' in the clips config"),                                          # unknown key
+    ({"data": {"clips": "manifest.csv", "root": "."}}, "data must be a clip manifest path or a mapping with only"),
+    ({"volume": {"frame": 3}}, "clip volume: unknown setting 'frame'"),
+    ({"fusion": {"test_decisions": "median"}}, "fusion.test_decisions 'median' is unknown"),           # choice
+    ({"features": ["lbp_xyz"]}, r"features\[0\].*lbp_xyz"),
+])
+def test_clip_schema_errors_name_the_file_the_key_and_the_value(tmp_path, changes, message):
+    from affectlab.errors import ConfigError
+    from affectlab.experiments.clips import load_clip_config
+
+    with pytest.raises(ConfigError, match=message) as caught:
+        load_clip_config(_clip_file(tmp_path, **changes))
+    assert str(caught.value).startswith(f"{tmp_path / 'typed.yaml'}: ")

@@ -35,27 +35,66 @@ from __future__ import annotations
 import datetime as _dt
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from affectlab.checks import is_integer
 from affectlab.errors import ConfigError, ProtocolError
-from affectlab.evaluate.protocols import Fold, make_protocol
+from affectlab.evaluate.protocols import Fold
 from affectlab.experiments import runs
-from affectlab.experiments.config import parse_components
+from affectlab.experiments.config import Component, names_the_file, parse_components
 from affectlab.experiments.runs import ExperimentResult
+from affectlab.experiments.schema import Rule
 from affectlab.parallel import run_tasks
 
-__all__ = ["CLIP_CONFIG_KEYS", "run_clips_experiment"]
+if TYPE_CHECKING:
+    from affectlab.clips.volume import VolumeSettings
+    from affectlab.evaluate.protocols import Protocol
+    from affectlab.experiments.fusion import FusionSpec
+
+__all__ = ["CLIP_CONFIG_KEYS", "ClipConfig", "load_clip_config", "run_clips_experiment"]
 
 CLIP_CONFIG_KEYS = ("kind", "name", "description", "data", "volume", "protocol", "features", "classifiers", "fusion",
                     "seed", "run", "_path")
+_SEED = Rule("an integer", is_integer)
 
 
-def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ClipConfig:
+    """A validated ``kind: clips`` file: the clip manifest or folder (absolute), the volume settings, the
+    protocol, the sequence features and classifiers, and the optional fusion section with its seed."""
+
+    name: str
+    clips: Path
+    volume: VolumeSettings
+    protocol: Protocol
+    features: tuple[Component, ...]
+    classifiers: tuple[Component, ...]
+    fusion: FusionSpec | None = None
+    seed: int = 0
+    description: str | None = None
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved config (``config.yaml`` of the run folder, without its ``run`` provenance)."""
+        return {
+            "kind": "clips", "name": self.name, **({"description": self.description} if self.description else {}),
+            "data": {"clips": str(self.clips)}, "volume": self.volume.to_dict(), "protocol": self.protocol.to_dict(),
+            "features": [c.to_dict() for c in self.features], "classifiers": [c.to_dict() for c in self.classifiers],
+            **({"fusion": self.fusion.to_dict(), "seed": self.seed} if self.fusion is not None else {}),
+        }
+
+
+@names_the_file
+def load_clip_config(raw: Mapping[str, Any], data: str | Path | None = None) -> ClipConfig:
+    """Read config stage: a ``kind: clips`` mapping (``raw["_path"]``: the file, for relative paths) checked as a
+    whole; ``data`` replaces ``data.clips``."""
     from affectlab.classify.registry import create_classifier
     from affectlab.clips.volume import VolumeSettings
+    from affectlab.evaluate.protocols import make_protocol
     from affectlab.experiments.config import resolve_source
     from affectlab.features.temporal import create_sequence_feature
 
@@ -64,54 +103,51 @@ def _settings(raw: Mapping[str, Any], data: str | Path | None) -> dict[str, Any]
         raise ConfigError(f"unknown key {unknown[0]!r} in the clips config (known: {', '.join(CLIP_CONFIG_KEYS[:-2])})")
     path = Path(raw["_path"]) if raw.get("_path") is not None else None
     spec = raw.get("data")
-    spec = {"clips": spec} if isinstance(spec, str) else dict(spec or {})
-    if set(spec) - {"clips"}:
-        raise ConfigError(f"data: unknown key {sorted(set(spec) - {'clips'})[0]!r} (a clips config has data: "
-                          "{clips: manifest.csv})")
-    if data is not None:
-        spec["clips"] = str(data)
-    if "clips" not in spec:
+    spec = {"clips": spec} if isinstance(spec, str) else spec if spec is not None else {}
+    if not isinstance(spec, Mapping) or set(spec) - {"clips"}:
+        raise ConfigError(f"data must be a clip manifest path or a mapping with only 'clips' (data: {{clips: "
+                          f"manifest.csv}}), got {spec!r}")
+    if data is None and "clips" not in spec:
         raise ConfigError("missing key 'data.clips' (a clip manifest CSV or a folder of clips)")
     base = None if (data is not None or path is None) else path.parent
-    spec["clips"] = str(resolve_source(spec["clips"], base, "data.clips", what="clip manifest"))
+    clips = resolve_source(str(data) if data is not None else spec["clips"], base, "data.clips", what="clip manifest")
     volume = raw.get("volume")
     if volume is not None and not isinstance(volume, Mapping):
-        raise ConfigError("volume must be a mapping of clip volume settings (frames, size, missing, ...)")
+        raise ConfigError(f"volume must be a mapping of clip volume settings (frames, size, missing, ...), got "
+                          f"{volume!r}")
     for key in ("features", "classifiers"):
         if key not in raw:
             raise ConfigError(f"missing key {key!r}")
-    features = parse_components(raw["features"], "features", create_sequence_feature)
-    classifiers = parse_components(raw["classifiers"], "classifiers", create_classifier)
+    features = tuple(Component(*c) for c in parse_components(raw["features"], "features", create_sequence_feature))
+    classifiers = tuple(Component(*c) for c in parse_components(raw["classifiers"], "classifiers", create_classifier))
     fusion = None
     if raw.get("fusion") is not None:
         from affectlab.experiments.fusion import read_fusion_spec
 
-        fusion = read_fusion_spec(raw["fusion"], [f[1] for f in features], [c[1] for c in classifiers])
-    seed = raw.get("seed", 0)
-    if not isinstance(seed, int) or isinstance(seed, bool):
-        raise ConfigError(f"seed must be an integer, got {seed!r}")
-    return {
-        "name": str(raw.get("name") or (path.stem if path is not None else "clips")),
-        "description": raw.get("description"), "data": spec, "path": path,
-        "volume": VolumeSettings.from_mapping(volume),
-        "protocol": make_protocol(dict(raw.get("protocol") or {"kind": "group_kfold", "n_splits": 10})),
-        "features": features, "classifiers": classifiers, "fusion": fusion, "seed": seed,
-    }
+        fusion = read_fusion_spec(raw["fusion"], [f.label for f in features], [c.label for c in classifiers])
+    seed = _SEED.check(raw.get("seed", 0), "seed")
+    description = raw.get("description")
+    if description is not None and not isinstance(description, str):
+        raise ConfigError(f"description must be text, got {description!r}")
+    return ClipConfig(
+        name=str(raw.get("name") or (path.stem if path is not None else "clips")), clips=clips,
+        volume=VolumeSettings.from_mapping(volume),
+        protocol=make_protocol(dict(raw.get("protocol") or {"kind": "group_kfold", "n_splits": 10})),
+        features=features, classifiers=classifiers, fusion=fusion, seed=seed, description=description, path=path)
 
 
-def _matrix(clips: Any, feature: tuple[str, str, dict[str, Any]], fold: Fold | None,
-            cache_dir: str | None) -> np.ndarray:
+def _matrix(clips: Any, feature: Component, fold: Fold | None, cache_dir: str | None) -> np.ndarray:
     """The feature matrix of every clip; a feature that learns is fitted on ``fold.train`` only."""
     from affectlab.clips.features import clip_features
 
-    name, _, params = feature
-    X, _ = clip_features(clips, name, params, fit_on=None if fold is None else fold.train, cache=cache_dir)
+    X, _ = clip_features(clips, feature.name, feature.params, fit_on=None if fold is None else fold.train,
+                         cache=cache_dir)
     return X
 
 
-def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: np.ndarray | None, clips: Any,
-               y: np.ndarray, groups: np.ndarray, classifiers: list[tuple[str, str, dict[str, Any]]],
-               labels: list[str], cache_dir: str | None) -> dict[str, Any]:
+def _fold_task(k: int, fold: Fold, feature: Component, X: np.ndarray | None, clips: Any, y: np.ndarray,
+               groups: np.ndarray, classifiers: tuple[Component, ...], labels: list[str],
+               cache_dir: str | None) -> dict[str, Any]:
     """One fold of one feature, as ``kind: sequences``: (the learned feature fitted on the training clips and
     cached,) every classifier fitted and tested (:func:`~affectlab.experiments.stages.test_classifier`)."""
     from affectlab.classify.registry import create_classifier
@@ -121,26 +157,25 @@ def _fold_task(k: int, fold: Fold, feature: tuple[str, str, dict[str, Any]], X: 
     if X is None:
         X = _matrix(clips, feature, fold, cache_dir)
     feature_seconds = time.perf_counter() - started
-    results = [test_classifier(label, create_classifier(name, **params), X, y, fold, groups, labels,
-                               feature=feature[1])
-               for name, label, params in classifiers]
+    results = [test_classifier(c.label, create_classifier(c.name, **c.params), X, y, fold, groups, labels,
+                               feature=feature.label)
+               for c in classifiers]
     return {"fold": k, "dim": int(X.shape[1]), "feature_seconds": feature_seconds, "results": results}
 
 
-def _fusion_task(k: int, fold: Fold, features: list[tuple[str, str, dict[str, Any]]],
-                 matrices: dict[str, np.ndarray], clips: Any, y: np.ndarray, groups: np.ndarray,
-                 classifiers: list[tuple[str, str, dict[str, Any]]], labels: list[str], spec: dict[str, Any],
-                 cache_dir: str | None, seed: int) -> dict[str, Any]:
+def _fusion_task(k: int, fold: Fold, features: tuple[Component, ...], matrices: dict[str, np.ndarray], clips: Any,
+                 y: np.ndarray, groups: np.ndarray, classifiers: tuple[Component, ...], labels: list[str],
+                 spec: FusionSpec, cache_dir: str | None, seed: int) -> dict[str, Any]:
     """One outer fold of the fusion: every member's test and out-of-fold decisions, then the fusion methods."""
     from affectlab.classify.registry import create_classifier
     from affectlab.experiments.fusion import _fusion_fold
 
     fold_matrices = dict(matrices)
     for feature in features:
-        if feature[1] not in fold_matrices:  # learns (codebooks, no labels): fitted on this training part
-            fold_matrices[feature[1]] = _matrix(clips, feature, fold, cache_dir)
-    templates = [(label, create_classifier(name, **params)) for name, label, params in classifiers]
-    triples = [(label, name, None) for name, label, _ in features]
+        if feature.label not in fold_matrices:  # learns (codebooks, no labels): fitted on this training part
+            fold_matrices[feature.label] = _matrix(clips, feature, fold, cache_dir)
+    templates = [(c.label, create_classifier(c.name, **c.params)) for c in classifiers]
+    triples = [(f.label, f.name, None) for f in features]
     return _fusion_fold(k, fold, triples, fold_matrices, templates, None, y, groups, labels, spec, False, None, None,
                         None, seed)
 
@@ -154,7 +189,7 @@ def _refusal_lines(clips: Any) -> str:
 
 
 def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, y: np.ndarray, labels: list[str],
-                 spec: dict[str, Any], out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+                 spec: FusionSpec, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows and prediction records of the members and fusion methods, as ``kind: fusion`` writes them."""
     from affectlab.evaluate.metrics import classification_metrics
     from affectlab.experiments.fusion import _METHOD_TEXT
@@ -198,36 +233,30 @@ def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, 
     return rows, predictions
 
 
-def _read_clips(cfg: dict[str, Any], feature_cache: Any, jobs: int, progress: bool):
+def _read_clips(cfg: ClipConfig, feature_cache: Any, jobs: int, progress: bool):
     """The clips as volumes, their labels and subjects, and the protocol's folds (checked: no shared subject)."""
     from affectlab.clips.dataset import load_clips
 
-    clips = load_clips(cfg["data"]["clips"], cfg["volume"], cache=feature_cache, n_jobs=jobs, progress=progress)
+    clips = load_clips(str(cfg.clips), cfg.volume, cache=feature_cache, n_jobs=jobs, progress=progress)
     y = clips.labels.astype(str)
     if np.any(clips.labels == None):  # noqa: E711 - an object array
-        raise ConfigError(f"{cfg['data']['clips']}: every clip needs a label for an experiment")
+        raise ConfigError(f"{cfg.clips}: every clip needs a label for an experiment")
     groups = clips.subjects.astype(str)
-    folds = list(cfg["protocol"].split(y, groups))
+    folds = list(cfg.protocol.split(y, groups))
     for fold in folds:
         if set(groups[fold.train]) & set(groups[fold.test]):
             raise ProtocolError(f"fold {fold.name}: a subject is in both train and test")
     return clips, y, groups, folds
 
 
-def _resolved_config(cfg: dict[str, Any], clips: Any, folds: list, jobs: int) -> dict[str, Any]:
+def _resolved_config(cfg: ClipConfig, clips: Any, folds: list, jobs: int) -> dict[str, Any]:
     """The run's config.yaml: the settings as used, and the provenance of the data and folds."""
-    protocol = cfg["protocol"]
-    resolved: dict[str, Any] = {
-        "kind": "clips", "name": cfg["name"], **({"description": cfg["description"]} if cfg["description"] else {}),
-        "data": cfg["data"], "volume": cfg["volume"].to_dict(), "protocol": protocol.to_dict(),
-        "features": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["features"]],
-        "classifiers": [{"name": n, **({"label": lab} if lab != n else {}), **p} for n, lab, p in cfg["classifiers"]],
-        **({"fusion": cfg["fusion"].to_dict(), "seed": cfg["seed"]} if cfg["fusion"] is not None else {}),
-    }
+    protocol = cfg.protocol
+    resolved = cfg.to_dict()
     resolved["run"] = {
         **runs.package_versions(), "timestamp": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-        "config_file": str(cfg["path"].resolve()) if cfg["path"] is not None else None,
-        "dataset": {"path": cfg["data"]["clips"], **clips.summary()},
+        "config_file": str(cfg.path.resolve()) if cfg.path is not None else None,
+        "dataset": {"path": str(cfg.clips), **clips.summary()},
         "refused": [{"id": r.id, "reason": r.reason, "message": r.message} for r in clips.refused],
         "data_sha256": runs.array_fingerprint(np.asarray(clips.ids, dtype=object), clips.labels, clips.subjects,
                                               clips.volumes),
@@ -238,21 +267,20 @@ def _resolved_config(cfg: dict[str, Any], clips: Any, folds: list, jobs: int) ->
     return resolved
 
 
-def _stateless_matrices(cfg: dict[str, Any], clips: Any, cache_dir: str | None):
+def _stateless_matrices(cfg: ClipConfig, clips: Any, cache_dir: str | None):
     """Feature matrices of the features that learn nothing (computed once for all folds), and per-feature info."""
     from affectlab.features.temporal import sequence_feature_is_stateless
 
     matrices: dict[str, np.ndarray] = {}
     feature_info: dict[str, dict[str, Any]] = {}
-    for feature in cfg["features"]:
-        name, label, params = feature
-        if sequence_feature_is_stateless(name, params):
+    for feature in cfg.features:
+        if sequence_feature_is_stateless(feature.name, feature.params):
             started = time.perf_counter()
-            matrices[label] = _matrix(clips, feature, None, cache_dir)
-            feature_info[label] = {"stateless": True, "dim": int(matrices[label].shape[1]),
-                                   "seconds": round(time.perf_counter() - started, 3)}
-    for _, label, _ in cfg["features"]:
-        feature_info.setdefault(label, {"stateless": False})
+            matrices[feature.label] = _matrix(clips, feature, None, cache_dir)
+            feature_info[feature.label] = {"stateless": True, "dim": int(matrices[feature.label].shape[1]),
+                                           "seconds": round(time.perf_counter() - started, 3)}
+    for feature in cfg.features:
+        feature_info.setdefault(feature.label, {"stateless": False})
     return matrices, feature_info
 
 
@@ -262,35 +290,37 @@ def _members(cfg, folds, matrices, feature_info, clips, y, groups, labels, cache
 
     from affectlab.experiments.stages import pool_fold_results
 
-    tasks = [delayed(_fold_task)(k, fold, feat, matrices.get(feat[1]), clips, y, groups, cfg["classifiers"],
+    tasks = [delayed(_fold_task)(k, fold, feat, matrices.get(feat.label), clips, y, groups, cfg.classifiers,
                                  labels, cache_dir)
-             for feat in cfg["features"] for k, fold in enumerate(folds)]
-    keys = [(feat[1], k) for feat in cfg["features"] for k in range(len(folds))]
+             for feat in cfg.features for k, fold in enumerate(folds)]
+    keys = [(feat.label, k) for feat in cfg.features for k in range(len(folds))]
     outcomes = dict(zip(keys, run_tasks(tasks, jobs, progress=progress)))
     rows, predictions, decisions = [], [], {}
-    for name, label, params in cfg["features"]:
+    for feature in cfg.features:
+        label = feature.label
         per_fold = [outcomes[label, k] for k in range(len(folds))]
         if not feature_info[label]["stateless"]:
             feature_info[label].update(dim=per_fold[0]["dim"],
                                        seconds=round(sum(o["feature_seconds"] for o in per_fold), 3))
-        for j, (clf_name, clf_label, clf_params) in enumerate(cfg["classifiers"]):
+        for j, clf in enumerate(cfg.classifiers):
             row, matrix, pair_predictions = pool_fold_results(
                 [per_fold[k]["results"][j] for k in range(len(folds))], folds, y, ids=list(clips.ids),
-                subjects=list(groups), feature=label, classifier=clf_label, labels=labels, out=out)
+                subjects=list(groups), feature=label, classifier=clf.label, labels=labels, out=out)
             predictions += pair_predictions
-            decisions[label, clf_label] = matrix
+            decisions[label, clf.label] = matrix
             row["level"] = "clip"
             row["feature_dim"] = int(per_fold[0]["dim"])
-            row["params"] = {"feature": {"name": name, **params}, "classifier": {"name": clf_name, **clf_params}}
+            row["params"] = {"feature": {"name": feature.name, **feature.params},
+                             "classifier": {"name": clf.name, **clf.params}}
             rows.append(row)
     return rows, predictions, decisions
 
 
-def _report_sections(cfg: dict[str, Any], clips: Any, folds: list, rows: list, metrics: dict[str, Any]) -> list:
+def _report_sections(cfg: ClipConfig, clips: Any, folds: list, rows: list, metrics: dict[str, Any]) -> list:
     """The report's sections (and, with fusion, the best member into ``metrics``)."""
-    summary, protocol, volume = clips.summary(), cfg["protocol"], cfg["volume"]
+    summary, protocol, volume = clips.summary(), cfg.protocol, cfg.volume
     sections = [
-        ("Data", (f"- clips: `{cfg['data']['clips']}`: {summary['clips']} listed, {summary['sequences']} used, "
+        ("Data", (f"- clips: `{cfg.clips}`: {summary['clips']} listed, {summary['sequences']} used, "
                   f"{summary['subjects']} subjects\n- classes: "
                   + ", ".join(f"{c} {n}" for c, n in summary["classes"].items())
                   + f"\n- volumes: the main face tracked and aligned on fixed eye positions, "
@@ -305,15 +335,15 @@ def _report_sections(cfg: dict[str, Any], clips: Any, folds: list, rows: list, m
         ("Hyper-parameters", ("Chosen on the training part of each fold only, by inner cross-validation split by "
                               "subject.")),
     ]
-    if cfg["fusion"] is not None:
+    if cfg.fusion is not None:
         members = [r for r in rows if r["method"] == "member"]
         best = max(members, key=lambda r: r["accuracy"])
         metrics["best_member"] = {"members": best["members"], "accuracy": best["accuracy"]}
-        metrics["fusion"] = cfg["fusion"].to_dict()
+        metrics["fusion"] = cfg.fusion.to_dict()
         sections.append(("Fusion", (
             f"Every feature x classifier is a member. The fusion methods are fitted on out-of-fold decision values "
-            f"of each training part ({cfg['fusion'].oof_splits} inner folds split by subject); test decision "
-            f"values: `{cfg['fusion'].test_decisions}`. Best single member: {best['members']} "
+            f"of each training part ({cfg.fusion.oof_splits} inner folds split by subject); test decision "
+            f"values: `{cfg.fusion.test_decisions}`. Best single member: {best['members']} "
             f"({best['accuracy']:.3f}).")))
     return sections
 
@@ -343,7 +373,7 @@ def run_clips_experiment(
     from affectlab.experiments.stages import open_feature_cache
 
     run_started = time.perf_counter()
-    cfg = _settings(config, data)
+    cfg = load_clip_config(config, data)
     runs.prepare_run_dir(out_dir, overwrite=overwrite, create=False)
     feature_cache = open_feature_cache(cache)
     cache_dir = None if feature_cache is None else str(feature_cache.directory)
@@ -355,7 +385,7 @@ def run_clips_experiment(
     runs.write_config(out, resolved)
 
     matrices, feature_info = _stateless_matrices(cfg, clips, cache_dir)
-    if cfg["fusion"] is None:
+    if cfg.fusion is None:
         rows, predictions, decisions = _members(cfg, folds, matrices, feature_info, clips, y, groups, labels,
                                                 cache_dir, jobs, progress, out)
         fold_of = np.full(len(y), -1, dtype=np.int32)
@@ -364,16 +394,16 @@ def run_clips_experiment(
         runs.write_decisions(out, ids=clips.ids, true=y, classes=labels, folds=[f.name for f in folds],
                              fold_of_sample=fold_of, decisions=decisions)
     else:
-        tasks = [delayed(_fusion_task)(k, fold, cfg["features"], matrices, clips, y, groups, cfg["classifiers"],
-                                       labels, cfg["fusion"], cache_dir, cfg["seed"])
+        tasks = [delayed(_fusion_task)(k, fold, cfg.features, matrices, clips, y, groups, cfg.classifiers,
+                                       labels, cfg.fusion, cache_dir, cfg.seed)
                  for k, fold in enumerate(folds)]
         ordered = sorted(run_tasks(tasks, jobs, progress=progress), key=lambda o: o["k"])
-        rows, predictions = _pool_fusion(ordered, folds, clips, y, labels, cfg["fusion"], out)
+        rows, predictions = _pool_fusion(ordered, folds, clips, y, labels, cfg.fusion, out)
     runs.write_predictions(out, predictions)
     elapsed = time.perf_counter() - run_started
-    protocol = cfg["protocol"]
+    protocol = cfg.protocol
     metrics: dict[str, Any] = {
-        "name": cfg["name"], "kind": "clips", "level": "clip", "dataset": resolved["run"]["dataset"],
+        "name": cfg.name, "kind": "clips", "level": "clip", "dataset": resolved["run"]["dataset"],
         "refused": resolved["run"]["refused"],
         "protocol": {**protocol.to_dict(), "description": protocol.describe(), "n_folds": len(folds)},
         "normalisation": "global", "labels": labels, "rows": rows, "features": feature_info, "n_jobs": jobs,
@@ -382,5 +412,5 @@ def run_clips_experiment(
     sections = _report_sections(cfg, clips, folds, rows, metrics)
     runs.write_metrics(out, metrics)
     generated = f"affectlab {resolved['run']['affectlab']}, {resolved['run']['timestamp']}"
-    runs.write_report(out, title=f"{cfg['name']} ({generated})", sections=sections, rows=rows)
+    runs.write_report(out, title=f"{cfg.name} ({generated})", sections=sections, rows=rows)
     return ExperimentResult(rows=rows, out_dir=out, config=resolved, n_folds=len(folds), seconds=elapsed)
