@@ -9,6 +9,16 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one pytest worker per core (pytest-xdist): one compute thread each, here and in the
+    # processes the tests start, so the workers do not fight over the cores (two threads per worker on two
+    # cores made the suite slower than one worker).
+    for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[_var] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 
 def _datasets_root() -> Path:
     env = os.environ.get("AFFECTLAB_DATASETS")

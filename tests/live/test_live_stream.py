@@ -37,7 +37,9 @@ def test_a_stream_is_analysed_until_it_ends(analyzer):
         stats, records = _run(server.url, analyzer)
     assert stats.reason == "end" and stats.error is None
     assert stats.read == 30 and stats.analysed == len(records) and stats.analysed + stats.dropped == 30
-    assert records[0]["frame"] == 0 and all(a["frame"] < b["frame"] for a, b in zip(records, records[1:]))
+    # newest frame first: on a busy machine the first frames can be replaced before the analysis takes one
+    assert records[0]["frame"] <= stats.dropped
+    assert all(a["frame"] < b["frame"] for a, b in zip(records, records[1:]))
     assert all(a["time"] <= b["time"] for a, b in zip(records, records[1:]))
     assert stats.track_labels() == {1: "happy"}
     assert all(r["faces"][0]["label"] == "happy" and r["faces"][0]["track"] == 1 for r in records)
