@@ -264,7 +264,7 @@ def test_inner_mean_test_decisions_average_the_inner_models(toy_folder, tmp_path
 def test_fusion_reads_member_columns_in_the_class_order_it_was_fitted_with(tmp_path):
     """Labels in a non-alphabetical run order (as FER2013's) must reach the fusion in sorted order."""
     from affectlab.evaluate.protocols import Fold
-    from affectlab.experiments.fusion import FusionSpec, _fusion_fold
+    from affectlab.experiments.fusion import FusionInputs, FusionSpec, fusion_fold
 
     rng = np.random.default_rng(0)
     labels = ["zeta", "alpha", "mid"]  # run order, not sorted
@@ -275,9 +275,10 @@ def test_fusion_reads_member_columns_in_the_class_order_it_was_fitted_with(tmp_p
 
     spec = FusionSpec(oof_splits=2, lams=[1e-3], methods=["net_all", "mean_proba"], svm_classifier="linear_svm",
                       test_decisions="refit")
-    out = _fusion_fold(0, fold, [("raw", "pixels", None)], {"raw": X},
-                       [("linear_svm", create_classifier("linear_svm", C=1.0))], np.zeros((120, 2, 2), np.uint8), y,
-                       None, labels, spec, False, None, None)
+    svm = create_classifier("linear_svm", C=1.0)
+    inputs = FusionInputs([("raw", "pixels", None)], {"raw": X}, [("linear_svm", svm)], y, None, labels, spec,
+                          images=np.zeros((120, 2, 2), np.uint8))
+    out = fusion_fold(0, fold, inputs)
     for method in ("net_all", "mean_proba"):
         assert np.mean(out["fused"][method]["pred"] == y[90:]) > 0.95, method
 

@@ -8,7 +8,7 @@ does with frame folders: every sequence feature (``lbp_top``, ``lpq_top``, ``sif
 subject, one prediction per clip. With a ``fusion`` section it does what ``kind: fusion`` does
 with image features: every feature x classifier is a member, scored out of fold on each training
 part, and the fusion network (and the other methods of ``fusion.methods``) is fitted on those
-values (:func:`affectlab.experiments.fusion._fusion_fold`, the same code).
+values (:func:`affectlab.experiments.fusion.fusion_fold`, the same code).
 
 Clips that give no volume (unreadable, shorter than ``volume.frames`` with ``short: refuse``, no
 face, too many lost frames) are left out of every fold and listed in the report, one line each;
@@ -168,7 +168,7 @@ def _fusion_task(k: int, fold: Fold, features: tuple[Component, ...], matrices: 
                  spec: FusionSpec, cache_dir: str | None, seed: int) -> dict[str, Any]:
     """One outer fold of the fusion: every member's test and out-of-fold decisions, then the fusion methods."""
     from affectlab.classify.registry import create_classifier
-    from affectlab.experiments.fusion import _fusion_fold
+    from affectlab.experiments.fusion import FusionInputs, fusion_fold
 
     fold_matrices = dict(matrices)
     for feature in features:
@@ -176,8 +176,7 @@ def _fusion_task(k: int, fold: Fold, features: tuple[Component, ...], matrices: 
             fold_matrices[feature.label] = _matrix(clips, feature, fold, cache_dir)
     templates = [(c.label, create_classifier(c.name, **c.params)) for c in classifiers]
     triples = [(f.label, f.name, None) for f in features]
-    return _fusion_fold(k, fold, triples, fold_matrices, templates, None, y, groups, labels, spec, False, None, None,
-                        None, seed)
+    return fusion_fold(k, fold, FusionInputs(triples, fold_matrices, templates, y, groups, labels, spec, seed=seed))
 
 
 def _refusal_lines(clips: Any) -> str:
@@ -192,7 +191,7 @@ def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, 
                  spec: FusionSpec, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows and prediction records of the members and fusion methods, as ``kind: fusion`` writes them."""
     from affectlab.evaluate.metrics import classification_metrics
-    from affectlab.experiments.fusion import _METHOD_TEXT
+    from affectlab.experiments.fusion import METHOD_TEXT
     from affectlab.viz.confusion import save_confusion_matrix
 
     rows: list[dict[str, Any]] = []
@@ -219,7 +218,7 @@ def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, 
             [o["members"][j]["pred"] for o in outcomes],
             {"chosen_per_fold": [o["members"][j]["best_params"] for o in outcomes]})
     for method in spec.methods:
-        name, members = _METHOD_TEXT[method]
+        name, members = METHOD_TEXT[method]
         infos = [o["fused"][method]["info"] for o in outcomes]
         extra: dict[str, Any] = {"fusion": method, "per_fold": infos}
         if method.startswith("net_"):

@@ -97,8 +97,9 @@ from affectlab.viz.confusion import save_confusion_matrix
 from affectlab.viz.figure import save_figure
 from affectlab.viz.fusion import plot_fusion_weights
 
-__all__ = ["FUSION_METHODS", "FusionConfig", "FusionEarly", "FusionSpec", "fusion_table", "load_fusion_config",
-           "read_fusion_spec", "run_fusion_experiment"]
+__all__ = ["FUSION_METHODS", "METHOD_TEXT", "FusionConfig", "FusionEarly", "FusionInputs", "FusionSpec",
+           "fold_members", "fusion_fold", "fusion_table", "load_fusion_config", "read_fusion_spec",
+           "run_fusion_experiment"]
 
 FUSION_METHODS = ("net_svm", "net_all", "mean_proba", "stacking", "early")
 _FUSION_KEYS = ("oof_splits", "lams", "methods", "svm_classifier", "early", "test_decisions")
@@ -246,44 +247,51 @@ def _classifier_member(label: str, template: Any, X: np.ndarray, y: np.ndarray, 
     }
 
 
-def _fold_members(
-    k: int,
-    fold: Fold,
-    features: list[tuple[str, str, Any]],
-    matrices: dict[str, np.ndarray],
-    classifiers: list[tuple[str, Any]],
-    images: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray | None,
-    labels: list[str],
-    spec: FusionSpec,
-    per_subject: bool,
-    cache_dir: str | None,
-    images_hash: str | None,
-    networks: list[NetworkSpec] | tuple[NetworkSpec, ...],
-    seed: int,
-) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+@dataclass(frozen=True)
+class FusionInputs:
+    """What every outer fold of a fusion run shares: the members to build (``features`` as ``(label, name,
+    extractor)`` triples, their precomputed ``matrices`` by label, ``classifiers`` as ``(label, template)``
+    pairs, network ``networks``), the data (``images`` for features without a matrix and for networks, labels
+    ``y``, subject ``groups``, the run's label order ``labels``) and the fusion settings ``spec``."""
+
+    features: list[tuple[str, str, Any]]
+    matrices: dict[str, np.ndarray]
+    classifiers: list[tuple[str, Any]]
+    y: np.ndarray
+    groups: np.ndarray | None
+    labels: list[str]
+    spec: FusionSpec
+    images: np.ndarray | None = None
+    per_subject: bool = False
+    cache_dir: str | None = None
+    images_hash: str | None = None
+    networks: tuple[NetworkSpec, ...] = ()
+    seed: int = 0
+
+
+def fold_members(k: int, fold: Fold, inputs: FusionInputs) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
     """Members stage of one outer fold: every feature x classifier member, then every network member, each with
     test and out-of-fold decision values; also each feature's matrix (for early fusion)."""
+    y, groups, labels, spec = inputs.y, inputs.groups, inputs.labels, inputs.spec
     train_groups = None if groups is None else groups[fold.train]
     positions = _inner_positions(fold.train, y, groups, spec.oof_splits, seed=k)
     inner = [(fold.train[a], fold.train[b]) for a, b in positions]
     position = {int(s): i for i, s in enumerate(fold.train)}
     members: list[dict[str, Any]] = []
     feature_rows: dict[str, np.ndarray] = {}
-    for feature in features:
+    for feature in inputs.features:
         label = feature[0]
-        X = matrices.get(label)
+        X = inputs.matrices.get(label)
         if X is None:
-            X, _, _ = fold_feature_matrix(feature, images, y, groups, fold, per_subject=per_subject,
-                                          cache_dir=cache_dir, images_hash=images_hash)
+            X, _, _ = fold_feature_matrix(feature, inputs.images, y, groups, fold, per_subject=inputs.per_subject,
+                                          cache_dir=inputs.cache_dir, images_hash=inputs.images_hash)
         feature_rows[label] = X
         members += [_classifier_member(clf_label, template, X, y, fold, train_groups, inner, position, labels,
                                        feature=label, test_decisions=spec.test_decisions)
-                    for clf_label, template in classifiers]
-    for network in networks:
-        members.append(network_member(network, k, fold, positions, images, y, labels, seed=seed,
-                                      cache_dir=cache_dir, images_hash=images_hash,
+                    for clf_label, template in inputs.classifiers]
+    for network in inputs.networks:
+        members.append(network_member(network, k, fold, positions, inputs.images, y, labels, seed=inputs.seed,
+                                      cache_dir=inputs.cache_dir, images_hash=inputs.images_hash,
                                       test_decisions=spec.test_decisions))
     return members, feature_rows
 
@@ -352,32 +360,17 @@ def _early_fusion(early: FusionEarly, feature_rows: dict[str, np.ndarray], fold:
     return pred, {"features": list(early.features or []), **dict(getattr(model, "best_params_", {}) or {})}
 
 
-def _fusion_fold(
-    k: int,
-    fold: Fold,
-    features: list[tuple[str, str, Any]],
-    matrices: dict[str, np.ndarray],
-    classifiers: list[tuple[str, Any]],
-    images: np.ndarray,
-    y: np.ndarray,
-    groups: np.ndarray | None,
-    labels: list[str],
-    spec: FusionSpec,
-    per_subject: bool,
-    cache_dir: str | None,
-    images_hash: str | None,
-    networks: list[NetworkSpec] | tuple[NetworkSpec, ...] | None = None,
-    seed: int = 0,
-) -> dict[str, Any]:
+def fusion_fold(k: int, fold: Fold, inputs: FusionInputs) -> dict[str, Any]:
     """One outer fold: members (test + out-of-fold decisions), then every fusion method."""
-    members, feature_rows = _fold_members(k, fold, features, matrices, classifiers, images, y, groups, labels, spec,
-                                          per_subject, cache_dir, images_hash, networks or [], seed)
-    fused = {method: _fuse(method, k, fold, members, feature_rows, y, groups, labels, spec)
-             for method in spec.methods}
-    return {"k": k, "members": members, "fused": fused, "y_test": y[fold.test]}
+    members, feature_rows = fold_members(k, fold, inputs)
+    fused = {method: _fuse(method, k, fold, members, feature_rows, inputs.y, inputs.groups, inputs.labels,
+                           inputs.spec)
+             for method in inputs.spec.methods}
+    return {"k": k, "members": members, "fused": fused, "y_test": inputs.y[fold.test]}
 
 
-_METHOD_TEXT = {
+#: Each fusion method's name and members, as the results table writes them.
+METHOD_TEXT = {
     "net_svm": ("fusion network", "SVM members"),
     "net_all": ("fusion network", "SVM + PLS members"),
     "mean_proba": ("mean of member probabilities", "all members"),
@@ -485,9 +478,10 @@ def run_fusion_experiment(
     features = [(f.label, f.name, create_feature(f.name, **f.params)) for f in cfg.features]
     classifiers = [(c.label, create_classifier(c.name, **c.params)) for c in cfg.classifiers]
     cache_dir = None if s.feature_cache is None else str(s.feature_cache.directory)
-    tasks = [delayed(_fusion_fold)(k, fold, features, matrices, classifiers, images, s.y, s.groups, s.labels, spec,
-                                   s.per_subject, cache_dir, images_hash, networks, fc.seed)
-             for k, fold in enumerate(s.folds)]
+    inputs = FusionInputs(features, matrices, classifiers, s.y, s.groups, s.labels, spec, images=images,
+                          per_subject=s.per_subject, cache_dir=cache_dir, images_hash=images_hash,
+                          networks=tuple(networks), seed=fc.seed)
+    tasks = [delayed(fusion_fold)(k, fold, inputs) for k, fold in enumerate(s.folds)]
     outcomes = {outcome["k"]: outcome for outcome in run_tasks(tasks, s.jobs, progress=progress)}
     ordered = [outcomes[k] for k in range(len(s.folds))]
     rows, predictions = _pool_fusion(s, ordered, spec, networks)
@@ -538,7 +532,7 @@ def _pool_fusion(s: ImageRun, ordered: list[dict[str, Any]], spec: FusionSpec,
         if "pred_inner_mean" in member:
             add_member_row(j, "pred_inner_mean", f"{member['classifier']}_inner_mean")
     for method in spec.methods:
-        name, members_text = _METHOD_TEXT[method]
+        name, members_text = METHOD_TEXT[method]
         infos = [o["fused"][method]["info"] for o in ordered]
         extra: dict[str, Any] = {"fusion": method, "per_fold": infos}
         if method.startswith("net_"):
