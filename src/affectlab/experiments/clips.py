@@ -37,23 +37,28 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
+from joblib import delayed, effective_n_jobs
 
 from affectlab.checks import is_integer
+from affectlab.classify.registry import create_classifier
+from affectlab.clips.dataset import load_clips
+from affectlab.clips.features import clip_features
+from affectlab.clips.volume import VolumeSettings
 from affectlab.errors import ConfigError, ProtocolError
-from affectlab.evaluate.protocols import Fold
+from affectlab.evaluate.metrics import classification_metrics
+from affectlab.evaluate.protocols import Fold, Protocol, make_protocol
 from affectlab.experiments import runs
-from affectlab.experiments.config import Component, names_the_file, parse_components
+from affectlab.experiments.config import Component, names_the_file, parse_components, resolve_source
+from affectlab.experiments.fusion import METHOD_TEXT, FusionInputs, FusionSpec, fusion_fold, read_fusion_spec
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.experiments.schema import Rule
+from affectlab.experiments.stages import open_feature_cache, pool_fold_results, test_classifier
+from affectlab.features.temporal import create_sequence_feature, sequence_feature_is_stateless
 from affectlab.parallel import run_tasks
-
-if TYPE_CHECKING:
-    from affectlab.clips.volume import VolumeSettings
-    from affectlab.evaluate.protocols import Protocol
-    from affectlab.experiments.fusion import FusionSpec
+from affectlab.viz.confusion import save_confusion_matrix
 
 __all__ = ["CLIP_CONFIG_KEYS", "ClipConfig", "load_clip_config", "run_clips_experiment"]
 
@@ -92,11 +97,6 @@ class ClipConfig:
 def load_clip_config(raw: Mapping[str, Any], data: str | Path | None = None) -> ClipConfig:
     """Read config stage: a ``kind: clips`` mapping (``raw["_path"]``: the file, for relative paths) checked as a
     whole; ``data`` replaces ``data.clips``."""
-    from affectlab.classify.registry import create_classifier
-    from affectlab.clips.volume import VolumeSettings
-    from affectlab.evaluate.protocols import make_protocol
-    from affectlab.experiments.config import resolve_source
-    from affectlab.features.temporal import create_sequence_feature
 
     unknown = [k for k in raw if k not in CLIP_CONFIG_KEYS]
     if unknown:
@@ -122,7 +122,6 @@ def load_clip_config(raw: Mapping[str, Any], data: str | Path | None = None) -> 
     classifiers = tuple(Component(*c) for c in parse_components(raw["classifiers"], "classifiers", create_classifier))
     fusion = None
     if raw.get("fusion") is not None:
-        from affectlab.experiments.fusion import read_fusion_spec
 
         fusion = read_fusion_spec(raw["fusion"], [f.label for f in features], [c.label for c in classifiers])
     seed = _SEED.check(raw.get("seed", 0), "seed")
@@ -138,7 +137,6 @@ def load_clip_config(raw: Mapping[str, Any], data: str | Path | None = None) -> 
 
 def _matrix(clips: Any, feature: Component, fold: Fold | None, cache_dir: str | None) -> np.ndarray:
     """The feature matrix of every clip; a feature that learns is fitted on ``fold.train`` only."""
-    from affectlab.clips.features import clip_features
 
     X, _ = clip_features(clips, feature.name, feature.params, fit_on=None if fold is None else fold.train,
                          cache=cache_dir)
@@ -150,8 +148,6 @@ def _fold_task(k: int, fold: Fold, feature: Component, X: np.ndarray | None, cli
                cache_dir: str | None) -> dict[str, Any]:
     """One fold of one feature, as ``kind: sequences``: (the learned feature fitted on the training clips and
     cached,) every classifier fitted and tested (:func:`~affectlab.experiments.stages.test_classifier`)."""
-    from affectlab.classify.registry import create_classifier
-    from affectlab.experiments.stages import test_classifier
 
     started = time.perf_counter()
     if X is None:
@@ -167,8 +163,6 @@ def _fusion_task(k: int, fold: Fold, features: tuple[Component, ...], matrices: 
                  y: np.ndarray, groups: np.ndarray, classifiers: tuple[Component, ...], labels: list[str],
                  spec: FusionSpec, cache_dir: str | None, seed: int) -> dict[str, Any]:
     """One outer fold of the fusion: every member's test and out-of-fold decisions, then the fusion methods."""
-    from affectlab.classify.registry import create_classifier
-    from affectlab.experiments.fusion import FusionInputs, fusion_fold
 
     fold_matrices = dict(matrices)
     for feature in features:
@@ -190,9 +184,6 @@ def _refusal_lines(clips: Any) -> str:
 def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, y: np.ndarray, labels: list[str],
                  spec: FusionSpec, out: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows and prediction records of the members and fusion methods, as ``kind: fusion`` writes them."""
-    from affectlab.evaluate.metrics import classification_metrics
-    from affectlab.experiments.fusion import METHOD_TEXT
-    from affectlab.viz.confusion import save_confusion_matrix
 
     rows: list[dict[str, Any]] = []
     predictions: list[dict[str, Any]] = []
@@ -234,7 +225,6 @@ def _pool_fusion(outcomes: list[dict[str, Any]], folds: list[Fold], clips: Any, 
 
 def _read_clips(cfg: ClipConfig, feature_cache: Any, jobs: int, progress: bool):
     """The clips as volumes, their labels and subjects, and the protocol's folds (checked: no shared subject)."""
-    from affectlab.clips.dataset import load_clips
 
     clips = load_clips(str(cfg.clips), cfg.volume, cache=feature_cache, n_jobs=jobs, progress=progress)
     y = clips.labels.astype(str)
@@ -268,7 +258,6 @@ def _resolved_config(cfg: ClipConfig, clips: Any, folds: list, jobs: int) -> dic
 
 def _stateless_matrices(cfg: ClipConfig, clips: Any, cache_dir: str | None):
     """Feature matrices of the features that learn nothing (computed once for all folds), and per-feature info."""
-    from affectlab.features.temporal import sequence_feature_is_stateless
 
     matrices: dict[str, np.ndarray] = {}
     feature_info: dict[str, dict[str, Any]] = {}
@@ -285,9 +274,7 @@ def _stateless_matrices(cfg: ClipConfig, clips: Any, cache_dir: str | None):
 
 def _members(cfg, folds, matrices, feature_info, clips, y, groups, labels, cache_dir, jobs, progress, out):
     """Every feature x classifier fitted and tested per fold (no fusion): table rows, predictions, decisions."""
-    from joblib import delayed
 
-    from affectlab.experiments.stages import pool_fold_results
 
     tasks = [delayed(_fold_task)(k, fold, feat, matrices.get(feat.label), clips, y, groups, cfg.classifiers,
                                  labels, cache_dir)
@@ -367,9 +354,7 @@ def run_clips_experiment(
     ConfigError, ProtocolError, DataError
         Bad config key, leaking split, no usable clip; the message names it.
     """
-    from joblib import delayed, effective_n_jobs
 
-    from affectlab.experiments.stages import open_feature_cache
 
     run_started = time.perf_counter()
     cfg = load_clip_config(config, data)
