@@ -20,6 +20,7 @@ one), ``dlib`` the landmark front-end; both run in the same process, on the same
 Run::
 
     python benchmarks/frontend.py --json
+    python benchmarks/frontend.py --json --frontends dlib --weights runs/my-model/best.pt
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faces", type=int, default=600)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--frontends", nargs="+", default=["haar", "dlib"], choices=["haar", "dlib"])
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="a trained checkpoint (.pt) to use instead of the bundled default model")
     parser.add_argument("--json", action="store_true", help="Print one JSON object (default: indented).")
     args = parser.parse_args(argv)
     if not args.data.is_file():
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, object] = {}
     direct = None
     for frontend in args.frontends:
-        analyzer = ExpressionAnalyzer(detector=frontend, device="cpu")
+        analyzer = ExpressionAnalyzer(weights=args.weights, detector=frontend, device="cpu")
         if direct is None:
             direct = analyzer.classify_crops(X).argmax(axis=1)
         results[frontend] = evaluate(analyzer, scenes, y, direct)
@@ -98,6 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         "faces": len(y),
         "seed": args.seed,
         "frame": "320x240, face 144x144",
+        "model": analyzer.model.config.name,
+        "weights": str(args.weights) if args.weights else "bundled",
         "direct_crop_accuracy": round(float((direct == y).mean()), 4),
         "results": results,
     }
