@@ -16,6 +16,7 @@ from affectlab.explain.regions import (
     region_shares,
     region_table,
 )
+from tests.config_files import written_config
 
 
 def test_rank_scale_by_hand_ties_share_the_higher_rank():
@@ -186,19 +187,12 @@ def test_layercam_keeps_what_grad_cam_averages_away():
 
 def _fooling_file(tmp_path, **changes):
     """A ``kind: fooling`` YAML file, read as ``run_experiment`` reads it (the mapping with its ``_path``)."""
-    import yaml
-
-    from affectlab.experiments.config import read_raw_config
-
     (tmp_path / "faces").mkdir(exist_ok=True)
     config = {"kind": "fooling", "name": "typed", "data": {"source": "faces", "split": "test"},
               "faces": {"images": [8, 9], "n": 5}, "images": {"square": "edge"}, "model": {"name": "resnet_fer"},
               "attack": {"bound": 0.1, "max_steps": 20, "method": "sign"}, "map": {"scale": 2.0, "top_bands": ["red"]},
               "regions": {"layout": "orl128", "cam": "layercam"}, "figures": 2, **changes}
-    path = tmp_path / "typed.yaml"
-    path.write_text(yaml.safe_dump(config))
-    raw, _ = read_raw_config(path)
-    return {**raw, "_path": path}
+    return written_config(tmp_path, config)
 
 
 def test_fooling_schema_round_trips_through_its_resolved_form(tmp_path):

@@ -14,6 +14,7 @@ from affectlab.experiments.identity import run_identity_experiment
 from affectlab.experiments.kinds import experiment_runner
 from affectlab.experiments.siamese import run_siamese_experiment
 from affectlab.identity.images import parse_images, prepare_faces, square_frame
+from tests.config_files import written_config
 
 
 def test_square_frame_pads_with_edge_values_centred():
@@ -146,16 +147,9 @@ def test_siamese_square_frames_bf16_one_fold_and_fewer_training_subjects(tiny_or
 
 def _identity_file(tmp_path, **changes):
     """A ``kind: identity`` YAML file, read as ``run_experiment`` reads it (the mapping with its ``_path``)."""
-    import yaml
-
-    from affectlab.experiments.config import read_raw_config
-
     (tmp_path / "orl").mkdir(exist_ok=True)
     config = {**_identity_config("orl"), **changes}
-    path = tmp_path / "typed.yaml"
-    path.write_text(yaml.safe_dump(config))
-    raw, _ = read_raw_config(path)
-    return {**raw, "_path": path}
+    return written_config(tmp_path, config)
 
 
 def test_identity_schema_round_trips_through_its_resolved_form(tmp_path):

@@ -14,6 +14,7 @@ from affectlab.data import load_dataset
 from affectlab.errors import ConfigError, DataError
 from affectlab.experiments import run_experiment
 from affectlab.video.sequences import group_sequences, load_sequences
+from tests.config_files import written_config
 
 
 def _write_dataset(root, n_subjects=9, size=32, seed=0):
@@ -107,17 +108,12 @@ def test_sequence_experiment_refuses_image_sizes_the_other_kinds_refuse(tmp_path
 
 def _sequence_file(tmp_path, **changes):
     """A ``kind: sequences`` YAML file (the mapping as ``run_experiment`` reads it, with its ``_path``)."""
-    from affectlab.experiments.config import read_raw_config
-
     (tmp_path / "frames").mkdir(exist_ok=True)
     config = {"kind": "sequences", "name": "typed", "data": {"source": "frames"}, "images": {"size": [40, 32]},
               "sequences": {"frames": 3}, "protocol": {"kind": "group_kfold", "n_splits": 3},
               "features": [{"name": "lbp_top", "levels": 2}, {"name": "pooled", "feature": "hog", "pooling": "max"}],
               "classifiers": [{"name": "linear_svm", "C": 1.0}], **changes}
-    path = tmp_path / "typed.yaml"
-    path.write_text(yaml.safe_dump(config))
-    raw, _ = read_raw_config(path)
-    return {**raw, "_path": path}
+    return written_config(tmp_path, config)
 
 
 def test_sequence_schema_round_trips_through_its_resolved_form(tmp_path):

@@ -177,9 +177,7 @@ def load_fooling_config(config: Mapping[str, Any] | str | Path, data: str | Path
     """Read config stage: the file (or the mapping read from it) checked as a whole; ``data`` replaces
     ``data.source``."""
     raw, path = read_raw_config(config)
-    unknown = sorted(set(raw) - set(FOOLING_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(FOOLING_KEYS[:-1])})")
+    schema.refuse_unknown_keys(raw, FOOLING_KEYS, FOOLING_KEYS[:-1])
     data_cfg = read_section(raw, "data", FoolingData)
     sections = {"faces": read_section(raw, "faces", FoolingFaces), "model": read_section(raw, "model", FoolingModel),
                 "attack": read_section(raw, "attack", FoolingAttack),

@@ -156,9 +156,7 @@ def load_identity_config(config: Mapping[str, Any] | str | Path, data: str | Pat
     """Read config stage: the file (or the mapping read from it) checked as a whole; ``data`` replaces
     ``data.source``."""
     raw, path = read_raw_config(config)
-    unknown = sorted(set(raw) - set(IDENTITY_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(IDENTITY_KEYS[:-1])})")
+    schema.refuse_unknown_keys(raw, IDENTITY_KEYS, IDENTITY_KEYS[:-1])
     base = Path(path).resolve().parent if path else None
     source = data if data is not None else read_section(raw, "data", IdentityData).source
     source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,

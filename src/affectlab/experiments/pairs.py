@@ -47,7 +47,7 @@ from affectlab.checks import is_integer, is_number
 from affectlab.errors import ConfigError, DataError
 from affectlab.evaluate.metrics import accuracy, uar
 from affectlab.evaluate.protocols import check_disjoint_groups, make_protocol
-from affectlab.experiments import runs
+from affectlab.experiments import runs, schema
 from affectlab.experiments.config import integer_setting, names_the_file, read_raw_config, resolve_source, section
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.models.augment import AugmentConfig
@@ -219,9 +219,7 @@ class _PairsSettings:
 def _read_settings(config: Mapping[str, Any] | str | Path) -> _PairsSettings:
     """Read config stage: every key checked (networks built once to check their sizes) before any work."""
     raw, path = read_raw_config(config)
-    unknown = sorted(set(raw) - set(PAIRS_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(PAIRS_KEYS[:-1])})")
+    schema.refuse_unknown_keys(raw, PAIRS_KEYS, PAIRS_KEYS[:-1])
     images_cfg = section(raw, "images", _IMAGES)
     size = integer_setting(images_cfg["size"], "images.size", 16)
     crop = integer_setting(images_cfg["crop"], "images.crop", 8)

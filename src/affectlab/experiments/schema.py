@@ -38,8 +38,8 @@ from typing import Any, TypeVar
 from affectlab.checks import is_integer, is_number
 from affectlab.errors import ConfigError
 
-__all__ = ["Rule", "flag", "integer", "internal", "number", "one_of", "read_section", "regex", "section_dict",
-           "setting", "text", "text_list", "written_order"]
+__all__ = ["Rule", "flag", "integer", "internal", "number", "one_of", "read_section", "refuse_unknown_keys", "regex",
+           "section_dict", "setting", "text", "text_list", "written_order"]
 
 T = TypeVar("T")
 
@@ -168,6 +168,19 @@ def _default(f: dataclasses.Field) -> Any:
     if f.default_factory is not dataclasses.MISSING:
         return f.default_factory()
     return None
+
+
+def refuse_unknown_keys(raw: Mapping[str, Any], allowed: Sequence[str], shown: Sequence[str]) -> None:
+    """Refuse top-level keys of a config file outside ``allowed``, naming them and the ``shown`` known ones.
+
+    >>> refuse_unknown_keys({"name": "x", "seed": 1}, ("name", "seed", "run"), ("name", "seed"))
+    >>> refuse_unknown_keys({"nmae": "x"}, ("name", "run"), ("name",))
+    Traceback (most recent call last):
+    affectlab.errors.ConfigError: unknown key(s) nmae (known: name)
+    """
+    unknown = sorted(set(raw) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(shown)})")
 
 
 def read_section(raw: Mapping[str, Any], key: str, cls: type[T], *, where: str | None = None) -> T:

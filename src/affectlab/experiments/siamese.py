@@ -64,7 +64,7 @@ from affectlab.checks import is_integer, is_number
 from affectlab.data.orl import load_orl
 from affectlab.errors import ConfigError
 from affectlab.evaluate.metrics import macro_f1
-from affectlab.experiments import runs
+from affectlab.experiments import runs, schema
 from affectlab.experiments.config import integer_setting, names_the_file, read_raw_config, resolve_source, section
 from affectlab.experiments.runs import ExperimentResult
 from affectlab.experiments.siamese_report import write_siamese_report
@@ -233,9 +233,7 @@ def _read_settings(config: Mapping[str, Any] | str | Path, data: str | Path | No
     """Read config stage: the file read once, every section checked (the network built once) before any work."""
 
     raw, path = read_raw_config(config)
-    unknown = sorted(set(raw) - set(SIAMESE_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown key(s) {', '.join(unknown)} (known: {', '.join(SIAMESE_KEYS[:-1])})")
+    schema.refuse_unknown_keys(raw, SIAMESE_KEYS, SIAMESE_KEYS[:-1])
     base = Path(path).resolve().parent if path else None
     source = data if data is not None else (raw.get("data") or {}).get("source")
     source_path = resolve_source(str(source) if source is not None else source, base if data is None else None,
