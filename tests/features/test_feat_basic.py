@@ -6,22 +6,14 @@ import numpy as np
 import pytest
 
 from affectlab.features import create_feature
-
-RNG = np.random.default_rng(0)
-FACES = RNG.integers(0, 256, (3, 32, 32), dtype=np.uint8)
-
-
-def _with(value: float, index: int = 1) -> np.ndarray:
-    X = FACES.astype(np.float64) / 255.0
-    X[index, 3, 4] = value
-    return X
+from tests.features.faces_with import FACES, faces_with
 
 
 @pytest.mark.parametrize("name", ["pixels", "lbp", "lpq", "hog", "phog"])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_non_finite_images_are_refused_naming_the_image(name, bad):
     with pytest.raises(ValueError, match=rf"^{name}: image 1 contains NaN or infinite values"):
-        create_feature(name, **({"levels": 2} if name in ("lbp", "lpq", "phog") else {})).fit_transform(_with(bad))
+        create_feature(name, **({"levels": 2} if name in ("lbp", "lpq", "phog") else {})).fit_transform(faces_with(bad))
 
 
 def test_float_images_in_unit_range_still_work():

@@ -7,6 +7,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 
 from affectlab.features.dsift import dense_sift, dense_sift_grid, flip_descriptors
+from tests.features.faces_with import FACES, faces_with
 
 
 def _smooth_random(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -119,20 +120,12 @@ def test_needs_a_batch_of_gray_images():
         dense_sift(np.zeros((48, 48), np.uint8))
 
 
-RNG = np.random.default_rng(0)
-FACES = RNG.integers(0, 256, (3, 32, 32), dtype=np.uint8)
-
-
-def _with(value: float, index: int = 1) -> np.ndarray:
-    X = FACES.astype(np.float64) / 255.0
-    X[index, 3, 4] = value
-    return X
 
 
 def test_dense_sift_refuses_nan_images():
     from affectlab.features.dsift import dense_sift
 
     with pytest.raises(ValueError, match="dense_sift: image 1 contains NaN"):
-        dense_sift(_with(np.nan))
+        dense_sift(faces_with(np.nan))
     d, _ = dense_sift(FACES / 255.0)
     assert np.isfinite(d).all()

@@ -16,6 +16,7 @@ from affectlab.features.llc import (
     pyramid_grids,
     pyramid_max_pool,
 )
+from tests.features.faces_with import FACES, faces_with
 
 
 def test_hand_computed_2d_case():
@@ -202,20 +203,12 @@ def test_ckplus48_three_folds(dataset_path, tmp_path):
     assert row["accuracy"] > 0.75
 
 
-RNG = np.random.default_rng(0)
-FACES = RNG.integers(0, 256, (3, 32, 32), dtype=np.uint8)
-
-
-def _with(value: float, index: int = 1) -> np.ndarray:
-    X = FACES.astype(np.float64) / 255.0
-    X[index, 3, 4] = value
-    return X
 
 
 def test_non_finite_images_are_refused_by_learning_features():
     llc = create_feature("dsift_llc", n_words=8, step=4)
     with pytest.raises(ValueError, match="dsift_llc: image 1 contains NaN"):
-        llc.fit(_with(np.nan))
+        llc.fit(faces_with(np.nan))
     llc.fit(FACES)
     with pytest.raises(ValueError, match="dsift_llc: image 1 contains NaN"):
-        llc.transform(_with(np.nan))
+        llc.transform(faces_with(np.nan))
