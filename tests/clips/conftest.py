@@ -55,3 +55,15 @@ def clip_dir(tmp_path_factory) -> Path:
     write_clip(folder / "gap.avi", face_frames(10, absent=(4, 5)))
     (folder / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 4)
     return folder
+
+
+def write_training_clips(folder: Path) -> list[str]:
+    """Six clips in ``folder``: the astronaut (label "plain", subjects s0-s2) and mirrored ("mirror", s3-s5), and
+    their ``manifest.csv``; returns the manifest's lines."""
+    rows = ["path,label,subject"]
+    for k in range(3):
+        write_clip(folder / f"p{k}.avi", face_frames(6, step=2 + k))
+        write_clip(folder / f"m{k}.avi", face_frames(6, step=2 + k, mirror=True))
+        rows += [f"p{k}.avi,plain,s{k}", f"m{k}.avi,mirror,s{k + 3}"]
+    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
+    return rows

@@ -9,19 +9,14 @@ from click.testing import CliRunner
 
 from affectlab.cli import cli
 
-from .conftest import face_frames, write_clip
+from .conftest import face_frames, write_clip, write_training_clips
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     """A clip model fitted by the command on six clips: the astronaut ("plain") and mirrored ("mirror")."""
     folder = tmp_path_factory.mktemp("cli_train")
-    rows = ["path,label,subject"]
-    for k in range(3):
-        write_clip(folder / f"p{k}.avi", face_frames(6, step=2 + k))
-        write_clip(folder / f"m{k}.avi", face_frames(6, step=2 + k, mirror=True))
-        rows += [f"p{k}.avi,plain,s{k}", f"m{k}.avi,mirror,s{k + 3}"]
-    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
+    rows = write_training_clips(folder)
     (folder / "short.avi").write_bytes((folder / "p0.avi").read_bytes()[:200])  # corrupt: refused, not fatal
     (folder / "manifest_bad.csv").write_text("\n".join(rows + ["short.avi,plain,s9"]) + "\n")
     model = folder / "toy.joblib"

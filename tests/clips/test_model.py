@@ -18,19 +18,14 @@ from affectlab.clips import (
 )
 from affectlab.errors import ConfigError, ModelError
 
-from .conftest import face_frames, write_clip
+from .conftest import write_training_clips
 
 
 @pytest.fixture(scope="module")
 def training(tmp_path_factory):
     """Six clips: the astronaut (label "plain") and mirrored (label "mirror"), three subjects each."""
     folder = tmp_path_factory.mktemp("train")
-    rows = ["path,label,subject"]
-    for k in range(3):
-        write_clip(folder / f"p{k}.avi", face_frames(6, step=2 + k))
-        write_clip(folder / f"m{k}.avi", face_frames(6, step=2 + k, mirror=True))
-        rows += [f"p{k}.avi,plain,s{k}", f"m{k}.avi,mirror,s{k + 3}"]
-    (folder / "manifest.csv").write_text("\n".join(rows) + "\n")
+    write_training_clips(folder)
     return load_clips(folder / "manifest.csv", frames=3, size=32)
 
 
