@@ -59,6 +59,7 @@ import numpy as np
 import torch
 
 from affectlab.data.fer2013 import fer2013_arrays, load_fer2013
+from affectlab.evaluate.metrics import classification_metrics
 from affectlab.models import DEFAULT_MODEL, AffectNet, load_model, load_weights, save_weights
 from affectlab.models.augment import AugmentConfig
 from affectlab.models.train import PRECISIONS, TrainConfig, fit_classifier, machine_description, predict_proba
@@ -69,9 +70,8 @@ DEFAULT_CROPS = Path("/root/affectlab-frontend-crops/train-seed0.npz")
 
 def scores(model, x: np.ndarray, y: np.ndarray, *, mirror: bool = False) -> dict[str, float]:
     """Accuracy and UAR (mean per-class recall) of ``model`` on uint8 faces ``x``."""
-    pred = predict_proba(model, x, tta_flip=mirror).argmax(1)
-    uar = float(np.mean([np.mean(pred[y == c] == c) for c in np.unique(y)]))
-    return {"accuracy": round(float(np.mean(pred == y)), 4), "uar": round(uar, 4)}
+    metrics = classification_metrics(y, predict_proba(model, x, tta_flip=mirror).argmax(1), np.unique(y))
+    return {"accuracy": round(metrics["accuracy"], 4), "uar": round(metrics["uar"], 4)}
 
 
 def precise_bn(model: AffectNet, x: np.ndarray, *, batch_size: int = 256) -> None:
