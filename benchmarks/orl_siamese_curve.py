@@ -7,10 +7,11 @@ training subjects.
     python benchmarks/orl_siamese_curve.py summary configs/orl-siamese.yaml [--out runs/orl-siamese-curve]
         [--full runs/orl-siamese]
 
-``validate``: the config's recipe (images, model, train) trained on fold ``--fold``'s non-test subjects minus
-``--val-subjects`` of them (the fold's seeded order, as ``protocol.val_subjects`` would take them), scored after
-every epoch on balanced pairs of those validation subjects only; the fold's test subjects are never loaded into any
-score. Prints one JSON object: the per-epoch validation history (accuracy at P(same) = 0.5, AUC, loss) and the time.
+``validate``: the config's recipe (images, model, train; the ``distill`` section's start weights, from the default
+feature cache) trained on fold ``--fold``'s non-test subjects minus ``--val-subjects`` of them (the fold's seeded
+order, as ``protocol.val_subjects`` would take them), scored after every epoch on balanced pairs of those validation
+subjects only; the fold's test subjects are never loaded into any score. Prints one JSON object: the per-epoch
+validation history (accuracy at P(same) = 0.5, AUC, loss) and the time.
 
 ``curve``: the config as it is (its declared recipe; ``protocol.val_subjects: 0``, fixed epochs, 'same' at 0.5, so
 nothing is chosen on any pairs) run on fold ``--fold`` only, each net trained on only the first N of the fold's
@@ -74,13 +75,35 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
     images[keep] = read_identity_images(dataset.subset(keep), size, square)
     pairs = balanced_pairs(subjects[val_idx], seed=int(protocol.get("seed", 0)) + 1000 + fold)
     torch.manual_seed(cfg.seed + fold)
-    net = _build_net(siamese_vgg, size, _section(raw, "model", _MODEL_KEYS))
+    model_cfg = _section(raw, "model", _MODEL_KEYS)
+    net = _build_net(siamese_vgg, size, model_cfg)
     tick = time.time()
+    distilled = _distill_start(raw, Path(path).resolve().parent, size, model_cfg, cfg)
+    if distilled is not None:  # the experiment's distilled branch (the same cache entry)
+        net.load_state_dict(distilled)
     fit = fit_siamese(net, train=(images[train_idx], subjects[train_idx]), val=(images[val_idx], pairs), config=cfg,
                       progress=False)
     return {"config": str(config), "fold": fold, "train_subjects": len(f.train_subjects),
             "val_subjects": f.val_subjects, "val_pairs": len(pairs), "pretrain": fit.pretrain_history,
             "history": fit.history, "seconds": round(time.time() - tick, 1)}
+
+
+def _distill_start(raw: dict, base: Path, size: tuple[int, int], model_cfg: dict, cfg) -> dict | None:
+    """The distilled start weights of the config's ``distill`` section (from the default feature cache, computed and
+    stored there when missing), or None without that section."""
+    from affectlab.experiments.siamese import _build_net
+    from affectlab.experiments.siamese_distill import distill_section, distilled_state, load_distill_faces
+    from affectlab.features.cache import FeatureCache, default_cache_dir
+    from affectlab.models.siamese import siamese_vgg
+
+    section = distill_section(raw, base)
+    if section is None:
+        return None
+    cache = FeatureCache(default_cache_dir())
+    faces = load_distill_faces(section, size, cache, n_jobs=2, progress=True)
+    state, _ = distilled_state(lambda: _build_net(siamese_vgg, size, model_cfg), faces, section, cfg, cfg.seed, cache,
+                               {"size": list(size), "model": model_cfg}, progress=True)
+    return state
 
 
 def curve(config: Path, fold: int, counts: list[int], out: Path, data: Path | None,

