@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from affectlab.data.fer2013 import fer2013_arrays, load_fer2013
+from affectlab.evaluate.metrics import classification_metrics
 from affectlab.evaluate.protocols import crossfit_fingerprint, crossfit_folds
 from affectlab.labels import FER2013_CLASSES
 from affectlab.models import create_model, load_weights, save_weights
@@ -48,12 +49,6 @@ from affectlab.models.train import (
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "fer2013" / "fer2013.csv.gz"
-
-
-def confusion(y: np.ndarray, pred: np.ndarray, n: int) -> list[list[int]]:
-    cm = np.zeros((n, n), dtype=int)
-    np.add.at(cm, (y, pred), 1)
-    return cm.tolist()
 
 
 def main() -> int:
@@ -107,8 +102,8 @@ def main() -> int:
     pred = predict_proba(model, x_val).argmax(1)
     names = list(model.config.class_names)
     final = result.history[-1]
-    acc = float(np.mean(pred == y_val))
-    uar = float(np.mean([np.mean(pred[y_val == c] == c) for c in np.unique(y_val)]))
+    scores = classification_metrics(y_val, pred, range(len(names)))
+    acc, uar = scores["accuracy"], scores["uar"]
     mirror = predict_proba(model, x_val, tta_flip=True).argmax(1)  # for the record: the epoch was chosen without it
     report = {
         "model": args.model,
@@ -124,11 +119,11 @@ def main() -> int:
         "publictest_uar": uar,
         "accuracy": acc,
         "uar": uar,
-        "publictest_accuracy_mirror_tta": float(np.mean(mirror == y_val)),
-        "publictest_uar_mirror_tta": float(np.mean([np.mean(mirror[y_val == c] == c) for c in np.unique(y_val)])),
+        "publictest_accuracy_mirror_tta": classification_metrics(y_val, mirror, range(len(names)))["accuracy"],
+        "publictest_uar_mirror_tta": classification_metrics(y_val, mirror, range(len(names)))["uar"],
         "last_epoch_publictest_accuracy": final["val_accuracy"],
         "last_epoch_accuracy": final["val_accuracy"],
-        "confusion_matrix": confusion(y_val, pred, len(names)),
+        "confusion_matrix": scores["confusion"],
         "class_names": names,
         "wall_time_s": round(result.wall_time_s, 1),
         "train_config": {**asdict(cfg), "schedule": result.schedule, "precision": result.precision},  # as run
