@@ -89,7 +89,7 @@ def load_distill_faces(cfg: Mapping[str, Any], size: tuple[int, int], cache: Any
     key = teacher_key(images_fingerprint(stacked))
 
     def compute() -> np.ndarray:
-        return teacher_descriptors(faces, n_jobs=max(1, int(n_jobs or 1)), progress=progress)
+        return teacher_descriptors(faces, n_jobs=1 if n_jobs is None else int(n_jobs), progress=progress)
 
     targets = cache.get_or_compute(key, compute, {"what": "distill teacher", "source": str(cfg["source"])})[0] \
         if cache is not None else compute()

@@ -53,8 +53,8 @@ def teacher_descriptors(images: Sequence[np.ndarray], *, upscale: int = 4, n_job
                         progress: bool = False) -> np.ndarray:
     """The teacher's 128-d descriptors ``(N, 128)`` float32 of gray uint8 face crops (any size).
 
-    dlib's network takes about 0.1 s a face on one core here; ``n_jobs`` processes share the faces, ``chunk`` at a
-    time.
+    dlib's network takes about 0.1 s a face on one core here; ``n_jobs`` processes (joblib's convention: -1 for
+    every core) share the faces, ``chunk`` at a time.
     """
     for i, image in enumerate(images):
         if np.asarray(image).ndim != 2:
