@@ -119,6 +119,8 @@ def test_siamese_experiment_distils_once_per_seed_and_caches(tiny_orl, tmp_path,
     assert fake_teacher == [12]                               # the 12 faces, once
     assert first.config["distill"]["n_faces"] == 12
     assert first.config["distill"]["layout"] == {"height": 21, "top": 4, "left": 1}
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "- distillation: " in report and "(12 faces of people not in the verification set)" in report
     histories = json.loads((tmp_path / "run" / "metrics.json").read_text())["distill_histories"]
     assert sorted(histories) == ["0", "1"] and all(len(h) == 2 for h in histories.values())  # 2 seeds, 2 folds
     again = run_siamese_experiment(cfg, tmp_path / "again", progress=False, cache=cache)

@@ -12,9 +12,18 @@ from affectlab.experiments import runs
 __all__ = ["options_lines", "write_siamese_report"]
 
 
-def options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = None, rotate: bool = False) -> list[str]:
+def options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = None, rotate: bool = False,
+                  distill: Mapping[str, Any] | None = None) -> list[str]:
     """Report lines for the optional training steps that are switched on."""
     lines = []
+    if distill is not None:
+        layout = distill["layout"]
+        lines.append(f"- distillation: `{distill['source']}` ({distill.get('n_faces', '?')} faces of people not in the"
+                     " verification set), each described by dlib's face-recognition ResNet (128-d, the teacher) and"
+                     f" placed, {layout['height'] or 'frame'} rows high, at row {layout['top']}, column"
+                     f" {layout['left']} of the frame; each net's branch plus a linear layer (discarded) first"
+                     f" learns to point where the teacher points (cosine loss; {distill['epochs']} epochs, lr"
+                     f" {distill['lr']}, once per seed, shared by all folds).")
     if extra is not None:
         layout = extra["layout"]
         lines.append(f"- extra identities: `{extra['source']}` ({extra.get('n_images', '?')} images,"
@@ -87,7 +96,8 @@ def write_siamese_report(out: Path, cfg: Mapping[str, Any], rows: list[dict[str,
         " joined as [|a-b|, a*b]"
         f" -> dropout {cfg['model']['dropout']} -> fc({cfg['model']['hidden']}) -> ReLU -> fc(1)); loss = mean BCE of"
         " same pairs + mean BCE of different pairs over all pairs of each subject-balanced batch.",
-        *options_lines(cfg["train"], cfg.get("extra_identities"), bool(protocol.get("val_rotation"))),
+        *options_lines(cfg["train"], cfg.get("extra_identities"), bool(protocol.get("val_rotation")),
+                       cfg.get("distill")),
         f"- training: {cfg['train']}",
     ]
     table = ["| fold | test subjects | best epoch | val acc | threshold | test accuracy | UAR | AUC | pairs |",
