@@ -23,6 +23,7 @@ Examples
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -171,7 +172,8 @@ def distill_branch(net: SiameseNet, images: np.ndarray, targets: np.ndarray, *, 
             similar += float((1.0 - distance.detach()).sum())
         history.append({"epoch": epoch + 1, "loss": total / len(images), "cosine": similar / len(images)})
         if progress:
-            tqdm.write(f"distill epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.4f}")
+            # stderr: a command's stdout may carry its result (benchmarks print JSON there)
+            tqdm.write(f"distill epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.4f}", file=sys.stderr)
     return history
 
 
