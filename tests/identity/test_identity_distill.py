@@ -155,3 +155,35 @@ def test_distilled_state_reads_the_cache_only_for_the_same_settings(tmp_path):
     assert other is not None and len(other) == 2
     _, seed1 = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 1, cache, {"m": 1})
     assert seed1 is not None
+
+
+def test_an_interrupted_distillation_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    rng = np.random.default_rng(2)
+    images = rng.integers(0, 255, (12, 28, 24)).astype(np.uint8)
+    targets = rng.normal(size=(12, 8)).astype(np.float32)
+    settings = {"epochs": 3, "lr": 0.01, "batch_size": 4, "seed": 0}   # 3 batches an epoch
+    torch.manual_seed(0)
+    whole = _tiny_net()
+    history = distill_branch(whole, images, targets, checkpoint=tmp_path / "whole.pt", **settings)
+    calls = {"n": 0}
+    real = distill.cosine_distance
+
+    def stops_in_epoch_two(student, teacher):
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise KeyboardInterrupt
+        return real(student, teacher)
+
+    torch.manual_seed(0)
+    net = _tiny_net()
+    monkeypatch.setattr(distill, "cosine_distance", stops_in_epoch_two)
+    with pytest.raises(KeyboardInterrupt):
+        distill_branch(net, images, targets, checkpoint=tmp_path / "cut.pt", **settings)
+    assert len(torch.load(tmp_path / "cut.pt", weights_only=False)["history"]) == 1   # epoch 1 was kept
+    monkeypatch.setattr(distill, "cosine_distance", real)
+    torch.manual_seed(1)
+    resumed = _tiny_net()   # other start weights: the checkpoint's must replace them
+    again = distill_branch(resumed, images, targets, checkpoint=tmp_path / "cut.pt", **settings)
+    assert again == history
+    for name, tensor in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[name], tensor), name

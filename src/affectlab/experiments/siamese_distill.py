@@ -12,7 +12,9 @@
 
 The teacher's descriptors (:func:`affectlab.identity.distill.teacher_descriptors`) and each seed's distilled
 weights are kept in the run's feature cache (``--cache``), keyed by the faces' pixels and every setting that shapes
-them, so that a second run, or another fold, reads them instead of computing them again.
+them, so that a second run, or another fold, reads them instead of computing them again. A distillation writes its
+state after every epoch to ``<cache>/checkpoints/`` (removed when it is done): an interrupted run started again
+goes on from there.
 """
 
 from __future__ import annotations
@@ -118,12 +120,14 @@ def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any],
 
     vector = cache.get(key) if cache is not None else None
     history = None
-    if vector is None:
+    if vector is None:  # an interrupted distillation goes on from its last epoch (the checkpoint beside the cache)
+        checkpoint = Path(cache.directory) / "checkpoints" / f"distill-{key[:32]}.pt" if cache is not None else None
         history = distill_branch(net, faces.images, faces.targets, epochs=int(cfg["epochs"]), lr=float(cfg["lr"]),
                                  batch_size=int(cfg["batch_size"]), weight_decay=tcfg.weight_decay,
                                  augment=tcfg.augment, seed=seed, device=tcfg.device, precision=tcfg.precision,
-                                 progress=progress)
+                                 checkpoint=checkpoint, progress=progress)
         vector = flatten_state(net.state_dict())
         if cache is not None:
             cache.put(key, vector, {"what": "distilled branch", "seed": seed, "history": history})
+            checkpoint.unlink(missing_ok=True)
     return unflatten_state(vector, net.state_dict()), history

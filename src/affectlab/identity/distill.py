@@ -23,8 +23,10 @@ Examples
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -124,12 +126,15 @@ def cosine_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tenso
 def distill_branch(net: SiameseNet, images: np.ndarray, targets: np.ndarray, *, epochs: int, lr: float = 2e-3,
                    batch_size: int = 64, weight_decay: float = 1e-4, augment: AugmentConfig | None = None,
                    seed: int = 0, device: str | torch.device = "cpu", precision: str = "fp32",
-                   progress: bool = False) -> list[dict[str, float]]:
+                   checkpoint: str | Path | None = None, progress: bool = False) -> list[dict[str, float]]:
     """Train ``net``'s branch so that a linear map of its embedding points where ``targets`` do (mean cosine
     distance), over gray uint8 ``images`` ``(N, H, W)`` of the net's input size; the linear map is thrown away.
 
     Each batch is augmented like the pair training's (``augment``); the targets stay those of the plain faces.
-    Returns one row per epoch: mean loss and mean cosine similarity on the training batches.
+    Returns one row per epoch: mean loss and mean cosine similarity on the training batches. With ``checkpoint``
+    the whole training state is written there after every epoch, and a call that finds the file goes on from it
+    (the same call's settings are the caller's to keep): an interrupted distillation resumes where it stopped and
+    ends with the same weights as an uninterrupted one.
     """
     from affectlab.models.device import resolve_device
 
@@ -152,8 +157,15 @@ def distill_branch(net: SiameseNet, images: np.ndarray, targets: np.ndarray, *, 
     generator = torch.Generator().manual_seed(seed)
     aug = augment if augment is not None else AugmentConfig(8.0, 0.08, 0.08, True)
     y = torch.from_numpy(targets)
-    history = []
-    for epoch in range(epochs):
+    history: list[dict[str, float]] = []
+    parts = {"net": net, "head": head, "opt": opt, "sched": sched}
+    if checkpoint is not None and Path(checkpoint).is_file():
+        saved = torch.load(checkpoint, weights_only=False)
+        for name, part in parts.items():
+            part.load_state_dict(saved[name])
+        generator.set_state(saved["generator"])
+        history = saved["history"]
+    for epoch in range(len(history), epochs):
         order = torch.randperm(len(images), generator=generator).numpy()
         total, similar = 0.0, 0.0
         for s in tqdm(range(0, len(images), batch_size), desc=f"distill {epoch + 1}/{epochs}", leave=False,
@@ -171,10 +183,21 @@ def distill_branch(net: SiameseNet, images: np.ndarray, targets: np.ndarray, *, 
             total += float(loss.detach()) * len(idx)
             similar += float((1.0 - distance.detach()).sum())
         history.append({"epoch": epoch + 1, "loss": total / len(images), "cosine": similar / len(images)})
+        if checkpoint is not None:
+            _save_atomically({**{name: part.state_dict() for name, part in parts.items()},
+                              "generator": generator.get_state(), "history": history}, Path(checkpoint))
         if progress:
             # stderr: a command's stdout may carry its result (benchmarks print JSON there)
             tqdm.write(f"distill epoch {epoch + 1}/{epochs}: loss {history[-1]['loss']:.4f}", file=sys.stderr)
     return history
+
+
+def _save_atomically(state: dict[str, Any], path: Path) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then renamed over it (never a half-written file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
 
 
 def flatten_state(state: dict[str, torch.Tensor]) -> np.ndarray:
