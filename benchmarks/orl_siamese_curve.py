@@ -79,18 +79,37 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
     net = _build_net(siamese_vgg, size, model_cfg)
     tick = time.time()
     distilled = _distill_start(raw, Path(path).resolve().parent, size, model_cfg, cfg)
+    start_auc = None
     if distilled is not None:  # the experiment's distilled branch (the same cache entry)
-        net.load_state_dict(distilled)
+        net.load_state_dict(distilled[0])
+        head = torch.nn.Linear(net.embedding_dim, len(distilled[1]["bias"]))
+        head.load_state_dict(distilled[1])
+        start_auc = {"embedding": _embedding_auc(net, images[val_idx], pairs),
+                     "projection": _embedding_auc(net, images[val_idx], pairs, head)}
     fit = fit_siamese(net, train=(images[train_idx], subjects[train_idx]), val=(images[val_idx], pairs), config=cfg,
                       progress=False)
     return {"config": str(config), "fold": fold, "train_subjects": len(f.train_subjects),
-            "val_subjects": f.val_subjects, "val_pairs": len(pairs), "pretrain": fit.pretrain_history,
-            "history": fit.history, "seconds": round(time.time() - tick, 1)}
+            "val_subjects": f.val_subjects, "val_pairs": len(pairs), "distilled_val_auc": start_auc,
+            "pretrain": fit.pretrain_history, "history": fit.history, "seconds": round(time.time() - tick, 1)}
 
 
-def _distill_start(raw: dict, base: Path, size: tuple[int, int], model_cfg: dict, cfg) -> dict | None:
-    """The distilled start weights of the config's ``distill`` section (from the default feature cache, computed and
-    stored there when missing), or None without that section."""
+@torch.no_grad()
+def _embedding_auc(net, images: np.ndarray, pairs, head=None) -> float:
+    """ROC AUC of the cosine similarity of the branch's embeddings (or of their map ``head`` into the teacher's
+    space) on the validation pairs, before pair training: how much of the teacher's notion of identity the
+    distilled branch carries into the verification frame."""
+    from sklearn.metrics import roc_auc_score
+
+    net.eval()
+    emb = net.embed(torch.from_numpy(images).unsqueeze(1).float() / 255.0)
+    emb = torch.nn.functional.normalize(head(emb) if head is not None else emb, dim=1)
+    similarity = (emb[pairs.first] * emb[pairs.second]).sum(1).numpy()
+    return round(float(roc_auc_score(pairs.same, similarity)), 4)
+
+
+def _distill_start(raw: dict, base: Path, size: tuple[int, int], model_cfg: dict, cfg) -> tuple[dict, dict] | None:
+    """The distilled start weights of the config's ``distill`` section and its linear map into the teacher's space
+    (from the default feature cache, computed and stored there when missing), or None without that section."""
     from affectlab.experiments.siamese import _build_net
     from affectlab.experiments.siamese_distill import distill_section, distilled_state, load_distill_faces
     from affectlab.features.cache import FeatureCache, default_cache_dir
@@ -101,9 +120,9 @@ def _distill_start(raw: dict, base: Path, size: tuple[int, int], model_cfg: dict
         return None
     cache = FeatureCache(default_cache_dir())
     faces = load_distill_faces(section, size, cache, n_jobs=2, progress=True)
-    state, _ = distilled_state(lambda: _build_net(siamese_vgg, size, model_cfg), faces, section, cfg, cfg.seed, cache,
-                               {"size": list(size), "model": model_cfg}, progress=True)
-    return state
+    state, head, _ = distilled_state(lambda: _build_net(siamese_vgg, size, model_cfg), faces, section, cfg, cfg.seed,
+                                      cache, {"size": list(size), "model": model_cfg}, progress=True)
+    return state, head
 
 
 def curve(config: Path, fold: int, counts: list[int], out: Path, data: Path | None,

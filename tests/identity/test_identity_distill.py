@@ -147,13 +147,16 @@ def test_distilled_state_reads_the_cache_only_for_the_same_settings(tmp_path):
     cfg = {"layout": {"height": None, "top": 0, "left": 0}, "epochs": 1, "lr": 0.002, "batch_size": 4,
            "max_faces": None}
     cache = FeatureCache(tmp_path / "cache")
-    state, history = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 0, cache, {"m": 1})
+    state, head, history = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 0, cache, {"m": 1})
     assert history is not None and len(history) == 1
-    same, cached = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 0, cache, {"m": 1})
+    assert list(state) == list(_tiny_net().state_dict()) and sorted(head) == ["bias", "weight"]
+    assert head["weight"].shape == (8, _tiny_net().embedding_dim)
+    same, same_head, cached = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 0, cache, {"m": 1})
     assert cached is None and all(torch.equal(state[k], same[k]) for k in state)
-    _, other = distilled_state(_tiny_net, faces, {**cfg, "epochs": 2}, SiameseTrainConfig(), 0, cache, {"m": 1})
+    assert all(torch.equal(head[k], same_head[k]) for k in head)
+    _, _, other = distilled_state(_tiny_net, faces, {**cfg, "epochs": 2}, SiameseTrainConfig(), 0, cache, {"m": 1})
     assert other is not None and len(other) == 2
-    _, seed1 = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 1, cache, {"m": 1})
+    _, _, seed1 = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 1, cache, {"m": 1})
     assert seed1 is not None
 
 

@@ -442,7 +442,7 @@ def _train_members(st: _Settings, k: int, fold: SubjectFold, part: dict[str, np.
             net.load_state_dict(state.extra_states[seed])
         if state.distill is not None:  # the same distilled branch serves every fold
             if seed not in state.distill_states:
-                state.distill_states[seed], state.distill_histories[seed] = distilled_state(
+                state.distill_states[seed], _, state.distill_histories[seed] = distilled_state(
                     lambda: _build_net(siamese_vgg, st.size, st.model), state.distill, st.distill, tcfg, seed,
                     state.cache, {"size": list(st.size), "model": st.model}, progress=progress)
             net.load_state_dict(state.distill_states[seed])

@@ -102,15 +102,18 @@ def load_distill_faces(cfg: Mapping[str, Any], size: tuple[int, int], cache: Any
 
 def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any], tcfg: Any, seed: int, cache: Any,
                     fingerprint: Mapping[str, Any], *, progress: bool = False
-                    ) -> tuple[dict[str, torch.Tensor], list[dict[str, float]] | None]:
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], list[dict[str, float]] | None]:
     """Weights of a fresh net (``build_net()`` after seeding with ``seed``) whose branch learnt the teacher's
-    descriptors, and the distillation's history (None when the weights came from the cache: the same distillation
-    ran before; ``fingerprint``: the net's settings)."""
+    descriptors, those of the linear map from its embedding to the teacher's space, and the distillation's history
+    (None when the weights came from the cache: the same distillation ran before; ``fingerprint``: the net's
+    settings)."""
     from affectlab.features.cache import library_versions
     from affectlab.identity.distill import DISTILL_VERSION, distill_branch, flatten_state, unflatten_state
 
     torch.manual_seed(seed)
     net = build_net()
+    head = torch.nn.Linear(net.embedding_dim, faces.targets.shape[1])
+    both = {**net.state_dict(), **{f"distill_head.{k}": v for k, v in head.state_dict().items()}}
     spec = {"what": "distilled branch", "version": DISTILL_VERSION, "teacher": faces.teacher_key,
             "layout": cfg["layout"], "epochs": cfg["epochs"], "lr": cfg["lr"], "batch_size": cfg["batch_size"],
             "max_faces": cfg["max_faces"], "seed": seed, "net": dict(fingerprint), "augment": asdict(tcfg.augment),
@@ -125,9 +128,11 @@ def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any],
         history = distill_branch(net, faces.images, faces.targets, epochs=int(cfg["epochs"]), lr=float(cfg["lr"]),
                                  batch_size=int(cfg["batch_size"]), weight_decay=tcfg.weight_decay,
                                  augment=tcfg.augment, seed=seed, device=tcfg.device, precision=tcfg.precision,
-                                 checkpoint=checkpoint, progress=progress)
-        vector = flatten_state(net.state_dict())
+                                 checkpoint=checkpoint, head=head, progress=progress)
+        vector = flatten_state({**net.state_dict(), **{f"distill_head.{k}": v for k, v in head.state_dict().items()}})
         if cache is not None:
             cache.put(key, vector, {"what": "distilled branch", "seed": seed, "history": history})
             checkpoint.unlink(missing_ok=True)
-    return unflatten_state(vector, net.state_dict()), history
+    state = unflatten_state(vector, both)
+    head_state = {k.removeprefix("distill_head."): state.pop(k) for k in list(state) if k.startswith("distill_head.")}
+    return state, head_state, history

