@@ -107,7 +107,10 @@ def test_six_concurrent_39_megapixel_pngs_are_decoded_one_at_a_time(server):
 
 
 def test_after_a_timed_out_video_the_next_face_request_answers_at_once(server, tmp_path, sample_png):
-    video = face_video(tmp_path / "long.avi", 300).read_bytes()  # ~8 s of analysis on one core
+    # 580 frames (10.1 MB, just inside the 10 MB upload limit): about 4.7 s of analysis at the landmark front-end's
+    # ~125 frames/s on one idle core, past the 3 s deadline (300 frames took 2.4 s on an idle machine and
+    # finished inside it)
+    video = face_video(tmp_path / "long.avi", 580).read_bytes()
     started = time.perf_counter()
     res = httpx.post(server.url + "/v1/video?fps=1000&max_frames=10000&frames=false",
                      files={"file": ("long.avi", video, "video/x-msvideo")}, headers=AUTH, timeout=60)
