@@ -30,8 +30,13 @@ import numpy as np
 import torch
 
 from affectlab.checks import is_integer, is_number
+from affectlab.data import load_dataset
+from affectlab.data.media import read_image, to_gray
 from affectlab.errors import ConfigError, DataError
 from affectlab.experiments.config import resolve_source, section
+from affectlab.features.cache import images_fingerprint, library_versions
+from affectlab.identity import distill
+from affectlab.identity.extra import fit_face_layout, parse_face_layout
 
 __all__ = ["DISTILL_KEYS", "DistillFaces", "distill_section", "distilled_state", "load_distill_faces"]
 
@@ -49,8 +54,6 @@ class DistillFaces:
 
 def distill_section(raw: Mapping[str, Any], base: Path | None) -> dict[str, Any] | None:
     """The checked ``distill`` section (source resolved like ``data.source``), or None."""
-    from affectlab.identity.extra import parse_face_layout
-
     if not raw.get("distill"):
         return None
     cfg = section(raw, "distill", DISTILL_KEYS)
@@ -72,11 +75,6 @@ def load_distill_faces(cfg: Mapping[str, Any], size: tuple[int, int], cache: Any
                        progress: bool = False) -> DistillFaces:
     """The faces of ``cfg["source"]`` placed in the ``size`` frame, and the teacher's descriptors (from the cache
     when they were computed before)."""
-    from affectlab.data import load_dataset
-    from affectlab.data.media import read_image, to_gray
-    from affectlab.features.cache import images_fingerprint
-    from affectlab.identity.distill import teacher_descriptors, teacher_key
-    from affectlab.identity.extra import fit_face_layout, parse_face_layout
 
     dataset = load_dataset(cfg["source"])
     samples = dataset.samples[: cfg["max_faces"]] if cfg["max_faces"] else dataset.samples
@@ -88,10 +86,10 @@ def load_distill_faces(cfg: Mapping[str, Any], size: tuple[int, int], cache: Any
         raise DataError(f"{cfg['source']}: distillation faces must share one size, got "
                         f"{sorted({f.shape for f in faces})[:3]}")
     stacked = np.stack(faces)
-    key = teacher_key(images_fingerprint(stacked))
+    key = distill.teacher_key(images_fingerprint(stacked))
 
     def compute() -> np.ndarray:
-        return teacher_descriptors(faces, n_jobs=1 if n_jobs is None else int(n_jobs), progress=progress)
+        return distill.teacher_descriptors(faces, n_jobs=1 if n_jobs is None else int(n_jobs), progress=progress)
 
     targets = cache.get_or_compute(key, compute, {"what": "distill teacher", "source": str(cfg["source"])})[0] \
         if cache is not None else compute()
@@ -107,14 +105,12 @@ def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any],
     descriptors, those of the linear map from its embedding to the teacher's space, and the distillation's history
     (None when the weights came from the cache: the same distillation ran before; ``fingerprint``: the net's
     settings)."""
-    from affectlab.features.cache import library_versions
-    from affectlab.identity.distill import DISTILL_VERSION, distill_branch, flatten_state, unflatten_state
 
     torch.manual_seed(seed)
     net = build_net()
     head = torch.nn.Linear(net.embedding_dim, faces.targets.shape[1])
     both = {**net.state_dict(), **{f"distill_head.{k}": v for k, v in head.state_dict().items()}}
-    spec = {"what": "distilled branch", "version": DISTILL_VERSION, "teacher": faces.teacher_key,
+    spec = {"what": "distilled branch", "version": distill.DISTILL_VERSION, "teacher": faces.teacher_key,
             "layout": cfg["layout"], "epochs": cfg["epochs"], "lr": cfg["lr"], "batch_size": cfg["batch_size"],
             "max_faces": cfg["max_faces"], "seed": seed, "net": dict(fingerprint), "augment": asdict(tcfg.augment),
             "weight_decay": tcfg.weight_decay, "precision": tcfg.precision,
@@ -125,14 +121,15 @@ def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any],
     history = None
     if vector is None:  # an interrupted distillation goes on from its last epoch (the checkpoint beside the cache)
         checkpoint = Path(cache.directory) / "checkpoints" / f"distill-{key[:32]}.pt" if cache is not None else None
-        history = distill_branch(net, faces.images, faces.targets, epochs=int(cfg["epochs"]), lr=float(cfg["lr"]),
-                                 batch_size=int(cfg["batch_size"]), weight_decay=tcfg.weight_decay,
-                                 augment=tcfg.augment, seed=seed, device=tcfg.device, precision=tcfg.precision,
-                                 checkpoint=checkpoint, head=head, progress=progress)
-        vector = flatten_state({**net.state_dict(), **{f"distill_head.{k}": v for k, v in head.state_dict().items()}})
+        history = distill.distill_branch(
+            net, faces.images, faces.targets, epochs=int(cfg["epochs"]), lr=float(cfg["lr"]),
+            batch_size=int(cfg["batch_size"]), weight_decay=tcfg.weight_decay, augment=tcfg.augment, seed=seed,
+            device=tcfg.device, precision=tcfg.precision, checkpoint=checkpoint, head=head, progress=progress)
+        vector = distill.flatten_state({**net.state_dict(),
+                                        **{f"distill_head.{k}": v for k, v in head.state_dict().items()}})
         if cache is not None:
             cache.put(key, vector, {"what": "distilled branch", "seed": seed, "history": history})
             checkpoint.unlink(missing_ok=True)
-    state = unflatten_state(vector, both)
+    state = distill.unflatten_state(vector, both)
     head_state = {k.removeprefix("distill_head."): state.pop(k) for k in list(state) if k.startswith("distill_head.")}
     return state, head_state, history
