@@ -128,6 +128,8 @@ def test_siamese_experiment_distils_once_per_seed_and_caches(tiny_orl, tmp_path,
     assert json.loads((tmp_path / "again" / "metrics.json").read_text())["distill_histories"] == {"0": None,
                                                                                                   "1": None}
     assert [r["accuracy"] for r in again.rows] == [r["accuracy"] for r in first.rows]
+    rerun = run_siamese_experiment(tmp_path / "run" / "config.yaml", tmp_path / "rerun", progress=False, cache=cache)
+    assert fake_teacher == [12] and [r["accuracy"] for r in rerun.rows] == [r["accuracy"] for r in first.rows]
     for value, match in [({"source": str(tmp_path / "absent")}, "distill.source"),
                          ({"source": str(ck), "epochs": 0}, "distill.epochs"),
                          ({"source": str(ck), "max_faces": 1}, "distill.max_faces"),

@@ -56,7 +56,10 @@ def distill_section(raw: Mapping[str, Any], base: Path | None) -> dict[str, Any]
     """The checked ``distill`` section (source resolved like ``data.source``), or None."""
     if not raw.get("distill"):
         return None
-    cfg = section(raw, "distill", DISTILL_KEYS)
+    given = raw["distill"]
+    if isinstance(given, Mapping):  # a run's config.yaml records how many faces there were; read again, it is ignored
+        given = {k: v for k, v in given.items() if k != "n_faces"}
+    cfg = section({"distill": given}, "distill", DISTILL_KEYS)
     cfg["source"] = resolve_source(cfg["source"], base, "distill.source")
     for key, low in (("epochs", 1), ("batch_size", 2)):
         if not is_integer(cfg[key]) or cfg[key] < low:
