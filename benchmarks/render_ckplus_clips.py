@@ -47,7 +47,7 @@ from pasted_faces import FRAME_SIZE, PICTURES, _backgrounds
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "ckplus48"
 DEFAULT_OUT = Path("/root/affectlab-clips/ckplus48")
-CODECS = {".mp4": "mp4v", ".avi": "MJPG"}
+CODECS = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "FFV1"}  # FFV1: lossless (tells codec losses apart)
 
 
 def render_clip(frames: list[np.ndarray], background: np.ndarray, rng: np.random.Generator, *, face_size: int,
