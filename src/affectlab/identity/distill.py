@@ -23,6 +23,8 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -36,7 +38,9 @@ from tqdm.auto import tqdm
 
 from affectlab.checks import is_integer
 from affectlab.errors import ConfigError
+from affectlab.features.cache import library_versions
 from affectlab.models.augment import AugmentConfig, random_affine
+from affectlab.models.device import resolve_device
 from affectlab.models.siamese import SiameseNet
 from affectlab.models.train import _autocast, resolve_precision
 
@@ -110,11 +114,6 @@ def _teacher_chunk(images: list[np.ndarray], upscale: int) -> np.ndarray:
 def teacher_key(images_hash: str, upscale: int = 4) -> str:
     """The cache key of :func:`teacher_descriptors` of the images with fingerprint ``images_hash``: the teacher, this
     module's :data:`TEACHER_VERSION`, ``upscale`` and the versions of dlib and OpenCV."""
-    import hashlib
-    import json
-
-    from affectlab.features.cache import library_versions
-
     spec = {"what": "distill-teacher", "model": TEACHER_MODEL, "version": TEACHER_VERSION, "upscale": upscale,
             "images": images_hash, "libraries": library_versions((("dlib-bin", "dlib"), "opencv-python-headless"))}
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
@@ -140,8 +139,6 @@ def distill_branch(net: SiameseNet, images: np.ndarray, targets: np.ndarray, *, 
     (the same call's settings are the caller's to keep): an interrupted distillation resumes where it stopped and
     ends with the same weights as an uninterrupted one.
     """
-    from affectlab.models.device import resolve_device
-
     if not is_integer(epochs) or epochs < 1:
         raise ConfigError(f"distill: epochs must be an int >= 1, got {epochs!r}")
     images, targets = np.asarray(images), np.asarray(targets, np.float32)
