@@ -2,6 +2,7 @@
 training subjects.
 
     python benchmarks/orl_siamese_curve.py validate configs/orl-siamese.yaml [--fold 0] [--val-subjects 5]
+        [--set train.lr=0.0001 ...]
     python benchmarks/orl_siamese_curve.py curve configs/orl-siamese.yaml --subjects 10 20 [--fold 0]
         [--out runs/orl-siamese-curve] [--data ../shared/datasets/orl_faces] [--threads 1]
     python benchmarks/orl_siamese_curve.py summary configs/orl-siamese.yaml [--out runs/orl-siamese-curve]
@@ -43,7 +44,25 @@ from affectlab.experiments.kinds import read_experiment_file
 REPO = Path(__file__).resolve().parents[1]
 
 
-def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
+def apply_settings(raw: dict, settings: list[str]) -> dict:
+    """``raw`` with each ``SECTION.KEY=VALUE`` of ``settings`` set, for variants of a recipe tried on validation
+    subjects without writing a file (the value read as YAML, as in a config file: write 0.0001, not 1e-4).
+
+    >>> apply_settings({"train": {"lr": 0.0005}}, ["train.lr=0.0001", "distill.epochs=4"])
+    {'train': {'lr': 0.0001}, 'distill': {'epochs': 4}}
+    """
+    import yaml
+
+    for item in settings:
+        name, sep, value = item.partition("=")
+        section, dot, key = name.partition(".")
+        if not sep or not dot or not section or not key:
+            raise SystemExit(f"--set {item!r}: expected SECTION.KEY=VALUE, e.g. train.lr=0.0001")
+        raw[section] = {**(raw.get(section) or {}), key: yaml.safe_load(value)}
+    return raw
+
+
+def validate(config: Path, fold: int, n_val: int, data: Path | None, settings: list[str] = ()) -> dict:
     from affectlab.data.orl import load_orl
     from affectlab.experiments.config import resolve_source
     from affectlab.experiments.config import section as _section
@@ -55,6 +74,7 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
     from affectlab.models.siamese import siamese_vgg
 
     raw, path = read_experiment_file(config)
+    raw = apply_settings(raw, list(settings))
     size, square = _image_size(raw)
     source = data or resolve_source(raw["data"]["source"], Path(path).resolve().parent, "data.source")
     protocol = raw.get("protocol") or {}
@@ -88,7 +108,8 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None) -> dict:
                      "projection": _embedding_auc(net, images[val_idx], pairs, head)}
     fit = fit_siamese(net, train=(images[train_idx], subjects[train_idx]), val=(images[val_idx], pairs), config=cfg,
                       progress=False)
-    return {"config": str(config), "fold": fold, "train_subjects": len(f.train_subjects),
+    return {"config": str(config), "settings": list(settings), "fold": fold,
+            "train_subjects": len(f.train_subjects),
             "val_subjects": f.val_subjects, "val_pairs": len(pairs), "distilled_val_auc": start_auc,
             "pretrain": fit.pretrain_history, "history": fit.history, "seconds": round(time.time() - tick, 1)}
 
@@ -197,9 +218,11 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None)
     parser.add_argument("--full", type=Path, default=None, help="summary: the config's complete run folder")
     parser.add_argument("--threads", type=int, default=None, help="curve: torch CPU threads (train.num_threads)")
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="validate: change one setting of the config, e.g. train.lr=0.0001 (repeatable)")
     args = parser.parse_args()
     if args.mode == "validate":
-        print(json.dumps(validate(args.config, args.fold, args.val_subjects, args.data)))
+        print(json.dumps(validate(args.config, args.fold, args.val_subjects, args.data, args.settings)))
     elif args.mode == "curve":
         curve(args.config, args.fold, args.subjects, args.out, args.data, args.threads)
     else:
