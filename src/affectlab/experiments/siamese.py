@@ -192,7 +192,7 @@ def run_siamese_experiment(
     state.cache = open_feature_cache(cache)
     if st.distill is not None:
         state.distill = load_distill_faces(st.distill, st.size, state.cache, n_jobs=n_jobs, progress=progress)
-        st.distill["n_faces"] = len(state.distill.images)
+        st.distill["n_faces"] = state.distill.n_faces
     out = run.create()
     if st.tcfg.num_threads:
         torch.set_num_threads(int(st.tcfg.num_threads))

