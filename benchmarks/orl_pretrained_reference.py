@@ -40,36 +40,29 @@ from pathlib import Path
 
 import numpy as np
 
+from affectlab.identity.distill import TEACHER_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
-MODEL = "dlib_face_recognition_resnet_model_v1.dat"
 
 
 def descriptors(paths: list[Path]) -> tuple[np.ndarray, list[int]]:
     """128-d dlib descriptors of the images and the indices of those where the front-end found no face."""
     from affectlab.data.media import read_image
-    from affectlab.face.detect import FaceBox
     from affectlab.face.dlib_detector import DlibFrontEnd
-    from affectlab.face.landmarks import LANDMARK_MODELS, dlib_model_path, import_dlib
+    from affectlab.identity.distill import Teacher
 
-    what = "the pretrained reference verifier"
-    dlib = import_dlib(what)
-    net = dlib.face_recognition_model_v1(str(dlib_model_path(MODEL, what=what)))
-    points5 = dlib.shape_predictor(str(dlib_model_path(LANDMARK_MODELS[5], what=what)))
+    teacher = Teacher()
     front = DlibFrontEnd()
     out, missed = [], []
     for i, path in enumerate(paths):
         gray = read_image(path, mode="gray")
         boxes = front.detect(gray)
         if boxes:
-            box = boxes[0]
+            x, y, w, h = boxes[0].x, boxes[0].y, boxes[0].w, boxes[0].h
         else:
             missed.append(i)
-            box = FaceBox(0, 0, gray.shape[1], gray.shape[0])
-        x, y, w, h = box.x, box.y, box.w, box.h
-        shape = points5(gray, dlib.rectangle(int(x), int(y), int(x + w) - 1, int(y + h) - 1))
-        rgb = np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
-        chip = dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
-        out.append(np.asarray(net.compute_face_descriptor(chip), dtype=np.float64))
+            x, y, w, h = 0, 0, gray.shape[1], gray.shape[0]
+        out.append(teacher.describe(gray, (int(x), int(y), int(x + w) - 1, int(y + h) - 1)))
     return np.stack(out), missed
 
 
@@ -170,7 +163,7 @@ def main() -> int:
         right = (dist < np.concatenate(pooled[rule])) == same
         net[f"only_net_right_vs_{rule}"] = int(np.sum((siamese == same) & ~right))
         net[f"only_{rule}_right"] = int(np.sum(right & (siamese != same)))
-    print(json.dumps({"run": str(args.run), "model": MODEL, "images": len(ids),
+    print(json.dumps({"run": str(args.run), "model": TEACHER_MODEL, "images": len(ids),
                       "detector_found": len(ids) - len(missed), "whole_image": [ids[i] for i in missed], "rules": rules,
                       "siamese_net_same_pairs": net,
                       "seconds_descriptors": round(seconds_desc, 1), "seconds": round(time.time() - tick, 1)}))

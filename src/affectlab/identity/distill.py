@@ -44,8 +44,9 @@ from affectlab.models.device import resolve_device
 from affectlab.models.siamese import SiameseNet
 from affectlab.models.train import _autocast, resolve_precision
 
-__all__ = ["DISTILL_VERSION", "FALLBACK_BOX", "TEACHER_DIM", "TEACHER_MODEL", "TEACHER_VERSION", "cosine_distance",
-           "distill_branch", "flatten_state", "teacher_descriptors", "teacher_key", "unflatten_state"]
+__all__ = ["DISTILL_VERSION", "FALLBACK_BOX", "TEACHER_DIM", "TEACHER_MODEL", "TEACHER_VERSION", "Teacher",
+           "cosine_distance", "distill_branch", "flatten_state", "teacher_descriptors", "teacher_key",
+           "unflatten_state"]
 
 #: Bump when the teacher's view of a face changes (it joins the descriptors' cache key).
 TEACHER_VERSION = 1
@@ -83,32 +84,46 @@ def teacher_descriptors(images: Sequence[np.ndarray], *, upscale: int = 4, n_job
     return np.concatenate(parts) if parts else np.zeros((0, TEACHER_DIM), np.float32)
 
 
+class Teacher:
+    """dlib's face-recognition network with its 5-point landmark model, loaded once (per process)."""
+
+    def __init__(self) -> None:
+        from affectlab.face.landmarks import LANDMARK_MODELS, dlib_model_path, import_dlib
+
+        what = "the distillation teacher"
+        self.dlib = import_dlib(what)
+        self.net = self.dlib.face_recognition_model_v1(str(dlib_model_path(TEACHER_MODEL, what=what)))
+        self.points5 = self.dlib.shape_predictor(str(dlib_model_path(LANDMARK_MODELS[5], what=what)))
+
+    def describe(self, gray: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """The 128-d descriptor (float64, as dlib gives it) of the face in ``box`` = (left, top, right, bottom),
+        inclusive, of a gray uint8 image: its 5 landmarks, ``dlib.get_face_chip`` (150 x 150, padding 0.25), the
+        network."""
+        shape = self.points5(gray, self.dlib.rectangle(*(int(v) for v in box)))
+        rgb = np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+        chip = self.dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
+        return np.asarray(self.net.compute_face_descriptor(chip), np.float64)
+
+
 def _teacher_chunk(images: list[np.ndarray], upscale: int) -> np.ndarray:
     """:func:`teacher_descriptors` of a few faces, in one process."""
     import cv2
 
-    from affectlab.face.landmarks import LANDMARK_MODELS, dlib_model_path, import_dlib
-
-    what = "the distillation teacher"
-    dlib = import_dlib(what)
-    net = dlib.face_recognition_model_v1(str(dlib_model_path(TEACHER_MODEL, what=what)))
-    points5 = dlib.shape_predictor(str(dlib_model_path(LANDMARK_MODELS[5], what=what)))
-    detector = dlib.get_frontal_face_detector()
+    teacher = Teacher()
+    detector = teacher.dlib.get_frontal_face_detector()
     out = np.zeros((len(images), TEACHER_DIM), np.float32)
     for i, image in enumerate(images):
         gray = np.asarray(image, np.uint8)
         big = cv2.resize(gray, (gray.shape[1] * upscale, gray.shape[0] * upscale), interpolation=cv2.INTER_CUBIC)
         found = detector(big, 0)
         if found:
-            box = max(found, key=lambda r: r.width() * r.height())
+            r = max(found, key=lambda r: r.width() * r.height())
+            box = (r.left(), r.top(), r.right(), r.bottom())
         else:
             h, w = big.shape
             left, top, right, bottom = FALLBACK_BOX
-            box = dlib.rectangle(round(left * w), round(top * h), round(right * w), round(bottom * h))
-        shape = points5(big, box)
-        rgb = np.ascontiguousarray(np.repeat(big[:, :, None], 3, axis=2))
-        chip = dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
-        out[i] = np.asarray(net.compute_face_descriptor(chip), np.float32)
+            box = (round(left * w), round(top * h), round(right * w), round(bottom * h))
+        out[i] = teacher.describe(big, box)
     return out
 
 
