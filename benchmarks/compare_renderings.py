@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from affectlab.errors import DataError
-from affectlab.evaluate.compare import _method_rows, _weighted_scores, read_predictions
+from affectlab.evaluate.compare import method_rows, read_predictions, weighted_scores
 
 
 def shared_methods(runs: list[Path]) -> list[str]:
@@ -42,13 +42,13 @@ def compare_renderings(frames: Path, clips: list[Path], method: str, *, n_boot: 
     """The mean over ``clips`` runs of ``method``'s accuracy and UAR minus the ``frames`` run's, with a paired
     subject bootstrap interval of that difference, and each clip run's own difference."""
     base_rows, base_columns = read_predictions(frames)
-    base = _method_rows(base_rows, base_columns, method, str(frames))
+    base = method_rows(base_rows, base_columns, method, str(frames))
     ids = sorted(base)
     y = np.asarray([base[i]["true"] for i in ids])
     right = [np.asarray([base[i]["pred"] == base[i]["true"] for i in ids], np.float64)]
     for run in clips:
         rows, columns = read_predictions(run)
-        got = _method_rows(rows, columns, method, str(run))
+        got = method_rows(rows, columns, method, str(run))
         if set(got) != set(ids):
             raise DataError(f"{run}: {method!r} predicted other samples than in {frames} "
                             f"({len(set(got) - set(ids))} only there, {len(set(ids) - set(got))} missing)")
@@ -64,11 +64,11 @@ def compare_renderings(frames: Path, clips: list[Path], method: str, *, n_boot: 
     classes, y_index = np.unique(y, return_inverse=True)
     onehot = np.eye(classes.size)[y_index]
     full = np.ones((1, len(ids)))
-    point = [_weighted_scores(full, r, onehot) for r in right]  # (accuracy, uar) arrays of one value each
+    point = [weighted_scores(full, r, onehot) for r in right]  # (accuracy, uar) arrays of one value each
     rng = np.random.default_rng(random_state)
     draws = rng.multinomial(units.size, np.full(units.size, 1.0 / units.size), size=n_boot)
     weights = draws[:, unit_of].astype(np.float64)
-    scores = [_weighted_scores(weights, r, onehot) for r in right]
+    scores = [weighted_scores(weights, r, onehot) for r in right]
     tail = (1.0 - confidence) / 2 * 100
     out = {"method": method, "frames_run": str(frames), "clip_runs": [str(c) for c in clips], "n": len(ids),
            "subjects": int(units.size), "n_boot": n_boot, "confidence": confidence}

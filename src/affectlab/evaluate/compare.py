@@ -34,7 +34,8 @@ import numpy as np
 from affectlab.errors import DataError
 from affectlab.evaluate.metrics import accuracy, uar
 
-__all__ = ["Comparison", "compare_predictions", "compare_run_rows", "read_predictions"]
+__all__ = ["Comparison", "compare_predictions", "compare_run_rows", "method_rows", "read_predictions",
+           "weighted_scores"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Comparison:
         return "\n".join([header, accuracy, uar, mcnemar])
 
 
-def _weighted_scores(weights: np.ndarray, correct: np.ndarray, onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def weighted_scores(weights: np.ndarray, correct: np.ndarray, onehot: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy and UAR of each row of sample weights ``(B, n)``."""
     accuracy = weights @ correct / weights.sum(axis=1)
     totals = weights @ onehot
@@ -139,8 +140,8 @@ def compare_predictions(
         if second_of is not None:
             weights *= draws[:, second_of]
             weights = weights[weights.sum(axis=1) > 0]  # a draw that keeps no pair says nothing
-        acc_a, uar_a = _weighted_scores(weights, right_a.astype(np.float64), onehot)
-        acc_b, uar_b = _weighted_scores(weights, right_b.astype(np.float64), onehot)
+        acc_a, uar_a = weighted_scores(weights, right_a.astype(np.float64), onehot)
+        acc_b, uar_b = weighted_scores(weights, right_b.astype(np.float64), onehot)
         diffs_acc.append(acc_a - acc_b)
         diffs_uar.append(uar_a - uar_b)
     tail = (1.0 - confidence) / 2 * 100
@@ -185,7 +186,7 @@ def read_predictions(path: str | Path) -> tuple[list[dict[str, str]], list[str]]
         return rows, [c for c in fields if c not in _NOT_METHOD]
 
 
-def _method_rows(rows: list[dict[str, str]], columns: list[str], method: str,
+def method_rows(rows: list[dict[str, str]], columns: list[str], method: str,
                  where: str) -> dict[str, dict[str, str]]:
     """The predictions of one method, keyed by sample id. ``method`` gives the method columns' values
     joined by ``/``, left to right; leading values are enough when they single one method out. Spaces around
@@ -241,8 +242,8 @@ def compare_run_rows(
     where_a, where_b = str(run_a), str(run_b or run_a)
     rows_a, columns_a = read_predictions(run_a)
     rows_b, columns_b = (rows_a, columns_a) if run_b is None else read_predictions(run_b)
-    a = _method_rows(rows_a, columns_a, method_a, where_a)
-    b = _method_rows(rows_b, columns_b, method_b, where_b)
+    a = method_rows(rows_a, columns_a, method_a, where_a)
+    b = method_rows(rows_b, columns_b, method_b, where_b)
     if set(a) != set(b):
         raise DataError(f"{method_a!r} ({where_a}) and {method_b!r} ({where_b}) predicted different samples "
                         f"({len(set(a) - set(b))} only in A, {len(set(b) - set(a))} only in B): "
