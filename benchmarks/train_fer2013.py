@@ -105,6 +105,7 @@ def main() -> int:
     scores = classification_metrics(y_val, pred, range(len(names)))
     acc, uar = scores["accuracy"], scores["uar"]
     mirror = predict_proba(model, x_val, tta_flip=True).argmax(1)  # for the record: the epoch was chosen without it
+    mirror_scores = classification_metrics(y_val, mirror, range(len(names)))
     report = {
         "model": args.model,
         "dataset": "fer2013",
@@ -119,8 +120,8 @@ def main() -> int:
         "publictest_uar": uar,
         "accuracy": acc,
         "uar": uar,
-        "publictest_accuracy_mirror_tta": classification_metrics(y_val, mirror, range(len(names)))["accuracy"],
-        "publictest_uar_mirror_tta": classification_metrics(y_val, mirror, range(len(names)))["uar"],
+        "publictest_accuracy_mirror_tta": mirror_scores["accuracy"],
+        "publictest_uar_mirror_tta": mirror_scores["uar"],
         "last_epoch_publictest_accuracy": final["val_accuracy"],
         "last_epoch_accuracy": final["val_accuracy"],
         "confusion_matrix": scores["confusion"],

@@ -131,7 +131,6 @@ def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any],
     torch.manual_seed(seed)
     net = build_net()
     head = torch.nn.Linear(net.embedding_dim, faces.dim)
-    both = {**net.state_dict(), **{f"distill_head.{k}": v for k, v in head.state_dict().items()}}
     spec = {"what": "distilled branch", "version": distill.DISTILL_VERSION, "teacher": faces.teacher_key,
             "layout": cfg["layout"], "epochs": cfg["epochs"], "lr": cfg["lr"], "batch_size": cfg["batch_size"],
             "max_faces": cfg["max_faces"], "seed": seed, "net": dict(fingerprint), "augment": asdict(tcfg.augment),
@@ -147,11 +146,15 @@ def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any],
             net, faces.images, faces.targets, epochs=int(cfg["epochs"]), lr=float(cfg["lr"]),
             batch_size=int(cfg["batch_size"]), weight_decay=tcfg.weight_decay, augment=tcfg.augment, seed=seed,
             device=tcfg.device, precision=tcfg.precision, checkpoint=checkpoint, head=head, progress=progress)
-        vector = distill.flatten_state({**net.state_dict(),
-                                        **{f"distill_head.{k}": v for k, v in head.state_dict().items()}})
+        vector = distill.flatten_state(_with_head(net, head))
         if cache is not None:
             cache.put(key, vector, {"what": "distilled branch", "seed": seed, "history": history})
             checkpoint.unlink(missing_ok=True)
-    state = distill.unflatten_state(vector, both)
+    state = distill.unflatten_state(vector, _with_head(net, head))
     head_state = {k.removeprefix("distill_head."): state.pop(k) for k in list(state) if k.startswith("distill_head.")}
     return state, head_state, history
+
+
+def _with_head(net: torch.nn.Module, head: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The net's state and the head's (keys prefixed ``distill_head.``): what a distillation's cache entry holds."""
+    return {**net.state_dict(), **{f"distill_head.{k}": v for k, v in head.state_dict().items()}}
