@@ -98,6 +98,15 @@ def test_the_haar_front_end_also_gives_a_volume(clip_dir):
     assert v.volume.shape == (3, 32, 32) and v.n_face_frames >= 6
 
 
+def test_lanczos_downscale_gives_the_same_faces_sharper(clip_dir, frontend):
+    area = clip_volume(clip_dir / "face.avi", frames=3, size=32, detector=frontend)
+    lanczos = clip_volume(clip_dir / "face.avi", frames=3, size=32, detector=frontend, downscale="lanczos")
+    assert lanczos.frame_indices == area.frame_indices and np.allclose(lanczos.eyes, area.eyes)
+    a, b = area.volume.astype(float), lanczos.volume.astype(float)
+    assert 0 < np.abs(a - b).mean() < 8.0  # the same crops, resampled differently
+    assert np.abs(np.diff(b, axis=2)).mean() > np.abs(np.diff(a, axis=2)).mean()
+
+
 def test_a_detector_object_can_be_shared(clip_dir):
     v = VolumeBuilder(frames=3, size=32, detector=create_detector("haar"))(clip_dir / "face.avi")
     assert v.volume.shape == (3, 32, 32)
@@ -105,7 +114,8 @@ def test_a_detector_object_can_be_shared(clip_dir):
 
 @pytest.mark.parametrize("bad", [{"frames": 0}, {"size": 4}, {"missing": "drop"}, {"fill": "zero"},
                                  {"short": "pad"}, {"max_missing": 1.0}, {"smooth": 0}, {"unknown": 1},
-                                 {"framing": {"eye_x": 2.0}}, {"max_frames": 0}, {"keep_tilt": 100}])
+                                 {"framing": {"eye_x": 2.0}}, {"max_frames": 0}, {"keep_tilt": 100},
+                                 {"downscale": "nearest"}])
 def test_bad_settings_raise_config_errors(bad):
     with pytest.raises(ConfigError):
         VolumeSettings.from_mapping(bad)

@@ -145,3 +145,29 @@ def test_bad_inputs():
         align_face(img, FaceBox(0, 0, 10, 10), ((1.0, 2.0),))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dtype"):
         crop_face(img.astype(np.int64), FaceBox(0, 0, 10, 10))
+
+
+def test_lanczos_shrink_keeps_more_fine_detail_than_area():
+    from affectlab.face.align import shrink
+
+    # stripes 3 px wide shrunk by 2: below the new Nyquist limit, so they should survive
+    img = np.tile(np.repeat(np.array([0, 255], np.uint8), 3), 16)[None, :].repeat(96, axis=0)
+    area, lanczos = shrink(img, 48, "area"), shrink(img, 48, "lanczos")
+    assert area.shape == lanczos.shape == (48, 48)
+    assert lanczos.astype(float).std() > area.astype(float).std() > 0
+    rgb = np.dstack([img] * 3)
+    assert shrink(rgb, 48, "lanczos").shape == (48, 48, 3)
+    with pytest.raises(ConfigError, match="downscale"):
+        shrink(img, 48, "cubic")
+
+
+def test_align_to_eyes_downscale_is_checked_and_used():
+    from affectlab.face import EyeFraming, align_to_eyes
+
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (200, 200), dtype=np.uint8)
+    args = (img, FaceBox(40, 40, 120, 120), ((80.0, 90.0), (120.0, 90.0)), EyeFraming(0.5, 0.4, 0.35))
+    area, lanczos = align_to_eyes(*args, size=32).image, align_to_eyes(*args, size=32, downscale="lanczos").image
+    assert area.shape == lanczos.shape == (32, 32) and not np.array_equal(area, lanczos)
+    with pytest.raises(ConfigError, match="downscale"):
+        align_to_eyes(*args, size=32, downscale="bogus")

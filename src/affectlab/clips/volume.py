@@ -59,7 +59,7 @@ import numpy as np
 from affectlab.checks import is_integer, is_number
 from affectlab.clips.errors import ClipMissingFrames, ClipNoFace, ClipTooShort, ClipUnreadable
 from affectlab.errors import AffectLabError, ConfigError, MediaReadError
-from affectlab.face.align import FER2013_EYE_FRAMING, EyeFraming
+from affectlab.face.align import DOWNSCALES, FER2013_EYE_FRAMING, EyeFraming
 
 __all__ = [
     "VOLUME_VERSION",
@@ -123,6 +123,9 @@ class VolumeSettings:
         Full-frame face scans every N frames (the tracker follows faces in between).
     max_frames
         Read at most this many frames of a clip (``None``: all).
+    downscale
+        How a face larger than ``size`` is shrunk: ``"area"`` (box filter) or ``"lanczos"`` (sharper, closer to
+        the face as a camera at that resolution would see it; :data:`affectlab.face.align.Downscale`).
     """
 
     frames: int = 16
@@ -137,6 +140,7 @@ class VolumeSettings:
     detector: str = "auto"
     scan_every: int = 10
     max_frames: int | None = 3000
+    downscale: str = "area"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "framing", _framing(self.framing))
@@ -146,7 +150,7 @@ class VolumeSettings:
                 raise ConfigError(f"clip volume: {name} must be an integer >= {lowest}, got {value!r}")
         if self.max_frames is not None and (not is_integer(self.max_frames) or self.max_frames < 1):
             raise ConfigError(f"clip volume: max_frames must be a positive integer or None, got {self.max_frames!r}")
-        for name, allowed in (("missing", MISSING), ("fill", FILLS), ("short", SHORT)):
+        for name, allowed in (("missing", MISSING), ("fill", FILLS), ("short", SHORT), ("downscale", DOWNSCALES)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"clip volume: {name} must be one of {', '.join(allowed)}, "
                                   f"got {getattr(self, name)!r}")
@@ -389,7 +393,8 @@ class VolumeBuilder:
                     near = detected[np.abs(detected - position).argmin()]
                     e = eyes[position]
                     face = align_to_eyes(frame.image, box_of[int(near)], ((e[0], e[1]), (e[2], e[3])), s.framing,
-                                         size=s.size, color="gray", keep_tilt=float(s.keep_tilt))
+                                         size=s.size, color="gray", keep_tilt=float(s.keep_tilt),
+                                         downscale=s.downscale)
                     crops[position] = face.image
                 if position >= source.max():
                     break
