@@ -67,6 +67,7 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None, settings: l
     from affectlab.experiments.config import resolve_source
     from affectlab.experiments.config import section as _section
     from affectlab.experiments.siamese import _MODEL_KEYS, _TRAIN_KEYS, _build_net, _image_size
+    from affectlab.experiments.siamese_distill import load_branch
     from affectlab.identity import balanced_pairs, fit_siamese, subject_folds
     from affectlab.identity.classify import read_identity_images
     from affectlab.identity.train import SiameseTrainConfig
@@ -101,7 +102,7 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None, settings: l
     distilled = _distill_start(raw, Path(path).resolve().parent, size, model_cfg, cfg)
     start_auc = None
     if distilled is not None:  # the experiment's distilled branch (the same cache entry)
-        net.load_state_dict(distilled[0])
+        load_branch(net, distilled[0])
         head = torch.nn.Linear(net.embedding_dim, len(distilled[1]["bias"]))
         head.load_state_dict(distilled[1])
         start_auc = {"embedding": _embedding_auc(net, images[val_idx], pairs),
@@ -141,8 +142,8 @@ def _distill_start(raw: dict, base: Path, size: tuple[int, int], model_cfg: dict
         return None
     cache = FeatureCache(default_cache_dir())
     faces = load_distill_faces(section, size, cache, n_jobs=2, progress=True)
-    state, head, _ = distilled_state(lambda: _build_net(siamese_vgg, size, model_cfg), faces, section, cfg, cfg.seed,
-                                      cache, {"size": list(size), "model": model_cfg}, progress=True)
+    state, head, _ = distilled_state(lambda m: _build_net(siamese_vgg, size, m), model_cfg, size, faces, section, cfg,
+                                      cfg.seed, cache, progress=True)
     return state, head
 
 

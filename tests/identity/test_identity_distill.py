@@ -9,7 +9,7 @@ import torch
 
 from affectlab.errors import ConfigError
 from affectlab.experiments.siamese import run_siamese_experiment
-from affectlab.experiments.siamese_distill import DistillFaces, distilled_state
+from affectlab.experiments.siamese_distill import DistillFaces, distilled_state, load_branch
 from affectlab.features.cache import FeatureCache
 from affectlab.identity import distill
 from affectlab.identity.distill import cosine_distance, distill_branch, flatten_state, unflatten_state
@@ -28,8 +28,8 @@ def sample_face_gray():
     return cv2.resize(gray, (96, 96), interpolation=cv2.INTER_AREA)
 
 
-def _tiny_net():
-    return siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8)
+def _tiny_net(model=None):
+    return siamese_vgg(widths=(4, 4) + (8,) * 8, hidden=8, join=(model or {}).get("join", "fc"))
 
 
 def test_cosine_distance_by_hand():
@@ -149,17 +149,29 @@ def test_distilled_state_reads_the_cache_only_for_the_same_settings(tmp_path):
     cfg = {"layout": {"height": None, "top": 0, "left": 0}, "epochs": 1, "lr": 0.002, "batch_size": 4,
            "max_faces": None}
     cache = FeatureCache(tmp_path / "cache")
-    state, head, history = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 0, cache, {"m": 1})
+    state, head, history = distilled_state(_tiny_net, {"m": 1}, (28, 24), faces, cfg, SiameseTrainConfig(), 0, cache)
     assert history is not None and len(history) == 1
     assert list(state) == list(_tiny_net().state_dict()) and sorted(head) == ["bias", "weight"]
     assert head["weight"].shape == (8, _tiny_net().embedding_dim)
-    same, same_head, cached = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 0, cache, {"m": 1})
+    same, same_head, cached = distilled_state(_tiny_net, {"m": 1}, (28, 24), faces, cfg, SiameseTrainConfig(), 0, cache)
     assert cached is None and all(torch.equal(state[k], same[k]) for k in state)
     assert all(torch.equal(head[k], same_head[k]) for k in head)
-    _, _, other = distilled_state(_tiny_net, faces, {**cfg, "epochs": 2}, SiameseTrainConfig(), 0, cache, {"m": 1})
+    _, _, other = distilled_state(_tiny_net, {"m": 1}, (28, 24), faces, {**cfg, "epochs": 2}, SiameseTrainConfig(), 0,
+                                  cache)
     assert other is not None and len(other) == 2
-    _, _, seed1 = distilled_state(_tiny_net, faces, cfg, SiameseTrainConfig(), 1, cache, {"m": 1})
+    _, _, seed1 = distilled_state(_tiny_net, {"m": 1}, (28, 24), faces, cfg, SiameseTrainConfig(), 1, cache)
     assert seed1 is not None
+    # the join is not distilled: a cosine-join net reads the same entry and takes the branch from it
+    fc_state, _, for_cosine = distilled_state(_tiny_net, {"m": 1, "join": "cosine"}, (28, 24), faces, cfg,
+                                              SiameseTrainConfig(), 0, cache)
+    assert for_cosine is None and all(torch.equal(state[k], fc_state[k]) for k in state)
+    cosine_net = _tiny_net({"join": "cosine"})
+    load_branch(cosine_net, fc_state)
+    own = cosine_net.state_dict()
+    assert all(torch.equal(own[k], state[k]) for k in own if k.startswith("branch."))
+    assert own["cos_scale"].item() == 10.0 and "fc1.weight" not in own
+    with pytest.raises(ConfigError, match="built for another net"):
+        load_branch(cosine_net, {k: v for k, v in fc_state.items() if not k.startswith("branch.0")})
 
 
 def test_an_interrupted_distillation_resumes_to_the_same_weights(tmp_path, monkeypatch):

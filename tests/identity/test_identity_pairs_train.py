@@ -354,3 +354,41 @@ def test_pair_heatmaps_refuse_mismatched_or_out_of_range_faces():
         pair_heatmaps(net, a, np.zeros((2, 30, 30), np.uint8))
     with pytest.raises(ConfigError, match=r"\[0, 1\]"):
         pair_heatmaps(net, a.astype(np.float32) + 200, a.astype(np.float32))
+
+
+def test_cosine_join_is_symmetric_by_hand_and_calibrated_on_training_pairs():
+    from affectlab.identity.train import calibrate_cosine_join
+
+    net = siamese_vgg(widths=(8, 8) + (16,) * 8, hidden=16, join="cosine")
+    assert "fc1.weight" not in net.state_dict() and net.cos_scale.item() == 10.0
+    ea, eb = torch.tensor([[1.0, 0.0], [1.0, 1.0]]), torch.tensor([[0.0, 2.0], [2.0, 2.0]])
+    assert net.join(ea, eb).tolist() == pytest.approx([10 * (0 - 0.5), 10 * (1 - 0.5)])
+    a, b = torch.rand(2, 1, 28, 24), torch.rand(2, 1, 28, 24)
+    net.eval()
+    with torch.no_grad():
+        assert torch.allclose(net(a, b), net(b, a), atol=1e-5)
+    assert pair_heatmaps(net, a, b).same_a.shape == (2, 28, 24)
+    with pytest.raises(ValueError, match="join"):
+        siamese_vgg(join="dot")
+    with pytest.raises(ConfigError, match="not 'cosine'"):
+        calibrate_cosine_join(siamese_vgg(), np.zeros((4, 28, 24), np.uint8), np.array(list("aabb")))
+    # an untrained branch on clear identities: the calibration puts the decision between same and different cosines
+    X, subj = _synthetic_faces(n_subjects=4, per_subject=4)
+    torch.manual_seed(0)
+    scale, offset = calibrate_cosine_join(net, X, subj)
+    assert scale > 0 and net.cos_scale.item() == pytest.approx(scale) and net.cos_offset.item() == pytest.approx(offset)
+    pairs = balanced_pairs(subj, seed=0)
+    assert verification_metrics(pair_scores(net, X, pairs), pairs.same, 0.5)["uar"] >= 0.8
+
+
+def test_fit_siamese_with_a_cosine_join_calibrates_then_trains():
+    torch.manual_seed(0)
+    X, subj = _synthetic_faces()
+    train = np.isin(subj, ["s0", "s1", "s2", "s3"])
+    val_pairs = balanced_pairs(subj[~train], seed=0)
+    net = siamese_vgg(widths=(8, 8) + (16,) * 8, hidden=16, join="cosine")
+    cfg = SiameseTrainConfig(epochs=3, subjects_per_batch=4, images_per_subject=3, batches_per_epoch=3,
+                             lr=3e-4, augment=AugmentConfig(0, 0, 0, False), select_on="none", threshold_rule="fixed")
+    result = fit_siamese(net, train=(X[train], subj[train]), val=(X[~train], val_pairs), config=cfg, progress=False)
+    assert net.cos_scale.item() > 20          # calibrated on the training pairs (a sharp decision), then trained
+    assert result.history[-1]["val_auc"] >= 0.9

@@ -67,7 +67,7 @@ from affectlab.evaluate.metrics import macro_f1
 from affectlab.experiments import runs, schema
 from affectlab.experiments.config import integer_setting, names_the_file, read_raw_config, resolve_source, section
 from affectlab.experiments.runs import ExperimentResult
-from affectlab.experiments.siamese_distill import distill_section, distilled_state, load_distill_faces
+from affectlab.experiments.siamese_distill import distill_section, distilled_state, load_branch, load_distill_faces
 from affectlab.experiments.siamese_report import write_siamese_report
 from affectlab.experiments.stages import open_feature_cache
 from affectlab.identity.classify import read_identity_images, train_identity_classifier
@@ -113,7 +113,7 @@ _IDENTITY_KEYS = {"epochs": 30, "lr": 0.002, "batch_size": 32, "train_images": [
 _PROTOCOL_KEYS = {"n_folds": 4, "val_subjects": 5, "seed": 0, "val_rotation": False, "folds": None,
                   "train_subjects": None}
 _MODEL_KEYS = {"hidden": 128, "embedding": "flatten", "dropout": 0.0, "l2_normalize": False, "pool_after": [1, 2, 4],
-               "input_norm": "fixed"}
+               "input_norm": "fixed", "join": "fc"}
 _TRAIN_KEYS = {**{f: getattr(SiameseTrainConfig(), f) for f in
                   ("epochs", "subjects_per_batch", "images_per_subject", "batches_per_epoch", "lr", "weight_decay",
                    "seed", "device", "num_threads", "tta_flip", "identity_weight", "threshold_rule", "select_on",
@@ -443,9 +443,9 @@ def _train_members(st: _Settings, k: int, fold: SubjectFold, part: dict[str, np.
         if state.distill is not None:  # the same distilled branch serves every fold
             if seed not in state.distill_states:
                 state.distill_states[seed], _, state.distill_histories[seed] = distilled_state(
-                    lambda: _build_net(siamese_vgg, st.size, st.model), state.distill, st.distill, tcfg, seed,
-                    state.cache, {"size": list(st.size), "model": st.model}, progress=progress)
-            net.load_state_dict(state.distill_states[seed])
+                    lambda cfg: _build_net(siamese_vgg, st.size, cfg), st.model, st.size, state.distill, st.distill,
+                    tcfg, seed, state.cache, progress=progress)
+            load_branch(net, state.distill_states[seed])
         fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
                           val=None if st.no_validation else (images[part["val"]], val_pairs),
                           config=replace(tcfg, seed=seed), progress=progress,
@@ -654,7 +654,8 @@ def _build_net(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[str, Any])
     try:
         net = siamese_vgg(input_size=size, hidden=int(model_cfg["hidden"]), embedding=str(model_cfg["embedding"]),
                           dropout=float(model_cfg["dropout"]), l2_normalize=bool(model_cfg["l2_normalize"]),
-                          pool_after=tuple(pool_after), input_norm=str(model_cfg["input_norm"]))
+                          pool_after=tuple(pool_after), input_norm=str(model_cfg["input_norm"]),
+                          join=str(model_cfg["join"]))
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"model: {exc} (images.size {list(size)}, pool_after {list(pool_after)})") from None
     return net

@@ -38,7 +38,7 @@ from affectlab.features.cache import images_fingerprint, library_versions
 from affectlab.identity import distill
 from affectlab.identity.extra import fit_face_layout, parse_face_layout
 
-__all__ = ["DISTILL_KEYS", "DistillFaces", "distill_section", "distilled_state", "load_distill_faces"]
+__all__ = ["DISTILL_KEYS", "DistillFaces", "distill_section", "distilled_state", "load_branch", "load_distill_faces"]
 
 #: Keys of the ``distill`` section, with their defaults.
 DISTILL_KEYS: dict[str, Any] = {"source": None, "layout": {"height": None, "top": 0, "left": 0}, "epochs": 6,
@@ -120,16 +120,21 @@ def load_distill_faces(cfg: Mapping[str, Any], size: tuple[int, int], cache: Any
                         n_faces=len(faces), dim=distill.TEACHER_DIM)
 
 
-def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any], tcfg: Any, seed: int, cache: Any,
-                    fingerprint: Mapping[str, Any], *, progress: bool = False
+def distilled_state(build_net: Callable[[Mapping[str, Any]], Any], model_cfg: Mapping[str, Any],
+                    size: tuple[int, int], faces: DistillFaces, cfg: Mapping[str, Any], tcfg: Any, seed: int,
+                    cache: Any, *, progress: bool = False
                     ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], list[dict[str, float]] | None]:
-    """Weights of a fresh net (``build_net()`` after seeding with ``seed``) whose branch learnt the teacher's
-    descriptors, those of the linear map from its embedding to the teacher's space, and the distillation's history
-    (None when the weights came from the cache: the same distillation ran before; ``fingerprint``: the net's
-    settings)."""
+    """Weights of a fresh net (``build_net(model settings)`` after seeding with ``seed``) whose branch learnt the
+    teacher's descriptors, those of the linear map from its embedding to the teacher's space, and the distillation's
+    history (None when the weights came from the cache: the same distillation ran before).
 
+    The join is not distilled: the net is built with the seed's ``fc`` join whatever ``model_cfg["join"]`` says, and
+    the cache key holds the branch's settings only, so one distillation serves either join (:func:`load_branch`)."""
+
+    branch_cfg = {k: v for k, v in model_cfg.items() if k != "join"}
+    fingerprint = {"size": list(size), "model": branch_cfg}
     torch.manual_seed(seed)
-    net = build_net()
+    net = build_net({**branch_cfg, "join": "fc"})
     head = torch.nn.Linear(net.embedding_dim, faces.dim)
     spec = {"what": "distilled branch", "version": distill.DISTILL_VERSION, "teacher": faces.teacher_key,
             "layout": cfg["layout"], "epochs": cfg["epochs"], "lr": cfg["lr"], "batch_size": cfg["batch_size"],
@@ -153,6 +158,16 @@ def distilled_state(build_net: Any, faces: DistillFaces, cfg: Mapping[str, Any],
     state = distill.unflatten_state(vector, _with_head(net, head))
     head_state = {k.removeprefix("distill_head."): state.pop(k) for k in list(state) if k.startswith("distill_head.")}
     return state, head_state, history
+
+
+def load_branch(net: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:
+    """Load :func:`distilled_state`'s weights into ``net``: everything ``net`` has (its branch, and the ``fc`` join's
+    layers when it has that join; a cosine join keeps its own two numbers)."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in state and not k.startswith("cos_")]
+    if missing:
+        raise ConfigError(f"distilled weights lack {missing[0]!r}: built for another net")
+    net.load_state_dict({**own, **{k: v for k, v in state.items() if k in own}})
 
 
 def _with_head(net: torch.nn.Module, head: torch.nn.Module) -> dict[str, torch.Tensor]:

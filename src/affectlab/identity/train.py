@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 from affectlab.checks import is_integer, is_number
 from affectlab.data.media import pixel_values_problem
 from affectlab.errors import ConfigError
-from affectlab.identity.pairs import Pairs
+from affectlab.identity.pairs import Pairs, balanced_pairs
 from affectlab.models.augment import AugmentConfig, random_affine
 from affectlab.models.device import resolve_device
 from affectlab.models.siamese import SiameseNet
@@ -39,6 +39,7 @@ __all__ = [
     "SiameseTrainConfig",
     "SiameseTrainResult",
     "best_threshold",
+    "calibrate_cosine_join",
     "calibrated_average",
     "check_train_config",
     "eer_threshold",
@@ -222,6 +223,42 @@ def eer_threshold(scores: np.ndarray, same: np.ndarray) -> tuple[float, float]:
             best = (key[0], key[1], float(t))
     assert best is not None
     return best[2], -best[1]
+
+
+@torch.no_grad()
+def calibrate_cosine_join(net: SiameseNet, images: np.ndarray | torch.Tensor, subjects: np.ndarray, *,
+                          seed: int = 0, device: str | torch.device = "cpu") -> tuple[float, float]:
+    """Set a cosine join's scale and offset (``net.join == "cosine"``) from balanced pairs of the training images:
+    a logistic regression of "same" on the cosine of the two embeddings (no augmentation), so that the pair stage
+    starts at the branch's own decision point rather than at an arbitrary one. Returns ``(scale, offset)``.
+
+    A branch whose cosine does not rise with "same" (a non-positive slope) keeps the defaults (10, 0.5). The two
+    numbers then train with the branch at its learning rate: a small one (fine-tuning a distilled branch) keeps the
+    decision point where the calibration put it; a branch that moves fast leaves it behind.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    if getattr(net, "join_kind", "fc") != "cosine":
+        raise ConfigError("calibrate_cosine_join: the net's join is not 'cosine'")
+    pairs = balanced_pairs(np.asarray(subjects, dtype=object), seed=seed)
+    dev = resolve_device(device) if isinstance(device, str) else device
+    x = images if isinstance(images, torch.Tensor) else _tensor(images)
+    was_training = net.training
+    net.eval().to(dev)
+    try:
+        emb = torch.cat([net.embed(x[s: s + 256].to(dev)) for s in range(0, len(x), 256)]).float().cpu()
+    finally:
+        net.train(was_training)
+    cosine = F.cosine_similarity(emb[torch.as_tensor(pairs.first)], emb[torch.as_tensor(pairs.second)], dim=1)
+    fit = LogisticRegression(C=1e4).fit(cosine.numpy()[:, None], pairs.same)
+    scale = float(fit.coef_[0, 0])
+    if not scale > 0:
+        scale, offset = 10.0, 0.5
+    else:
+        offset = float(-fit.intercept_[0] / scale)
+    net.cos_scale.fill_(scale)
+    net.cos_offset.fill_(offset)
+    return scale, offset
 
 
 def probability_logit(p: np.ndarray, threshold: float = 0.5) -> np.ndarray:
@@ -432,6 +469,8 @@ def fit_siamese(
             net, x_train, subjects, epochs=cfg.pretrain_epochs, lr=cfg.pretrain_lr,
             batch_size=cfg.pretrain_batch_size, weight_decay=cfg.weight_decay, augment=cfg.augment,
             brightness=cfg.brightness, seed=cfg.seed, device=device, progress=progress, precision=cfg.precision)
+    if getattr(net, "join_kind", "fc") == "cosine":  # start the pair stage at the branch's own decision point
+        calibrate_cosine_join(net, x_train, subjects, seed=cfg.seed, device=device)
     arithmetic = resolve_precision(cfg.precision, device)
     aux = torch.nn.Linear(net.branch.out_channels, len(batches.names)).to(device) if cfg.identity_weight > 0 else None
     params = list(net.parameters()) + (list(aux.parameters()) if aux is not None else [])

@@ -4,7 +4,10 @@ Each branch is the 10-layer :class:`~affectlab.models.identity.VGGStack` (2 x 64
 3x3 convolutions with pooling). Its last map is the face's embedding, flattened (``embedding=
 "flatten"``, default: 128 x 3 x 3 = 1152 values for a 28 x 24 face, which keeps where things are
 on the face) or globally averaged (``"gap"``, 128 values). The pair is joined symmetrically,
-``[|e_a - e_b|, e_a * e_b]``, then ``fc1`` (ReLU) and ``fc2`` give one logit for "same person".
+``[|e_a - e_b|, e_a * e_b]``, then ``fc1`` (ReLU) and ``fc2`` give one logit for "same person" (``join="fc"``, the
+seed's); or ``join="cosine"``: the logit is ``scale * (cos(e_a, e_b) - offset)`` with two learnt numbers, which keeps
+the geometry of a branch that already embeds faces (a distilled one) instead of learning a new head from few
+subjects (:func:`affectlab.identity.train.calibrate_cosine_join` sets them from training pairs).
 This is a pair model, not a classifier of single images, so it is built with :func:`siamese_vgg`
 rather than ``create_model``; it still exposes ``normalize`` / ``forward_features`` (one image ->
 the branch's last map) for heatmaps.
@@ -30,7 +33,10 @@ from torch import nn
 from affectlab.models.identity import ORL_INPUT_SIZE, VGGStack
 from affectlab.models.registry import ModelConfig
 
-__all__ = ["SiameseNet", "siamese_vgg", "SIAMESE_CLASSES"]
+__all__ = ["JOINS", "SiameseNet", "siamese_vgg", "SIAMESE_CLASSES"]
+
+#: How the two embeddings become one "same" logit (see the module docstring).
+JOINS = ("fc", "cosine")
 
 #: Output classes of a pair: index 1 ("same") is the logit's positive side.
 SIAMESE_CLASSES: tuple[str, str] = ("different", "same")
@@ -58,12 +64,19 @@ class SiameseNet(nn.Module):
     input_norm
         ``"fixed"`` (``(x - mean) / std`` with the config's constants) or ``"per_image"`` (each
         image to zero mean and unit sd over its pixels: removes lighting offset and gain).
+    join
+        ``"fc"`` (two fully connected layers) or ``"cosine"`` (``scale * (cos - offset)``; ``hidden`` and
+        ``dropout`` unused).
     """
 
     def __init__(self, config: ModelConfig, widths: Sequence[int] = (64,) * 2 + (128,) * 8,
                  pool_after: Sequence[int] = (1, 2, 4), hidden: int = 128, l2_normalize: bool = False,
-                 embedding: str = "flatten", dropout: float = 0.0, input_norm: str = "fixed") -> None:
+                 embedding: str = "flatten", dropout: float = 0.0, input_norm: str = "fixed",
+                 join: str = "fc") -> None:
         super().__init__()
+        if join not in JOINS:
+            raise ValueError(f"join must be one of {', '.join(JOINS)}, got {join!r}")
+        self.join_kind = join
         if embedding not in ("flatten", "gap"):
             raise ValueError(f"embedding must be 'flatten' or 'gap', got {embedding!r}")
         if input_norm not in ("fixed", "per_image"):
@@ -82,10 +95,14 @@ class SiameseNet(nn.Module):
             with torch.no_grad():
                 dim = self.branch(torch.zeros(1, config.channels, *config.input_size)).numel()
         self.embedding_dim = dim
-        self.dropout = nn.Dropout(dropout)
-        self.fc1 = nn.Linear(2 * dim, hidden)
-        self.relu = nn.ReLU()
-        self.fc2 = nn.Linear(hidden, 1)
+        if join == "cosine":
+            self.cos_scale = nn.Parameter(torch.tensor(10.0))
+            self.cos_offset = nn.Parameter(torch.tensor(0.5))
+        else:
+            self.dropout = nn.Dropout(dropout)
+            self.fc1 = nn.Linear(2 * dim, hidden)
+            self.relu = nn.ReLU()
+            self.fc2 = nn.Linear(hidden, 1)
 
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
         """Pixel space ``[0, 1]`` -> the network's input space."""
@@ -109,7 +126,9 @@ class SiameseNet(nn.Module):
         return self.embed_features(self.forward_features(self.normalize(x)))
 
     def join(self, ea: torch.Tensor, eb: torch.Tensor) -> torch.Tensor:
-        """Two embeddings -> the "same" logit ``(N,)`` (the two fully connected layers)."""
+        """Two embeddings -> the "same" logit ``(N,)`` (the two fully connected layers, or the scaled cosine)."""
+        if self.join_kind == "cosine":
+            return self.cos_scale * (nn.functional.cosine_similarity(ea.float(), eb.float(), dim=1) - self.cos_offset)
         joined = self.dropout(torch.cat([(ea - eb).abs(), ea * eb], dim=1))
         return self.fc2(self.relu(self.fc1(joined))).squeeze(1)
 
@@ -125,7 +144,7 @@ class SiameseNet(nn.Module):
 def siamese_vgg(channels: int = 1, input_size: tuple[int, int] = ORL_INPUT_SIZE, hidden: int = 128,
                 widths: Sequence[int] = (64,) * 2 + (128,) * 8, pool_after: Sequence[int] = (1, 2, 4),
                 l2_normalize: bool = False, embedding: str = "flatten", dropout: float = 0.0,
-                input_norm: str = "fixed") -> SiameseNet:
+                input_norm: str = "fixed", join: str = "fc") -> SiameseNet:
     """The Siamese VGG pair network for small gray faces (28 x 24 ORL faces by default)."""
     config = ModelConfig(
         name="siamese_vgg",
@@ -138,6 +157,6 @@ def siamese_vgg(channels: int = 1, input_size: tuple[int, int] = ORL_INPUT_SIZE,
         feature_layers=("branch", "pool"),
         extras={"hidden": hidden, "widths": list(widths), "pool_after": list(pool_after),
                 "l2_normalize": bool(l2_normalize), "embedding": embedding, "dropout": dropout,
-                "input_norm": input_norm},
+                "input_norm": input_norm, "join": join},
     )
-    return SiameseNet(config, widths, pool_after, hidden, l2_normalize, embedding, dropout, input_norm)
+    return SiameseNet(config, widths, pool_after, hidden, l2_normalize, embedding, dropout, input_norm, join)
