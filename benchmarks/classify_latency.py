@@ -30,16 +30,21 @@ from affectlab.models import create_model, face_size, predict_probabilities
 from affectlab.models.inference import resolve_tta
 
 
+def _timings(run, repeats: int, warmup: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Wall-clock and calling-thread CPU milliseconds of each of ``repeats`` calls of ``run()``, after ``warmup``."""
+    for _ in range(warmup):
+        run()
+    wall, cpu = np.zeros(repeats), np.zeros(repeats)
+    for i in range(repeats):
+        start, start_cpu = time.perf_counter(), time.thread_time()
+        run()
+        wall[i], cpu[i] = (time.perf_counter() - start) * 1000, (time.thread_time() - start_cpu) * 1000
+    return wall, cpu
+
+
 def _thread_ms(run, repeats: int) -> float:
     """Median CPU time of the calling thread per call of ``run()``, in milliseconds, after a warm-up."""
-    for _ in range(10):
-        run()
-    times = []
-    for _ in range(repeats):
-        start = time.thread_time()
-        run()
-        times.append((time.thread_time() - start) * 1000)
-    return round(float(np.median(times)), 3)
+    return round(float(np.median(_timings(run, repeats)[1])), 3)
 
 
 def _variant_times(model: torch.nn.Module, views: torch.Tensor, repeats: int) -> dict[str, float]:
@@ -73,22 +78,12 @@ def main() -> int:
     for name in args.models:
         model = create_model(name).eval().to(memory_format=torch.channels_last)
         face = np.random.default_rng(0).integers(0, 256, (1, *face_size(model)), dtype=np.uint8)
-        for _ in range(20):
-            predict_probabilities(model, face, tta=args.tta, device="cpu")
-        times, cpu = [], []
-        for _ in range(args.repeats):
-            start, start_cpu = time.perf_counter(), time.thread_time()
-            predict_probabilities(model, face, tta=args.tta, device="cpu")
-            times.append((time.perf_counter() - start) * 1000)
-            cpu.append((time.thread_time() - start_cpu) * 1000)
+        times, cpu = _timings(lambda m=model, f=face: predict_probabilities(m, f, tta=args.tta, device="cpu"),
+                              args.repeats, warmup=20)
         views = torch.rand(2 if resolve_tta(model, args.tta) == "mirror" else 1, model.config.channels,
                            *model.config.input_size).contiguous(memory_format=torch.channels_last)
-        raw = []
         with torch.inference_mode():
-            for _ in range(args.repeats):
-                start = time.perf_counter()
-                model(views)
-                raw.append((time.perf_counter() - start) * 1000)
+            raw, _ = _timings(lambda m=model, v=views: m(v), args.repeats, warmup=0)
         variants = _variant_times(model, views, args.repeats)
         params = sum(p.numel() for p in model.parameters())
         buffers = sum(b.numel() for b in model.buffers())

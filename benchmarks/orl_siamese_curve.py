@@ -2,7 +2,7 @@
 training subjects.
 
     python benchmarks/orl_siamese_curve.py validate configs/orl-siamese.yaml [--fold 0] [--val-subjects 5]
-        [--set train.lr=0.0001 ...]
+        [--set train.lr=0.0001 ...] [--start-checkpoint <cache>/checkpoints/distill-<key>.pt]
     python benchmarks/orl_siamese_curve.py curve configs/orl-siamese.yaml --subjects 10 20 [--fold 0]
         [--out runs/orl-siamese-curve] [--data ../shared/datasets/orl_faces] [--threads 1]
     python benchmarks/orl_siamese_curve.py summary configs/orl-siamese.yaml [--out runs/orl-siamese-curve]
@@ -12,7 +12,11 @@ training subjects.
 feature cache) trained on fold ``--fold``'s non-test subjects minus ``--val-subjects`` of them (the fold's seeded
 order, as ``protocol.val_subjects`` would take them), scored after every epoch on balanced pairs of those validation
 subjects only; the fold's test subjects are never loaded into any score. Prints one JSON object: the per-epoch
-validation history (accuracy at P(same) = 0.5, AUC, loss) and the time.
+validation history (accuracy at P(same) = 0.5, AUC, loss) and the time; with a distilled start, also how well that
+start verifies before any pair training (``distilled_val_auc``: for the branch's embedding and for its map into the
+teacher's space, the cosine's AUC on the validation pairs and its accuracy there at the cosine threshold most
+accurate on balanced pairs of the training subjects). ``--start-checkpoint`` takes the start from a distillation's
+checkpoint (one still running, say) instead of the config's finished distillation.
 
 ``curve``: the config as it is (its declared recipe; ``protocol.val_subjects: 0``, fixed epochs, 'same' at 0.5, so
 nothing is chosen on any pairs) run on fold ``--fold`` only, each net trained on only the first N of the fold's
@@ -62,7 +66,8 @@ def apply_settings(raw: dict, settings: list[str]) -> dict:
     return raw
 
 
-def validate(config: Path, fold: int, n_val: int, data: Path | None, settings: list[str] = ()) -> dict:
+def validate(config: Path, fold: int, n_val: int, data: Path | None, settings: list[str] = (),
+             start_checkpoint: Path | None = None) -> dict:
     from affectlab.data.orl import load_orl
     from affectlab.experiments.config import resolve_source
     from affectlab.experiments.config import section as _section
@@ -99,14 +104,19 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None, settings: l
     model_cfg = _section(raw, "model", _MODEL_KEYS)
     net = _build_net(siamese_vgg, size, model_cfg)
     tick = time.time()
-    distilled = _distill_start(raw, Path(path).resolve().parent, size, model_cfg, cfg)
+    if start_checkpoint is not None:  # a distillation's checkpoint, e.g. one still running
+        saved = torch.load(start_checkpoint, weights_only=False)
+        distilled = saved["net"], saved["head"]
+    else:  # the experiment's distilled branch (the same cache entry)
+        distilled = _distill_start(raw, Path(path).resolve().parent, size, model_cfg, cfg)
     start_auc = None
-    if distilled is not None:  # the experiment's distilled branch (the same cache entry)
+    if distilled is not None:
         load_branch(net, distilled[0])
         head = torch.nn.Linear(net.embedding_dim, len(distilled[1]["bias"]))
         head.load_state_dict(distilled[1])
-        start_auc = {"embedding": _embedding_auc(net, images[val_idx], pairs),
-                     "projection": _embedding_auc(net, images[val_idx], pairs, head)}
+        train_pairs = balanced_pairs(subjects[train_idx], seed=int(protocol.get("seed", 0)) + 2000 + fold)
+        start_auc = {name: _start_metrics(net, images, train_idx, train_pairs, val_idx, pairs, projection)
+                     for name, projection in (("embedding", None), ("projection", head))}
     fit = fit_siamese(net, train=(images[train_idx], subjects[train_idx]), val=(images[val_idx], pairs), config=cfg,
                       progress=False)
     return {"config": str(config), "settings": list(settings), "fold": fold,
@@ -116,17 +126,25 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None, settings: l
 
 
 @torch.no_grad()
-def _embedding_auc(net, images: np.ndarray, pairs, head=None) -> float:
-    """ROC AUC of the cosine similarity of the branch's embeddings (or of their map ``head`` into the teacher's
-    space) on the validation pairs, before pair training: how much of the teacher's notion of identity the
-    distilled branch carries into the verification frame."""
+def _start_metrics(net, images: np.ndarray, train_idx, train_pairs, val_idx, pairs, head=None) -> dict:
+    """How well the distilled branch verifies before pair training: ROC AUC of the cosine of its embeddings (or of
+    their map ``head`` into the teacher's space) on the validation pairs, and the accuracy there at the cosine
+    that is most accurate on balanced pairs of the training subjects."""
     from sklearn.metrics import roc_auc_score
 
+    from affectlab.identity.train import best_threshold
+
     net.eval()
-    emb = net.embed(torch.from_numpy(images).unsqueeze(1).float() / 255.0)
-    emb = torch.nn.functional.normalize(head(emb) if head is not None else emb, dim=1)
-    similarity = (emb[pairs.first] * emb[pairs.second]).sum(1).numpy()
-    return round(float(roc_auc_score(pairs.same, similarity)), 4)
+
+    def cosines(idx, p):
+        emb = net.embed(torch.from_numpy(images[idx]).unsqueeze(1).float() / 255.0)
+        emb = torch.nn.functional.normalize(head(emb) if head is not None else emb, dim=1)
+        return (emb[p.first] * emb[p.second]).sum(1).numpy()
+
+    threshold, _ = best_threshold(cosines(train_idx, train_pairs), train_pairs.same)
+    val = cosines(val_idx, pairs)
+    return {"auc": round(float(roc_auc_score(pairs.same, val)), 4),
+            "accuracy": round(float(np.mean((val >= threshold) == pairs.same)), 4), "threshold": round(threshold, 4)}
 
 
 def _distill_start(raw: dict, base: Path, size: tuple[int, int], model_cfg: dict, cfg) -> tuple[dict, dict] | None:
@@ -221,9 +239,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="curve: torch CPU threads (train.num_threads)")
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="validate: change one setting of the config, e.g. train.lr=0.0001 (repeatable)")
+    parser.add_argument("--start-checkpoint", type=Path, default=None,
+                        help="validate: start from this distillation checkpoint (<cache>/checkpoints/distill-*.pt, "
+                             "e.g. of a distillation still running) instead of the config's finished one")
     args = parser.parse_args()
     if args.mode == "validate":
-        print(json.dumps(validate(args.config, args.fold, args.val_subjects, args.data, args.settings)))
+        print(json.dumps(validate(args.config, args.fold, args.val_subjects, args.data, args.settings,
+                                  args.start_checkpoint)))
     elif args.mode == "curve":
         curve(args.config, args.fold, args.subjects, args.out, args.data, args.threads)
     else:
