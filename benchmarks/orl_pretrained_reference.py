@@ -48,22 +48,10 @@ REPO = Path(__file__).resolve().parents[1]
 def descriptors(paths: list[Path]) -> tuple[np.ndarray, list[int]]:
     """128-d dlib descriptors of the images and the indices of those where the front-end found no face."""
     from affectlab.data.media import read_image
-    from affectlab.face.dlib_detector import DlibFrontEnd
-    from affectlab.identity.distill import Teacher
+    from affectlab.identity.distill import describe_photos
 
-    teacher = Teacher()
-    front = DlibFrontEnd()
-    out, missed = [], []
-    for i, path in enumerate(paths):
-        gray = read_image(path, mode="gray")
-        boxes = front.detect(gray)
-        if boxes:
-            x, y, w, h = boxes[0].x, boxes[0].y, boxes[0].w, boxes[0].h
-        else:
-            missed.append(i)
-            x, y, w, h = 0, 0, gray.shape[1], gray.shape[0]
-        out.append(teacher.describe(gray, (int(x), int(y), int(x + w) - 1, int(y + h) - 1)))
-    return np.stack(out), missed
+    out, missed = describe_photos([read_image(p, mode="gray") for p in paths])
+    return out, missed
 
 
 def read_pairs(run: Path) -> dict[int, list[tuple[str, str, bool, bool]]]:

@@ -72,7 +72,7 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None, settings: l
     from affectlab.experiments.config import resolve_source
     from affectlab.experiments.config import section as _section
     from affectlab.experiments.siamese import _MODEL_KEYS, _TRAIN_KEYS, _build_net, _image_size
-    from affectlab.experiments.siamese_distill import load_branch
+    from affectlab.experiments.siamese_distill import adapt_branch, distill_section, load_branch, photo_targets
     from affectlab.identity import balanced_pairs, fit_siamese, subject_folds
     from affectlab.identity.classify import read_identity_images
     from affectlab.identity.train import SiameseTrainConfig
@@ -117,6 +117,16 @@ def validate(config: Path, fold: int, n_val: int, data: Path | None, settings: l
         train_pairs = balanced_pairs(subjects[train_idx], seed=int(protocol.get("seed", 0)) + 2000 + fold)
         start_auc = {name: _start_metrics(net, images, train_idx, train_pairs, val_idx, pairs, projection)
                      for name, projection in (("embedding", None), ("projection", head))}
+        section = distill_section(raw, Path(path).resolve().parent)
+        if section["adapt_epochs"] > 0:  # the training subjects' photographs only
+            from affectlab.data.media import read_image
+            from affectlab.features.cache import FeatureCache, default_cache_dir
+
+            photos = [read_image(dataset.samples[i].path, mode="gray") for i in train_idx]
+            targets = photo_targets(photos, FeatureCache(default_cache_dir()), progress=True)
+            start_auc["adapt_history"] = adapt_branch(net, distilled[1], images[train_idx], targets, section, cfg,
+                                                      cfg.seed + fold)
+            start_auc["adapted"] = {"embedding": _start_metrics(net, images, train_idx, train_pairs, val_idx, pairs)}
     fit = fit_siamese(net, train=(images[train_idx], subjects[train_idx]), val=(images[val_idx], pairs), config=cfg,
                       progress=False)
     return {"config": str(config), "settings": list(settings), "fold": fold,

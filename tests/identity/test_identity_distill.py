@@ -94,6 +94,9 @@ def fake_teacher(monkeypatch):
 
     def teacher(images, *, upscale=4, n_jobs=1, chunk=256, progress=False):
         calls.append(len(images))
+        return quadrants(images)
+
+    def quadrants(images):
         out = np.zeros((len(images), 128), np.float32)
         for i, img in enumerate(images):
             h, w = img.shape
@@ -101,7 +104,12 @@ def fake_teacher(monkeypatch):
             out[i, :4] = [q.mean() / 255 - 0.5 for q in quads]
         return out
 
+    def photos(grays, *, progress=False):
+        calls.append(("photos", len(grays)))
+        return quadrants(grays), []
+
     monkeypatch.setattr(distill, "teacher_descriptors", teacher)
+    monkeypatch.setattr(distill, "describe_photos", photos)
     return calls
 
 
@@ -204,3 +212,36 @@ def test_an_interrupted_distillation_resumes_to_the_same_weights(tmp_path, monke
     assert again == history
     for name, tensor in whole.state_dict().items():
         assert torch.equal(resumed.state_dict()[name], tensor), name
+
+
+def test_describe_photos_finds_the_face_and_agrees_with_the_distillation_view(sample_face_gray):
+    import cv2
+
+    big = cv2.copyMakeBorder(sample_face_gray, 40, 40, 40, 40, cv2.BORDER_REPLICATE)  # a photograph around the face
+    out, missed = distill.describe_photos([big, np.full((60, 50), 128, np.uint8)])
+    assert out.shape == (2, 128) and out.dtype == np.float64 and missed == [1]
+    # the same face through the distillation's view (enlarged crop, detector box): the same person for dlib
+    assert np.linalg.norm(out[0] - distill.teacher_descriptors([sample_face_gray])[0]) < 0.6
+    with pytest.raises(ConfigError, match="gray"):
+        distill.describe_photos([np.zeros((8, 8, 3), np.uint8)])
+
+
+def test_siamese_experiment_adapts_each_net_on_its_training_photos(tiny_orl, tmp_path, fake_teacher):
+    ck = write_tiny_ck(tmp_path / "ck")
+    cfg = {"kind": "siamese", "name": "tiny", "data": {"source": str(tiny_orl)},
+           "protocol": {"n_folds": 2, "val_subjects": 0, "seed": 0}, "model": {"hidden": 8, "join": "cosine"},
+           "train": {"epochs": 1, "batches_per_epoch": 2, "subjects_per_batch": 3, "images_per_subject": 2,
+                     "num_threads": 1, "select_on": "none", "threshold_rule": "fixed"},
+           "heatmaps": {"n_pairs": 0},
+           "distill": {"source": str(ck), "epochs": 1, "batch_size": 4, "adapt_epochs": 2, "adapt_lr": 0.001}}
+    cache = tmp_path / "cache"
+    run_siamese_experiment(cfg, tmp_path / "run", progress=False, cache=cache)
+    assert fake_teacher == [("photos", 32), 12]               # every photograph described once
+    adapted = json.loads((tmp_path / "run" / "metrics.json").read_text())["adapt_histories"]
+    assert [(a["fold"], len(a["history"])) for a in adapted] == [(0, 2), (1, 2)]
+    assert "- adaptation: " in (tmp_path / "run" / "report.md").read_text()
+    run_siamese_experiment(cfg, tmp_path / "again", progress=False, cache=cache)
+    assert fake_teacher == [("photos", 32), 12]               # both read from the cache
+    for value, match in [({"adapt_epochs": -1}, "distill.adapt_epochs"), ({"adapt_lr": 0}, "distill.adapt_lr")]:
+        with pytest.raises(ConfigError, match=match):
+            run_siamese_experiment({**cfg, "distill": {**cfg["distill"], **value}}, tmp_path / "bad", progress=False)

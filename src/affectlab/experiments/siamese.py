@@ -67,7 +67,14 @@ from affectlab.evaluate.metrics import macro_f1
 from affectlab.experiments import runs, schema
 from affectlab.experiments.config import integer_setting, names_the_file, read_raw_config, resolve_source, section
 from affectlab.experiments.runs import ExperimentResult
-from affectlab.experiments.siamese_distill import distill_section, distilled_state, load_branch, load_distill_faces
+from affectlab.experiments.siamese_distill import (
+    adapt_branch,
+    distill_section,
+    distilled_state,
+    load_branch,
+    load_distill_faces,
+    photo_targets,
+)
 from affectlab.experiments.siamese_report import write_siamese_report
 from affectlab.experiments.stages import open_feature_cache
 from affectlab.identity.classify import read_identity_images, train_identity_classifier
@@ -193,6 +200,8 @@ def run_siamese_experiment(
     if st.distill is not None:
         state.distill = load_distill_faces(st.distill, st.size, state.cache, n_jobs=n_jobs, progress=progress)
         st.distill["n_faces"] = state.distill.n_faces
+        if st.distill["adapt_epochs"] > 0:  # every photograph described once; each net adapts on its training ones
+            state.photo_targets = photo_targets(_gray_photos(dataset), state.cache, progress=progress)
     out = run.create()
     if st.tcfg.num_threads:
         torch.set_num_threads(int(st.tcfg.num_threads))
@@ -229,7 +238,8 @@ def run_siamese_experiment(
     }
     run.write_config(resolved)
     run.write_metrics({"rows": rows, "histories": state.histories, "augment": asdict(st.tcfg.augment),
-                       **({"distill_histories": state.distill_histories} if st.distill is not None else {})})
+                       **({"distill_histories": state.distill_histories} if st.distill is not None else {}),
+                       **({"adapt_histories": state.adapt_histories} if state.adapt_histories else {})})
     run.write_predictions(state.predictions)
     if state.validation:
         (out / "validation_scores.json").write_text(json.dumps(state.validation), encoding="utf-8")
@@ -372,6 +382,9 @@ class _RunState:
         self.distill: Any = None  # the distill section's faces and teacher descriptors
         self.distill_states: dict[int, dict[str, torch.Tensor]] = {}  # distilled weights, per seed
         self.distill_histories: dict[int, Any] = {}  # seed -> distillation history (None: read from the cache)
+        self.distill_heads: dict[int, dict[str, torch.Tensor]] = {}  # the distilled linear maps, per seed
+        self.photo_targets: np.ndarray | None = None  # the teacher's descriptors of every photograph (adapt)
+        self.adapt_histories: list[dict[str, Any]] = []  # per fold and net: the adaptation's history
 
 
 def _siamese_fold(st: _Settings, k: int, fold: SubjectFold, dataset: Any, images: np.ndarray, subjects: np.ndarray,
@@ -442,10 +455,15 @@ def _train_members(st: _Settings, k: int, fold: SubjectFold, part: dict[str, np.
             net.load_state_dict(state.extra_states[seed])
         if state.distill is not None:  # the same distilled branch serves every fold
             if seed not in state.distill_states:
-                state.distill_states[seed], _, state.distill_histories[seed] = distilled_state(
-                    lambda cfg: _build_net(siamese_vgg, st.size, cfg), st.model, st.size, state.distill, st.distill,
-                    tcfg, seed, state.cache, progress=progress)
+                state.distill_states[seed], state.distill_heads[seed], state.distill_histories[seed] = \
+                    distilled_state(lambda cfg: _build_net(siamese_vgg, st.size, cfg), st.model, st.size,
+                                    state.distill, st.distill, tcfg, seed, state.cache, progress=progress)
             load_branch(net, state.distill_states[seed])
+            if state.photo_targets is not None:  # the training subjects' own photographs only
+                history = adapt_branch(net, state.distill_heads[seed], images[part["train"]],
+                                       state.photo_targets[part["train"]], st.distill, tcfg, seed + k,
+                                       progress=progress)
+                state.adapt_histories.append({"fold": k, "seed": seed, "history": history})
         fit = fit_siamese(net, train=(images[part["train"]], subjects[part["train"]]),
                           val=None if st.no_validation else (images[part["val"]], val_pairs),
                           config=replace(tcfg, seed=seed), progress=progress,
@@ -645,6 +663,14 @@ def _pretrain_on_extra(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[st
                     brightness=tcfg.brightness, seed=seed, device=tcfg.device, progress=progress,
                     precision=tcfg.precision)
     return {k: v.detach().clone() for k, v in net.state_dict().items()}
+
+
+def _gray_photos(dataset: Any) -> list[np.ndarray]:
+    """Every sample of ``dataset`` as it is stored (no resizing), gray uint8: what the teacher describes."""
+    from affectlab.data.media import read_image, to_gray
+
+    return [to_gray(np.asarray(s.pixels, np.uint8)) if s.pixels is not None else read_image(s.path, mode="gray")
+            for s in dataset.samples]
 
 
 def _build_net(siamese_vgg, size: tuple[int, int], model_cfg: Mapping[str, Any]):

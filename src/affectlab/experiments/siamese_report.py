@@ -24,6 +24,10 @@ def options_lines(train: Mapping[str, Any], extra: Mapping[str, Any] | None = No
                      f" {layout['left']} of the frame; each net's branch plus a linear layer (discarded) first"
                      f" learns to point where the teacher points (cosine loss; {distill['epochs']} epochs, lr"
                      f" {distill['lr']}, once per seed, shared by all folds).")
+        if distill.get("adapt_epochs"):
+            lines.append(f"- adaptation: each net's distilled branch then learns the teacher's descriptors of its"
+                         f" fold's training photographs ({distill['adapt_epochs']} epochs, lr {distill['adapt_lr']})"
+                         " before the pair stage.")
     if extra is not None:
         layout = extra["layout"]
         lines.append(f"- extra identities: `{extra['source']}` ({extra.get('n_images', '?')} images,"

@@ -45,8 +45,8 @@ from affectlab.models.siamese import SiameseNet
 from affectlab.models.train import _autocast, resolve_precision
 
 __all__ = ["DISTILL_VERSION", "FALLBACK_BOX", "TEACHER_DIM", "TEACHER_MODEL", "TEACHER_VERSION", "Teacher",
-           "cosine_distance", "distill_branch", "flatten_state", "teacher_descriptors", "teacher_key",
-           "unflatten_state"]
+           "cosine_distance", "describe_photos", "distill_branch", "flatten_state", "teacher_descriptors",
+           "teacher_key", "unflatten_state"]
 
 #: Bump when the teacher's view of a face changes (it joins the descriptors' cache key).
 TEACHER_VERSION = 1
@@ -103,6 +103,28 @@ class Teacher:
         rgb = np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
         chip = self.dlib.get_face_chip(rgb, shape, size=150, padding=0.25)
         return np.asarray(self.net.compute_face_descriptor(chip), np.float64)
+
+
+def describe_photos(grays: Sequence[np.ndarray], *, progress: bool = False) -> tuple[np.ndarray, list[int]]:
+    """The teacher's descriptors ``(N, 128)`` (float64, as dlib gives them) of gray uint8 photographs (any size,
+    e.g. ORL's 92 x 112) and the indices of those where the landmark front-end found no face (the whole image is the
+    box there): the front-end's first face box, its 5 landmarks, :meth:`Teacher.describe`."""
+    from affectlab.face.dlib_detector import DlibFrontEnd
+
+    teacher, front = Teacher(), DlibFrontEnd()
+    out, missed = np.zeros((len(grays), TEACHER_DIM), np.float64), []
+    for i, image in enumerate(tqdm(grays, desc="teacher descriptors", unit="img", disable=not progress, leave=False)):
+        gray = np.asarray(image, np.uint8)
+        if gray.ndim != 2:
+            raise ConfigError(f"describe_photos: image {i} must be gray (H, W), got {gray.shape}")
+        boxes = front.detect(gray)
+        if boxes:
+            x, y, w, h = boxes[0].x, boxes[0].y, boxes[0].w, boxes[0].h
+        else:
+            missed.append(i)
+            x, y, w, h = 0, 0, gray.shape[1], gray.shape[0]
+        out[i] = teacher.describe(gray, (int(x), int(y), int(x + w) - 1, int(y + h) - 1))
+    return out, missed
 
 
 def _teacher_chunk(images: list[np.ndarray], upscale: int) -> np.ndarray:
