@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,16 +10,12 @@ import numpy as np
 import pytest
 
 from affectlab.evaluate.compare import compare_run_rows
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "compare_renderings.py"
+from tests.benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def script():
-    spec = importlib.util.spec_from_file_location("compare_renderings", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("compare_renderings")
 
 
 def _run(folder: Path, truth: list[str], preds: dict[str, list[str]], subjects: list[str]) -> Path:
